@@ -1,0 +1,127 @@
+package org.dino4j.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.SplittableRandom;
+
+import org.junit.jupiter.api.Test;
+
+/** Each Vector API kernel against its scalar twin on awkward shapes (1 row, 1 column, non-multiples of 16). */
+class OpsTest {
+    static float[] rand(SplittableRandom r, int n, double scale) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) (r.nextGaussian() * scale);
+        return a;
+    }
+
+    static void close(float[] want, float[] got, double tol) {
+        assertEquals(want.length, got.length);
+        double max = 0;
+        for (int i = 0; i < want.length; i++) max = Math.max(max, Math.abs(want[i] - got[i]));
+        assertTrue(max <= tol, "max abs diff " + max + " > " + tol);
+    }
+
+    @Test
+    void layerNormMatchesScalar() {
+        SplittableRandom r = new SplittableRandom(1);
+        for (int[] s : new int[][] {{1, 1}, {1, 17}, {3, 16}, {5, 33}, {257, 384}, {2, 1000}}) {
+            int rows = s[0], d = s[1];
+            float[] x = rand(r, rows * d + 3, 2), w = rand(r, d, 1), b = rand(r, d, 1);
+            for (int i = 0; i < x.length; i++) x[i] += 5; // an offset mean stresses the variance
+            float[] a = new float[rows * d + 5], c = new float[rows * d + 5];
+            Ops.layerNorm(x, 3, a, 5, rows, d, w, b, 1e-6f);
+            ScalarOps.layerNorm(x, 3, c, 5, rows, d, w, b, 1e-6f);
+            close(c, a, 2e-5);
+        }
+    }
+
+    @Test
+    void layerNormOfConstantRowIsBias() {
+        float[] x = {2, 2, 2, 2, 2}, w = {1, 1, 1, 1, 1}, b = {0.5f, -1, 0, 3, 7}, o = new float[5];
+        Ops.layerNorm(x, 0, o, 0, 1, 5, w, b, 1e-6f);
+        close(b, o, 1e-6);
+    }
+
+    @Test
+    void geluMatchesScalarAndErf() {
+        SplittableRandom r = new SplittableRandom(2);
+        for (int n : new int[] {1, 15, 16, 17, 100, 1031}) {
+            float[] x = rand(r, n, 3), a = x.clone(), c = x.clone();
+            Ops.gelu(a, 0, n);
+            ScalarOps.gelu(c, 0, n);
+            close(c, a, 1e-6);
+            // against the exact definition computed with a high-precision erf series
+            for (int i = 0; i < n; i++) {
+                double exact = x[i] * 0.5 * (1 + erfSeries(x[i] / Math.sqrt(2)));
+                assertEquals(exact, a[i], 1e-6 * Math.max(1, Math.abs(x[i])), "gelu(" + x[i] + ")");
+            }
+        }
+    }
+
+    /** erf by its Taylor series (|x| < 3) or continued fraction tail: an independent reference. */
+    static double erfSeries(double x) {
+        double ax = Math.abs(x);
+        if (ax > 5) return Math.signum(x);
+        double sum = 0, term = ax;
+        for (int n = 0; n < 200; n++) {
+            sum += term / (2 * n + 1);
+            term *= -ax * ax / (n + 1);
+        }
+        return Math.signum(x) * 2 / Math.sqrt(Math.PI) * sum;
+    }
+
+    @Test
+    void siluGateMatchesScalar() {
+        SplittableRandom r = new SplittableRandom(3);
+        for (int[] s : new int[][] {{1, 1}, {3, 17}, {7, 176}, {2, 1024}}) {
+            float[] in = rand(r, s[0] * 2 * s[1], 2), a = new float[s[0] * s[1]], c = new float[s[0] * s[1]];
+            Ops.siluGate(in, a, s[0], s[1]);
+            ScalarOps.siluGate(in, c, s[0], s[1]);
+            close(c, a, 1e-5);
+        }
+    }
+
+    @Test
+    void attentionMatchesScalar() {
+        SplittableRandom r = new SplittableRandom(4);
+        // (batch, tokens, dim, heads): 1 token, head dims 16/64/8/20 (masked tails), token counts off the vector width
+        for (int[] s : new int[][] {{1, 1, 16, 1}, {2, 5, 48, 3}, {1, 17, 64, 4}, {3, 14, 24, 3}, {1, 70, 40, 2},
+                {2, 257, 128, 2}, {1, 33, 192, 3}}) {
+            int b = s[0], t = s[1], d = s[2], h = s[3];
+            float[] qkv = rand(r, b * t * 3 * d, 1.5);
+            float[] a = new float[b * t * d], c = new float[b * t * d];
+            Ops.attention(qkv, a, b, t, d, h);
+            ScalarOps.attention(qkv, c, b, t, d, h);
+            close(c, a, 2e-5);
+        }
+    }
+
+    @Test
+    void attentionIsThreadSafe() throws Exception {
+        SplittableRandom r = new SplittableRandom(5);
+        int b = 2, t = 40, d = 64, h = 4;
+        float[][] inputs = new float[4][];
+        float[][] want = new float[4][];
+        for (int i = 0; i < 4; i++) {
+            inputs[i] = rand(r, b * t * 3 * d, 1);
+            want[i] = new float[b * t * d];
+            ScalarOps.attention(inputs[i], want[i], b, t, d, h);
+        }
+        Thread[] ts = new Thread[4];
+        float[][] got = new float[4][];
+        for (int i = 0; i < 4; i++) {
+            int k = i;
+            ts[i] = new Thread(() -> {
+                for (int rep = 0; rep < 20; rep++) {
+                    float[] o = new float[b * t * d];
+                    Ops.attention(inputs[k], o, b, t, d, h);
+                    got[k] = o;
+                }
+            });
+            ts[i].start();
+        }
+        for (Thread th : ts) th.join();
+        for (int i = 0; i < 4; i++) close(want[i], got[i], 2e-5);
+    }
+}
