@@ -1,7 +1,47 @@
 package org.dino4j.cli;
 
-public final class Main {
+import java.io.PrintWriter;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code dino4j} command line. Errors print one line naming the problem (stack traces only with DINO4J_DEBUG=1). */
+@Command(name = "dino4j", mixinStandardHelpOptions = true, version = "dino4j 0.1.0",
+        description = "DINOv2 in pure Java: inference with the official checkpoints, conformance checks, benchmarks.",
+        subcommands = {ConformanceCommand.class, FeaturesCommand.class, BenchCommand.class, ModelsCommand.class,
+                CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    public static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
+            PrintWriter err = cmd.getErr();
+            if (System.getenv("DINO4J_DEBUG") != null) ex.printStackTrace(err);
+            String msg = ex.getMessage() == null ? ex.toString() : ex.getMessage();
+            err.println("dino4j " + cmd.getCommandName() + ": error: " + msg);
+            err.flush();
+            return 1;
+        });
+        return cl;
+    }
+
+    public static int run(String... args) {
+        return commandLine().execute(args);
+    }
+
     public static void main(String[] args) {
-        System.out.println("dino4j");
+        try {
+            System.exit(run(args));
+        } catch (OutOfMemoryError e) {
+            System.err.println("dino4j: error: out of memory (raise the heap with JAVA_OPTS=-Xmx..., or lower --batch)");
+            System.exit(1);
+        }
     }
 }

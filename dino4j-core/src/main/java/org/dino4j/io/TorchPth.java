@@ -247,6 +247,7 @@ public final class TorchPth {
                     }
                     x = d + len;
                 }
+                if (size < 0 || comp < 0) throw fail("corrupt zip: entry '" + printable(name) + "' has a negative size");
                 if ((flags & 1) != 0) throw fail("zip entry '" + printable(name) + "' is encrypted");
                 if (method != 0 && method != 8)
                     throw fail("zip entry '" + printable(name) + "' uses unsupported compression method " + method);

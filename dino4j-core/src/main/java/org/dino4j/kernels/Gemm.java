@@ -34,6 +34,8 @@ public final class Gemm {
     /** Widest column block when K is split, bounding the per-thread partial-sum tile (MC x NC floats). */
     static final int NC_SPLIT = 384;
 
+    /** A thread that owns no segment: a segment it may access is readable by the pool's threads too. */
+    private static final Thread ANY_THREAD = Thread.ofVirtual().unstarted(() -> {});
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     private Gemm() {}
@@ -115,7 +117,8 @@ public final class Gemm {
 
         // Pack all of B once (k x npad floats: block p at p*kc*npad, panel j inside at j*kcb*nr), in parallel.
         final float[] bp = SCRATCH.get().b(k * npad);
-        int packTasks = Math.min(np, Parallel.threads() * 2);
+        // A segment of a confined arena may only be read by its owner thread: then the caller packs alone.
+        int packTasks = w != null && !w.isAccessibleBy(ANY_THREAD) ? 1 : Math.min(np, Parallel.threads() * 2);
         Parallel.forEach(packTasks, t -> {
             int p0 = (int) ((long) np * t / packTasks), p1 = (int) ((long) np * (t + 1) / packTasks);
             if (w != null) packBFromNK(w, n, k, kc, nr, npad, p0, p1, bp);

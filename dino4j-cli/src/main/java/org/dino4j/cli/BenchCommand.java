@@ -1,0 +1,158 @@
+package org.dino4j.cli;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+
+import org.dino4j.io.Json;
+import org.dino4j.kernels.Gemm;
+import org.dino4j.kernels.Parallel;
+import org.dino4j.model.DinoVisionTransformer;
+import org.dino4j.model.Dinov2;
+import org.dino4j.model.ModelConfig;
+import org.dino4j.tensor.Tensor;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = {"Inference throughput of hub presets with random weights (fp32), and GEMM GFLOP/s on the ViT shapes.",
+                "Compare with shared/bench/vit_infer_peers.py run in the same session; quote ratios."})
+final class BenchCommand implements Callable<Integer> {
+    @Option(names = "--model", split = ",", defaultValue = "dinov2_vits14,dinov2_vitb14", description = "Presets (default: ${DEFAULT-VALUE}).")
+    List<String> models;
+
+    @Option(names = "--batch", split = ",", defaultValue = "1,8", description = "Batch sizes (default: ${DEFAULT-VALUE}).")
+    List<Integer> batches;
+
+    @Option(names = "--size", defaultValue = "224", description = "Image side in pixels (default: ${DEFAULT-VALUE}).")
+    int size;
+
+    @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
+    Integer threads;
+
+    @Option(names = "--iters", defaultValue = "5", description = "Timed iterations; the median is reported (default: ${DEFAULT-VALUE}).")
+    int iters;
+
+    @Option(names = "--warmup", defaultValue = "2", description = "Untimed iterations first (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--no-gemm", description = "Skip the GEMM measurements.")
+    boolean noGemm;
+
+    @Option(names = "--json", description = "One JSON object per measurement instead of a table.")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        if (threads != null) Parallel.setThreads(threads);
+        if (!json) System.out.printf("dino4j bench: %d threads, %s, Java %s%n", Parallel.threads(), cpuName(), Runtime.version());
+        for (String name : models) {
+            ModelConfig cfg = ModelConfig.preset(name);
+            try (DinoVisionTransformer m = Dinov2.random(cfg, 0)) {
+                for (int b : batches) {
+                    if (b < 1) throw new IllegalArgumentException("--batch must be >= 1");
+                    Tensor x = randomPixels(b, size);
+                    for (int i = 0; i < warmup; i++) m.forwardFeatures(x);
+                    double[] t = new double[iters];
+                    for (int i = 0; i < iters; i++) {
+                        long t0 = System.nanoTime();
+                        m.forwardFeatures(x);
+                        t[i] = (System.nanoTime() - t0) / 1e9;
+                    }
+                    Arrays.sort(t);
+                    double med = t[iters / 2];
+                    Map<String, Object> r = new LinkedHashMap<>();
+                    r.put("kind", "inference");
+                    r.put("model", name);
+                    r.put("batch", b);
+                    r.put("size", size);
+                    r.put("threads", Parallel.threads());
+                    r.put("images_per_s", round(b / med));
+                    r.put("ms_per_batch_median", round(med * 1e3));
+                    r.put("ms_per_batch_min", round(t[0] * 1e3));
+                    r.put("peak_rss_mb", rssMb("VmHWM"));
+                    emit(r, String.format("%-16s batch %2d  %3dpx  %8.2f img/s  (median %.1f ms/batch, min %.1f)  peak RSS %d MB",
+                            name, b, size, b / med, med * 1e3, t[0] * 1e3, rssMb("VmHWM")));
+                }
+                if (!noGemm) gemm(cfg, name);
+            }
+        }
+        return 0;
+    }
+
+    /** GEMM GFLOP/s on the model's shapes at batch 8 (qkv, proj, fc1, fc2). */
+    private void gemm(ModelConfig cfg, String name) {
+        int d = cfg.embedDim(), h = cfg.ffnHidden() * (cfg.swiglu() ? 2 : 1);
+        int g = size / cfg.patchSize(), m = 8 * (1 + cfg.numRegisterTokens() + g * g);
+        int[][] shapes = {{d, 3 * d}, {d, d}, {d, h}, {cfg.ffnHidden(), d}};
+        String[] names = {"qkv", "proj", cfg.swiglu() ? "w12" : "fc1", cfg.swiglu() ? "w3" : "fc2"};
+        SplittableRandom r = new SplittableRandom(1);
+        for (int s = 0; s < shapes.length; s++) {
+            int k = shapes[s][0], n = shapes[s][1];
+            float[] a = new float[m * k], w = new float[n * k], c = new float[m * n];
+            for (int i = 0; i < a.length; i++) a[i] = (float) r.nextGaussian();
+            for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
+            MemorySegment ws = MemorySegment.ofArray(w);
+            for (int i = 0; i < 3; i++) Gemm.linear(a, 0, k, ws, null, null, c, 0, n, m, n, k, false);
+            int reps = Math.max(3, (int) (4e10 / (2.0 * m * n * k)));
+            long t0 = System.nanoTime();
+            for (int i = 0; i < reps; i++) Gemm.linear(a, 0, k, ws, null, null, c, 0, n, m, n, k, false);
+            double sec = (System.nanoTime() - t0) / 1e9 / reps;
+            double gf = 2.0 * m * n * k / sec / 1e9;
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("kind", "gemm");
+            o.put("model", name);
+            o.put("op", names[s]);
+            o.put("m", m);
+            o.put("k", k);
+            o.put("n", n);
+            o.put("threads", Parallel.threads());
+            o.put("gflops", round(gf));
+            emit(o, String.format("  GEMM %-5s M=%d K=%d N=%d: %.1f GFLOP/s", names[s], m, k, n, gf));
+        }
+    }
+
+    private void emit(Map<String, Object> r, String text) {
+        System.out.println(json ? Json.write(r) : text);
+        System.out.flush();
+    }
+
+    static Tensor randomPixels(int b, int size) {
+        SplittableRandom r = new SplittableRandom(42);
+        float[] px = new float[b * 3 * size * size];
+        for (int i = 0; i < px.length; i++) px[i] = (float) r.nextGaussian();
+        return new Tensor(px, b, 3, size, size);
+    }
+
+    static double round(double v) {
+        return Math.round(v * 100) / 100.0;
+    }
+
+    static long rssMb(String field) {
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/self/status")))
+                if (l.startsWith(field + ":")) return Long.parseLong(l.replaceAll("[^0-9]", "")) / 1024;
+        } catch (IOException | RuntimeException e) {
+            // not Linux: no RSS figure
+        }
+        return -1;
+    }
+
+    static String cpuName() {
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/cpuinfo")))
+                if (l.startsWith("model name")) return l.substring(l.indexOf(':') + 1).trim();
+        } catch (IOException e) {
+            // unknown
+        }
+        return System.getProperty("os.arch");
+    }
+}

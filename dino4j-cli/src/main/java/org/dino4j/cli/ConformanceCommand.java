@@ -1,0 +1,62 @@
+package org.dino4j.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+
+import org.dino4j.conformance.Conformance;
+import org.dino4j.conformance.Conformance.Kind;
+import org.dino4j.conformance.Conformance.Report;
+import org.dino4j.io.CheckpointException;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "conformance", mixinStandardHelpOptions = true,
+        description = {"Checks dino4j's outputs against reference fixtures (Meta's official code, Hugging Face).",
+                "Prints, per output, max abs and max relative error and PASS/FAIL.",
+                "Exit code: 0 all passed, 1 any failure, 2 a fixture kind not supported yet (and no failure)."})
+final class ConformanceCommand implements Callable<Integer> {
+    @Parameters(paramLabel = "FILE", arity = "1..*",
+            description = "Fixture .safetensors files, or directories searched for them (e.g. ../shared/fixtures).")
+    List<Path> files;
+
+    @Option(names = "--tolerance", defaultValue = "1e-4", description = "Max abs error allowed (default: ${DEFAULT-VALUE}).")
+    double tolerance;
+
+    @Override
+    public Integer call() throws IOException {
+        List<Path> all = new ArrayList<>();
+        for (Path p : files) {
+            if (Files.isDirectory(p)) {
+                try (Stream<Path> s = Files.walk(p)) {
+                    s.filter(f -> f.toString().endsWith(".safetensors") && !f.getParent().resolve("config.json").toFile().exists())
+                            .sorted().forEach(all::add);
+                }
+            } else all.add(p);
+        }
+        Conformance c = new Conformance(tolerance);
+        int failed = 0, unsupported = 0, passed = 0;
+        for (Path f : all) {
+            Report r;
+            try {
+                r = c.run(f);
+            } catch (CheckpointException | IllegalArgumentException e) {
+                System.out.println("FAIL " + f + ": " + e.getMessage());
+                failed++;
+                continue;
+            }
+            Conformance.format(r).forEach(System.out::println);
+            if (r.kind() == Kind.UNSUPPORTED) unsupported++;
+            else if (r.passed()) passed++;
+            else failed++;
+        }
+        System.out.printf("%d fixture file(s) passed, %d failed, %d unsupported%n", passed, failed, unsupported);
+        return failed > 0 ? 1 : unsupported > 0 ? 2 : 0;
+    }
+}

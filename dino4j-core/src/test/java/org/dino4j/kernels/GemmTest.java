@@ -1,0 +1,280 @@
+package org.dino4j.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.dino4j.io.TensorEntry;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class GemmTest {
+    /** {m, n, k}: degenerate, ragged, exact micro-tiles of both kernels (4 x 16, 6 x 24 on AVX2), K splits, ViT. */
+    private static final int[][] SHAPES = {
+        {1, 1, 1}, {1, 37, 50}, {13, 1, 29}, {2, 3, 1}, {7, 13, 17}, {4, 16, 256}, {6, 64, 512}, {12, 48, 512},
+        {5, 17, 513}, {97, 65, 513}, {33, 40, 1100}, {100, 130, 1536}, {257, 384, 588},
+    };
+
+    private static float[] rand(SplittableRandom r, int n) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float) (r.nextDouble() * 2 - 1);
+        return x;
+    }
+
+    private static MemorySegment heapSegment(float[] w) {
+        return MemorySegment.ofArray(w);
+    }
+
+    /** w as little-endian bytes at byte offset 2 of a byte[]: unaligned for every vector and float access. */
+    private static MemorySegment unalignedSegment(float[] w) {
+        ByteBuffer bb = ByteBuffer.allocate(w.length * 4 + 5).order(ByteOrder.LITTLE_ENDIAN);
+        bb.position(2);
+        for (float v : w) bb.putFloat(v);
+        return MemorySegment.ofArray(bb.array()).asSlice(2, (long) w.length * 4);
+    }
+
+    /**
+     * |got - want| per element against the float rounding of a k-term sum: 1e-5 x (sum_k |a||w| |g| + |g b| + |c0|),
+     * the magnitude of the terms, so near-cancelling sums are not held to an impossible relative bound.
+     */
+    private static void assertClose(float[] want, float[] got, float[] mag, String what) {
+        assertEquals(want.length, got.length);
+        for (int i = 0; i < want.length; i++) {
+            double tol = 1e-5 * mag[i] + 1e-30;
+            if (!(Math.abs(want[i] - got[i]) <= tol))
+                throw new AssertionError(what + ": element " + i + " want " + want[i] + " got " + got[i]
+                        + " (tolerance " + tol + ")");
+        }
+    }
+
+    /** Runs one linear case on both kernels and the public entry, against the scalar twin. */
+    private static void checkLinear(SplittableRandom r, int m, int n, int k, MemorySegment w, float[] wf,
+                                    boolean withBias, boolean withGamma, boolean acc, int pad) {
+        int aOff = pad * 3, lda = k + pad, cOff = pad * 7, ldc = n + 2 * pad;
+        float[] a = rand(r, aOff + m * lda + 1);
+        float[] bias = withBias ? rand(r, n + pad) : null;
+        float[] gamma = withGamma ? rand(r, n + pad) : null;
+        float[] c0 = rand(r, cOff + m * ldc + 3);
+        float[] want = c0.clone();
+        ScalarKernels.linear(a, aOff, lda, w, bias, gamma, want, cOff, ldc, m, n, k, acc);
+        float[] mag = new float[c0.length];
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) {
+                double s = 0;
+                for (int p = 0; p < k; p++) s += Math.abs(a[aOff + i * lda + p] * wf[j * k + p]);
+                if (bias != null) s += Math.abs(bias[j]);
+                if (gamma != null) s *= Math.abs(gamma[j]);
+                int ci = cOff + i * ldc + j;
+                mag[ci] = (float) (s + (acc ? Math.abs(c0[ci]) : 0));
+            }
+        String what = m + "x" + n + "x" + k + " bias=" + withBias + " gamma=" + withGamma + " acc=" + acc;
+        for (int variant = 0; variant < 3; variant++) {
+            float[] got = c0.clone();
+            if (variant == 0) Gemm.linear(a, aOff, lda, w, bias, gamma, got, cOff, ldc, m, n, k, acc);
+            else Gemm.linear(variant == 2, a, aOff, lda, w, bias, gamma, got, cOff, ldc, m, n, k, acc);
+            assertClose(want, got, mag, what + " variant " + variant);
+            // nothing outside the m x n window (padding between rows, before and after) may change
+            for (int i = 0; i < c0.length; i++) {
+                int rel = i - cOff;
+                boolean inside = rel >= 0 && rel / ldc < m && rel % ldc < n;
+                if (!inside) assertEquals(c0[i], got[i], what + " wrote outside C at " + i);
+            }
+        }
+    }
+
+    @Test
+    void linearMatchesScalarOnAwkwardShapes() {
+        SplittableRandom r = new SplittableRandom(1);
+        int caseNo = 0;
+        for (int[] s : SHAPES) {
+            int m = s[0], n = s[1], k = s[2];
+            float[] wf = rand(r, n * k);
+            MemorySegment w = (caseNo++ % 2 == 0) ? heapSegment(wf) : unalignedSegment(wf);
+            for (int flags = 0; flags < 8; flags++)
+                checkLinear(r, m, n, k, w, wf, (flags & 1) != 0, (flags & 2) != 0, (flags & 4) != 0, flags % 3);
+        }
+    }
+
+    @Test
+    void linearOnVitShapes() {
+        SplittableRandom r = new SplittableRandom(2);
+        int[][] vit = {{257, 1152, 384}, {257, 384, 1536}, {70, 768, 3072}};
+        for (int[] s : vit) {
+            float[] wf = rand(r, s[1] * s[2]);
+            checkLinear(r, s[0], s[1], s[2], unalignedSegment(wf), wf, true, true, true, 1);
+        }
+    }
+
+    @Test
+    void linearReadsMemoryMappedFile(@TempDir Path dir) throws IOException {
+        SplittableRandom r = new SplittableRandom(3);
+        int m = 29, n = 71, k = 530;
+        float[] wf = rand(r, n * k);
+        Path f = dir.resolve("w.bin");
+        // a 6-byte header first, so the tensor starts unaligned inside the mapping, like a safetensors payload
+        ByteBuffer bb = ByteBuffer.allocate(6 + wf.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        bb.position(6);
+        for (float v : wf) bb.putFloat(v);
+        Files.write(f, bb.array());
+        try (Arena arena = Arena.ofConfined();
+             FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+            MemorySegment mapped = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            MemorySegment w = mapped.asSlice(6, (long) wf.length * 4);
+            assertEquals(wf[5], w.getAtIndex(TensorEntry.F32, 5));
+            checkLinear(r, m, n, k, w, wf, true, false, false, 2);
+            checkLinear(r, m, n, k, w, wf, false, true, true, 0);
+        }
+    }
+
+    @Test
+    void linearWithEmptySumAppliesOnlyTheEpilogue() {
+        float[] bias = {1, 2, 3}, gamma = {2, 0.5f, -1};
+        float[] c = {10, 10, 10, 20, 20, 20};
+        Gemm.linear(new float[0], 0, 0, MemorySegment.ofArray(new float[0]), bias, gamma, c, 0, 3, 2, 3, 0, true);
+        assertArrayEquals(new float[] {12, 11, 7, 22, 21, 17}, c);
+        Gemm.linear(new float[0], 0, 0, MemorySegment.ofArray(new float[0]), null, null, c, 0, 3, 2, 3, 0, false);
+        assertArrayEquals(new float[6], c);
+    }
+
+    @Test
+    void linearExactValues() {
+        // a = [[1, 2], [3, 4]], w = [[1, 0], [0, 1], [1, 1]] -> a w^T = [[1, 2, 3], [3, 4, 7]]
+        float[] a = {1, 2, 3, 4};
+        MemorySegment w = MemorySegment.ofArray(new float[] {1, 0, 0, 1, 1, 1});
+        float[] c = new float[6];
+        Gemm.linear(a, 0, 2, w, new float[] {1, 1, 1}, new float[] {1, 2, 3}, c, 0, 3, 2, 3, 2, false);
+        assertArrayEquals(new float[] {2, 6, 12, 4, 10, 24}, c);
+        Gemm.linear(a, 0, 2, w, null, null, c, 0, 3, 2, 3, 2, true);
+        assertArrayEquals(new float[] {3, 8, 15, 7, 14, 31}, c);
+    }
+
+    @Test
+    void rejectsBadArguments() {
+        MemorySegment w = MemorySegment.ofArray(new float[6]);
+        float[] c = new float[6];
+        assertThrows(IllegalArgumentException.class,
+                () -> Gemm.linear(new float[4], 0, 2, w, null, null, c, 0, 3, 2, 4, 2, false)); // w too small
+        assertThrows(IllegalArgumentException.class,
+                () -> Gemm.linear(new float[4], 0, 2, w, new float[2], null, c, 0, 3, 2, 3, 2, false)); // bias
+        assertThrows(IllegalArgumentException.class,
+                () -> Gemm.matmul(new float[4], 0, 2, new float[6], 0, 3, c, 0, 3, -1, 3, 2, false));
+    }
+
+    @Test
+    void matmulMatchesScalar() {
+        SplittableRandom r = new SplittableRandom(4);
+        int caseNo = 0;
+        for (int[] s : SHAPES) {
+            int m = s[0], n = s[1], k = s[2];
+            int pad = caseNo++ % 3;
+            int aOff = 2 * pad, lda = k + pad, bOff = 5 * pad, ldb = n + 3 * pad, cOff = pad, ldc = n + pad;
+            float[] a = rand(r, aOff + m * lda);
+            float[] b = rand(r, bOff + k * ldb);
+            for (boolean acc : new boolean[] {false, true}) {
+                float[] c0 = rand(r, cOff + m * ldc);
+                float[] want = c0.clone();
+                ScalarKernels.matmul(a, aOff, lda, b, bOff, ldb, want, cOff, ldc, m, n, k, acc);
+                float[] mag = new float[c0.length];
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < n; j++) {
+                        double t = 0;
+                        for (int p = 0; p < k; p++) t += Math.abs(a[aOff + i * lda + p] * b[bOff + p * ldb + j]);
+                        int ci = cOff + i * ldc + j;
+                        mag[ci] = (float) (t + (acc ? Math.abs(c0[ci]) : 0));
+                    }
+                for (int variant = 0; variant < 3; variant++) {
+                    float[] got = c0.clone();
+                    if (variant == 0) Gemm.matmul(a, aOff, lda, b, bOff, ldb, got, cOff, ldc, m, n, k, acc);
+                    else Gemm.matmul(variant == 2, a, aOff, lda, b, bOff, ldb, got, cOff, ldc, m, n, k, acc);
+                    assertClose(want, got, mag, "matmul " + m + "x" + n + "x" + k + " acc=" + acc + " v" + variant);
+                    for (int i = 0; i < c0.length; i++) {
+                        int rel = i - cOff;
+                        if (!(rel >= 0 && rel / ldc < m && rel % ldc < n)) assertEquals(c0[i], got[i]);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Several user threads at once (sharing the compute pool) must give bit-identical results to serial calls. */
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2})
+    void concurrentCallsMatchSerial(int poolThreads) throws Exception {
+        int before = Parallel.threads();
+        Parallel.setThreads(poolThreads);
+        try {
+            SplittableRandom r = new SplittableRandom(5);
+            int[][] shapes = {{257, 384, 384}, {61, 200, 1100}, {5, 33, 70}, {130, 96, 600}};
+            int calls = 12;
+            float[][] as = new float[calls][], cs = new float[calls][], bs = new float[calls][];
+            MemorySegment[] ws = new MemorySegment[calls];
+            for (int t = 0; t < calls; t++) {
+                int[] s = shapes[t % shapes.length];
+                as[t] = rand(r, s[0] * s[2]);
+                ws[t] = unalignedSegment(rand(r, s[1] * s[2]));
+                bs[t] = rand(r, s[1]);
+                cs[t] = new float[s[0] * s[1]];
+                Gemm.linear(as[t], 0, s[2], ws[t], bs[t], bs[t], cs[t], 0, s[1], s[0], s[1], s[2], false);
+            }
+            ExecutorService ex = Executors.newFixedThreadPool(4);
+            try {
+                List<Future<?>> fs = new ArrayList<>();
+                for (int u = 0; u < 4; u++) {
+                    int user = u;
+                    fs.add(ex.submit(() -> {
+                        for (int rep = 0; rep < 3; rep++)
+                            for (int t = user; t < calls; t += 2) { // overlapping subsets: same weights, many threads
+                                int[] s = shapes[t % shapes.length];
+                                float[] c = new float[s[0] * s[1]];
+                                Gemm.linear(as[t], 0, s[2], ws[t], bs[t], bs[t], c, 0, s[1], s[0], s[1], s[2], false);
+                                assertArrayEquals(cs[t], c, "call " + t + " on user thread " + user);
+                            }
+                        return null;
+                    }));
+                }
+                for (Future<?> f : fs) f.get();
+            } finally {
+                ex.shutdown();
+            }
+        } finally {
+            Parallel.setThreads(before);
+        }
+    }
+
+    /** Calls made from inside the compute pool run inline and must still be right (nested parallelism). */
+    @Test
+    void nestedCallsFromThePool() {
+        SplittableRandom r = new SplittableRandom(6);
+        int m = 40, n = 50, k = 60, heads = 6;
+        float[][] a = new float[heads][], want = new float[heads][], got = new float[heads][];
+        float[] wf = rand(r, n * k);
+        MemorySegment w = heapSegment(wf);
+        for (int h = 0; h < heads; h++) {
+            a[h] = rand(r, m * k);
+            want[h] = new float[m * n];
+            got[h] = new float[m * n];
+            Gemm.linear(a[h], 0, k, w, null, null, want[h], 0, n, m, n, k, false);
+        }
+        Parallel.forEach(heads, h -> Gemm.linear(a[h], 0, k, w, null, null, got[h], 0, n, m, n, k, false));
+        for (int h = 0; h < heads; h++) assertArrayEquals(want[h], got[h]);
+        assertTrue(Parallel.threads() >= 1);
+    }
+}
