@@ -200,10 +200,10 @@ public final class Ops {
                 c0 = v0.fma(p2, c0); c1 = v1.fma(p2, c1);
                 e0 = v0.fma(p3, e0); e1 = v1.fma(p3, e1);
             }
-        } else {
+        } else { // head-dim tail: masked loads (an all-false mask loads nothing)
             for (int j = 0; j < T; j++) {
                 FloatVector v0 = FloatVector.fromArray(S, qkv, vo + j * ld, m0);
-                FloatVector v1 = two ? FloatVector.fromArray(S, qkv, vo + j * ld + L, m1) : v0;
+                FloatVector v1 = FloatVector.fromArray(S, qkv, vo + j * ld + L, m1);
                 FloatVector p0 = FloatVector.broadcast(S, p[j]), p1 = FloatVector.broadcast(S, p[tp + j]),
                         p2 = FloatVector.broadcast(S, p[2 * tp + j]), p3 = FloatVector.broadcast(S, p[3 * tp + j]);
                 a0 = v0.fma(p0, a0); a1 = v1.fma(p0, a1);
@@ -224,21 +224,26 @@ public final class Ops {
         if (two) x1.mul(inv).intoArray(out, o + L, m1);
     }
 
-    /** p[r*tp + j] = scale · q_r · k_j for up to 4 query rows, keys in vector lanes (kᵀ padded to tp). */
+    /**
+     * p[r*tp + j] = scale · q_r · k_j for 4 query rows, keys in vector lanes (kᵀ padded to tp). Rows past
+     * {@code rows} repeat row 0: the loop stays branch-free so C2 keeps every vector in a register.
+     */
     private static void scores(float[] qkv, int qo, int ld, int rows, float[] kt, int tp, int hd, float[] p, float scale) {
+        int o1 = rows > 1 ? qo + ld : qo, o2 = rows > 2 ? qo + 2 * ld : qo, o3 = rows > 3 ? qo + 3 * ld : qo;
+        FloatVector sv = FloatVector.broadcast(S, scale);
         for (int j = 0; j < tp; j += L) {
             FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
             for (int d = 0; d < hd; d++) {
                 FloatVector k = FloatVector.fromArray(S, kt, d * tp + j);
                 a0 = k.fma(FloatVector.broadcast(S, qkv[qo + d]), a0);
-                if (rows > 1) a1 = k.fma(FloatVector.broadcast(S, qkv[qo + ld + d]), a1);
-                if (rows > 2) a2 = k.fma(FloatVector.broadcast(S, qkv[qo + 2 * ld + d]), a2);
-                if (rows > 3) a3 = k.fma(FloatVector.broadcast(S, qkv[qo + 3 * ld + d]), a3);
+                a1 = k.fma(FloatVector.broadcast(S, qkv[o1 + d]), a1);
+                a2 = k.fma(FloatVector.broadcast(S, qkv[o2 + d]), a2);
+                a3 = k.fma(FloatVector.broadcast(S, qkv[o3 + d]), a3);
             }
-            a0.mul(scale).intoArray(p, j);
-            if (rows > 1) a1.mul(scale).intoArray(p, tp + j);
-            if (rows > 2) a2.mul(scale).intoArray(p, 2 * tp + j);
-            if (rows > 3) a3.mul(scale).intoArray(p, 3 * tp + j);
+            a0.mul(sv).intoArray(p, j);
+            a1.mul(sv).intoArray(p, tp + j);
+            a2.mul(sv).intoArray(p, 2 * tp + j);
+            a3.mul(sv).intoArray(p, 3 * tp + j);
         }
     }
 
