@@ -1,0 +1,132 @@
+package org.dino4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import org.dino4j.io.SafeTensors;
+import org.dino4j.io.TensorEntry;
+import org.dino4j.io.TensorStore;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import picocli.CommandLine;
+
+class CliTest {
+    @TempDir
+    Path dir;
+
+    static Path fixtures() {
+        Path p = Path.of("").toAbsolutePath();
+        while (p != null && !Files.isDirectory(p.resolve("fixtures/official"))) p = p.getParent();
+        return p.resolve("fixtures");
+    }
+
+    record Result(int code, String out, String err) {}
+
+    static Result run(String... args) {
+        PrintStream oldOut = System.out, oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        StringWriter errW = new StringWriter();
+        try {
+            System.setOut(new PrintStream(out, true));
+            System.setErr(new PrintStream(err, true));
+            CommandLine cl = Main.commandLine();
+            cl.setErr(new PrintWriter(errW, true));
+            int code = cl.execute(args);
+            return new Result(code, out.toString(), err + errW.toString());
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    @Test
+    void everyCommandHasHelp() {
+        for (String c : new String[] {"conformance", "features", "bench", "models"}) {
+            Result r = run(c, "--help");
+            assertEquals(0, r.code(), c);
+            assertTrue(r.out().contains("Usage: dino4j " + c), r.out());
+        }
+        assertTrue(run("--help").out().contains("Commands:"));
+    }
+
+    @Test
+    void conformanceOverEveryBackboneAndHfFixture() {
+        Path f = fixtures();
+        Result r = run("conformance", f.resolve("official/official_vit_tiny.safetensors").toString(),
+                f.resolve("official/official_vit_tiny_reg_swiglu.safetensors").toString(), f.resolve("hf").toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(r.out().contains("3 fixture file(s) passed, 0 failed, 0 unsupported"), r.out());
+        assertTrue(!r.out().contains("FAIL"));
+    }
+
+    @Test
+    void conformanceExitCodes() {
+        Path f = fixtures();
+        Result r = run("conformance", f.resolve("official/official_losses.safetensors").toString());
+        assertEquals(2, r.code());
+        assertTrue(r.out().contains("unsupported"), r.out());
+        Result tight = run("conformance", "--tolerance", "1e-9", f.resolve("official/official_vit_tiny.safetensors").toString());
+        assertEquals(1, tight.code());
+        assertTrue(tight.out().contains("FAIL"));
+    }
+
+    @Test
+    void featuresMatchTheOfficialOutputs() throws IOException {
+        Path fx = fixtures().resolve("official/official_vit_tiny_reg_swiglu.safetensors");
+        Path out = dir.resolve("out.safetensors");
+        Path cfg = dir.resolve("c.json");
+        try (TensorStore f = SafeTensors.read(fx)) {
+            Files.writeString(cfg, f.metadata().get("config"));
+        }
+        Path pth = fixtures().resolve("official/official_vit_tiny_reg_swiglu.pth");
+        Result r = run("features", "--weights", pth.toString(), "--config", cfg.toString(), "--input", fx.toString(),
+                "--output", out.toString(), "--intermediate", "2");
+        assertEquals(0, r.code(), r.err());
+        try (TensorStore f = SafeTensors.read(fx); TensorStore o = SafeTensors.read(out)) {
+            int compared = 0;
+            for (int i = 0; i < 3; i++)
+                for (String k : List.of("x_norm_clstoken", "x_norm_regtokens", "x_norm_patchtokens", "x_prenorm",
+                        "intermediate0/patch_reshaped", "intermediate0/cls", "intermediate1/patch_reshaped", "intermediate1/cls")) {
+                    TensorEntry want = f.get("output" + i + "/" + k), got = o.get("input" + i + "/" + k);
+                    assertTrue(java.util.Arrays.equals(want.shape(), got.shape()), k);
+                    float[] a = want.toFloatArray(), b = got.toFloatArray();
+                    for (int j = 0; j < a.length; j++) assertEquals(a[j], b[j], 1e-4, k + "[" + j + "]");
+                    compared++;
+                }
+            assertEquals(24, compared);
+        }
+    }
+
+    @Test
+    void badInputIsAOneLineError() throws IOException {
+        Path bad = dir.resolve("broken.pth");
+        Files.write(bad, new byte[] {'P', 'K', 3, 4, 0, 0});
+        Result r = run("features", "--weights", bad.toString(), "--input", bad.toString(), "--output", dir.resolve("o.safetensors").toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("error: " + bad), r.err());
+        assertTrue(!r.err().contains("\tat "), "no stack trace: " + r.err());
+        assertTrue(!Files.exists(dir.resolve("o.safetensors")));
+        Result m = run("features", "--weights", dir.resolve("missing.safetensors").toString(), "--input", bad.toString(), "--output", "x");
+        assertEquals(1, m.code());
+        assertTrue(m.err().contains("file not found"), m.err());
+    }
+
+    @Test
+    void modelsListsTheEightHubBackbones() {
+        Result r = run("models");
+        assertEquals(0, r.code());
+        for (String n : List.of("dinov2_vits14", "dinov2_vitb14", "dinov2_vitl14", "dinov2_vitg14"))
+            assertTrue(r.out().contains(n + " ") && r.out().contains(n + "_reg"), n);
+        assertEquals(9, r.out().strip().split("\n").length);
+    }
+}
