@@ -59,7 +59,7 @@ state = {"module.backbone." + k: v for k, v in model.state_dict().items()}
 emit("training_checkpoint", {"model": state, "optimizer": opt.state_dict(), "iteration": 5, "tag": "run-a"})
 
 # Every dtype dino4j supports, views (storage offset, transposed, strided), a 0-dim, an empty tensor, a Parameter,
-# and inert non-tensor leaves (a dtype object, None, a float, a big int, a list).
+# a nested state_dict, and inert non-tensor leaves (a dtype object, None, a float, a big int, a list).
 base = torch.arange(12, dtype=torch.float32)
 dtypes = {
     "f32": torch.arange(6, dtype=torch.float32).reshape(2, 3) - 2.5,
@@ -79,6 +79,7 @@ dtypes = {
     "transposed": base.reshape(3, 4).t(),       # non-contiguous
     "strided": base[1::3],                      # non-contiguous, offset 1
     "param": torch.nn.Parameter(torch.ones(2, 2)),
+    "linear": torch.nn.Linear(2, 2).state_dict(),  # a real state_dict: OrderedDict + BUILD of its _metadata
     "dtype": torch.float16,
     "none": None,
     "lr": 0.5,

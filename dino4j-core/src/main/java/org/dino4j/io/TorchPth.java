@@ -417,7 +417,7 @@ public final class TorchPth {
             final Map<String, TensorEntry> tensors;
             final Map<String, String> meta;
             final IdentityHashMap<Object, Boolean> path = new IdentityHashMap<>();
-            long budget = 50_000_000; // a dict referenced many times over (memo DAG) must not explode
+            long budget = 200_000; // a dict referenced many times over (a memo DAG) must not explode; real ones hold thousands
 
             Flattener(Map<String, TensorEntry> tensors, Map<String, String> meta) {
                 this.tensors = tensors;

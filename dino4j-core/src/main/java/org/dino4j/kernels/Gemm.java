@@ -28,9 +28,9 @@ public final class Gemm {
      */
     static final boolean WIDE = wide();
     /** Largest K block: the B micro-panel (KC x NR) stays in L1/L2, the A block (MC x KC) in L2. */
-    static final int KC_MAX = Integer.getInteger("dino4j.gemm.kc", 512);
+    static int KC_MAX = Integer.getInteger("dino4j.gemm.kc", 512);
     /** Rows of A per row block (rounded down to whole micro-panels). */
-    static final int MC_MAX = Integer.getInteger("dino4j.gemm.mc", 96);
+    static int MC_MAX = Integer.getInteger("dino4j.gemm.mc", 96);
     /** Widest column block when K is split, bounding the per-thread partial-sum tile (MC x NC floats). */
     static final int NC_SPLIT = 384;
 
@@ -156,7 +156,7 @@ public final class Gemm {
         float[] tmp = s.tmp(mr * nr);
         for (int pb = 0; pb < nb; pb++) {
             int k0 = pb * kc, kcb = Math.min(kc, k - k0);
-            packA(a, aOff, lda, m, mr, rp0, rp1, k0, kcb, ap);
+            if (!UNPACKED || wide) packA(a, aOff, lda, m, mr, rp0, rp1, k0, kcb, ap);
             boolean last = pb == nb - 1;
             for (int jp = cp0; jp < cp1; jp++) {
                 int bo = k0 * npad + jp * kcb * nr;
@@ -172,7 +172,13 @@ public final class Gemm {
                         out = part; oo = (ip - rp0) * mr * ldt + (jp - cp0) * nr; ldo = ldt;
                     }
                     if (wide) kernel6x3(ap, ao, bp, bo, kcb, out, oo, ldo, pb > 0);
-                    else kernel4x2(ap, ao, bp, bo, kcb, out, oo, ldo, pb > 0);
+                    else if (UNPACKED) {
+                        int r0 = aOff + i0 * lda + k0;
+                        int r1 = aOff + Math.min(i0 + 1, m - 1) * lda + k0;
+                        int r2 = aOff + Math.min(i0 + 2, m - 1) * lda + k0;
+                        int r3 = aOff + Math.min(i0 + 3, m - 1) * lda + k0;
+                        kernel4x2u(a, r0, r1, r2, r3, bp, bo, kcb, out, oo, ldo, pb > 0);
+                    } else kernel4x2(ap, ao, bp, bo, kcb, out, oo, ldo, pb > 0);
                     if (last) epilogue(out, oo, ldo, rows, cols, bias, gamma, j0, c, cOff + i0 * ldc + j0, ldc, acc);
                 }
             }
@@ -200,6 +206,30 @@ public final class Gemm {
             x = FloatVector.broadcast(S, ap[ai + 2]);
             c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
             x = FloatVector.broadcast(S, ap[ai + 3]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+        }
+        store(out, oo, c00, c01, load);
+        store(out, oo + ldo, c10, c11, load);
+        store(out, oo + 2 * ldo, c20, c21, load);
+        store(out, oo + 3 * ldo, c30, c31, load);
+    }
+
+    static boolean UNPACKED = Boolean.getBoolean("dino4j.gemm.unpacked");
+    private static void kernel4x2u(float[] a, int r0, int r1, int r2, int r3, float[] bp, int bo, int kc,
+                                  float[] out, int oo, int ldo, boolean load) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+                c30 = c00, c31 = c00;
+        for (int p = 0; p < kc; p++) {
+            int bi = bo + p * (2 * L);
+            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
+            FloatVector x = FloatVector.broadcast(S, a[r0 + p]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(S, a[r1 + p]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(S, a[r2 + p]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(S, a[r3 + p]);
             c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
         }
         store(out, oo, c00, c01, load);

@@ -6,7 +6,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
-import org.dino4j.io.TensorEntry;
 import org.dino4j.io.TensorStore;
 import org.dino4j.kernels.Interpolate;
 import org.dino4j.nn.Attention;
@@ -17,6 +16,7 @@ import org.dino4j.nn.Linear;
 import org.dino4j.nn.Mlp;
 import org.dino4j.nn.PatchEmbed;
 import org.dino4j.nn.SwiGLUFFN;
+import org.dino4j.nn.Workspace;
 import org.dino4j.tensor.Tensor;
 
 /**
@@ -230,8 +230,9 @@ public final class DinoVisionTransformer implements AutoCloseable {
         }
         float[] emb = keepEmbeddings ? x.clone() : null;
         List<float[]> layers = new ArrayList<>(java.util.Collections.nCopies(blocks.length, (float[]) null));
+        Workspace ws = new Workspace(b * t, d, cfg.ffnHidden(), cfg.swiglu());
         for (int li = 0; li < blocks.length; li++) {
-            blocks[li].forward(x, b, t);
+            blocks[li].forward(x, b, t, ws);
             if (collect[li]) layers.set(li, x.clone());
         }
         return new Run(x, b, t, layers, emb);

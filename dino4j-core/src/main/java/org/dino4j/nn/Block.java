@@ -6,12 +6,11 @@ package org.dino4j.nn;
  */
 public record Block(LayerNorm norm1, Attention attn, float[] ls1, LayerNorm norm2, Ffn mlp, float[] ls2) {
     /** Updates x (batch·tokens rows of D) in place. */
-    public void forward(float[] x, int batch, int tokens) {
+    public void forward(float[] x, int batch, int tokens, Workspace ws) {
         int rows = batch * tokens;
-        float[] y = new float[x.length];
-        norm1.forward(x, rows, y);
-        attn.forwardResidual(y, batch, tokens, ls1, x);
-        norm2.forward(x, rows, y);
-        mlp.forwardResidual(y, rows, ls2, x);
+        norm1.forward(x, rows, ws.normed);
+        attn.forwardResidual(ws.normed, batch, tokens, ls1, x, ws);
+        norm2.forward(x, rows, ws.normed);
+        mlp.forwardResidual(ws.normed, rows, ls2, x, ws);
     }
 }

@@ -105,7 +105,7 @@ class TorchPthTest {
             assertSameTensors(exp, pth);
             exp.metadata().forEach((k, v) -> assertEquals(v, pth.metadata().get(k), k));
             assertEquals(List.of("f32", "f16", "bf16", "f64", "i64", "i32", "i16", "i8", "u8", "bool", "scalar", "empty",
-                    "base", "tail", "transposed", "strided", "param"), List.copyOf(pth.names()));
+                    "base", "tail", "transposed", "strided", "param", "linear.weight", "linear.bias"), List.copyOf(pth.names()));
             assertEquals(DType.F16, pth.get("f16").dtype());
             assertEquals(DType.BF16, pth.get("bf16").dtype());
             assertEquals(DType.BOOL, pth.get("bool").dtype());
@@ -124,6 +124,8 @@ class TorchPthTest {
             assertEquals("torch.float16", pth.metadata().get("dtype"));
             assertEquals("0.5", pth.metadata().get("lr"));
             assertFalse(pth.metadata().containsKey("list"));
+            // The state_dict's BUILD state (_metadata: {"": {"version": 1}}) is not a leaf of the dict.
+            assertTrue(pth.metadata().keySet().stream().noneMatch(k -> k.startsWith("linear")), pth.metadata()::toString);
         }
     }
 
@@ -243,6 +245,26 @@ class TorchPthTest {
             }
         }
         assertFalse(Files.exists(Path.of("/tmp/dino4j_pwned")));
+    }
+
+    @Test
+    void selfReferencingAndExplodingDictsAreRefused() throws IOException {
+        // d = {}; d["a"] = d
+        byte[] cyclic = {(byte) 0x80, 2, '}', 'q', 0, (byte) 0x8c, 1, 'a', 'h', 0, 's', '.'};
+        assertTrue(refused(pickleOnly("cyclic.pth", cyclic)).getMessage().contains("contains itself"));
+
+        // d0 = {"x": 1}; d(i+1) = {"a": d(i), "b": d(i)}: a few hundred bytes that name 2^40 leaves.
+        ByteArrayOutputStream pk = new ByteArrayOutputStream();
+        pk.writeBytes(new byte[] {(byte) 0x80, 2, '}', 'q', 0, (byte) 0x8c, 1, 'x', 'K', 1, 's'});
+        for (int i = 1; i <= 40; i++)
+            pk.writeBytes(new byte[] {'}', '(', (byte) 0x8c, 1, 'a', 'h', (byte) (i - 1), (byte) 0x8c, 1, 'b', 'h',
+                    (byte) (i - 1), 'u', 'q', (byte) i});
+        pk.write('.');
+        assertTrue(refused(pickleOnly("dag.pth", pk.toByteArray())).getMessage().contains("too often"));
+    }
+
+    Path pickleOnly(String name, byte[] pickle) throws IOException {
+        return Files.write(tmp.resolve(name), zip(List.of(new Rec("x/data.pkl", pickle, false)), false));
     }
 
     static void shortUnicode(ByteArrayOutputStream o, String s) {
