@@ -1,22 +1,29 @@
 package org.dino4j.kernels;
 
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntConsumer;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import org.dino4j.io.TensorEntry;
 
 /**
  * Packed, cache-blocked SGEMM (the BLIS/GotoBLAS scheme) on the Vector API.
  *
- * <p>Per call: B is packed once into K-block x NR-column micro-panels (in parallel) and shared by all tasks; the
- * tasks are (row block x column block) tiles of C pulled from {@link Parallel}; each task packs its MC x KC block
- * of A into MR-row micro-panels in per-thread scratch and runs an MR x NR register-blocked micro-kernel (MR rows
- * of A broadcast, NR/L vector accumulators per row, FMA) with the B micro-panel in L1 and the A block in L2.
- * Partial sums of a K split go to a per-thread C tile buffer; bias, LayerScale gamma and accumulate are applied
- * once, in the epilogue of the last K block.
+ * <p>Per call, B is packed once into k-major micro-panels of NR columns per K block (in parallel, by the first
+ * tasks) and shared by all the other tasks: (row block x column block) tiles of C, evenly sized, pulled from
+ * {@link Parallel}.
+ * Each task packs its A block (up to MC_MAX x KC_MAX) into MR-row micro-panels in per-thread scratch and runs an
+ * MR x NR register-blocked micro-kernel (MR broadcasts of A times NR/L vectors of B, FMA) over it: the B
+ * micro-panel stays in L1 while the A block streams from L2. Partial sums of a K split go to a per-thread tile
+ * buffer; bias, LayerScale gamma and accumulate are applied once, in the epilogue of the last K block.
+ * Fewer rows than one micro-panel (m = 1..MR-1) take a dot-product/axpy path instead, as packing all of B would
+ * cost more than the product.
  */
 public final class Gemm {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -27,12 +34,17 @@ public final class Gemm {
      * (AVX2's 16; see {@link #kernel4x2} for why not 6 x 2). -Ddino4j.gemm.kernel=4x2|6x3 forces one.
      */
     static final boolean WIDE = wide();
-    /** Largest K block: the B micro-panel (KC x NR) stays in L1/L2, the A block (MC x KC) in L2. */
-    static int KC_MAX = Integer.getInteger("dino4j.gemm.kc", 512);
-    /** Rows of A per row block (rounded down to whole micro-panels). */
-    static int MC_MAX = Integer.getInteger("dino4j.gemm.mc", 96);
+    /**
+     * Largest K block. The B micro-panel (KC x NR floats: 24 KiB for 384 x 16) must stay in a 32 KiB L1 next to
+     * the streaming A micro-panel; 384 also keeps ViT's K = 384 and 768 in whole, equal blocks.
+     */
+    static final int KC_MAX = Integer.getInteger("dino4j.gemm.kc", 384);
+    /** Most rows per task: the packed A block (MC x KC, 144 KiB) stays in L2. */
+    static final int MC_MAX = Integer.getInteger("dino4j.gemm.mc", 96);
     /** Widest column block when K is split, bounding the per-thread partial-sum tile (MC x NC floats). */
-    static final int NC_SPLIT = 384;
+    static final int NC_SPLIT = 512;
+    /** Below this many flops a call runs on the calling thread: waking the pool would cost more. */
+    static final double PARALLEL_FLOPS = 2e6;
 
     /** A thread that owns no segment: a segment it may access is readable by the pool's threads too. */
     private static final Thread ANY_THREAD = Thread.ofVirtual().unstarted(() -> {});
@@ -54,16 +66,13 @@ public final class Gemm {
      * c[i, j] = (accumulate ? c[i, j] : 0) + g[j] * (sum_k a[i, k] * w[j, k] + bias[j])  for i < m, j < n
      * a: row-major activations, element (i,k) at a[aOff + i*lda + k]
      * w: PyTorch nn.Linear weight layout, row-major N x K little-endian float32 in a MemorySegment
-     *    (usually a slice of a memory-mapped file: it is only read, panel by panel, into per-call packed buffers)
+     *    (usually a slice of a memory-mapped file: it is only read, into per-call packed scratch)
      * bias: length >= n or null (0); gamma g: length >= n or null (1)   (gamma is DINOv2's LayerScale)
      * c: element (i,j) at c[cOff + i*ldc + j]
      */
     public static void linear(float[] a, int aOff, int lda, MemorySegment w, float[] bias, float[] gamma,
                               float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate) {
-        Objects.requireNonNull(w, "w");
-        if (m > 0 && n > 0 && k > 0 && w.byteSize() < (long) n * k * Float.BYTES)
-            throw new IllegalArgumentException("w has " + w.byteSize() + " bytes, need " + n + " x " + k + " floats");
-        gemm(WIDE, a, aOff, lda, w, null, 0, 0, bias, gamma, c, cOff, ldc, m, n, k, accumulate);
+        linear(WIDE, a, aOff, lda, w, bias, gamma, c, cOff, ldc, m, n, k, accumulate);
     }
 
     /**
@@ -72,24 +81,28 @@ public final class Gemm {
      */
     public static void matmul(float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                               float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate) {
-        Objects.requireNonNull(b, "b");
-        gemm(WIDE, a, aOff, lda, null, b, bOff, ldb, null, null, c, cOff, ldc, m, n, k, accumulate);
+        matmul(WIDE, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, m, n, k, accumulate);
     }
 
     /** {@link #linear} with the micro-kernel chosen by the caller (tests run both kernels on any machine). */
     static void linear(boolean wide, float[] a, int aOff, int lda, MemorySegment w, float[] bias, float[] gamma,
                        float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate) {
+        Objects.requireNonNull(w, "w");
+        if (m > 0 && n > 0 && k > 0 && w.byteSize() < (long) n * k * Float.BYTES)
+            throw new IllegalArgumentException("w has " + w.byteSize() + " bytes, need " + n + " x " + k + " floats");
         gemm(wide, a, aOff, lda, w, null, 0, 0, bias, gamma, c, cOff, ldc, m, n, k, accumulate);
     }
 
     /** {@link #matmul} with the micro-kernel chosen by the caller. */
     static void matmul(boolean wide, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                        float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate) {
+        Objects.requireNonNull(b, "b");
         gemm(wide, a, aOff, lda, null, b, bOff, ldb, null, null, c, cOff, ldc, m, n, k, accumulate);
     }
 
-    private static void gemm(boolean wide, float[] a, int aOff, int lda, MemorySegment w, float[] b, int bOff, int ldb,
-                             float[] bias, float[] gamma, float[] c, int cOff, int ldc,
+    /** B is w^T (w: n x k segment) when w != null, else b (k x n heap array). */
+    private static void gemm(boolean wide, float[] a, int aOff, int lda, MemorySegment w, float[] b, int bOff,
+                             int ldb, float[] bias, float[] gamma, float[] c, int cOff, int ldc,
                              int m, int n, int k, boolean acc) {
         if (m < 0 || n < 0 || k < 0) throw new IllegalArgumentException("negative shape " + m + "x" + n + "x" + k);
         Objects.requireNonNull(a, "a");
@@ -106,46 +119,78 @@ public final class Gemm {
                 }
             return;
         }
+        final int mr = wide ? 6 : 4, nr = (wide ? 3 : 2) * L;
+        // A confined arena's segment may only be read by its owner thread: then everything runs on the caller.
+        final int threads = (2.0 * m * n * k < PARALLEL_FLOPS || (w != null && !w.isAccessibleBy(ANY_THREAD)))
+                ? 1 : Parallel.threads();
+        if (m < mr) {
+            smallM(a, aOff, lda, w, b, bOff, ldb, bias, gamma, c, cOff, ldc, m, n, k, acc, threads);
+            return;
+        }
 
-        // Even K blocks (384 stays whole, 1536 -> 3 x 512) so no block is a short, inefficient remainder.
+        // Equal K blocks (1536 -> 4 x 384, 588 -> 2 x 294) so no block is a short, inefficient remainder.
         final int nb = (k + KC_MAX - 1) / KC_MAX;
         final int kc = (k + nb - 1) / nb;
-        final int mr = wide ? 6 : 4, nr = (wide ? 3 : 2) * L;
         final int np = (n + nr - 1) / nr;
         final int npad = np * nr;
         final int mp = (m + mr - 1) / mr;
 
-        // Pack all of B once (k x npad floats: block p at p*kc*npad, panel j inside at j*kcb*nr), in parallel.
-        final float[] bp = SCRATCH.get().b(k * npad);
-        // A segment of a confined arena may only be read by its owner thread: then the caller packs alone.
-        int packTasks = w != null && !w.isAccessibleBy(ANY_THREAD) ? 1 : Math.min(np, Parallel.threads() * 2);
-        Parallel.forEach(packTasks, t -> {
-            int p0 = (int) ((long) np * t / packTasks), p1 = (int) ((long) np * (t + 1) / packTasks);
-            if (w != null) packBFromNK(w, n, k, kc, nr, npad, p0, p1, bp);
-            else packBFromKN(b, bOff, ldb, n, k, kc, nr, npad, p0, p1, bp);
-        });
-
-        // Tiles: row blocks of <= MC_MAX rows, split further by columns until there are a few tasks
-        // per thread (dynamic scheduling then evens out the ragged last blocks).
+        // Tiles: row blocks of <= MC_MAX rows, then column blocks until the tasks (evenly sized) also divide
+        // evenly between the threads, so that no thread idles at the end.
         final int mcp = Math.max(1, MC_MAX / mr);
         final int rowBlocks = (mp + mcp - 1) / mcp;
-        final int rbp = (mp + rowBlocks - 1) / rowBlocks; // micro-panels per row block
-        int target = Parallel.threads() <= 1 ? 1 : Parallel.threads() * 4;
-        int colBlocks = Math.min(np, Math.max(1, (target + rowBlocks - 1) / rowBlocks));
-        if (nb > 1) colBlocks = Math.max(colBlocks, (npad + NC_SPLIT - 1) / NC_SPLIT);
-        final int cbp = (np + colBlocks - 1) / colBlocks; // micro-panels per column block
-        final int cbs = (np + cbp - 1) / cbp;
-        final int tasks = rowBlocks * cbs;
-        Parallel.forEach(tasks, t -> {
-            int rb = t / cbs, cb = t % cbs;
-            int rp0 = rb * rbp, rp1 = Math.min(mp, rp0 + rbp);
-            int cp0 = cb * cbp, cp1 = Math.min(np, cp0 + cbp);
+        int cb = nb > 1 ? Math.min(np, (npad + NC_SPLIT - 1) / NC_SPLIT) : 1;
+        if (threads > 1)
+            while (cb < np && (rowBlocks * cb < 2 * threads
+                    || (rowBlocks * cb % threads != 0 && rowBlocks * cb < 8 * threads))) cb++;
+        final int colBlocks = cb;
+
+        // B is packed once (k x npad floats: K block p at p*kc*npad, micro-panel j inside it at j*kcb*nr) by the
+        // first tasks of the same parallel loop as the tiles, saving a fork/join round trip. Tasks are handed out
+        // in index order, so every packing task has started before any tile task spins on the count below.
+        final float[] bp = SCRATCH.get().b(Math.multiplyExact(k, npad));
+        final int packTasks = Math.min(np, threads == 1 ? 1 : threads * 4);
+        final AtomicInteger packed = new AtomicInteger();
+        run(packTasks + rowBlocks * colBlocks, threads, t -> {
+            if (t < packTasks) {
+                try {
+                    int p0 = (int) ((long) np * t / packTasks), p1 = (int) ((long) np * (t + 1) / packTasks);
+                    if (w != null) packBFromNK(w, n, k, kc, nr, npad, p0, p1, bp);
+                    else packBFromKN(b, bOff, ldb, n, k, kc, nr, npad, p0, p1, bp);
+                } catch (Throwable e) {
+                    packed.set(-packTasks - 1); // no tile may wait for (or use) a B that will never be complete
+                    throw e;
+                } finally {
+                    packed.incrementAndGet();
+                }
+                return;
+            }
+            int pc;
+            for (int spins = 0; (pc = packed.get()) >= 0 && pc < packTasks; spins++) {
+                if (spins < 1 << 12) Thread.onSpinWait();
+                else Thread.yield(); // the packer may be descheduled (more busy threads than cores)
+            }
+            if (pc < 0) return;
+            int rb = (t - packTasks) / colBlocks, cl = (t - packTasks) % colBlocks;
+            int rp0 = (int) ((long) mp * rb / rowBlocks), rp1 = (int) ((long) mp * (rb + 1) / rowBlocks);
+            int cp0 = (int) ((long) np * cl / colBlocks), cp1 = (int) ((long) np * (cl + 1) / colBlocks);
             if (rp0 < rp1 && cp0 < cp1)
-                tile(wide, mr, nr, a, aOff, lda, bp, npad, bias, gamma, c, cOff, ldc, m, n, k, kc, nb, acc, rp0, rp1, cp0, cp1);
+                tile(wide, mr, nr, a, aOff, lda, bp, npad, bias, gamma, c, cOff, ldc, m, n, k, kc, nb, acc,
+                        rp0, rp1, cp0, cp1);
         });
     }
 
-    /** One C tile: micro-panels [rp0, rp1) x [cp0, cp1), over all K blocks. */
+    /** Runs tasks 0..tasks-1 in order on this thread when threads == 1, else on the pool. */
+    private static void run(int tasks, int threads, IntConsumer body) {
+        if (threads == 1) for (int t = 0; t < tasks; t++) body.accept(t);
+        else Parallel.forEach(tasks, body);
+    }
+
+    /**
+     * One C tile: micro-panels [rp0, rp1) x [cp0, cp1), over all K blocks. Each micro-kernel call also reads one
+     * float per cache line of a slice of the next B micro-panel: Java has no prefetch instruction, and without
+     * this the first calls on each new micro-panel stall on L3 (kernel loop: 74 -> 86 GFLOP/s on Zen 3).
+     */
     private static void tile(boolean wide, int mr, int nr, float[] a, int aOff, int lda, float[] bp, int npad,
                              float[] bias, float[] gamma, float[] c, int cOff, int ldc, int m, int n, int k, int kc,
                              int nb, boolean acc, int rp0, int rp1, int cp0, int cp1) {
@@ -154,35 +199,42 @@ public final class Gemm {
         int ldt = (cp1 - cp0) * nr;
         float[] part = nb > 1 ? s.c((rp1 - rp0) * mr * ldt) : null;
         float[] tmp = s.tmp(mr * nr);
+        float sink = 0;
         for (int pb = 0; pb < nb; pb++) {
             int k0 = pb * kc, kcb = Math.min(kc, k - k0);
-            if (!UNPACKED || wide) packA(a, aOff, lda, m, mr, rp0, rp1, k0, kcb, ap);
+            packA(a, aOff, lda, m, mr, rp0, rp1, k0, kcb, ap);
             boolean last = pb == nb - 1;
+            int lines = kcb * nr / 16, per = (lines + (rp1 - rp0) - 1) / (rp1 - rp0);
             for (int jp = cp0; jp < cp1; jp++) {
                 int bo = k0 * npad + jp * kcb * nr;
                 int j0 = jp * nr, cols = Math.min(nr, n - j0);
+                int next = jp + 1 < cp1 ? bo + kcb * nr : -1;
                 for (int ip = rp0; ip < rp1; ip++) {
+                    if (next >= 0) {
+                        int q0 = (ip - rp0) * per, q1 = Math.min(lines, q0 + per);
+                        for (int q = q0; q < q1; q++) sink += bp[next + q * 16];
+                    }
                     int ao = (ip - rp0) * kcb * mr;
                     int i0 = ip * mr, rows = Math.min(mr, m - i0);
-                    float[] out;
+                    if (nb == 1 && rows == mr && cols == nr) { // the common case: registers -> C, with epilogue
+                        if (wide) kernel6x3(ap, ao, bp, bo, kcb, c, cOff + i0 * ldc + j0, ldc, acc, bias, gamma, j0);
+                        else kernel4x2(ap, ao, bp, bo, kcb, c, cOff + i0 * ldc + j0, ldc, acc, bias, gamma, j0);
+                        continue;
+                    }
+                    float[] out; // edge tiles through a tiny L1-hot tile, K splits through the partial-sum tile
                     int oo, ldo;
-                    if (nb == 1) { // sums go straight from registers to C through a tiny L1-hot tile
+                    if (nb == 1) {
                         out = tmp; oo = 0; ldo = nr;
                     } else {
                         out = part; oo = (ip - rp0) * mr * ldt + (jp - cp0) * nr; ldo = ldt;
                     }
-                    if (wide) kernel6x3(ap, ao, bp, bo, kcb, out, oo, ldo, pb > 0);
-                    else if (UNPACKED) {
-                        int r0 = aOff + i0 * lda + k0;
-                        int r1 = aOff + Math.min(i0 + 1, m - 1) * lda + k0;
-                        int r2 = aOff + Math.min(i0 + 2, m - 1) * lda + k0;
-                        int r3 = aOff + Math.min(i0 + 3, m - 1) * lda + k0;
-                        kernel4x2u(a, r0, r1, r2, r3, bp, bo, kcb, out, oo, ldo, pb > 0);
-                    } else kernel4x2(ap, ao, bp, bo, kcb, out, oo, ldo, pb > 0);
+                    if (wide) kernel6x3(ap, ao, bp, bo, kcb, out, oo, ldo, pb > 0, null, null, 0);
+                    else kernel4x2(ap, ao, bp, bo, kcb, out, oo, ldo, pb > 0, null, null, 0);
                     if (last) epilogue(out, oo, ldo, rows, cols, bias, gamma, j0, c, cOff + i0 * ldc + j0, ldc, acc);
                 }
             }
         }
+        s.sink = sink;
     }
 
     /**
@@ -191,8 +243,8 @@ public final class Gemm {
      * + rows broadcasts + vectors B loads: 8 + 4 + 2 = 14 of AVX2's 16 registers. (6 x 2 needs 20 and spills an
      * accumulator to the stack every iteration, which halves the speed.)
      */
-    private static void kernel4x2(float[] ap, int ao, float[] bp, int bo, int kc,
-                                  float[] out, int oo, int ldo, boolean load) {
+    private static void kernel4x2(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo,
+                                  boolean load, float[] bias, float[] gamma, int bj) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
                 c30 = c00, c31 = c00;
         for (int p = 0; p < kc; p++) {
@@ -208,37 +260,26 @@ public final class Gemm {
             x = FloatVector.broadcast(S, ap[ai + 3]);
             c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
         }
-        store(out, oo, c00, c01, load);
-        store(out, oo + ldo, c10, c11, load);
-        store(out, oo + 2 * ldo, c20, c21, load);
-        store(out, oo + 3 * ldo, c30, c31, load);
+        store(out, oo, c00, c01, load, bias, gamma, bj);
+        store(out, oo + ldo, c10, c11, load, bias, gamma, bj);
+        store(out, oo + 2 * ldo, c20, c21, load, bias, gamma, bj);
+        store(out, oo + 3 * ldo, c30, c31, load, bias, gamma, bj);
     }
 
-    static boolean UNPACKED = Boolean.getBoolean("dino4j.gemm.unpacked");
-    private static void kernel4x2u(float[] a, int r0, int r1, int r2, int r3, float[] bp, int bo, int kc,
-                                  float[] out, int oo, int ldo, boolean load) {
-        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
-                c30 = c00, c31 = c00;
-        for (int p = 0; p < kc; p++) {
-            int bi = bo + p * (2 * L);
-            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
-            FloatVector x = FloatVector.broadcast(S, a[r0 + p]);
-            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            x = FloatVector.broadcast(S, a[r1 + p]);
-            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            x = FloatVector.broadcast(S, a[r2 + p]);
-            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            x = FloatVector.broadcast(S, a[r3 + p]);
-            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+    /**
+     * out[o..] = (v + bias) * gamma + (load ? out[o..] : 0), bias/gamma (null: skipped) indexed from column bj.
+     * Partial sums pass null bias and gamma; a finished full tile goes straight to C this way.
+     */
+    private static void store(float[] out, int o, FloatVector v0, FloatVector v1, boolean load,
+                              float[] bias, float[] gamma, int bj) {
+        if (bias != null) {
+            v0 = v0.add(FloatVector.fromArray(S, bias, bj));
+            v1 = v1.add(FloatVector.fromArray(S, bias, bj + L));
         }
-        store(out, oo, c00, c01, load);
-        store(out, oo + ldo, c10, c11, load);
-        store(out, oo + 2 * ldo, c20, c21, load);
-        store(out, oo + 3 * ldo, c30, c31, load);
-    }
-
-    private static void store(float[] out, int o, FloatVector v0, FloatVector v1, boolean load) {
+        if (gamma != null) {
+            v0 = v0.mul(FloatVector.fromArray(S, gamma, bj));
+            v1 = v1.mul(FloatVector.fromArray(S, gamma, bj + L));
+        }
         if (load) {
             v0 = v0.add(FloatVector.fromArray(S, out, o));
             v1 = v1.add(FloatVector.fromArray(S, out, o + L));
@@ -247,7 +288,18 @@ public final class Gemm {
         v1.intoArray(out, o + L);
     }
 
-    private static void store(float[] out, int o, FloatVector v0, FloatVector v1, FloatVector v2, boolean load) {
+    private static void store(float[] out, int o, FloatVector v0, FloatVector v1, FloatVector v2, boolean load,
+                              float[] bias, float[] gamma, int bj) {
+        if (bias != null) {
+            v0 = v0.add(FloatVector.fromArray(S, bias, bj));
+            v1 = v1.add(FloatVector.fromArray(S, bias, bj + L));
+            v2 = v2.add(FloatVector.fromArray(S, bias, bj + 2 * L));
+        }
+        if (gamma != null) {
+            v0 = v0.mul(FloatVector.fromArray(S, gamma, bj));
+            v1 = v1.mul(FloatVector.fromArray(S, gamma, bj + L));
+            v2 = v2.mul(FloatVector.fromArray(S, gamma, bj + 2 * L));
+        }
         if (load) {
             v0 = v0.add(FloatVector.fromArray(S, out, o));
             v1 = v1.add(FloatVector.fromArray(S, out, o + L));
@@ -262,8 +314,8 @@ public final class Gemm {
      * As {@link #kernel4x2} with 6 rows x 3 vectors, for 32-register ISAs (AVX-512, NEON/SVE): 18 accumulators +
      * 6 broadcasts + 3 B = 27 registers.
      */
-    private static void kernel6x3(float[] ap, int ao, float[] bp, int bo, int kc,
-                                  float[] out, int oo, int ldo, boolean load) {
+    private static void kernel6x3(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo,
+                                  boolean load, float[] bias, float[] gamma, int bj) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00,
                 c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00,
                 c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00, c52 = c00;
@@ -285,12 +337,12 @@ public final class Gemm {
             x = FloatVector.broadcast(S, ap[ai + 5]);
             c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); c52 = x.fma(b2, c52);
         }
-        store(out, oo, c00, c01, c02, load);
-        store(out, oo + ldo, c10, c11, c12, load);
-        store(out, oo + 2 * ldo, c20, c21, c22, load);
-        store(out, oo + 3 * ldo, c30, c31, c32, load);
-        store(out, oo + 4 * ldo, c40, c41, c42, load);
-        store(out, oo + 5 * ldo, c50, c51, c52, load);
+        store(out, oo, c00, c01, c02, load, bias, gamma, bj);
+        store(out, oo + ldo, c10, c11, c12, load, bias, gamma, bj);
+        store(out, oo + 2 * ldo, c20, c21, c22, load, bias, gamma, bj);
+        store(out, oo + 3 * ldo, c30, c31, c32, load, bias, gamma, bj);
+        store(out, oo + 4 * ldo, c40, c41, c42, load, bias, gamma, bj);
+        store(out, oo + 5 * ldo, c50, c51, c52, load, bias, gamma, bj);
     }
 
     /** c[mr x nr] = (acc ? c : 0) + gamma * (sum + bias), from the finished sums in src (leading dim lds). */
@@ -324,34 +376,42 @@ public final class Gemm {
             int base = (ip - rp0) * kcb * mr;
             for (int ii = 0; ii < mr; ii++) {
                 int i = ip * mr + ii;
-                int d = base + ii;
-                if (i < m) {
-                    int src = aOff + i * lda + k0;
-                    for (int kk = 0; kk < kcb; kk++, d += mr) ap[d] = a[src + kk];
+                if (i >= m) {
+                    for (int kk = 0; kk < kcb; kk++) ap[base + ii + kk * mr] = 0f;
+                } else if (mr == 4) {
+                    scatter(a, aOff + i * lda + k0, kcb, ap, base + ii, 4);
                 } else {
-                    for (int kk = 0; kk < kcb; kk++, d += mr) ap[d] = 0f;
+                    scatter(a, aOff + i * lda + k0, kcb, ap, base + ii, 6);
                 }
             }
         }
     }
 
     /**
-     * Packs column panels [p0, p1) of B = W^T from W (n x k, row-major, little-endian): each W row is bulk-copied
-     * to the heap (any segment kind or alignment), then scattered into the k-major panels of every K block.
+     * dst[d + kk*stride] = src[s + kk] for kk < len. Called with literal strides so that, inlined, the stride is a
+     * constant and C2 can hoist the range checks out of the loop (a variable stride costs about 2x).
+     */
+    private static void scatter(float[] src, int s, int len, float[] dst, int d, int stride) {
+        for (int kk = 0; kk < len; kk++) dst[d + kk * stride] = src[s + kk];
+    }
+
+    /**
+     * Packs column panels [p0, p1) of B = w^T from w (n x k, row-major, little-endian), transposing: the panel's
+     * nr rows of w are bulk-copied to the heap (any segment kind or alignment), then scattered k-major.
      */
     private static void packBFromNK(MemorySegment w, int n, int k, int kc, int nr, int npad, int p0, int p1,
                                     float[] bp) {
-        float[] row = SCRATCH.get().row(k);
+        float[] rows = SCRATCH.get().row(nr * k);
         for (int jp = p0; jp < p1; jp++) {
-            for (int jj = 0; jj < nr; jj++) {
-                int j = jp * nr + jj;
-                boolean real = j < n;
-                if (real) MemorySegment.copy(w, TensorEntry.F32, (long) j * k * Float.BYTES, row, 0, k);
-                for (int k0 = 0; k0 < k; k0 += kc) {
-                    int kcb = Math.min(kc, k - k0);
-                    int d = k0 * npad + jp * kcb * nr + jj;
-                    if (real) for (int kk = 0; kk < kcb; kk++, d += nr) bp[d] = row[k0 + kk];
-                    else for (int kk = 0; kk < kcb; kk++, d += nr) bp[d] = 0f;
+            int j0 = jp * nr, cols = Math.min(nr, n - j0);
+            MemorySegment.copy(w, TensorEntry.F32, (long) j0 * k * Float.BYTES, rows, 0, cols * k);
+            if (cols < nr) Arrays.fill(rows, cols * k, nr * k, 0f);
+            for (int k0 = 0; k0 < k; k0 += kc) {
+                int kcb = Math.min(kc, k - k0);
+                int d = k0 * npad + jp * kcb * nr;
+                for (int jj = 0; jj < nr; jj++) {
+                    if (nr == 2 * L) scatter(rows, jj * k + k0, kcb, bp, d + jj, 2 * L);
+                    else scatter(rows, jj * k + k0, kcb, bp, d + jj, 3 * L);
                 }
             }
         }
@@ -366,9 +426,99 @@ public final class Gemm {
                 int kcb = Math.min(kc, k - k0);
                 int d = k0 * npad + jp * kcb * nr;
                 for (int kk = 0; kk < kcb; kk++, d += nr) {
-                    int src = bOff + (k0 + kk) * ldb + j0;
-                    System.arraycopy(b, src, bp, d, cols);
+                    System.arraycopy(b, bOff + (k0 + kk) * ldb + j0, bp, d, cols);
                     if (cols < nr) Arrays.fill(bp, d + cols, d + nr, 0f);
+                }
+            }
+        }
+    }
+
+    /**
+     * m < MR rows (a CLS token, batch-1 heads): B is read once, straight from its source, in column ranges per
+     * task. linear: register-blocked dot products of a row of A with 4 rows of w; matmul: axpy of A's scalars
+     * times rows of B into 4-vector column strips.
+     */
+    private static void smallM(float[] a, int aOff, int lda, MemorySegment w, float[] b, int bOff, int ldb,
+                               float[] bias, float[] gamma, float[] c, int cOff, int ldc, int m, int n, int k,
+                               boolean acc, int threads) {
+        int chunk = w != null ? 4 : 4 * L; // columns per unit of work
+        int units = (n + chunk - 1) / chunk;
+        int tasks = Math.min(units, threads == 1 ? 1 : threads * 4);
+        run(tasks, threads, t -> {
+            int j0 = (int) ((long) units * t / tasks) * chunk;
+            int j1 = Math.min(n, (int) ((long) units * (t + 1) / tasks) * chunk);
+            if (w != null) dotRows(a, aOff, lda, w, bias, gamma, c, cOff, ldc, m, k, acc, j0, j1);
+            else axpyRows(a, aOff, lda, b, bOff, ldb, c, cOff, ldc, m, k, acc, j0, j1);
+        });
+    }
+
+    private static void dotRows(float[] a, int aOff, int lda, MemorySegment w, float[] bias, float[] gamma,
+                                float[] c, int cOff, int ldc, int m, int k, boolean acc, int j0, int j1) {
+        int kv = k - k % L;
+        long rowBytes = (long) k * Float.BYTES;
+        for (int j = j0; j < j1; j += 4) {
+            int nj = Math.min(4, j1 - j);
+            long w0 = j * rowBytes, w1 = (j + Math.min(1, nj - 1)) * rowBytes;
+            long w2 = (j + Math.min(2, nj - 1)) * rowBytes, w3 = (j + Math.min(3, nj - 1)) * rowBytes;
+            for (int i = 0; i < m; i++) {
+                int ai = aOff + i * lda;
+                FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
+                for (int p = 0; p < kv; p += L) {
+                    FloatVector x = FloatVector.fromArray(S, a, ai + p);
+                    long o = (long) p * Float.BYTES;
+                    s0 = x.fma(FloatVector.fromMemorySegment(S, w, w0 + o, ByteOrder.LITTLE_ENDIAN), s0);
+                    s1 = x.fma(FloatVector.fromMemorySegment(S, w, w1 + o, ByteOrder.LITTLE_ENDIAN), s1);
+                    s2 = x.fma(FloatVector.fromMemorySegment(S, w, w2 + o, ByteOrder.LITTLE_ENDIAN), s2);
+                    s3 = x.fma(FloatVector.fromMemorySegment(S, w, w3 + o, ByteOrder.LITTLE_ENDIAN), s3);
+                }
+                float[] sums = {s0.reduceLanes(VectorOperators.ADD), s1.reduceLanes(VectorOperators.ADD),
+                        s2.reduceLanes(VectorOperators.ADD), s3.reduceLanes(VectorOperators.ADD)};
+                for (int q = 0; q < nj; q++) {
+                    float sum = sums[q];
+                    long wq = (long) (j + q) * k;
+                    for (int p = kv; p < k; p++) sum += a[ai + p] * w.getAtIndex(TensorEntry.F32, wq + p);
+                    if (bias != null) sum += bias[j + q];
+                    if (gamma != null) sum *= gamma[j + q];
+                    int ci = cOff + i * ldc + j + q;
+                    c[ci] = acc ? c[ci] + sum : sum;
+                }
+            }
+        }
+    }
+
+    private static void axpyRows(float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff,
+                                 int ldc, int m, int k, boolean acc, int j0, int j1) {
+        for (int i = 0; i < m; i++) {
+            int ai = aOff + i * lda, ci = cOff + i * ldc;
+            for (int j = j0; j < j1; j += 4 * L) {
+                if (j + 4 * L <= j1) {
+                    FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
+                    for (int p = 0, bi = bOff + j; p < k; p++, bi += ldb) {
+                        FloatVector x = FloatVector.broadcast(S, a[ai + p]);
+                        s0 = x.fma(FloatVector.fromArray(S, b, bi), s0);
+                        s1 = x.fma(FloatVector.fromArray(S, b, bi + L), s1);
+                        s2 = x.fma(FloatVector.fromArray(S, b, bi + 2 * L), s2);
+                        s3 = x.fma(FloatVector.fromArray(S, b, bi + 3 * L), s3);
+                    }
+                    if (acc) {
+                        s0 = s0.add(FloatVector.fromArray(S, c, ci + j));
+                        s1 = s1.add(FloatVector.fromArray(S, c, ci + j + L));
+                        s2 = s2.add(FloatVector.fromArray(S, c, ci + j + 2 * L));
+                        s3 = s3.add(FloatVector.fromArray(S, c, ci + j + 3 * L));
+                    }
+                    s0.intoArray(c, ci + j);
+                    s1.intoArray(c, ci + j + L);
+                    s2.intoArray(c, ci + j + 2 * L);
+                    s3.intoArray(c, ci + j + 3 * L);
+                } else {
+                    for (int jv = j; jv < j1; jv += L) {
+                        VectorMask<Float> mk = S.indexInRange(jv, j1);
+                        FloatVector s0 = FloatVector.zero(S);
+                        for (int p = 0, bi = bOff + jv; p < k; p++, bi += ldb)
+                            s0 = FloatVector.broadcast(S, a[ai + p]).fma(FloatVector.fromArray(S, b, bi, mk), s0);
+                        if (acc) s0 = s0.add(FloatVector.fromArray(S, c, ci + jv, mk));
+                        s0.intoArray(c, ci + jv, mk);
+                    }
                 }
             }
         }
@@ -377,6 +527,7 @@ public final class Gemm {
     /** Per-thread buffers that only grow: packed A block, packed B (owned by the calling thread), C tiles. */
     private static final class Scratch {
         private float[] a = new float[0], b = new float[0], c = new float[0], row = new float[0], tmp = new float[0];
+        float sink;
 
         float[] a(int n) { return a.length >= n ? a : (a = new float[n]); }
         float[] b(int n) { return b.length >= n ? b : (b = new float[n]); }

@@ -30,7 +30,7 @@ class GemmTest {
     /** {m, n, k}: degenerate, ragged, exact micro-tiles of both kernels (4 x 16, 6 x 24 on AVX2), K splits, ViT. */
     private static final int[][] SHAPES = {
         {1, 1, 1}, {1, 37, 50}, {13, 1, 29}, {2, 3, 1}, {7, 13, 17}, {4, 16, 256}, {6, 64, 512}, {12, 48, 512},
-        {5, 17, 513}, {97, 65, 513}, {33, 40, 1100}, {100, 130, 1536}, {257, 384, 588},
+        {5, 17, 513}, {3, 700, 1000}, {97, 65, 513}, {33, 40, 1100}, {100, 130, 1536}, {257, 384, 588},
     };
 
     private static float[] rand(SplittableRandom r, int n) {
