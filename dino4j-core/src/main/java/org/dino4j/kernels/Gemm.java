@@ -84,26 +84,44 @@ public final class Gemm {
         matmul(WIDE, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, m, n, k, accumulate);
     }
 
+    /**
+     * c = a · wᵀ on the calling thread only, with w a heap array of n rows of k floats at row stride {@code ldw}
+     * (e.g. one head's keys inside a packed qkv buffer): for kernels that already run inside parallel tasks.
+     */
+    public static void linearSerial(float[] a, int aOff, int lda, float[] w, int wOff, int ldw, float[] c, int cOff,
+                                    int ldc, int m, int n, int k) {
+        if (m > 0 && n > 0 && k > 0 && (wOff < 0 || (long) wOff + (long) (n - 1) * ldw + k > w.length))
+            throw new IllegalArgumentException("w too short for " + n + " rows of " + k + " at stride " + ldw);
+        MemorySegment ws = MemorySegment.ofArray(w).asSlice((long) wOff * Float.BYTES);
+        gemm(WIDE, a, aOff, lda, ws, ldw, null, 0, 0, null, null, c, cOff, ldc, m, n, k, false, true);
+    }
+
+    /** c = a · b (b row-major k × n at stride ldb) on the calling thread only. */
+    public static void matmulSerial(float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff,
+                                    int ldc, int m, int n, int k) {
+        gemm(WIDE, a, aOff, lda, null, 0, b, bOff, ldb, null, null, c, cOff, ldc, m, n, k, false, true);
+    }
+
     /** {@link #linear} with the micro-kernel chosen by the caller (tests run both kernels on any machine). */
     static void linear(boolean wide, float[] a, int aOff, int lda, MemorySegment w, float[] bias, float[] gamma,
                        float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate) {
         Objects.requireNonNull(w, "w");
         if (m > 0 && n > 0 && k > 0 && w.byteSize() < (long) n * k * Float.BYTES)
             throw new IllegalArgumentException("w has " + w.byteSize() + " bytes, need " + n + " x " + k + " floats");
-        gemm(wide, a, aOff, lda, w, null, 0, 0, bias, gamma, c, cOff, ldc, m, n, k, accumulate);
+        gemm(wide, a, aOff, lda, w, k, null, 0, 0, bias, gamma, c, cOff, ldc, m, n, k, accumulate, false);
     }
 
     /** {@link #matmul} with the micro-kernel chosen by the caller. */
     static void matmul(boolean wide, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                        float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate) {
         Objects.requireNonNull(b, "b");
-        gemm(wide, a, aOff, lda, null, b, bOff, ldb, null, null, c, cOff, ldc, m, n, k, accumulate);
+        gemm(wide, a, aOff, lda, null, 0, b, bOff, ldb, null, null, c, cOff, ldc, m, n, k, accumulate, false);
     }
 
     /** B is w^T (w: n x k segment) when w != null, else b (k x n heap array). */
-    private static void gemm(boolean wide, float[] a, int aOff, int lda, MemorySegment w, float[] b, int bOff,
+    private static void gemm(boolean wide, float[] a, int aOff, int lda, MemorySegment w, int ldw, float[] b, int bOff,
                              int ldb, float[] bias, float[] gamma, float[] c, int cOff, int ldc,
-                             int m, int n, int k, boolean acc) {
+                             int m, int n, int k, boolean acc, boolean serial) {
         if (m < 0 || n < 0 || k < 0) throw new IllegalArgumentException("negative shape " + m + "x" + n + "x" + k);
         Objects.requireNonNull(a, "a");
         Objects.requireNonNull(c, "c");
@@ -121,10 +139,10 @@ public final class Gemm {
         }
         final int mr = wide ? 6 : 4, nr = (wide ? 3 : 2) * L;
         // A confined arena's segment may only be read by its owner thread: then everything runs on the caller.
-        final int threads = (2.0 * m * n * k < PARALLEL_FLOPS || (w != null && !w.isAccessibleBy(ANY_THREAD)))
+        final int threads = (serial || 2.0 * m * n * k < PARALLEL_FLOPS || (w != null && !w.isAccessibleBy(ANY_THREAD)))
                 ? 1 : Parallel.threads();
         if (m < mr) {
-            smallM(a, aOff, lda, w, b, bOff, ldb, bias, gamma, c, cOff, ldc, m, n, k, acc, threads);
+            smallM(a, aOff, lda, w, ldw, b, bOff, ldb, bias, gamma, c, cOff, ldc, m, n, k, acc, threads);
             return;
         }
 
@@ -155,7 +173,7 @@ public final class Gemm {
             if (t < packTasks) {
                 try {
                     int p0 = (int) ((long) np * t / packTasks), p1 = (int) ((long) np * (t + 1) / packTasks);
-                    if (w != null) packBFromNK(w, n, k, kc, nr, npad, p0, p1, bp);
+                    if (w != null) packBFromNK(w, ldw, n, k, kc, nr, npad, p0, p1, bp);
                     else packBFromKN(b, bOff, ldb, n, k, kc, nr, npad, p0, p1, bp);
                 } catch (Throwable e) {
                     packed.set(-packTasks - 1); // no tile may wait for (or use) a B that will never be complete
@@ -216,20 +234,15 @@ public final class Gemm {
                     }
                     int ao = (ip - rp0) * kcb * mr;
                     int i0 = ip * mr, rows = Math.min(mr, m - i0);
-                    if (nb == 1 && rows == mr && cols == nr) { // the common case: registers -> C, with epilogue
-                        if (wide) kernel6x3(ap, ao, bp, bo, kcb, c, cOff + i0 * ldc + j0, ldc, acc, bias, gamma, j0);
-                        else kernel4x2(ap, ao, bp, bo, kcb, c, cOff + i0 * ldc + j0, ldc, acc, bias, gamma, j0);
-                        continue;
-                    }
-                    float[] out; // edge tiles through a tiny L1-hot tile, K splits through the partial-sum tile
+                    float[] out; // sums go to a tiny L1-hot tile (or the K-split partial tile), then the epilogue
                     int oo, ldo;
                     if (nb == 1) {
                         out = tmp; oo = 0; ldo = nr;
                     } else {
                         out = part; oo = (ip - rp0) * mr * ldt + (jp - cp0) * nr; ldo = ldt;
                     }
-                    if (wide) kernel6x3(ap, ao, bp, bo, kcb, out, oo, ldo, pb > 0, null, null, 0);
-                    else kernel4x2(ap, ao, bp, bo, kcb, out, oo, ldo, pb > 0, null, null, 0);
+                    if (wide) kernel6x3(ap, ao, bp, bo, kcb, out, oo, ldo, pb > 0);
+                    else kernel4x2(ap, ao, bp, bo, kcb, out, oo, ldo, pb > 0);
                     if (last) epilogue(out, oo, ldo, rows, cols, bias, gamma, j0, c, cOff + i0 * ldc + j0, ldc, acc);
                 }
             }
@@ -244,7 +257,7 @@ public final class Gemm {
      * accumulator to the stack every iteration, which halves the speed.)
      */
     private static void kernel4x2(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo,
-                                  boolean load, float[] bias, float[] gamma, int bj) {
+                                  boolean load) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
                 c30 = c00, c31 = c00;
         for (int p = 0; p < kc; p++) {
@@ -260,54 +273,47 @@ public final class Gemm {
             x = FloatVector.broadcast(S, ap[ai + 3]);
             c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
         }
-        store(out, oo, c00, c01, load, bias, gamma, bj);
-        store(out, oo + ldo, c10, c11, load, bias, gamma, bj);
-        store(out, oo + 2 * ldo, c20, c21, load, bias, gamma, bj);
-        store(out, oo + 3 * ldo, c30, c31, load, bias, gamma, bj);
+        // Written out here rather than through a helper taking vectors: if C2 ever declines to inline such a
+        // helper (its compiled size grows once every epilogue path has run), each call boxes its vector
+        // arguments and the GEMM runs ~4x slower. The only branch ends in the stores (no vector phi).
+        int o1 = oo + ldo, o2 = oo + 2 * ldo, o3 = oo + 3 * ldo;
+        if (load) {
+            c00.add(FloatVector.fromArray(S, out, oo)).intoArray(out, oo);
+            c01.add(FloatVector.fromArray(S, out, oo + L)).intoArray(out, oo + L);
+            c10.add(FloatVector.fromArray(S, out, o1)).intoArray(out, o1);
+            c11.add(FloatVector.fromArray(S, out, o1 + L)).intoArray(out, o1 + L);
+            c20.add(FloatVector.fromArray(S, out, o2)).intoArray(out, o2);
+            c21.add(FloatVector.fromArray(S, out, o2 + L)).intoArray(out, o2 + L);
+            c30.add(FloatVector.fromArray(S, out, o3)).intoArray(out, o3);
+            c31.add(FloatVector.fromArray(S, out, o3 + L)).intoArray(out, o3 + L);
+        } else {
+            c00.intoArray(out, oo); c01.intoArray(out, oo + L);
+            c10.intoArray(out, o1); c11.intoArray(out, o1 + L);
+            c20.intoArray(out, o2); c21.intoArray(out, o2 + L);
+            c30.intoArray(out, o3); c31.intoArray(out, o3 + L);
+        }
     }
 
-    /**
-     * out[o..] = (v + bias) * gamma + (load ? out[o..] : 0), bias/gamma (null: skipped) indexed from column bj.
-     * Partial sums pass null bias and gamma; a finished full tile goes straight to C this way.
-     */
-    private static void store(float[] out, int o, FloatVector v0, FloatVector v1, boolean load,
-                              float[] bias, float[] gamma, int bj) {
-        if (bias != null) {
-            v0 = v0.add(FloatVector.fromArray(S, bias, bj));
-            v1 = v1.add(FloatVector.fromArray(S, bias, bj + L));
-        }
-        if (gamma != null) {
-            v0 = v0.mul(FloatVector.fromArray(S, gamma, bj));
-            v1 = v1.mul(FloatVector.fromArray(S, gamma, bj + L));
-        }
-        if (load) {
-            v0 = v0.add(FloatVector.fromArray(S, out, o));
-            v1 = v1.add(FloatVector.fromArray(S, out, o + L));
-        }
-        v0.intoArray(out, o);
-        v1.intoArray(out, o + L);
+    private static volatile float[] zeros = new float[4096], ones = filled(4096);
+
+    private static float[] filled(int n) {
+        float[] a = new float[n];
+        Arrays.fill(a, 1f);
+        return a;
     }
 
-    private static void store(float[] out, int o, FloatVector v0, FloatVector v1, FloatVector v2, boolean load,
-                              float[] bias, float[] gamma, int bj) {
-        if (bias != null) {
-            v0 = v0.add(FloatVector.fromArray(S, bias, bj));
-            v1 = v1.add(FloatVector.fromArray(S, bias, bj + L));
-            v2 = v2.add(FloatVector.fromArray(S, bias, bj + 2 * L));
-        }
-        if (gamma != null) {
-            v0 = v0.mul(FloatVector.fromArray(S, gamma, bj));
-            v1 = v1.mul(FloatVector.fromArray(S, gamma, bj + L));
-            v2 = v2.mul(FloatVector.fromArray(S, gamma, bj + 2 * L));
-        }
-        if (load) {
-            v0 = v0.add(FloatVector.fromArray(S, out, o));
-            v1 = v1.add(FloatVector.fromArray(S, out, o + L));
-            v2 = v2.add(FloatVector.fromArray(S, out, o + 2 * L));
-        }
-        v0.intoArray(out, o);
-        v1.intoArray(out, o + L);
-        v2.intoArray(out, o + 2 * L);
+    /** A shared all-zero array of length >= n (never written). */
+    static float[] zeros(int n) {
+        float[] z = zeros;
+        if (z.length < n) zeros = z = new float[Math.max(n, 2 * z.length)];
+        return z;
+    }
+
+    /** A shared all-one array of length >= n (never written). */
+    static float[] ones(int n) {
+        float[] a = ones;
+        if (a.length < n) ones = a = filled(Math.max(n, 2 * a.length));
+        return a;
     }
 
     /**
@@ -315,7 +321,7 @@ public final class Gemm {
      * 6 broadcasts + 3 B = 27 registers.
      */
     private static void kernel6x3(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo,
-                                  boolean load, float[] bias, float[] gamma, int bj) {
+                                  boolean load) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00,
                 c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00,
                 c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00, c52 = c00;
@@ -337,34 +343,56 @@ public final class Gemm {
             x = FloatVector.broadcast(S, ap[ai + 5]);
             c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); c52 = x.fma(b2, c52);
         }
-        store(out, oo, c00, c01, c02, load, bias, gamma, bj);
-        store(out, oo + ldo, c10, c11, c12, load, bias, gamma, bj);
-        store(out, oo + 2 * ldo, c20, c21, c22, load, bias, gamma, bj);
-        store(out, oo + 3 * ldo, c30, c31, c32, load, bias, gamma, bj);
-        store(out, oo + 4 * ldo, c40, c41, c42, load, bias, gamma, bj);
-        store(out, oo + 5 * ldo, c50, c51, c52, load, bias, gamma, bj);
+        int o1 = oo + ldo, o2 = oo + 2 * ldo, o3 = oo + 3 * ldo, o4 = oo + 4 * ldo, o5 = oo + 5 * ldo;
+        if (load) { // as kernel4x2: no helper taking vectors, no vector phi
+            c00.add(FloatVector.fromArray(S, out, oo)).intoArray(out, oo);
+            c01.add(FloatVector.fromArray(S, out, oo + L)).intoArray(out, oo + L);
+            c02.add(FloatVector.fromArray(S, out, oo + 2 * L)).intoArray(out, oo + 2 * L);
+            c10.add(FloatVector.fromArray(S, out, o1)).intoArray(out, o1);
+            c11.add(FloatVector.fromArray(S, out, o1 + L)).intoArray(out, o1 + L);
+            c12.add(FloatVector.fromArray(S, out, o1 + 2 * L)).intoArray(out, o1 + 2 * L);
+            c20.add(FloatVector.fromArray(S, out, o2)).intoArray(out, o2);
+            c21.add(FloatVector.fromArray(S, out, o2 + L)).intoArray(out, o2 + L);
+            c22.add(FloatVector.fromArray(S, out, o2 + 2 * L)).intoArray(out, o2 + 2 * L);
+            c30.add(FloatVector.fromArray(S, out, o3)).intoArray(out, o3);
+            c31.add(FloatVector.fromArray(S, out, o3 + L)).intoArray(out, o3 + L);
+            c32.add(FloatVector.fromArray(S, out, o3 + 2 * L)).intoArray(out, o3 + 2 * L);
+            c40.add(FloatVector.fromArray(S, out, o4)).intoArray(out, o4);
+            c41.add(FloatVector.fromArray(S, out, o4 + L)).intoArray(out, o4 + L);
+            c42.add(FloatVector.fromArray(S, out, o4 + 2 * L)).intoArray(out, o4 + 2 * L);
+            c50.add(FloatVector.fromArray(S, out, o5)).intoArray(out, o5);
+            c51.add(FloatVector.fromArray(S, out, o5 + L)).intoArray(out, o5 + L);
+            c52.add(FloatVector.fromArray(S, out, o5 + 2 * L)).intoArray(out, o5 + 2 * L);
+        } else {
+            c00.intoArray(out, oo); c01.intoArray(out, oo + L); c02.intoArray(out, oo + 2 * L);
+            c10.intoArray(out, o1); c11.intoArray(out, o1 + L); c12.intoArray(out, o1 + 2 * L);
+            c20.intoArray(out, o2); c21.intoArray(out, o2 + L); c22.intoArray(out, o2 + 2 * L);
+            c30.intoArray(out, o3); c31.intoArray(out, o3 + L); c32.intoArray(out, o3 + 2 * L);
+            c40.intoArray(out, o4); c41.intoArray(out, o4 + L); c42.intoArray(out, o4 + 2 * L);
+            c50.intoArray(out, o5); c51.intoArray(out, o5 + L); c52.intoArray(out, o5 + 2 * L);
+        }
     }
 
-    /** c[mr x nr] = (acc ? c : 0) + gamma * (sum + bias), from the finished sums in src (leading dim lds). */
+    /**
+     * c[mr x nr] = (acc ? c : 0) + gamma * (sum + bias), from the finished sums in src (leading dim lds). Missing
+     * bias/gamma read shared constant arrays (0 and 1) instead of branching, and every branch ends in its own
+     * store: C2 boxes vectors that flow out of a branch.
+     */
     private static void epilogue(float[] src, int so, int lds, int mr, int nr, float[] bias, float[] gamma, int j0,
                                  float[] c, int co, int ldc, boolean acc) {
+        float[] bs = bias != null ? bias : zeros(j0 + nr), gs = gamma != null ? gamma : ones(j0 + nr);
+        int full = nr - nr % L;
         for (int r = 0; r < mr; r++) {
             int s = so + r * lds, d = co + r * ldc;
-            for (int j = 0; j < nr; j += L) {
-                if (j + L <= nr) {
-                    FloatVector v = FloatVector.fromArray(S, src, s + j);
-                    if (bias != null) v = v.add(FloatVector.fromArray(S, bias, j0 + j));
-                    if (gamma != null) v = v.mul(FloatVector.fromArray(S, gamma, j0 + j));
-                    if (acc) v = v.add(FloatVector.fromArray(S, c, d + j));
-                    v.intoArray(c, d + j);
-                } else {
-                    VectorMask<Float> mk = S.indexInRange(j, nr);
-                    FloatVector v = FloatVector.fromArray(S, src, s + j);
-                    if (bias != null) v = v.add(FloatVector.fromArray(S, bias, j0 + j, mk));
-                    if (gamma != null) v = v.mul(FloatVector.fromArray(S, gamma, j0 + j, mk));
-                    if (acc) v = v.add(FloatVector.fromArray(S, c, d + j, mk));
-                    v.intoArray(c, d + j, mk);
-                }
+            for (int j = 0; j < full; j += L) {
+                FloatVector v = FloatVector.fromArray(S, src, s + j).add(FloatVector.fromArray(S, bs, j0 + j))
+                        .mul(FloatVector.fromArray(S, gs, j0 + j));
+                if (acc) v.add(FloatVector.fromArray(S, c, d + j)).intoArray(c, d + j);
+                else v.intoArray(c, d + j);
+            }
+            for (int j = full; j < nr; j++) {
+                float v = (src[s + j] + bs[j0 + j]) * gs[j0 + j];
+                c[d + j] = acc ? c[d + j] + v : v;
             }
         }
     }
@@ -399,12 +427,14 @@ public final class Gemm {
      * Packs column panels [p0, p1) of B = w^T from w (n x k, row-major, little-endian), transposing: the panel's
      * nr rows of w are bulk-copied to the heap (any segment kind or alignment), then scattered k-major.
      */
-    private static void packBFromNK(MemorySegment w, int n, int k, int kc, int nr, int npad, int p0, int p1,
+    private static void packBFromNK(MemorySegment w, int ldw, int n, int k, int kc, int nr, int npad, int p0, int p1,
                                     float[] bp) {
         float[] rows = SCRATCH.get().row(nr * k);
         for (int jp = p0; jp < p1; jp++) {
             int j0 = jp * nr, cols = Math.min(nr, n - j0);
-            MemorySegment.copy(w, TensorEntry.F32, (long) j0 * k * Float.BYTES, rows, 0, cols * k);
+            if (ldw == k) MemorySegment.copy(w, TensorEntry.F32, (long) j0 * k * Float.BYTES, rows, 0, cols * k);
+            else for (int jj = 0; jj < cols; jj++)
+                MemorySegment.copy(w, TensorEntry.F32, (long) (j0 + jj) * ldw * Float.BYTES, rows, jj * k, k);
             if (cols < nr) Arrays.fill(rows, cols * k, nr * k, 0f);
             for (int k0 = 0; k0 < k; k0 += kc) {
                 int kcb = Math.min(kc, k - k0);
@@ -438,7 +468,7 @@ public final class Gemm {
      * task. linear: register-blocked dot products of a row of A with 4 rows of w; matmul: axpy of A's scalars
      * times rows of B into 4-vector column strips.
      */
-    private static void smallM(float[] a, int aOff, int lda, MemorySegment w, float[] b, int bOff, int ldb,
+    private static void smallM(float[] a, int aOff, int lda, MemorySegment w, int ldw, float[] b, int bOff, int ldb,
                                float[] bias, float[] gamma, float[] c, int cOff, int ldc, int m, int n, int k,
                                boolean acc, int threads) {
         int chunk = w != null ? 4 : 4 * L; // columns per unit of work
@@ -447,15 +477,15 @@ public final class Gemm {
         run(tasks, threads, t -> {
             int j0 = (int) ((long) units * t / tasks) * chunk;
             int j1 = Math.min(n, (int) ((long) units * (t + 1) / tasks) * chunk);
-            if (w != null) dotRows(a, aOff, lda, w, bias, gamma, c, cOff, ldc, m, k, acc, j0, j1);
+            if (w != null) dotRows(a, aOff, lda, w, ldw, bias, gamma, c, cOff, ldc, m, k, acc, j0, j1);
             else axpyRows(a, aOff, lda, b, bOff, ldb, c, cOff, ldc, m, k, acc, j0, j1);
         });
     }
 
-    private static void dotRows(float[] a, int aOff, int lda, MemorySegment w, float[] bias, float[] gamma,
+    private static void dotRows(float[] a, int aOff, int lda, MemorySegment w, int ldw, float[] bias, float[] gamma,
                                 float[] c, int cOff, int ldc, int m, int k, boolean acc, int j0, int j1) {
         int kv = k - k % L;
-        long rowBytes = (long) k * Float.BYTES;
+        long rowBytes = (long) ldw * Float.BYTES;
         for (int j = j0; j < j1; j += 4) {
             int nj = Math.min(4, j1 - j);
             long w0 = j * rowBytes, w1 = (j + Math.min(1, nj - 1)) * rowBytes;
@@ -475,7 +505,7 @@ public final class Gemm {
                         s2.reduceLanes(VectorOperators.ADD), s3.reduceLanes(VectorOperators.ADD)};
                 for (int q = 0; q < nj; q++) {
                     float sum = sums[q];
-                    long wq = (long) (j + q) * k;
+                    long wq = (long) (j + q) * ldw;
                     for (int p = kv; p < k; p++) sum += a[ai + p] * w.getAtIndex(TensorEntry.F32, wq + p);
                     if (bias != null) sum += bias[j + q];
                     if (gamma != null) sum *= gamma[j + q];
