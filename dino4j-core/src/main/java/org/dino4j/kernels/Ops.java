@@ -112,31 +112,101 @@ public final class Ops {
     /**
      * Fused multi-head attention, softmax(q kᵀ · scale) v, straight from the packed qkv buffer (B·T rows of 3·D:
      * [q heads | k heads | v heads], the layout of the official qkv Linear), writing (B·T, D) with heads
-     * concatenated. No per-head Q/K/V tensors are made: each task takes a block of one head's query rows, computes
-     * its scores with the packed GEMM reading Q and K in place (row stride 3·D), turns them into probabilities in
-     * place, and multiplies by V (also read in place) straight into the head's columns of the output. Only a
-     * (rows × T) score block per thread is materialised, so memory stays bounded at any resolution.
+     * concatenated. No per-head Q/K/V tensors are made: a task (image, head) packs that head's keys once into
+     * key panels (the GEMM's B packing), then for every 4 query rows computes the 4 × T scores in registers
+     * (4 rows × 2 vectors of keys), turns them into probabilities in an L1-resident buffer and accumulates p · V
+     * reading V rows in place.
      */
     public static void attention(float[] qkv, float[] out, int batch, int tokens, int dim, int heads) {
-        int hd = dim / heads, ld = 3 * dim;
+        int hd = dim / heads;
         float scale = (float) (1.0 / Math.sqrt(hd));
-        int qBlocks = Math.max(1, (tokens + 127) / 128); // ~128 query rows per task: K packing stays < 1%
-        int rowsPer = (tokens + qBlocks - 1) / qBlocks;
-        Parallel.forEach(batch * heads * qBlocks, task -> {
-            int qb = task % qBlocks, bh = task / qBlocks, h = bh % heads, b = bh / heads;
-            int q0 = qb * rowsPer, m = Math.min(tokens, q0 + rowsPer) - q0;
-            if (m <= 0) return;
-            float[] sc = SCORES.get();
-            if (sc.length < m * tokens) SCORES.set(sc = new float[m * tokens]);
-            int base = b * tokens * ld;
-            Gemm.linearSerial(qkv, base + q0 * ld + h * hd, ld, qkv, base + dim + h * hd, ld, sc, 0, tokens, m, tokens, hd);
-            for (int r = 0; r < m; r++) softmaxRow(sc, r * tokens, tokens, scale);
-            Gemm.matmulSerial(sc, 0, tokens, qkv, base + 2 * dim + h * hd, ld, out, (b * tokens + q0) * dim + h * hd,
-                    dim, m, hd, tokens);
-        });
+        Parallel.forEach(batch * heads, task -> attentionHead(qkv, out, task / heads, task % heads, tokens, dim, hd, scale));
     }
 
-    private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadLocal<float[][]> ATT = ThreadLocal.withInitial(() -> new float[][] {new float[0], new float[0]});
+
+    private static void attentionHead(float[] qkv, float[] out, int b, int h, int T, int D, int hd, float scale) {
+        final int W = 2 * L, ld = 3 * D, base = b * T * ld;
+        int np = (T + W - 1) / W, tp = np * W;
+        float[][] sc = ATT.get();
+        if (sc[0].length < np * hd * W) sc[0] = new float[np * hd * W];
+        if (sc[1].length < 4 * tp) sc[1] = new float[4 * tp];
+        float[] kp = sc[0], p = sc[1];
+        // key panels: panel jb holds keys [jb·W, jb·W + W) as [d][W]; keys past T are zero
+        int ko = base + D + h * hd;
+        for (int j = 0; j < tp; j++) {
+            int dst = (j / W) * hd * W + j % W;
+            if (j < T) for (int d = 0, src = ko + j * ld; d < hd; d++) kp[dst + d * W] = qkv[src + d];
+            else for (int d = 0; d < hd; d++) kp[dst + d * W] = 0f;
+        }
+        int vo = base + 2 * D + h * hd;
+        for (int i0 = 0; i0 < T; i0 += 4) {
+            int rows = Math.min(4, T - i0);
+            // rows past the end repeat the last row: branch-free loops keep every vector in a register
+            int q0 = base + i0 * ld + h * hd, q1 = q0 + Math.min(1, rows - 1) * ld,
+                    q2 = q0 + Math.min(2, rows - 1) * ld, q3 = q0 + Math.min(3, rows - 1) * ld;
+            for (int jb = 0; jb < np; jb++) {
+                int pb = jb * hd * W;
+                FloatVector a0 = FloatVector.zero(S), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0;
+                for (int d = 0; d < hd; d++) {
+                    FloatVector k0 = FloatVector.fromArray(S, kp, pb + d * W);
+                    FloatVector k1 = FloatVector.fromArray(S, kp, pb + d * W + L);
+                    FloatVector x = FloatVector.broadcast(S, qkv[q0 + d]);
+                    a0 = x.fma(k0, a0); a1 = x.fma(k1, a1);
+                    x = FloatVector.broadcast(S, qkv[q1 + d]);
+                    b0 = x.fma(k0, b0); b1 = x.fma(k1, b1);
+                    x = FloatVector.broadcast(S, qkv[q2 + d]);
+                    c0 = x.fma(k0, c0); c1 = x.fma(k1, c1);
+                    x = FloatVector.broadcast(S, qkv[q3 + d]);
+                    e0 = x.fma(k0, e0); e1 = x.fma(k1, e1);
+                }
+                int o = jb * W;
+                a0.intoArray(p, o); a1.intoArray(p, o + L);
+                b0.intoArray(p, tp + o); b1.intoArray(p, tp + o + L);
+                c0.intoArray(p, 2 * tp + o); c1.intoArray(p, 2 * tp + o + L);
+                e0.intoArray(p, 3 * tp + o); e1.intoArray(p, 3 * tp + o + L);
+            }
+            for (int r = 0; r < 4; r++) softmaxRow(p, r * tp, T, scale);
+            int oo = (b * T + i0) * D + h * hd;
+            for (int d0 = 0; d0 < hd; d0 += W) {
+                FloatVector a0 = FloatVector.zero(S), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0;
+                if (d0 + W <= hd) {
+                    for (int j = 0, v = vo + d0; j < T; j++, v += ld) {
+                        FloatVector v0 = FloatVector.fromArray(S, qkv, v), v1 = FloatVector.fromArray(S, qkv, v + L);
+                        FloatVector x = FloatVector.broadcast(S, p[j]);
+                        a0 = x.fma(v0, a0); a1 = x.fma(v1, a1);
+                        x = FloatVector.broadcast(S, p[tp + j]);
+                        b0 = x.fma(v0, b0); b1 = x.fma(v1, b1);
+                        x = FloatVector.broadcast(S, p[2 * tp + j]);
+                        c0 = x.fma(v0, c0); c1 = x.fma(v1, c1);
+                        x = FloatVector.broadcast(S, p[3 * tp + j]);
+                        e0 = x.fma(v0, e0); e1 = x.fma(v1, e1);
+                    }
+                    a0.intoArray(out, oo + d0); a1.intoArray(out, oo + d0 + L);
+                    if (rows > 1) { b0.intoArray(out, oo + D + d0); b1.intoArray(out, oo + D + d0 + L); }
+                    if (rows > 2) { c0.intoArray(out, oo + 2 * D + d0); c1.intoArray(out, oo + 2 * D + d0 + L); }
+                    if (rows > 3) { e0.intoArray(out, oo + 3 * D + d0); e1.intoArray(out, oo + 3 * D + d0 + L); }
+                } else { // head-dim tail (hd not a multiple of 2 vectors): masked, same arithmetic
+                    VectorMask<Float> m0 = S.indexInRange(d0, hd), m1 = S.indexInRange(d0 + L, hd);
+                    for (int j = 0, v = vo + d0; j < T; j++, v += ld) {
+                        FloatVector v0 = FloatVector.fromArray(S, qkv, v, m0), v1 = FloatVector.fromArray(S, qkv, v + L, m1);
+                        FloatVector x = FloatVector.broadcast(S, p[j]);
+                        a0 = x.fma(v0, a0); a1 = x.fma(v1, a1);
+                        x = FloatVector.broadcast(S, p[tp + j]);
+                        b0 = x.fma(v0, b0); b1 = x.fma(v1, b1);
+                        x = FloatVector.broadcast(S, p[2 * tp + j]);
+                        c0 = x.fma(v0, c0); c1 = x.fma(v1, c1);
+                        x = FloatVector.broadcast(S, p[3 * tp + j]);
+                        e0 = x.fma(v0, e0); e1 = x.fma(v1, e1);
+                    }
+                    a0.intoArray(out, oo + d0, m0); a1.intoArray(out, oo + d0 + L, m1);
+                    if (rows > 1) { b0.intoArray(out, oo + D + d0, m0); b1.intoArray(out, oo + D + d0 + L, m1); }
+                    if (rows > 2) { c0.intoArray(out, oo + 2 * D + d0, m0); c1.intoArray(out, oo + 2 * D + d0 + L, m1); }
+                    if (rows > 3) { e0.intoArray(out, oo + 3 * D + d0, m0); e1.intoArray(out, oo + 3 * D + d0 + L, m1); }
+                }
+            }
+        }
+    }
 
     /** p ← softmax(p · scale) in place over p[o, o+n). */
     static void softmaxRow(float[] p, int o, int n, float scale) {
