@@ -84,6 +84,15 @@ public final class Gemm {
         matmul(WIDE, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, m, n, k, accumulate);
     }
 
+    /** c = gelu(a · wᵀ + bias) (exact erf GELU), the activation applied to each tile while it is in cache. */
+    public static void linearGelu(float[] a, int aOff, int lda, MemorySegment w, float[] bias, float[] c, int cOff,
+                                  int ldc, int m, int n, int k) {
+        Objects.requireNonNull(w, "w");
+        if (m > 0 && n > 0 && k > 0 && w.byteSize() < (long) n * k * Float.BYTES)
+            throw new IllegalArgumentException("w has " + w.byteSize() + " bytes, need " + n + " x " + k + " floats");
+        gemm(WIDE, a, aOff, lda, w, k, null, 0, 0, bias, null, c, cOff, ldc, m, n, k, false, false, true);
+    }
+
     /**
      * c = a · wᵀ on the calling thread only, with w a heap array of n rows of k floats at row stride {@code ldw}
      * (e.g. one head's keys inside a packed qkv buffer): for kernels that already run inside parallel tasks.
@@ -93,13 +102,13 @@ public final class Gemm {
         if (m > 0 && n > 0 && k > 0 && (wOff < 0 || (long) wOff + (long) (n - 1) * ldw + k > w.length))
             throw new IllegalArgumentException("w too short for " + n + " rows of " + k + " at stride " + ldw);
         MemorySegment ws = MemorySegment.ofArray(w).asSlice((long) wOff * Float.BYTES);
-        gemm(WIDE, a, aOff, lda, ws, ldw, null, 0, 0, null, null, c, cOff, ldc, m, n, k, false, true);
+        gemm(WIDE, a, aOff, lda, ws, ldw, null, 0, 0, null, null, c, cOff, ldc, m, n, k, false, true, false);
     }
 
     /** c = a · b (b row-major k × n at stride ldb) on the calling thread only. */
     public static void matmulSerial(float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff,
                                     int ldc, int m, int n, int k) {
-        gemm(WIDE, a, aOff, lda, null, 0, b, bOff, ldb, null, null, c, cOff, ldc, m, n, k, false, true);
+        gemm(WIDE, a, aOff, lda, null, 0, b, bOff, ldb, null, null, c, cOff, ldc, m, n, k, false, true, false);
     }
 
     /** {@link #linear} with the micro-kernel chosen by the caller (tests run both kernels on any machine). */
@@ -108,20 +117,20 @@ public final class Gemm {
         Objects.requireNonNull(w, "w");
         if (m > 0 && n > 0 && k > 0 && w.byteSize() < (long) n * k * Float.BYTES)
             throw new IllegalArgumentException("w has " + w.byteSize() + " bytes, need " + n + " x " + k + " floats");
-        gemm(wide, a, aOff, lda, w, k, null, 0, 0, bias, gamma, c, cOff, ldc, m, n, k, accumulate, false);
+        gemm(wide, a, aOff, lda, w, k, null, 0, 0, bias, gamma, c, cOff, ldc, m, n, k, accumulate, false, false);
     }
 
     /** {@link #matmul} with the micro-kernel chosen by the caller. */
     static void matmul(boolean wide, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                        float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate) {
         Objects.requireNonNull(b, "b");
-        gemm(wide, a, aOff, lda, null, 0, b, bOff, ldb, null, null, c, cOff, ldc, m, n, k, accumulate, false);
+        gemm(wide, a, aOff, lda, null, 0, b, bOff, ldb, null, null, c, cOff, ldc, m, n, k, accumulate, false, false);
     }
 
     /** B is w^T (w: n x k segment) when w != null, else b (k x n heap array). */
     private static void gemm(boolean wide, float[] a, int aOff, int lda, MemorySegment w, int ldw, float[] b, int bOff,
                              int ldb, float[] bias, float[] gamma, float[] c, int cOff, int ldc,
-                             int m, int n, int k, boolean acc, boolean serial) {
+                             int m, int n, int k, boolean acc, boolean serial, boolean gelu) {
         if (m < 0 || n < 0 || k < 0) throw new IllegalArgumentException("negative shape " + m + "x" + n + "x" + k);
         Objects.requireNonNull(a, "a");
         Objects.requireNonNull(c, "c");
@@ -135,6 +144,7 @@ public final class Gemm {
                     float v = (bias == null ? 0f : bias[j]) * (gamma == null ? 1f : gamma[j]);
                     c[ci] = acc ? c[ci] + v : v;
                 }
+            if (gelu) for (int i = 0; i < m; i++) Ops.gelu(c, cOff + i * ldc, n);
             return;
         }
         final int mr = wide ? 6 : 4, nr = (wide ? 3 : 2) * L;
@@ -143,6 +153,7 @@ public final class Gemm {
                 ? 1 : Parallel.threads();
         if (m < mr) {
             smallM(a, aOff, lda, w, ldw, b, bOff, ldb, bias, gamma, c, cOff, ldc, m, n, k, acc, threads);
+            if (gelu) for (int i = 0; i < m; i++) Ops.gelu(c, cOff + i * ldc, n);
             return;
         }
 
@@ -193,7 +204,7 @@ public final class Gemm {
             int rp0 = (int) ((long) mp * rb / rowBlocks), rp1 = (int) ((long) mp * (rb + 1) / rowBlocks);
             int cp0 = (int) ((long) np * cl / colBlocks), cp1 = (int) ((long) np * (cl + 1) / colBlocks);
             if (rp0 < rp1 && cp0 < cp1)
-                tile(wide, mr, nr, a, aOff, lda, bp, npad, bias, gamma, c, cOff, ldc, m, n, k, kc, nb, acc,
+                tile(wide, mr, nr, a, aOff, lda, bp, npad, bias, gamma, c, cOff, ldc, m, n, k, kc, nb, acc, gelu,
                         rp0, rp1, cp0, cp1);
         });
     }
@@ -211,7 +222,7 @@ public final class Gemm {
      */
     private static void tile(boolean wide, int mr, int nr, float[] a, int aOff, int lda, float[] bp, int npad,
                              float[] bias, float[] gamma, float[] c, int cOff, int ldc, int m, int n, int k, int kc,
-                             int nb, boolean acc, int rp0, int rp1, int cp0, int cp1) {
+                             int nb, boolean acc, boolean gelu, int rp0, int rp1, int cp0, int cp1) {
         Scratch s = SCRATCH.get();
         float[] ap = s.a((rp1 - rp0) * mr * kc);
         int ldt = (cp1 - cp0) * nr;
@@ -223,6 +234,7 @@ public final class Gemm {
             packA(a, aOff, lda, m, mr, rp0, rp1, k0, kcb, ap);
             boolean last = pb == nb - 1;
             int lines = kcb * nr / 16, per = (lines + (rp1 - rp0) - 1) / (rp1 - rp0);
+            float[] z = zeros(nr), o = ones(nr), bs = bias != null ? bias : zeros(n), gs = gamma != null ? gamma : ones(n);
             for (int jp = cp0; jp < cp1; jp++) {
                 int bo = k0 * npad + jp * kcb * nr;
                 int j0 = jp * nr, cols = Math.min(nr, n - j0);
@@ -234,16 +246,21 @@ public final class Gemm {
                     }
                     int ao = (ip - rp0) * kcb * mr;
                     int i0 = ip * mr, rows = Math.min(mr, m - i0);
-                    float[] out; // sums go to a tiny L1-hot tile (or the K-split partial tile), then the epilogue
+                    if (nb == 1 && rows == mr && cols == nr && !gelu) { // the common case: registers -> C
+                        if (wide) kernel6x3(ap, ao, bp, bo, kcb, c, cOff + i0 * ldc + j0, ldc, acc, bs, gs, j0);
+                        else kernel4x2(ap, ao, bp, bo, kcb, c, cOff + i0 * ldc + j0, ldc, acc, bs, gs, j0);
+                        continue;
+                    }
+                    float[] out; // edge tiles via a tiny L1-hot tile, K splits via the partial tile, then the epilogue
                     int oo, ldo;
                     if (nb == 1) {
                         out = tmp; oo = 0; ldo = nr;
                     } else {
                         out = part; oo = (ip - rp0) * mr * ldt + (jp - cp0) * nr; ldo = ldt;
                     }
-                    if (wide) kernel6x3(ap, ao, bp, bo, kcb, out, oo, ldo, pb > 0);
-                    else kernel4x2(ap, ao, bp, bo, kcb, out, oo, ldo, pb > 0);
-                    if (last) epilogue(out, oo, ldo, rows, cols, bias, gamma, j0, c, cOff + i0 * ldc + j0, ldc, acc);
+                    if (wide) kernel6x3(ap, ao, bp, bo, kcb, out, oo, ldo, pb > 0, z, o, 0);
+                    else kernel4x2(ap, ao, bp, bo, kcb, out, oo, ldo, pb > 0, z, o, 0);
+                    if (last) epilogue(out, oo, ldo, rows, cols, bias, gamma, j0, c, cOff + i0 * ldc + j0, ldc, acc, gelu);
                 }
             }
         }
@@ -257,7 +274,7 @@ public final class Gemm {
      * accumulator to the stack every iteration, which halves the speed.)
      */
     private static void kernel4x2(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo,
-                                  boolean load) {
+                                  boolean load, float[] bs, float[] gs, int bj) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
                 c30 = c00, c31 = c00;
         for (int p = 0; p < kc; p++) {
@@ -273,9 +290,16 @@ public final class Gemm {
             x = FloatVector.broadcast(S, ap[ai + 3]);
             c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
         }
+        // out = (sum + bias) * gamma (+ out when load); partial sums pass all-zero bias and all-one gamma arrays.
         // Written out here rather than through a helper taking vectors: if C2 ever declines to inline such a
         // helper (its compiled size grows once every epilogue path has run), each call boxes its vector
         // arguments and the GEMM runs ~4x slower. The only branch ends in the stores (no vector phi).
+        FloatVector bb0 = FloatVector.fromArray(S, bs, bj), bb1 = FloatVector.fromArray(S, bs, bj + L);
+        FloatVector g0 = FloatVector.fromArray(S, gs, bj), g1 = FloatVector.fromArray(S, gs, bj + L);
+        c00 = c00.add(bb0).mul(g0); c01 = c01.add(bb1).mul(g1);
+        c10 = c10.add(bb0).mul(g0); c11 = c11.add(bb1).mul(g1);
+        c20 = c20.add(bb0).mul(g0); c21 = c21.add(bb1).mul(g1);
+        c30 = c30.add(bb0).mul(g0); c31 = c31.add(bb1).mul(g1);
         int o1 = oo + ldo, o2 = oo + 2 * ldo, o3 = oo + 3 * ldo;
         if (load) {
             c00.add(FloatVector.fromArray(S, out, oo)).intoArray(out, oo);
@@ -321,7 +345,7 @@ public final class Gemm {
      * 6 broadcasts + 3 B = 27 registers.
      */
     private static void kernel6x3(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo,
-                                  boolean load) {
+                                  boolean load, float[] bs, float[] gs, int bj) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00,
                 c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00,
                 c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00, c52 = c00;
@@ -343,6 +367,16 @@ public final class Gemm {
             x = FloatVector.broadcast(S, ap[ai + 5]);
             c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); c52 = x.fma(b2, c52);
         }
+        FloatVector bb0 = FloatVector.fromArray(S, bs, bj), bb1 = FloatVector.fromArray(S, bs, bj + L),
+                bb2 = FloatVector.fromArray(S, bs, bj + 2 * L);
+        FloatVector g0 = FloatVector.fromArray(S, gs, bj), g1 = FloatVector.fromArray(S, gs, bj + L),
+                g2 = FloatVector.fromArray(S, gs, bj + 2 * L);
+        c00 = c00.add(bb0).mul(g0); c01 = c01.add(bb1).mul(g1); c02 = c02.add(bb2).mul(g2);
+        c10 = c10.add(bb0).mul(g0); c11 = c11.add(bb1).mul(g1); c12 = c12.add(bb2).mul(g2);
+        c20 = c20.add(bb0).mul(g0); c21 = c21.add(bb1).mul(g1); c22 = c22.add(bb2).mul(g2);
+        c30 = c30.add(bb0).mul(g0); c31 = c31.add(bb1).mul(g1); c32 = c32.add(bb2).mul(g2);
+        c40 = c40.add(bb0).mul(g0); c41 = c41.add(bb1).mul(g1); c42 = c42.add(bb2).mul(g2);
+        c50 = c50.add(bb0).mul(g0); c51 = c51.add(bb1).mul(g1); c52 = c52.add(bb2).mul(g2);
         int o1 = oo + ldo, o2 = oo + 2 * ldo, o3 = oo + 3 * ldo, o4 = oo + 4 * ldo, o5 = oo + 5 * ldo;
         if (load) { // as kernel4x2: no helper taking vectors, no vector phi
             c00.add(FloatVector.fromArray(S, out, oo)).intoArray(out, oo);
@@ -379,7 +413,7 @@ public final class Gemm {
      * store: C2 boxes vectors that flow out of a branch.
      */
     private static void epilogue(float[] src, int so, int lds, int mr, int nr, float[] bias, float[] gamma, int j0,
-                                 float[] c, int co, int ldc, boolean acc) {
+                                 float[] c, int co, int ldc, boolean acc, boolean gelu) {
         float[] bs = bias != null ? bias : zeros(j0 + nr), gs = gamma != null ? gamma : ones(j0 + nr);
         int full = nr - nr % L;
         for (int r = 0; r < mr; r++) {
@@ -394,6 +428,7 @@ public final class Gemm {
                 float v = (src[s + j] + bs[j0 + j]) * gs[j0 + j];
                 c[d + j] = acc ? c[d + j] + v : v;
             }
+            if (gelu) Ops.gelu(c, d, nr); // fused activation: the tile is still in L1
         }
     }
 

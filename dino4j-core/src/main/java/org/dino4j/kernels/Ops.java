@@ -62,22 +62,35 @@ public final class Ops {
     /** Exact (erf) GELU in place on a[off, off+n): x * 0.5 * (1 + erf(x / sqrt 2)). */
     public static void gelu(float[] a, int off, int n) {
         int i = 0, ub = S.loopBound(n);
-        for (; i < ub; i += L) geluAt(a, off + i, S.maskAll(true));
-        if (i < n) geluAt(a, off + i, S.indexInRange(i, n));
+        for (; i < ub; i += L) geluAt(a, off + i);
+        if (i < n) geluTail(a, off + i, S.indexInRange(i, n));
     }
 
     /**
      * One vector of GELU, erf inlined by hand: a helper taking or returning vectors would box them whenever C2
-     * declines to inline it.
+     * declines to inline it. Unmasked (masked loads with an all-true mask still pay a range-check call).
      */
-    private static void geluAt(float[] a, int o, VectorMask<Float> m) {
-        FloatVector x = FloatVector.fromArray(S, a, o, m);
+    private static void geluAt(float[] a, int o) {
+        FloatVector x = FloatVector.fromArray(S, a, o);
         FloatVector z = x.mul(SQRT1_2), az = z.abs();
         FloatVector t = FloatVector.broadcast(S, 1f).div(az.fma(ERF_P, 1f));
         FloatVector r = t.fma(A5, A4).fma(t, FloatVector.broadcast(S, A3)).fma(t, FloatVector.broadcast(S, A2))
                 .fma(t, FloatVector.broadcast(S, A1));
         FloatVector e = z.mul(z).neg().lanewise(VectorOperators.EXP);
         FloatVector y = t.mul(e).neg().fma(r, FloatVector.broadcast(S, 1f)); // erf(|z|) = 1 - r t exp(-z^2)
+        FloatVector erf = y.blend(y.neg(), z.compare(VectorOperators.LT, 0f));
+        x.mul(0.5f).mul(erf.add(1f)).intoArray(a, o);
+    }
+
+    /** {@link #geluAt} for the last, partial vector. */
+    private static void geluTail(float[] a, int o, VectorMask<Float> m) {
+        FloatVector x = FloatVector.fromArray(S, a, o, m);
+        FloatVector z = x.mul(SQRT1_2), az = z.abs();
+        FloatVector t = FloatVector.broadcast(S, 1f).div(az.fma(ERF_P, 1f));
+        FloatVector r = t.fma(A5, A4).fma(t, FloatVector.broadcast(S, A3)).fma(t, FloatVector.broadcast(S, A2))
+                .fma(t, FloatVector.broadcast(S, A1));
+        FloatVector e = z.mul(z).neg().lanewise(VectorOperators.EXP);
+        FloatVector y = t.mul(e).neg().fma(r, FloatVector.broadcast(S, 1f));
         FloatVector erf = y.blend(y.neg(), z.compare(VectorOperators.LT, 0f));
         x.mul(0.5f).mul(erf.add(1f)).intoArray(a, o, m);
     }
@@ -171,7 +184,8 @@ public final class Ops {
             for (int d0 = 0; d0 < hd; d0 += W) {
                 FloatVector a0 = FloatVector.zero(S), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0;
                 if (d0 + W <= hd) {
-                    for (int j = 0, v = vo + d0; j < T; j++, v += ld) {
+                    for (int j = 0; j < T; j++) { // index as base + j·ld: a single induction variable lets C2 hoist range checks
+                        int v = vo + d0 + j * ld;
                         FloatVector v0 = FloatVector.fromArray(S, qkv, v), v1 = FloatVector.fromArray(S, qkv, v + L);
                         FloatVector x = FloatVector.broadcast(S, p[j]);
                         a0 = x.fma(v0, a0); a1 = x.fma(v1, a1);
