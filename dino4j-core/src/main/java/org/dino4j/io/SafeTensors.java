@@ -10,7 +10,6 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -32,27 +31,7 @@ public final class SafeTensors {
 
     /** Maps and validates {@code file}. The returned store owns the mapping; close it when done. */
     public static TensorStore read(Path file) {
-        long size;
-        try {
-            size = Files.size(file);
-        } catch (NoSuchFileException e) {
-            throw new CheckpointException(file, "file not found");
-        } catch (IOException e) {
-            throw new CheckpointException(file, "cannot read: " + e.getMessage(), e);
-        }
-        if (size < 8) throw new CheckpointException(file, "too short to be a safetensors file (" + size + " bytes)");
-        Arena arena = Arena.ofShared();
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            MemorySegment all = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-            TensorStore store = parse(file, all, arena);
-            return store;
-        } catch (IOException e) {
-            arena.close();
-            throw new CheckpointException(file, "cannot read: " + e.getMessage(), e);
-        } catch (RuntimeException e) {
-            arena.close();
-            throw e;
-        }
+        return MappedFile.parse(file, (all, arena) -> parse(file, all, arena));
     }
 
     /** Parses safetensors bytes already in memory (e.g. a heap array). */

@@ -1,18 +1,13 @@
 package org.dino4j.io;
 
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -50,30 +45,10 @@ public final class TorchPth {
 
     /** Maps and validates {@code file}. The returned store owns the mapping; close it when done. */
     public static TensorStore read(Path file) {
-        long size;
-        try {
-            size = Files.size(file);
-        } catch (NoSuchFileException e) {
-            throw new CheckpointException(file, "file not found");
-        } catch (IOException e) {
-            throw new CheckpointException(file, "cannot read: " + e.getMessage(), e);
-        }
-        if (size == 0) throw new CheckpointException(file, "empty file: not a PyTorch zip checkpoint");
-        Arena arena = Arena.ofShared();
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            MemorySegment all = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+        return MappedFile.parse(file, (all, arena) -> {
+            if (all.byteSize() == 0) throw new CheckpointException(file, "empty file: not a PyTorch zip checkpoint");
             return new Reader(file, all, arena).read();
-        } catch (IOException e) {
-            arena.close();
-            throw new CheckpointException(file, "cannot read: " + e.getMessage(), e);
-        } catch (CheckpointException e) {
-            arena.close();
-            throw e;
-        } catch (RuntimeException e) {
-            // Safety net: every claim is checked explicitly, but a corrupt file must never escape as another type.
-            arena.close();
-            throw new CheckpointException(file, "corrupt checkpoint (" + e + ")", e);
-        }
+        });
     }
 
     // ---- values the unpickler builds ----
