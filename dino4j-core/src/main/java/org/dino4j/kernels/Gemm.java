@@ -90,25 +90,7 @@ public final class Gemm {
         Objects.requireNonNull(w, "w");
         if (m > 0 && n > 0 && k > 0 && w.byteSize() < (long) n * k * Float.BYTES)
             throw new IllegalArgumentException("w has " + w.byteSize() + " bytes, need " + n + " x " + k + " floats");
-        gemm(WIDE, a, aOff, lda, w, k, null, 0, 0, bias, null, c, cOff, ldc, m, n, k, false, false, true);
-    }
-
-    /**
-     * c = a · wᵀ on the calling thread only, with w a heap array of n rows of k floats at row stride {@code ldw}
-     * (e.g. one head's keys inside a packed qkv buffer): for kernels that already run inside parallel tasks.
-     */
-    public static void linearSerial(float[] a, int aOff, int lda, float[] w, int wOff, int ldw, float[] c, int cOff,
-                                    int ldc, int m, int n, int k) {
-        if (m > 0 && n > 0 && k > 0 && (wOff < 0 || (long) wOff + (long) (n - 1) * ldw + k > w.length))
-            throw new IllegalArgumentException("w too short for " + n + " rows of " + k + " at stride " + ldw);
-        MemorySegment ws = MemorySegment.ofArray(w).asSlice((long) wOff * Float.BYTES);
-        gemm(WIDE, a, aOff, lda, ws, ldw, null, 0, 0, null, null, c, cOff, ldc, m, n, k, false, true, false);
-    }
-
-    /** c = a · b (b row-major k × n at stride ldb) on the calling thread only. */
-    public static void matmulSerial(float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff,
-                                    int ldc, int m, int n, int k) {
-        gemm(WIDE, a, aOff, lda, null, 0, b, bOff, ldb, null, null, c, cOff, ldc, m, n, k, false, true, false);
+        gemm(WIDE, a, aOff, lda, w, null, 0, 0, bias, null, c, cOff, ldc, m, n, k, false, true);
     }
 
     /** {@link #linear} with the micro-kernel chosen by the caller (tests run both kernels on any machine). */
@@ -117,20 +99,20 @@ public final class Gemm {
         Objects.requireNonNull(w, "w");
         if (m > 0 && n > 0 && k > 0 && w.byteSize() < (long) n * k * Float.BYTES)
             throw new IllegalArgumentException("w has " + w.byteSize() + " bytes, need " + n + " x " + k + " floats");
-        gemm(wide, a, aOff, lda, w, k, null, 0, 0, bias, gamma, c, cOff, ldc, m, n, k, accumulate, false, false);
+        gemm(wide, a, aOff, lda, w, null, 0, 0, bias, gamma, c, cOff, ldc, m, n, k, accumulate, false);
     }
 
     /** {@link #matmul} with the micro-kernel chosen by the caller. */
     static void matmul(boolean wide, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                        float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate) {
         Objects.requireNonNull(b, "b");
-        gemm(wide, a, aOff, lda, null, 0, b, bOff, ldb, null, null, c, cOff, ldc, m, n, k, accumulate, false, false);
+        gemm(wide, a, aOff, lda, null, b, bOff, ldb, null, null, c, cOff, ldc, m, n, k, accumulate, false);
     }
 
     /** B is w^T (w: n x k segment) when w != null, else b (k x n heap array). */
-    private static void gemm(boolean wide, float[] a, int aOff, int lda, MemorySegment w, int ldw, float[] b, int bOff,
+    private static void gemm(boolean wide, float[] a, int aOff, int lda, MemorySegment w, float[] b, int bOff,
                              int ldb, float[] bias, float[] gamma, float[] c, int cOff, int ldc,
-                             int m, int n, int k, boolean acc, boolean serial, boolean gelu) {
+                             int m, int n, int k, boolean acc, boolean gelu) {
         if (m < 0 || n < 0 || k < 0) throw new IllegalArgumentException("negative shape " + m + "x" + n + "x" + k);
         Objects.requireNonNull(a, "a");
         Objects.requireNonNull(c, "c");
@@ -149,10 +131,10 @@ public final class Gemm {
         }
         final int mr = wide ? 6 : 4, nr = (wide ? 3 : 2) * L;
         // A confined arena's segment may only be read by its owner thread: then everything runs on the caller.
-        final int threads = (serial || 2.0 * m * n * k < PARALLEL_FLOPS || (w != null && !w.isAccessibleBy(ANY_THREAD)))
+        final int threads = (2.0 * m * n * k < PARALLEL_FLOPS || (w != null && !w.isAccessibleBy(ANY_THREAD)))
                 ? 1 : Parallel.threads();
         if (m < mr) {
-            smallM(a, aOff, lda, w, ldw, b, bOff, ldb, bias, gamma, c, cOff, ldc, m, n, k, acc, threads);
+            smallM(a, aOff, lda, w, b, bOff, ldb, bias, gamma, c, cOff, ldc, m, n, k, acc, threads);
             if (gelu) for (int i = 0; i < m; i++) Ops.gelu(c, cOff + i * ldc, n);
             return;
         }
@@ -184,7 +166,7 @@ public final class Gemm {
             if (t < packTasks) {
                 try {
                     int p0 = (int) ((long) np * t / packTasks), p1 = (int) ((long) np * (t + 1) / packTasks);
-                    if (w != null) packBFromNK(w, ldw, n, k, kc, nr, npad, p0, p1, bp);
+                    if (w != null) packBFromNK(w, n, k, kc, nr, npad, p0, p1, bp);
                     else packBFromKN(b, bOff, ldb, n, k, kc, nr, npad, p0, p1, bp);
                 } catch (Throwable e) {
                     packed.set(-packTasks - 1); // no tile may wait for (or use) a B that will never be complete
@@ -462,14 +444,12 @@ public final class Gemm {
      * Packs column panels [p0, p1) of B = w^T from w (n x k, row-major, little-endian), transposing: the panel's
      * nr rows of w are bulk-copied to the heap (any segment kind or alignment), then scattered k-major.
      */
-    private static void packBFromNK(MemorySegment w, int ldw, int n, int k, int kc, int nr, int npad, int p0, int p1,
+    private static void packBFromNK(MemorySegment w, int n, int k, int kc, int nr, int npad, int p0, int p1,
                                     float[] bp) {
         float[] rows = SCRATCH.get().row(nr * k);
         for (int jp = p0; jp < p1; jp++) {
             int j0 = jp * nr, cols = Math.min(nr, n - j0);
-            if (ldw == k) MemorySegment.copy(w, TensorEntry.F32, (long) j0 * k * Float.BYTES, rows, 0, cols * k);
-            else for (int jj = 0; jj < cols; jj++)
-                MemorySegment.copy(w, TensorEntry.F32, (long) (j0 + jj) * ldw * Float.BYTES, rows, jj * k, k);
+            MemorySegment.copy(w, TensorEntry.F32, (long) j0 * k * Float.BYTES, rows, 0, cols * k);
             if (cols < nr) Arrays.fill(rows, cols * k, nr * k, 0f);
             for (int k0 = 0; k0 < k; k0 += kc) {
                 int kcb = Math.min(kc, k - k0);
@@ -503,7 +483,7 @@ public final class Gemm {
      * task. linear: register-blocked dot products of a row of A with 4 rows of w; matmul: axpy of A's scalars
      * times rows of B into 4-vector column strips.
      */
-    private static void smallM(float[] a, int aOff, int lda, MemorySegment w, int ldw, float[] b, int bOff, int ldb,
+    private static void smallM(float[] a, int aOff, int lda, MemorySegment w, float[] b, int bOff, int ldb,
                                float[] bias, float[] gamma, float[] c, int cOff, int ldc, int m, int n, int k,
                                boolean acc, int threads) {
         int chunk = w != null ? 4 : 4 * L; // columns per unit of work
@@ -512,15 +492,15 @@ public final class Gemm {
         run(tasks, threads, t -> {
             int j0 = (int) ((long) units * t / tasks) * chunk;
             int j1 = Math.min(n, (int) ((long) units * (t + 1) / tasks) * chunk);
-            if (w != null) dotRows(a, aOff, lda, w, ldw, bias, gamma, c, cOff, ldc, m, k, acc, j0, j1);
+            if (w != null) dotRows(a, aOff, lda, w, bias, gamma, c, cOff, ldc, m, k, acc, j0, j1);
             else axpyRows(a, aOff, lda, b, bOff, ldb, c, cOff, ldc, m, k, acc, j0, j1);
         });
     }
 
-    private static void dotRows(float[] a, int aOff, int lda, MemorySegment w, int ldw, float[] bias, float[] gamma,
+    private static void dotRows(float[] a, int aOff, int lda, MemorySegment w, float[] bias, float[] gamma,
                                 float[] c, int cOff, int ldc, int m, int k, boolean acc, int j0, int j1) {
         int kv = k - k % L;
-        long rowBytes = (long) ldw * Float.BYTES;
+        long rowBytes = (long) k * Float.BYTES;
         for (int j = j0; j < j1; j += 4) {
             int nj = Math.min(4, j1 - j);
             long w0 = j * rowBytes, w1 = (j + Math.min(1, nj - 1)) * rowBytes;
@@ -540,7 +520,7 @@ public final class Gemm {
                         s2.reduceLanes(VectorOperators.ADD), s3.reduceLanes(VectorOperators.ADD)};
                 for (int q = 0; q < nj; q++) {
                     float sum = sums[q];
-                    long wq = (long) (j + q) * ldw;
+                    long wq = (long) (j + q) * k;
                     for (int p = kv; p < k; p++) sum += a[ai + p] * w.getAtIndex(TensorEntry.F32, wq + p);
                     if (bias != null) sum += bias[j + q];
                     if (gamma != null) sum *= gamma[j + q];

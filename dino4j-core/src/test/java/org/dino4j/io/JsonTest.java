@@ -3,7 +3,6 @@ package org.dino4j.io;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import java.util.List;
 import java.util.Map;
 
 import org.junit.jupiter.api.Test;
