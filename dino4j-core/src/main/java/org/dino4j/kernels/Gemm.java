@@ -84,35 +84,26 @@ public final class Gemm {
         matmul(WIDE, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, m, n, k, accumulate);
     }
 
-    /** c = gelu(a · wᵀ + bias) (exact erf GELU), the activation applied to each tile while it is in cache. */
-    public static void linearGelu(float[] a, int aOff, int lda, MemorySegment w, float[] bias, float[] c, int cOff,
-                                  int ldc, int m, int n, int k) {
-        Objects.requireNonNull(w, "w");
-        if (m > 0 && n > 0 && k > 0 && w.byteSize() < (long) n * k * Float.BYTES)
-            throw new IllegalArgumentException("w has " + w.byteSize() + " bytes, need " + n + " x " + k + " floats");
-        gemm(WIDE, a, aOff, lda, w, null, 0, 0, bias, null, c, cOff, ldc, m, n, k, false, true);
-    }
-
     /** {@link #linear} with the micro-kernel chosen by the caller (tests run both kernels on any machine). */
     static void linear(boolean wide, float[] a, int aOff, int lda, MemorySegment w, float[] bias, float[] gamma,
                        float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate) {
         Objects.requireNonNull(w, "w");
         if (m > 0 && n > 0 && k > 0 && w.byteSize() < (long) n * k * Float.BYTES)
             throw new IllegalArgumentException("w has " + w.byteSize() + " bytes, need " + n + " x " + k + " floats");
-        gemm(wide, a, aOff, lda, w, null, 0, 0, bias, gamma, c, cOff, ldc, m, n, k, accumulate, false);
+        gemm(wide, a, aOff, lda, w, null, 0, 0, bias, gamma, c, cOff, ldc, m, n, k, accumulate);
     }
 
     /** {@link #matmul} with the micro-kernel chosen by the caller. */
     static void matmul(boolean wide, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                        float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate) {
         Objects.requireNonNull(b, "b");
-        gemm(wide, a, aOff, lda, null, b, bOff, ldb, null, null, c, cOff, ldc, m, n, k, accumulate, false);
+        gemm(wide, a, aOff, lda, null, b, bOff, ldb, null, null, c, cOff, ldc, m, n, k, accumulate);
     }
 
     /** B is w^T (w: n x k segment) when w != null, else b (k x n heap array). */
     private static void gemm(boolean wide, float[] a, int aOff, int lda, MemorySegment w, float[] b, int bOff,
                              int ldb, float[] bias, float[] gamma, float[] c, int cOff, int ldc,
-                             int m, int n, int k, boolean acc, boolean gelu) {
+                             int m, int n, int k, boolean acc) {
         if (m < 0 || n < 0 || k < 0) throw new IllegalArgumentException("negative shape " + m + "x" + n + "x" + k);
         Objects.requireNonNull(a, "a");
         Objects.requireNonNull(c, "c");
@@ -126,7 +117,6 @@ public final class Gemm {
                     float v = (bias == null ? 0f : bias[j]) * (gamma == null ? 1f : gamma[j]);
                     c[ci] = acc ? c[ci] + v : v;
                 }
-            if (gelu) for (int i = 0; i < m; i++) Ops.gelu(c, cOff + i * ldc, n);
             return;
         }
         final int mr = wide ? 6 : 4, nr = (wide ? 3 : 2) * L;
@@ -135,7 +125,6 @@ public final class Gemm {
                 ? 1 : Parallel.threads();
         if (m < mr) {
             smallM(a, aOff, lda, w, b, bOff, ldb, bias, gamma, c, cOff, ldc, m, n, k, acc, threads);
-            if (gelu) for (int i = 0; i < m; i++) Ops.gelu(c, cOff + i * ldc, n);
             return;
         }
 
@@ -186,7 +175,7 @@ public final class Gemm {
             int rp0 = (int) ((long) mp * rb / rowBlocks), rp1 = (int) ((long) mp * (rb + 1) / rowBlocks);
             int cp0 = (int) ((long) np * cl / colBlocks), cp1 = (int) ((long) np * (cl + 1) / colBlocks);
             if (rp0 < rp1 && cp0 < cp1)
-                tile(wide, mr, nr, a, aOff, lda, bp, npad, bias, gamma, c, cOff, ldc, m, n, k, kc, nb, acc, gelu,
+                tile(wide, mr, nr, a, aOff, lda, bp, npad, bias, gamma, c, cOff, ldc, m, n, k, kc, nb, acc,
                         rp0, rp1, cp0, cp1);
         });
     }
@@ -204,7 +193,7 @@ public final class Gemm {
      */
     private static void tile(boolean wide, int mr, int nr, float[] a, int aOff, int lda, float[] bp, int npad,
                              float[] bias, float[] gamma, float[] c, int cOff, int ldc, int m, int n, int k, int kc,
-                             int nb, boolean acc, boolean gelu, int rp0, int rp1, int cp0, int cp1) {
+                             int nb, boolean acc, int rp0, int rp1, int cp0, int cp1) {
         Scratch s = SCRATCH.get();
         float[] ap = s.a((rp1 - rp0) * mr * kc);
         int ldt = (cp1 - cp0) * nr;
@@ -228,7 +217,7 @@ public final class Gemm {
                     }
                     int ao = (ip - rp0) * kcb * mr;
                     int i0 = ip * mr, rows = Math.min(mr, m - i0);
-                    if (nb == 1 && rows == mr && cols == nr && !gelu) { // the common case: registers -> C
+                    if (nb == 1 && rows == mr && cols == nr) { // the common case: registers -> C
                         if (wide) kernel6x3(ap, ao, bp, bo, kcb, c, cOff + i0 * ldc + j0, ldc, acc, bs, gs, j0);
                         else kernel4x2(ap, ao, bp, bo, kcb, c, cOff + i0 * ldc + j0, ldc, acc, bs, gs, j0);
                         continue;
@@ -242,7 +231,7 @@ public final class Gemm {
                     }
                     if (wide) kernel6x3(ap, ao, bp, bo, kcb, out, oo, ldo, pb > 0, z, o, 0);
                     else kernel4x2(ap, ao, bp, bo, kcb, out, oo, ldo, pb > 0, z, o, 0);
-                    if (last) epilogue(out, oo, ldo, rows, cols, bias, gamma, j0, c, cOff + i0 * ldc + j0, ldc, acc, gelu);
+                    if (last) epilogue(out, oo, ldo, rows, cols, bias, gamma, j0, c, cOff + i0 * ldc + j0, ldc, acc);
                 }
             }
         }
@@ -395,7 +384,7 @@ public final class Gemm {
      * store: C2 boxes vectors that flow out of a branch.
      */
     private static void epilogue(float[] src, int so, int lds, int mr, int nr, float[] bias, float[] gamma, int j0,
-                                 float[] c, int co, int ldc, boolean acc, boolean gelu) {
+                                 float[] c, int co, int ldc, boolean acc) {
         float[] bs = bias != null ? bias : zeros(j0 + nr), gs = gamma != null ? gamma : ones(j0 + nr);
         int full = nr - nr % L;
         for (int r = 0; r < mr; r++) {
@@ -410,7 +399,6 @@ public final class Gemm {
                 float v = (src[s + j] + bs[j0 + j]) * gs[j0 + j];
                 c[d + j] = acc ? c[d + j] + v : v;
             }
-            if (gelu) Ops.gelu(c, d, nr); // fused activation: the tile is still in L1
         }
     }
 

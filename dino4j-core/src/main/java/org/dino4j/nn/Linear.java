@@ -20,11 +20,6 @@ public record Linear(MemorySegment weight, float[] bias, int in, int out) {
         Gemm.linear(x, 0, in, weight, bias, null, y, 0, out, rows, out, in, false);
     }
 
-    /** y = gelu(x Wᵀ + b), exact erf GELU fused into the GEMM. */
-    public void forwardGelu(float[] x, int rows, float[] y) {
-        Gemm.linearGelu(x, 0, in, weight, bias, y, 0, out, rows, out, in);
-    }
-
     /** x_res[rows, out] += gamma ⊙ (x Wᵀ + b): the residual add and LayerScale fused into the GEMM epilogue. */
     public void forwardResidual(float[] x, int rows, float[] gamma, float[] residual) {
         Gemm.linear(x, 0, in, weight, bias, gamma, residual, 0, out, rows, out, in, true);
