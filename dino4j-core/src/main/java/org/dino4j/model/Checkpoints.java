@@ -29,7 +29,7 @@ public final class Checkpoints {
     public static TensorStore open(Path path) {
         if (Files.isDirectory(path)) {
             Path st = path.resolve("model.safetensors");
-            if (!Files.exists(st)) throw new CheckpointException(path, "directory has no model.safetensors (sharded HF checkpoints are not supported yet)");
+            if (!Files.exists(st)) throw new CheckpointException(path, "directory has no model.safetensors (HF pytorch_model.bin and sharded checkpoints are not supported yet)");
             return SafeTensors.read(st);
         }
         if (!Files.exists(path)) throw new CheckpointException(path, "file not found");
