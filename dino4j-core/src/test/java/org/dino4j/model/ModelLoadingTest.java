@@ -1,6 +1,5 @@
 package org.dino4j.model;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -91,7 +90,7 @@ class ModelLoadingTest {
             ModelConfig cfg = ModelConfig.fromJson(f.metadata().get("config"));
             try (DinoVisionTransformer m = Dinov2.load(p, cfg)) {
                 Tensor x = new Tensor(f.get("input0").toFloatArray(), f.get("input0").intShape());
-                assertArrayEquals(ref.forward(x).data(), m.forward(x).data());
+                assertTrue(maxAbsDiff(ref.forward(x).data(), m.forward(x).data()) < 1e-6); // not bitwise: see below
             }
         }
     }
@@ -143,15 +142,24 @@ class ModelLoadingTest {
             }
             ExecutorService ex = Executors.newFixedThreadPool(6);
             try {
-                List<Future<Boolean>> fs = new ArrayList<>();
+                // Not bitwise: the JIT tier decides whether exp is SVML's or Math.exp, which differ in the last bit.
+                // A race (shared scratch, a torn buffer) would show as errors many orders of magnitude larger.
+                List<Future<Double>> fs = new ArrayList<>();
                 for (int t = 0; t < 24; t++) {
                     int i = t % 3;
-                    fs.add(ex.submit(() -> java.util.Arrays.equals(want.get(i), m.forwardFeatures(inputs.get(i)).xPrenorm().data())));
+                    fs.add(ex.submit(() -> maxAbsDiff(want.get(i), m.forwardFeatures(inputs.get(i)).xPrenorm().data())));
                 }
-                for (Future<Boolean> fu : fs) assertTrue(fu.get());
+                for (Future<Double> fu : fs) assertTrue(fu.get() < 1e-5, "max abs diff " + fu.get());
             } finally {
                 ex.shutdown();
             }
         }
+    }
+
+    static double maxAbsDiff(float[] a, float[] b) {
+        assertEquals(a.length, b.length);
+        double m = 0;
+        for (int i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+        return m;
     }
 }
