@@ -78,9 +78,10 @@ final class BenchCommand implements Callable<Integer> {
                     r.put("images_per_s", round(b / med));
                     r.put("ms_per_batch_median", round(med * 1e3));
                     r.put("ms_per_batch_min", round(t[0] * 1e3));
-                    r.put("peak_rss_mb", rssMb("VmHWM"));
+                    long rss = rssMb("VmHWM");
+                    r.put("peak_rss_mb", rss);
                     emit(r, String.format("%-16s batch %2d  %3dpx  %8.2f img/s  (median %.1f ms/batch, min %.1f)  peak RSS %d MB",
-                            name, b, size, b / med, med * 1e3, t[0] * 1e3, rssMb("VmHWM")));
+                            name, b, size, b / med, med * 1e3, t[0] * 1e3, rss));
                 }
                 if (!noGemm) gemm(cfg, name);
             }
