@@ -20,8 +20,8 @@ import org.dino4j.io.TensorEntry;
  * {@link Parallel}.
  * Each task packs its A block (up to MC_MAX x KC_MAX) into MR-row micro-panels in per-thread scratch and runs an
  * MR x NR register-blocked micro-kernel (MR broadcasts of A times NR/L vectors of B, FMA) over it: the B
- * micro-panel stays in L1 while the A block streams from L2. Partial sums of a K split go to a per-thread tile
- * buffer; bias, LayerScale gamma and accumulate are applied once, in the epilogue of the last K block.
+ * micro-panel stays in L1 while the A block streams from L2. Bias, LayerScale gamma and the residual add happen in
+ * the micro-kernel's epilogue; a K split accumulates each block's gamma-scaled sums into C.
  * Fewer rows than one micro-panel (m = 1..MR-1) take a dot-product/axpy path instead, as packing all of B would
  * cost more than the product.
  */
@@ -41,7 +41,7 @@ public final class Gemm {
     static final int KC_MAX = Integer.getInteger("dino4j.gemm.kc", 384);
     /** Most rows per task: the packed A block (MC x KC, 144 KiB) stays in L2. */
     static final int MC_MAX = Integer.getInteger("dino4j.gemm.mc", 96);
-    /** Widest column block when K is split, bounding the per-thread partial-sum tile (MC x NC floats). */
+    /** Widest column block when K is split, bounding the C tile (MC x NC floats) re-read after every K block. */
     static final int NC_SPLIT = 512;
     /** Below this many flops a call runs on the calling thread: waking the pool would cost more. */
     static final double PARALLEL_FLOPS = 2e6;
@@ -187,25 +187,27 @@ public final class Gemm {
     }
 
     /**
-     * One C tile: micro-panels [rp0, rp1) x [cp0, cp1), over all K blocks. Each micro-kernel call also reads one
-     * float per cache line of a slice of the next B micro-panel: Java has no prefetch instruction, and without
-     * this the first calls on each new micro-panel stall on L3 (kernel loop: 74 -> 86 GFLOP/s on Zen 3).
+     * One C tile: micro-panels [rp0, rp1) x [cp0, cp1), over all K blocks. A K split accumulates straight into C:
+     * out = (acc ? out : 0) + g * (s_1 + bias) after the first block, out += g * s_k after each later one (gamma
+     * distributes over the sum), so no partial-sum buffer or separate epilogue pass is needed.
+     * Each micro-kernel call also reads one float per cache line of a slice of the next B micro-panel: Java has no
+     * prefetch instruction, and without this the first calls on each new micro-panel stall on L3 (kernel loop:
+     * 74 -> 86 GFLOP/s on Zen 3).
      */
     private static void tile(boolean wide, int mr, int nr, float[] a, int aOff, int lda, float[] bp, int npad,
                              float[] bias, float[] gamma, float[] c, int cOff, int ldc, int m, int n, int k, int kc,
                              int nb, boolean acc, int rp0, int rp1, int cp0, int cp1) {
         Scratch s = SCRATCH.get();
         float[] ap = s.a((rp1 - rp0) * mr * kc);
-        int ldt = (cp1 - cp0) * nr;
-        float[] part = nb > 1 ? s.c((rp1 - rp0) * mr * ldt) : null;
         float[] tmp = s.tmp(mr * nr);
         float sink = 0;
+        float[] z = zeros(Math.max(n, nr)), gs = gamma != null ? gamma : ones(Math.max(n, nr));
         for (int pb = 0; pb < nb; pb++) {
             int k0 = pb * kc, kcb = Math.min(kc, k - k0);
             packA(a, aOff, lda, m, mr, rp0, rp1, k0, kcb, ap);
-            boolean last = pb == nb - 1;
+            boolean load = acc || pb > 0;
+            float[] bs = pb == 0 && bias != null ? bias : z;
             int lines = kcb * nr / 16, per = (lines + (rp1 - rp0) - 1) / (rp1 - rp0);
-            float[] z = zeros(nr), o = ones(nr), bs = bias != null ? bias : zeros(n), gs = gamma != null ? gamma : ones(n);
             for (int jp = cp0; jp < cp1; jp++) {
                 int bo = k0 * npad + jp * kcb * nr;
                 int j0 = jp * nr, cols = Math.min(nr, n - j0);
@@ -217,21 +219,16 @@ public final class Gemm {
                     }
                     int ao = (ip - rp0) * kcb * mr;
                     int i0 = ip * mr, rows = Math.min(mr, m - i0);
-                    if (nb == 1 && rows == mr && cols == nr) { // the common case: registers -> C
-                        if (wide) kernel6x3(ap, ao, bp, bo, kcb, c, cOff + i0 * ldc + j0, ldc, acc, bs, gs, j0);
-                        else kernel4x2(ap, ao, bp, bo, kcb, c, cOff + i0 * ldc + j0, ldc, acc, bs, gs, j0);
+                    if (rows == mr && cols == nr) { // the common case: registers -> C
+                        if (wide) kernel6x3(ap, ao, bp, bo, kcb, c, cOff + i0 * ldc + j0, ldc, load, bs, gs, j0);
+                        else kernel4x2(ap, ao, bp, bo, kcb, c, cOff + i0 * ldc + j0, ldc, load, bs, gs, j0);
                         continue;
                     }
-                    float[] out; // edge tiles via a tiny L1-hot tile, K splits via the partial tile, then the epilogue
-                    int oo, ldo;
-                    if (nb == 1) {
-                        out = tmp; oo = 0; ldo = nr;
-                    } else {
-                        out = part; oo = (ip - rp0) * mr * ldt + (jp - cp0) * nr; ldo = ldt;
-                    }
-                    if (wide) kernel6x3(ap, ao, bp, bo, kcb, out, oo, ldo, pb > 0, z, o, 0);
-                    else kernel4x2(ap, ao, bp, bo, kcb, out, oo, ldo, pb > 0, z, o, 0);
-                    if (last) epilogue(out, oo, ldo, rows, cols, bias, gamma, j0, c, cOff + i0 * ldc + j0, ldc, acc);
+                    // edge tiles via a tiny L1-hot tile, then the epilogue
+                    float[] o1 = ones(nr);
+                    if (wide) kernel6x3(ap, ao, bp, bo, kcb, tmp, 0, nr, false, z, o1, 0);
+                    else kernel4x2(ap, ao, bp, bo, kcb, tmp, 0, nr, false, z, o1, 0);
+                    epilogue(tmp, 0, nr, rows, cols, bs, gs, j0, c, cOff + i0 * ldc + j0, ldc, load);
                 }
             }
         }
@@ -557,14 +554,13 @@ public final class Gemm {
         }
     }
 
-    /** Per-thread buffers that only grow: packed A block, packed B (owned by the calling thread), C tiles. */
+    /** Per-thread buffers that only grow: packed A block, packed B (owned by the calling thread), an edge tile. */
     private static final class Scratch {
-        private float[] a = new float[0], b = new float[0], c = new float[0], row = new float[0], tmp = new float[0];
+        private float[] a = new float[0], b = new float[0], row = new float[0], tmp = new float[0];
         float sink;
 
         float[] a(int n) { return a.length >= n ? a : (a = new float[n]); }
         float[] b(int n) { return b.length >= n ? b : (b = new float[n]); }
-        float[] c(int n) { return c.length >= n ? c : (c = new float[n]); }
         float[] row(int n) { return row.length >= n ? row : (row = new float[n]); }
         float[] tmp(int n) { return tmp.length >= n ? tmp : (tmp = new float[n]); }
     }
