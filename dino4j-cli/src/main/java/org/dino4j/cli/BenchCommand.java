@@ -50,9 +50,15 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "One JSON object per measurement instead of a table.")
     boolean json;
 
+    @Option(names = "--serve", description = {"For bench/interleaved.py: after the warm-up, run one forward per line read "
+            + "from stdin and print its milliseconds (first model and batch only), so that a peer can be timed in "
+            + "alternation with dino4j, forward by forward."})
+    boolean serve;
+
     @Override
-    public Integer call() {
+    public Integer call() throws java.io.IOException {
         if (threads != null) Parallel.setThreads(threads);
+        if (serve) return serve();
         if (!json) System.out.printf("dino4j bench: %d threads, %s, Java %s%n", Parallel.threads(), cpuName(), Runtime.version());
         for (String name : models) {
             ModelConfig cfg = ModelConfig.preset(name);
@@ -84,6 +90,21 @@ final class BenchCommand implements Callable<Integer> {
                             name, b, size, b / med, med * 1e3, t[0] * 1e3, rss));
                 }
                 if (!noGemm) gemm(cfg, name);
+            }
+        }
+        return 0;
+    }
+
+    private int serve() throws java.io.IOException {
+        try (DinoVisionTransformer m = Dinov2.random(ModelConfig.preset(models.get(0)), 0)) {
+            Tensor x = randomPixels(batches.get(0), size);
+            for (int i = 0; i < warmup; i++) m.forwardFeatures(x);
+            System.out.println("ready");
+            var in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in));
+            while (in.readLine() != null) {
+                long t0 = System.nanoTime();
+                m.forwardFeatures(x);
+                System.out.println((System.nanoTime() - t0) / 1e6);
             }
         }
         return 0;

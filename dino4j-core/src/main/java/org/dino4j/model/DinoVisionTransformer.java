@@ -33,6 +33,9 @@ public final class DinoVisionTransformer implements AutoCloseable {
     private final AutoCloseable owner;
     // interpolated position embeddings per (rows, cols) grid: tiny, computed once per input size
     private final Map<Long, float[]> posCache = new ConcurrentHashMap<>();
+    /** Workspaces of finished calls, reused (never shared: a call owns the one it takes until it ends). */
+    private final java.util.concurrent.ConcurrentLinkedDeque<Workspace> spare = new java.util.concurrent.ConcurrentLinkedDeque<>();
+    private static final int MAX_SPARE = 2;
 
     private DinoVisionTransformer(ModelConfig cfg, TensorStore sd, AutoCloseable owner) {
         this.cfg = cfg;
@@ -230,11 +233,13 @@ public final class DinoVisionTransformer implements AutoCloseable {
         }
         float[] emb = keepEmbeddings ? x.clone() : null;
         List<float[]> layers = new ArrayList<>(java.util.Collections.nCopies(blocks.length, (float[]) null));
-        Workspace ws = new Workspace(b * t, d, cfg.ffnHidden(), cfg.swiglu());
+        Workspace ws = spare.pollFirst();
+        if (ws == null || ws.rows() < b * t) ws = new Workspace(b * t, d, cfg.ffnHidden(), cfg.swiglu());
         for (int li = 0; li < blocks.length; li++) {
             blocks[li].forward(x, b, t, ws);
             if (collect[li]) layers.set(li, x.clone());
         }
+        if (spare.size() < MAX_SPARE) spare.offerFirst(ws);
         return new Run(x, b, t, layers, emb);
     }
 
