@@ -1,7 +1,11 @@
 package org.dino4j.cli;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.stream.Collectors;
 
+import org.dino4j.hub.HubCache;
+import org.dino4j.hub.HubModel;
 import org.dino4j.model.DinoVisionTransformer;
 import org.dino4j.model.Dinov2;
 import org.dino4j.model.ModelConfig;
@@ -11,7 +15,8 @@ import picocli.CommandLine.Option;
 /** --weights / --config / --model, shared by the commands that load a backbone. */
 public final class ModelOptions {
     @Option(names = "--weights", paramLabel = "W",
-            description = "Weights: a .pth (hub or training checkpoint), a .safetensors, or a Hugging Face model directory.")
+            description = {"Weights: a .pth (hub or training checkpoint), a .safetensors, a Hugging Face model directory,",
+                    "or a hub name (dinov2_vits14, ...) found in the caches (`dino4j download NAME`)."})
     Path weights;
 
     @Option(names = "--config", paramLabel = "C.json",
@@ -29,9 +34,24 @@ public final class ModelOptions {
         return null;
     }
 
-    /** Loads the weights (required). */
-    DinoVisionTransformer load() {
+    /** The weights path: --weights itself, or for a hub name that is no file here, the cached download. */
+    Path resolveWeights() {
         if (weights == null) throw new IllegalArgumentException("--weights is required");
-        return Dinov2.load(weights, configOrNull());
+        String name = weights.toString();
+        if (Files.exists(weights) || !HubModel.isHubName(name)) return weights;
+        HubModel m = HubModel.of(name);
+        HubCache cache = DownloadCommand.cache();
+        return cache.find(m).orElseThrow(() -> new IllegalArgumentException("--weights " + name
+                + ": no such file, and no cache holds it (looked in "
+                + cache.places(m).stream().map(Path::toString).collect(Collectors.joining(", "))
+                + "); run `dino4j download " + name + "`"));
+    }
+
+    /** Loads the weights (required); a hub name brings its preset unless --config/--model or an HF config.json says otherwise. */
+    DinoVisionTransformer load() {
+        Path w = resolveWeights();
+        ModelConfig cfg = configOrNull();
+        if (cfg == null && !w.equals(weights) && !Files.isDirectory(w)) cfg = ModelConfig.preset(weights.toString());
+        return Dinov2.load(w, cfg);
     }
 }

@@ -70,6 +70,32 @@ class CliTest {
     }
 
     @Test
+    void preprocessWritesTheOfficialEvalTransform(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path out = dir.resolve("x.safetensors");
+        Result r = run("preprocess", fixtures().resolve("official/preprocess_input.png").toString(), "--output", out.toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        try (var got = org.dino4j.io.SafeTensors.read(out);
+             var want = org.dino4j.io.SafeTensors.read(fixtures().resolve("official/preprocess_expected.safetensors"))) {
+            assertEquals(java.util.List.of(1L, 3L, 224L, 224L), java.util.Arrays.stream(got.get("pixel_values").shape()).boxed().toList());
+            org.junit.jupiter.api.Assertions.assertArrayEquals(want.get("eval_transform").toFloatArray(),
+                    got.get("pixel_values").toFloatArray(), 1e-5f);
+        }
+        Path bad = java.nio.file.Files.writeString(dir.resolve("bad.jpg"), "not a jpeg");
+        Result e = run("preprocess", bad.toString(), "--output", dir.resolve("y.safetensors").toString());
+        assertEquals(1, e.code());
+        assertTrue(e.err().contains("bad.jpg") && e.err().strip().lines().count() == 1, e.err());
+        assertTrue(!java.nio.file.Files.exists(dir.resolve("y.safetensors")));
+    }
+
+    @Test
+    void conformancePassesThePreprocessingFixture() {
+        Result r = run("conformance", fixtures().resolve("official/preprocess_expected.safetensors").toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(r.out().contains("PASS") && r.out().contains("eval_transform"), r.out());
+        assertTrue(r.out().contains("1 fixture file(s) passed, 0 failed, 0 unsupported"), r.out());
+    }
+
+    @Test
     void conformanceExitCodes() {
         Path f = fixtures();
         Result r = run("conformance", f.resolve("official/official_losses.safetensors").toString());

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.ServiceLoader;
 import java.util.stream.Stream;
 
 import org.dino4j.io.Json;
@@ -27,7 +28,17 @@ import org.dino4j.tensor.Tensor;
  * offers (the safetensors itself, the .pth beside it, the HF model directory beside it).
  */
 public final class Conformance {
-    public enum Kind { OFFICIAL_BACKBONE, HF_BACKBONE, UNSUPPORTED }
+    public enum Kind { OFFICIAL_BACKBONE, HF_BACKBONE, PREPROCESS, UNSUPPORTED }
+
+    /**
+     * Checks for fixture kinds whose code lives in a later module (e.g. preprocessing in dino4j-data), found with
+     * {@link ServiceLoader}: the core stays free of image decoding.
+     */
+    public interface Extension {
+        Kind kind();
+
+        void check(Path fixture, TensorStore f, List<Check> checks);
+    }
 
     /** One compared output. {@code maxRel} is the max abs error divided by the expected tensor's largest magnitude. */
     public record Check(String fixture, String route, String output, double maxAbs, double maxRel, boolean pass) {}
@@ -47,6 +58,7 @@ public final class Conformance {
     public static Kind kindOf(TensorStore f) {
         if (f.contains("weights/pos_embed") && f.contains("output0/x_norm_clstoken")) return Kind.OFFICIAL_BACKBONE;
         if (f.contains("weights/embeddings.cls_token") && f.contains("output0/last_hidden_state")) return Kind.HF_BACKBONE;
+        if (f.contains("eval_transform")) return Kind.PREPROCESS;
         return Kind.UNSUPPORTED;
     }
 
@@ -57,6 +69,13 @@ public final class Conformance {
             switch (kind) {
                 case OFFICIAL_BACKBONE -> official(fixture, f, checks);
                 case HF_BACKBONE -> hf(fixture, f, checks);
+                case PREPROCESS -> {
+                    var ext = ServiceLoader.load(Extension.class).stream().map(ServiceLoader.Provider::get)
+                            .filter(e -> e.kind() == kind).findFirst();
+                    if (ext.isEmpty())
+                        return new Report(fixture, Kind.UNSUPPORTED, "preprocessing needs dino4j-data on the class path", checks);
+                    ext.get().check(fixture, f, checks);
+                }
                 case UNSUPPORTED -> {
                     return new Report(fixture, kind, unsupportedWhy(f), checks);
                 }
@@ -69,7 +88,6 @@ public final class Conformance {
         String what = f.metadata().getOrDefault("what", "");
         if (f.names().stream().anyMatch(n -> n.startsWith("grad/"))) return "training-step gradients (a later issue)";
         if (f.names().stream().anyMatch(n -> n.startsWith("dino/") || n.startsWith("koleo/"))) return "losses (a later issue)";
-        if (f.contains("eval_transform")) return "preprocessing (a later issue)";
         return "unknown fixture kind" + (what.isEmpty() ? "" : " (" + what + ")");
     }
 

@@ -1,0 +1,96 @@
+package org.dino4j.data;
+
+/**
+ * PIL's {@code Image.resize(size, BICUBIC)} on 8-bit images, pixel for pixel: Pillow's {@code ImagingResample}
+ * (libImaging/Resample.c). Separable Keys cubic (a = -0.5) whose support widens by the scale when shrinking
+ * (antialiasing), weights normalised per output pixel in double, then rounded to 22-bit fixed point; each pass
+ * (horizontal first, then vertical) rounds to uint8. The official eval transform runs this on every image.
+ */
+public final class PilResize {
+    private static final int PRECISION_BITS = 32 - 8 - 2;
+
+    private PilResize() {}
+
+    /** Resizes to {@code w x h}; the input itself is returned when the size is unchanged (PIL copies). */
+    public static RgbImage bicubic(RgbImage in, int w, int h) {
+        if (w < 1 || h < 1) throw new IllegalArgumentException("resize to " + w + "x" + h);
+        byte[] src = in.rgb();
+        int sw = in.width(), sh = in.height();
+        if (w != sw) {
+            Coeffs c = coeffs(sw, w);
+            byte[] out = new byte[3 * w * sh];
+            for (int y = 0; y < sh; y++)
+                for (int x = 0; x < w; x++) {
+                    int lo = c.bounds[2 * x], n = c.bounds[2 * x + 1], ko = x * c.ksize;
+                    for (int ch = 0; ch < 3; ch++) {
+                        int ss = 1 << (PRECISION_BITS - 1);
+                        for (int i = 0; i < n; i++) ss += (src[3 * (y * sw + lo + i) + ch] & 0xff) * c.kk[ko + i];
+                        out[3 * (y * w + x) + ch] = clip8(ss);
+                    }
+                }
+            src = out;
+            sw = w;
+        }
+        if (h != sh) {
+            Coeffs c = coeffs(sh, h);
+            byte[] out = new byte[3 * w * h];
+            for (int y = 0; y < h; y++) {
+                int lo = c.bounds[2 * y], n = c.bounds[2 * y + 1], ko = y * c.ksize;
+                for (int x = 0; x < 3 * w; x++) {
+                    int ss = 1 << (PRECISION_BITS - 1);
+                    for (int i = 0; i < n; i++) ss += (src[(lo + i) * 3 * w + x] & 0xff) * c.kk[ko + i];
+                    out[y * 3 * w + x] = clip8(ss);
+                }
+            }
+            src = out;
+        }
+        return src == in.rgb() ? in : new RgbImage(w, h, src);
+    }
+
+    /** Pillow's clip8: the fixed-point sum shifted down (arithmetic, i.e. floor), clamped to 0..255. */
+    private static byte clip8(int ss) {
+        int v = ss >> PRECISION_BITS;
+        return (byte) (v < 0 ? 0 : Math.min(v, 255));
+    }
+
+    private static double cubic(double x) {
+        final double a = -0.5;
+        x = Math.abs(x);
+        if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+        if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+        return 0.0;
+    }
+
+    /** Per output pixel: first input index and tap count (bounds), and ksize fixed-point weights (kk). */
+    private record Coeffs(int ksize, int[] bounds, int[] kk) {}
+
+    /** precompute_coeffs + normalize_coeffs_8bpc for the box [0, inSize). */
+    private static Coeffs coeffs(int inSize, int outSize) {
+        double scale = (double) inSize / outSize;
+        double filterscale = Math.max(scale, 1.0);
+        double support = 2.0 * filterscale;
+        int ksize = (int) Math.ceil(support) * 2 + 1;
+        int[] bounds = new int[2 * outSize], kk = new int[outSize * ksize];
+        double[] k = new double[ksize];
+        for (int xx = 0; xx < outSize; xx++) {
+            double center = (xx + 0.5) * scale, ss = 1.0 / filterscale, ww = 0.0;
+            int xmin = (int) (center - support + 0.5);
+            if (xmin < 0) xmin = 0;
+            int xmax = (int) (center + support + 0.5);
+            if (xmax > inSize) xmax = inSize;
+            xmax -= xmin;
+            for (int x = 0; x < xmax; x++) {
+                double w = cubic((x + xmin - center + 0.5) * ss);
+                k[x] = w;
+                ww += w;
+            }
+            for (int x = 0; x < xmax; x++) {
+                double v = ww != 0.0 ? k[x] / ww : k[x];
+                kk[xx * ksize + x] = (int) (v < 0 ? -0.5 + v * (1 << PRECISION_BITS) : 0.5 + v * (1 << PRECISION_BITS));
+            }
+            bounds[2 * xx] = xmin;
+            bounds[2 * xx + 1] = xmax;
+        }
+        return new Coeffs(ksize, bounds, kk);
+    }
+}

@@ -1,0 +1,102 @@
+package org.dino4j.data;
+
+import org.dino4j.tensor.Tensor;
+
+/**
+ * Image to normalised (3, H, W) float32 tensor, as the official {@code make_classification_eval_transform}:
+ * torchvision {@code Resize(resize)} (shorter side to {@code resize}, the longer one {@code int(resize * long /
+ * short)}, PIL bicubic), {@code CenterCrop(crop)} (offsets with Python's round-half-even; zero padding when the crop
+ * is larger), {@code /255}, ImageNet mean/std. {@code resize = 0} skips the resize and {@code crop = 0} the crop;
+ * {@code padMultiple > 0} then zero-pads the normalised tensor to a multiple of it, split as the official
+ * {@code CenterPadding} (left = pad / 2) - the depth heads' input.
+ */
+public record Preprocess(int resize, int crop, int padMultiple) {
+    public static final float[] IMAGENET_MEAN = {0.485f, 0.456f, 0.406f};
+    public static final float[] IMAGENET_STD = {0.229f, 0.224f, 0.225f};
+
+    /** The official eval transform: resize 256, centre crop 224. */
+    public static final Preprocess EVAL = new Preprocess(256, 224, 0);
+
+    public Preprocess {
+        if (resize < 0 || crop < 0 || padMultiple < 0)
+            throw new IllegalArgumentException("resize, crop and pad must be >= 0");
+    }
+
+    /** No resize or crop; zero-pad to a multiple of the patch size (official CenterPadding). */
+    public static Preprocess centerPadding(int multiple) {
+        return new Preprocess(0, 0, multiple);
+    }
+
+    /** The (1, 3, H, W) model input for one image. */
+    public Tensor apply(RgbImage im) {
+        float[] x = chw(im);
+        int[] hw = outputSize(im.width(), im.height());
+        return new Tensor(x, 1, 3, hw[0], hw[1]);
+    }
+
+    /** Output (H, W) for an input of the given size. */
+    public int[] outputSize(int width, int height) {
+        int w = width, h = height;
+        if (resize > 0) {
+            int[] s = shorterSide(w, h, resize);
+            w = s[0];
+            h = s[1];
+        }
+        if (crop > 0) w = h = crop;
+        if (padMultiple > 0) {
+            h = ceilTo(h, padMultiple);
+            w = ceilTo(w, padMultiple);
+        }
+        return new int[] {h, w};
+    }
+
+    /** The normalised image, channels first, at {@link #outputSize}. */
+    public float[] chw(RgbImage im) {
+        if (resize > 0) {
+            int[] s = shorterSide(im.width(), im.height(), resize);
+            im = PilResize.bicubic(im, s[0], s[1]);
+        }
+        if (crop > 0) im = centerCrop(im, crop, crop);
+        int w = im.width(), h = im.height();
+        int ph = padMultiple > 0 ? ceilTo(h, padMultiple) : h, pw = padMultiple > 0 ? ceilTo(w, padMultiple) : w;
+        int top = (ph - h) / 2, left = (pw - w) / 2;
+        float[] out = new float[3 * ph * pw];
+        byte[] rgb = im.rgb();
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++) {
+                    float v = (rgb[3 * (y * w + x) + c] & 0xff) / 255f; // ToTensor, then Normalize's sub_ and div_
+                    out[(c * ph + y + top) * pw + x + left] = (v - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
+                }
+        return out;
+    }
+
+    /** torchvision's size for Resize(int): (w, h) with the shorter side = size. */
+    static int[] shorterSide(int w, int h, int size) {
+        if (w <= h) return new int[] {size, (int) ((long) size * h / (double) w)};
+        return new int[] {(int) (size * (double) w / h), size};
+    }
+
+    /** torchvision CenterCrop: pads with zeros (black) first when the crop is larger than the image. */
+    static RgbImage centerCrop(RgbImage im, int cw, int ch) {
+        int w = im.width(), h = im.height();
+        int padL = cw > w ? (cw - w) / 2 : 0, padT = ch > h ? (ch - h) / 2 : 0;
+        int pw = Math.max(w, cw), ph = Math.max(h, ch);
+        // after padding (left/top = d/2, right/bottom = (d+1)/2), crop offsets use round-half-even
+        int top = (int) Math.rint((ph - ch) / 2.0), left = (int) Math.rint((pw - cw) / 2.0);
+        byte[] src = im.rgb(), out = new byte[3 * cw * ch];
+        for (int y = 0; y < ch; y++) {
+            int sy = y + top - padT;
+            if (sy < 0 || sy >= h) continue;
+            for (int x = 0; x < cw; x++) {
+                int sx = x + left - padL;
+                if (sx >= 0 && sx < w) System.arraycopy(src, 3 * (sy * w + sx), out, 3 * (y * cw + x), 3);
+            }
+        }
+        return new RgbImage(cw, ch, out);
+    }
+
+    private static int ceilTo(int v, int m) {
+        return (v + m - 1) / m * m;
+    }
+}
