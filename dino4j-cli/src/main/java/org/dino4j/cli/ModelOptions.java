@@ -36,9 +36,9 @@ public final class ModelOptions {
 
     /** The weights path: --weights itself, or for a hub name that is no file here, the cached download. */
     Path resolveWeights() {
-        if (weights == null) throw new IllegalArgumentException("--weights is required");
-        String name = weights.toString();
-        if (Files.exists(weights) || !HubModel.isHubName(name)) return weights;
+        Path wt = weightsOrModel();
+        String name = wt.toString();
+        if (Files.exists(wt) || !HubModel.isHubName(name)) return wt;
         HubModel m = HubModel.of(name);
         HubCache cache = DownloadCommand.cache();
         return cache.find(m).orElseThrow(() -> new IllegalArgumentException("--weights " + name
@@ -47,11 +47,19 @@ public final class ModelOptions {
                 + "); run `dino4j download " + name + "`"));
     }
 
+    /** --weights, or without it the --model hub name (then looked up in the caches). */
+    private Path weightsOrModel() {
+        if (weights != null) return weights;
+        if (model != null && HubModel.isHubName(model)) return Path.of(model);
+        throw new IllegalArgumentException("--weights is required (or --model NAME of a downloaded hub model)");
+    }
+
     /** Loads the weights (required); a hub name brings its preset unless --config/--model or an HF config.json says otherwise. */
     DinoVisionTransformer load() {
         Path w = resolveWeights();
         ModelConfig cfg = configOrNull();
-        if (cfg == null && !w.equals(weights) && !Files.isDirectory(w)) cfg = ModelConfig.preset(weights.toString());
+        Path asked = weightsOrModel();
+        if (cfg == null && !w.equals(asked) && !Files.isDirectory(w)) cfg = ModelConfig.preset(asked.toString());
         return Dinov2.load(w, cfg);
     }
 }

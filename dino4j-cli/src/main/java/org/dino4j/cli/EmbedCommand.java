@@ -1,0 +1,122 @@
+package org.dino4j.cli;
+
+import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import org.dino4j.data.Dataset;
+import org.dino4j.data.Datasets;
+import org.dino4j.data.Preprocess;
+import org.dino4j.embed.Embedder;
+import org.dino4j.embed.Embedder.Format;
+import org.dino4j.embed.Embedder.Output;
+import org.dino4j.kernels.Parallel;
+import org.dino4j.model.DinoVisionTransformer;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "embed", mixinStandardHelpOptions = true,
+        description = {"Embeds images into shards (safetensors and/or .npy) plus manifest.tsv (one row per input: index, id, "
+                + "label, class, shard, row, status). Resumable: rerun the same command after a kill and finished shards are kept.",
+                "INPUT: image files, folders (one sub-folder per class, as torchvision's ImageFolder, or just images), "
+                        + "list files (.txt/.csv/.tsv/.lst: path[,label] per line) or IDX files (MNIST/Fashion-MNIST *-images-idx3-ubyte.gz)."})
+final class EmbedCommand implements Callable<Integer> {
+    @Mixin
+    ModelOptions model;
+
+    @Parameters(paramLabel = "INPUT", arity = "1..*")
+    List<Path> inputs;
+
+    @Option(names = "--output", required = true, paramLabel = "DIR")
+    Path output;
+
+    @Option(names = "--batch-size", defaultValue = "8", description = "Images per forward (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
+    Integer threads;
+
+    @Option(names = "--workers", defaultValue = "2", description = "Decoding threads ahead of the model (default: ${DEFAULT-VALUE}).")
+    int workers;
+
+    @Option(names = "--resolution", defaultValue = "224",
+            description = "Model input side: resize the shorter side to resolution·8/7 (256 for 224), centre crop (default: ${DEFAULT-VALUE}).")
+    int resolution;
+
+    @Option(names = "--resize", description = "Shorter side after resizing (overrides --resolution's); 0 = none.")
+    Integer resize;
+
+    @Option(names = "--crop", description = "Centre crop side (overrides --resolution's); 0 = none.")
+    Integer crop;
+
+    @Option(names = "--pad", defaultValue = "0", paramLabel = "MULTIPLE", description = "Zero-pad to a multiple (official CenterPadding).")
+    int pad;
+
+    @Option(names = "--patch-mean", description = "Also write the mean of the patch tokens (patch_mean).")
+    boolean patchMean;
+
+    @Option(names = "--registers", description = "Also write the register tokens (registers: n x R x D).")
+    boolean registers;
+
+    @Option(names = "--patch-tokens", description = "Also write all patch tokens (patch_tokens: n x N x D; large).")
+    boolean patchTokens;
+
+    @Option(names = "--format", split = ",", defaultValue = "safetensors", description = "safetensors, npy or both (default: ${DEFAULT-VALUE}).")
+    List<String> formats;
+
+    @Option(names = "--shard-size", defaultValue = "0", description = "Inputs per shard; 0 = about 256 MB of outputs per shard, at most 4096.")
+    int shardSize;
+
+    @Option(names = "--max-pixels", defaultValue = "178956970", description = "Refuse images claiming more pixels (default: ${DEFAULT-VALUE}).")
+    long maxPixels;
+
+    @Override
+    public Integer call() throws Exception {
+        if (threads != null) Parallel.setThreads(threads);
+        Preprocess pre = new Preprocess(resize != null ? resize : Math.round(resolution * 8f / 7f), crop != null ? crop : resolution, pad);
+        EnumSet<Output> outs = EnumSet.of(Output.CLS);
+        if (patchMean) outs.add(Output.PATCH_MEAN);
+        if (registers) outs.add(Output.REGISTERS);
+        if (patchTokens) outs.add(Output.PATCH_TOKENS);
+        EnumSet<Format> fmts = EnumSet.noneOf(Format.class);
+        for (String f : formats) {
+            switch (f.trim().toLowerCase(Locale.ROOT)) {
+                case "safetensors" -> fmts.add(Format.SAFETENSORS);
+                case "npy" -> fmts.add(Format.NPY);
+                default -> throw new IllegalArgumentException("--format: " + f + " (use safetensors, npy or both)");
+            }
+        }
+        Dataset ds = Datasets.of(inputs);
+        if (ds.size() == 0) throw new IllegalArgumentException("no images found in " + inputs);
+        try (DinoVisionTransformer m = model.load()) {
+            var cfg = m.config();
+            int shard = shardSize > 0 ? shardSize : autoShard(cfg.embedDim(), cfg.numRegisterTokens(), pre, outs);
+            String modelId = model.resolveWeights().toAbsolutePath().normalize().toString();
+            Embedder e = new Embedder(m, modelId, new Embedder.Options(outs, fmts, batchSize, shard, workers, pre, maxPixels));
+            ProgressBar bar = new ProgressBar("embed", "images");
+            Embedder.Result r = e.run(ds, output, bar::update);
+            bar.finish();
+            System.out.printf(Locale.ROOT, "%d inputs: %d embedded, %d failed; %d shard(s) written, %d already done -> %s%n",
+                    r.inputs(), r.embedded(), r.failed(), r.shardsWritten(), r.shardsSkipped(), output.resolve("manifest.tsv"));
+            if (!r.errors().isEmpty()) {
+                System.out.println("failed inputs:");
+                r.errors().stream().limit(50).forEach(x -> System.out.println("  " + x));
+                if (r.errors().size() > 50) System.out.println("  ... and " + (r.errors().size() - 50) + " more (status column of manifest.tsv)");
+            }
+            return r.failed() > 0 ? 1 : 0;
+        }
+    }
+
+    /** About 256 MB of outputs per shard: large for CLS rows, small for all patch tokens. */
+    static int autoShard(int d, int regs, Preprocess pre, EnumSet<Output> outs) {
+        int crop = pre.crop() > 0 ? pre.crop() : 518;
+        long perImage = 4L * d * (1 + (outs.contains(Output.PATCH_MEAN) ? 1 : 0) + (outs.contains(Output.REGISTERS) ? regs : 0)
+                + (outs.contains(Output.PATCH_TOKENS) ? (long) (crop / 14) * (crop / 14) : 0));
+        return (int) Math.max(16, Math.min(4096, (256L << 20) / perImage));
+    }
+}

@@ -1,0 +1,31 @@
+package org.dino4j.data;
+
+import java.nio.file.Path;
+
+/**
+ * One input of a dataset: an id for the manifest (a path, or {@code file#index} inside a container), its class
+ * (-1 and "" when unlabelled) and where its pixels come from. Pixels are loaded on demand so that a dataset of a
+ * million files costs a million small records, not a million images.
+ */
+public record Sample(String id, int label, String className, Source source) {
+    /** Where the pixels are. */
+    public sealed interface Source permits FileSource, PixelSource {
+        RgbImage load(ImageDecoder decoder);
+    }
+
+    /** An image file, decoded when loaded. */
+    public record FileSource(Path file) implements Source {
+        @Override
+        public RgbImage load(ImageDecoder decoder) {
+            return decoder.decode(file);
+        }
+    }
+
+    /** Pixels already in memory (e.g. a row of an IDX file). */
+    public record PixelSource(RgbImage image) implements Source {
+        @Override
+        public RgbImage load(ImageDecoder decoder) {
+            return image;
+        }
+    }
+}

@@ -1,0 +1,348 @@
+package org.dino4j.embed;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import org.dino4j.data.Dataset;
+import org.dino4j.data.ImageDecoder;
+import org.dino4j.data.ImageException;
+import org.dino4j.data.Preprocess;
+import org.dino4j.data.RgbImage;
+import org.dino4j.data.Sample;
+import org.dino4j.io.DType;
+import org.dino4j.io.Json;
+import org.dino4j.io.SafeTensors;
+import org.dino4j.io.TensorEntry;
+import org.dino4j.model.DinoVisionTransformer;
+import org.dino4j.model.DinoVisionTransformer.Features;
+import org.dino4j.tensor.Tensor;
+
+/**
+ * Embeds a dataset into shards of {@code shardSize} consecutive inputs. Per shard: {@code shard-NNNNN.safetensors}
+ * and/or {@code shard-NNNNN.<output>.npy} (float32 rows of the images that decoded, and {@code index}: their
+ * positions in the input list), then {@code shard-NNNNN.tsv}, its manifest rows, written last: a shard is finished
+ * exactly when its .tsv exists, and every file is written to a temporary name, flushed and renamed, so a run killed
+ * at any moment leaves only finished shards and temporaries. A rerun skips finished shards (after checking that
+ * {@code run.json} describes the same inputs and options) and ends by writing {@code manifest.tsv}: one row per
+ * input, in input order. Decoding and the transform run on worker threads ahead of the model, at most a couple of
+ * batches ahead, so memory stays bounded on any input size.
+ */
+public final class Embedder {
+    /** What is written per image. */
+    public enum Output {
+        CLS("cls"), PATCH_MEAN("patch_mean"), REGISTERS("registers"), PATCH_TOKENS("patch_tokens");
+
+        public final String key;
+
+        Output(String key) {
+            this.key = key;
+        }
+    }
+
+    public enum Format { SAFETENSORS, NPY }
+
+    public record Options(Set<Output> outputs, Set<Format> formats, int batchSize, int shardSize, int workers,
+                          Preprocess preprocess, long maxPixels) {
+        public Options {
+            outputs = outputs.isEmpty() ? EnumSet.of(Output.CLS) : EnumSet.copyOf(outputs);
+            formats = formats.isEmpty() ? EnumSet.of(Format.SAFETENSORS) : EnumSet.copyOf(formats);
+            if (batchSize < 1 || shardSize < 1 || workers < 1) throw new IllegalArgumentException("batch size, shard size and workers must be >= 1");
+        }
+    }
+
+    /** Called after every batch (and once at the start with what was already done). */
+    public interface Progress {
+        void update(long done, long total, long failed);
+    }
+
+    public record Result(int inputs, int embedded, int failed, int shardsSkipped, int shardsWritten, List<String> errors) {}
+
+    private final DinoVisionTransformer model;
+    private final String modelId;
+    private final Options o;
+
+    /** @param modelId what run.json records as the model (e.g. the weights path): a rerun must use the same one */
+    public Embedder(DinoVisionTransformer model, String modelId, Options options) {
+        this.model = model;
+        this.modelId = modelId;
+        this.o = options;
+    }
+
+    public static String shardName(int s) {
+        return String.format(Locale.ROOT, "shard-%05d", s);
+    }
+
+    public Result run(Dataset ds, Path out, Progress progress) throws IOException {
+        Files.createDirectories(out);
+        checkRunFile(ds, out);
+        int n = ds.size(), shards = (n + o.shardSize() - 1) / o.shardSize();
+        long done = 0, failed = 0;
+        List<Integer> todo = new ArrayList<>();
+        int skipped = 0;
+        for (int s = 0; s < shards; s++) {
+            if (finished(out, s)) {
+                skipped++;
+                done += Math.min(n, (s + 1) * o.shardSize()) - s * o.shardSize();
+                failed += countFailures(out.resolve(shardName(s) + ".tsv"));
+            } else todo.add(s);
+        }
+        progress.update(done, n, failed);
+        List<String> errors = new ArrayList<>();
+        ExecutorService pool = Executors.newFixedThreadPool(o.workers(), r -> {
+            Thread t = new Thread(r, "dino4j-decode");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            ImageDecoder decoder = new ImageDecoder(o.maxPixels());
+            for (int s : todo) {
+                long[] counts = {done, failed};
+                shard(ds, out, s, pool, decoder, errors, progress, counts, n);
+                done = counts[0];
+                failed = counts[1];
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        // the manifest: every shard's rows, in order; errors of skipped shards come back from their .tsv
+        StringBuilder m = new StringBuilder("index\tid\tlabel\tclass\tshard\trow\tstatus\n");
+        int failedTotal = 0;
+        List<String> allErrors = new ArrayList<>();
+        for (int s = 0; s < shards; s++) {
+            for (String line : Files.readAllLines(out.resolve(shardName(s) + ".tsv"), StandardCharsets.UTF_8)) {
+                m.append(line).append('\n');
+                String status = line.substring(line.lastIndexOf('\t') + 1);
+                if (!status.equals("ok")) {
+                    failedTotal++;
+                    String[] f = line.split("\t");
+                    allErrors.add(f[1] + ": " + status.replaceFirst("^error: ", ""));
+                }
+            }
+        }
+        Files2.text(out.resolve("manifest.tsv"), m.toString());
+        return new Result(n, n - failedTotal, failedTotal, skipped, todo.size(), allErrors);
+    }
+
+    /** One decoded, transformed image, or why not. */
+    private record Prepared(float[] chw, int h, int w, String error) {}
+
+    private void shard(Dataset ds, Path out, int s, ExecutorService pool, ImageDecoder decoder, List<String> errors,
+                       Progress progress, long[] counts, int n) throws IOException {
+        int a = s * o.shardSize(), b = Math.min(n, a + o.shardSize());
+        int window = Math.max(2 * o.batchSize(), 2 * o.workers());
+        ArrayDeque<Future<Prepared>> ahead = new ArrayDeque<>();
+        int next = a;
+        Rows rows = new Rows();
+        String[] status = new String[b - a];
+        int[] rowOf = new int[b - a];
+        List<Integer> batchIdx = new ArrayList<>();
+        List<Prepared> batch = new ArrayList<>();
+        for (int i = a; i < b; i++) {
+            while (next < b && ahead.size() < window) {
+                Sample smp = ds.get(next++);
+                ahead.add(pool.submit(() -> prepare(smp, decoder)));
+            }
+            Prepared p = get(ahead.poll());
+            if (p.error() != null) {
+                status[i - a] = "error: " + p.error();
+                rowOf[i - a] = -1;
+                counts[1]++;
+                counts[0]++;
+                continue;
+            }
+            if (!batch.isEmpty() && (batch.get(0).h() != p.h() || batch.get(0).w() != p.w())) {
+                flush(batch, batchIdx, rows, rowOf, a, counts, progress, n);
+            }
+            batch.add(p);
+            batchIdx.add(i);
+            status[i - a] = "ok";
+            if (batch.size() == o.batchSize()) flush(batch, batchIdx, rows, rowOf, a, counts, progress, n);
+        }
+        flush(batch, batchIdx, rows, rowOf, a, counts, progress, n);
+        writeShard(out, s, rows);
+        StringBuilder tsv = new StringBuilder();
+        for (int i = a; i < b; i++) {
+            Sample smp = ds.get(i);
+            tsv.append(i).append('\t').append(clean(smp.id())).append('\t').append(smp.label() < 0 ? "" : smp.label())
+                    .append('\t').append(clean(smp.className())).append('\t').append(rowOf[i - a] < 0 ? "" : s)
+                    .append('\t').append(rowOf[i - a] < 0 ? "" : rowOf[i - a]).append('\t').append(clean(status[i - a])).append('\n');
+        }
+        Files2.text(out.resolve(shardName(s) + ".tsv"), tsv.toString());
+        progress.update(counts[0], n, counts[1]);
+    }
+
+    private Prepared prepare(Sample smp, ImageDecoder decoder) {
+        try {
+            RgbImage im = smp.source().load(decoder);
+            int[] hw = o.preprocess().outputSize(im.width(), im.height());
+            int p = model.config().patchSize();
+            if (hw[0] % p != 0 || hw[1] % p != 0)
+                return new Prepared(null, 0, 0, String.format(Locale.ROOT,
+                        "model input %dx%d is not a multiple of the patch size %d (use --crop or --pad %d)", hw[1], hw[0], p, p));
+            return new Prepared(o.preprocess().chw(im), hw[0], hw[1], null);
+        } catch (ImageException e) {
+            return new Prepared(null, 0, 0, e.problem());
+        } catch (RuntimeException e) {
+            return new Prepared(null, 0, 0, String.valueOf(e.getMessage()));
+        }
+    }
+
+    private static Prepared get(Future<Prepared> f) {
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted");
+        } catch (java.util.concurrent.ExecutionException e) {
+            return new Prepared(null, 0, 0, String.valueOf(e.getCause()));
+        }
+    }
+
+    /** Embedding rows of one shard, per output, with the input index of each row. */
+    private static final class Rows {
+        final Map<Output, List<float[]>> data = new LinkedHashMap<>();
+        final List<Long> index = new ArrayList<>();
+        int[] tokenShape; // (R or N, D) of the token outputs, fixed per shard
+    }
+
+    private void flush(List<Prepared> batch, List<Integer> batchIdx, Rows rows, int[] rowOf, int a, long[] counts,
+                       Progress progress, int n) {
+        if (batch.isEmpty()) return;
+        int bs = batch.size(), h = batch.get(0).h(), w = batch.get(0).w();
+        float[] px = new float[bs * 3 * h * w];
+        for (int i = 0; i < bs; i++) System.arraycopy(batch.get(i).chw(), 0, px, i * 3 * h * w, 3 * h * w);
+        Features f = model.forwardFeatures(new Tensor(px, bs, 3, h, w));
+        int d = model.config().embedDim();
+        Tensor pt = f.xNormPatchtokens(), rg = f.xNormRegtokens();
+        int np = pt.size(1), nr = rg.size(1);
+        for (int i = 0; i < bs; i++) {
+            for (Output out : o.outputs()) {
+                float[] row = switch (out) {
+                    case CLS -> java.util.Arrays.copyOfRange(f.xNormClstoken().data(), i * d, (i + 1) * d);
+                    case PATCH_MEAN -> {
+                        float[] m = new float[d];
+                        double[] acc = new double[d];
+                        for (int t = 0; t < np; t++)
+                            for (int c = 0; c < d; c++) acc[c] += pt.data()[(i * np + t) * d + c];
+                        for (int c = 0; c < d; c++) m[c] = (float) (acc[c] / np);
+                        yield m;
+                    }
+                    case REGISTERS -> java.util.Arrays.copyOfRange(rg.data(), i * nr * d, (i + 1) * nr * d);
+                    case PATCH_TOKENS -> {
+                        if (rows.tokenShape != null && rows.tokenShape[0] != np)
+                            throw new IllegalArgumentException("patch tokens need one image size per shard (got "
+                                    + rows.tokenShape[0] + " and " + np + " patches): use --crop or a fixed --resolution");
+                        rows.tokenShape = new int[] {np, d};
+                        yield java.util.Arrays.copyOfRange(pt.data(), i * np * d, (i + 1) * np * d);
+                    }
+                };
+                rows.data.computeIfAbsent(out, k -> new ArrayList<>()).add(row);
+            }
+            rowOf[batchIdx.get(i) - a] = rows.index.size();
+            rows.index.add((long) batchIdx.get(i));
+        }
+        counts[0] += bs;
+        progress.update(counts[0], n, counts[1]);
+        batch.clear();
+        batchIdx.clear();
+    }
+
+    private void writeShard(Path dir, int s, Rows rows) throws IOException {
+        int n = rows.index.size(), d = model.config().embedDim(), nr = model.config().numRegisterTokens();
+        long[] idx = rows.index.stream().mapToLong(Long::longValue).toArray();
+        List<TensorEntry> entries = new ArrayList<>();
+        for (Output out : o.outputs()) {
+            List<float[]> list = rows.data.getOrDefault(out, List.of());
+            long[] shape = switch (out) {
+                case CLS, PATCH_MEAN -> new long[] {n, d};
+                case REGISTERS -> new long[] {n, nr, d};
+                case PATCH_TOKENS -> new long[] {n, rows.tokenShape == null ? 0 : rows.tokenShape[0], d};
+            };
+            float[] flat = new float[(int) TensorEntry.numel(shape)];
+            for (int i = 0; i < list.size(); i++) System.arraycopy(list.get(i), 0, flat, i * list.get(i).length, list.get(i).length);
+            if (o.formats().contains(Format.NPY)) Files2.npy(outFile(dir, s, out.key), shape, flat, null);
+            entries.add(TensorEntry.of(out.key, shape, flat));
+        }
+        if (o.formats().contains(Format.NPY)) Files2.npy(outFile(dir, s, "index"), new long[] {n}, null, idx);
+        if (o.formats().contains(Format.SAFETENSORS)) {
+            java.nio.ByteBuffer bb = java.nio.ByteBuffer.allocate(8 * n).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            for (long v : idx) bb.putLong(v);
+            entries.add(TensorEntry.ofBytes("index", DType.I64, new long[] {n}, bb.array()));
+            SafeTensors.write(dir.resolve(shardName(s) + ".safetensors"), entries,
+                    Map.of("shard", String.valueOf(s), "model", modelId));
+        }
+    }
+
+    private static Path outFile(Path dir, int s, String key) {
+        return dir.resolve(shardName(s) + "." + key + ".npy");
+    }
+
+    private boolean finished(Path out, int s) {
+        if (!Files.exists(out.resolve(shardName(s) + ".tsv"))) return false;
+        if (o.formats().contains(Format.SAFETENSORS) && !Files.exists(out.resolve(shardName(s) + ".safetensors"))) return false;
+        if (o.formats().contains(Format.NPY) && !Files.exists(outFile(out, s, "index"))) return false;
+        return true;
+    }
+
+    private static long countFailures(Path tsv) throws IOException {
+        try (var lines = Files.lines(tsv, StandardCharsets.UTF_8)) {
+            return lines.filter(l -> !l.endsWith("\tok")).count();
+        }
+    }
+
+    /** run.json pins the inputs (count and a hash of ids and labels) and the options a rerun must share. */
+    private void checkRunFile(Dataset ds, Path out) throws IOException {
+        Map<String, Object> run = new LinkedHashMap<>();
+        run.put("inputs", ds.size());
+        run.put("inputs_sha256", inputsHash(ds));
+        run.put("model", modelId);
+        run.put("embed_dim", model.config().embedDim());
+        run.put("shard_size", o.shardSize());
+        run.put("outputs", o.outputs().stream().map(x -> x.key).toList());
+        run.put("formats", o.formats().stream().map(x -> x.name().toLowerCase(Locale.ROOT)).toList());
+        run.put("preprocess", o.preprocess().toString());
+        String want = Json.write(run);
+        Path f = out.resolve("run.json");
+        if (Files.exists(f)) {
+            String have = Files.readString(f, StandardCharsets.UTF_8).strip();
+            if (!have.equals(want))
+                throw new IllegalArgumentException(f + ": this folder holds a run with other inputs or options; use another --output or delete it"
+                        + "\n  was: " + have + "\n  now: " + want);
+            return;
+        }
+        Files2.text(f, want + "\n");
+    }
+
+    private static String inputsHash(Dataset ds) {
+        try {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            for (int i = 0; i < ds.size(); i++) {
+                Sample s = ds.get(i);
+                md.update((s.id() + "\t" + s.label() + "\n").getBytes(StandardCharsets.UTF_8));
+            }
+            return HexFormat.of().formatHex(md.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String clean(String s) {
+        return s.replace('\t', ' ').replace('\n', ' ').replace('\r', ' ');
+    }
+}
