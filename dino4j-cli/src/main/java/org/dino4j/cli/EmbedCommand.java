@@ -72,8 +72,8 @@ final class EmbedCommand implements Callable<Integer> {
     @Option(names = "--shard-size", defaultValue = "0", description = "Inputs per shard; 0 = about 256 MB of outputs per shard, at most 4096.")
     int shardSize;
 
-    @Option(names = "--max-pixels", defaultValue = "178956970", description = "Refuse images claiming more pixels (default: ${DEFAULT-VALUE}).")
-    long maxPixels;
+    @picocli.CommandLine.Mixin
+    DecodeOptions decode;
 
     @Override
     public Integer call() throws Exception {
@@ -96,8 +96,9 @@ final class EmbedCommand implements Callable<Integer> {
         try (DinoVisionTransformer m = model.load()) {
             var cfg = m.config();
             int shard = shardSize > 0 ? shardSize : autoShard(cfg.embedDim(), cfg.numRegisterTokens(), pre, outs);
-            String modelId = model.resolveWeights().toAbsolutePath().normalize().toString();
-            Embedder e = new Embedder(m, modelId, new Embedder.Options(outs, fmts, batchSize, shard, workers, pre, maxPixels));
+            String modelId = model.randomSeed != null ? "random weights, seed " + model.randomSeed + ", " + cfg.toJson()
+                    : model.resolveWeights().toAbsolutePath().normalize().toString();
+            Embedder e = new Embedder(m, modelId, new Embedder.Options(outs, fmts, batchSize, shard, workers, pre, decode.maxPixels));
             ProgressBar bar = new ProgressBar("embed", "images");
             Embedder.Result r = e.run(ds, output, bar::update);
             bar.finish();

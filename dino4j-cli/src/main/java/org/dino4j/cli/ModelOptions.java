@@ -27,6 +27,10 @@ public final class ModelOptions {
             description = "A hub preset: dinov2_vits14, dinov2_vitb14, dinov2_vitl14, dinov2_vitg14, each also _reg.")
     String model;
 
+    @Option(names = "--random-weights", paramLabel = "SEED",
+            description = "No checkpoint: random weights from this seed (needs --model or --config). For measuring speed and trying pipelines; the features mean nothing.")
+    Long randomSeed;
+
     ModelConfig configOrNull() {
         if (config != null && model != null) throw new IllegalArgumentException("give --config or --model, not both");
         if (config != null) return ModelConfig.read(config);
@@ -56,6 +60,13 @@ public final class ModelOptions {
 
     /** Loads the weights (required); a hub name brings its preset unless --config/--model or an HF config.json says otherwise. */
     DinoVisionTransformer load() {
+        if (randomSeed != null) {
+            if (weights != null) throw new IllegalArgumentException("give --weights or --random-weights, not both");
+            ModelConfig cfg = configOrNull();
+            if (cfg == null) throw new IllegalArgumentException("--random-weights needs --model or --config");
+            System.err.println("note: random weights (seed " + randomSeed + "): the outputs are not features of any trained model");
+            return Dinov2.random(cfg, randomSeed);
+        }
         Path w = resolveWeights();
         ModelConfig cfg = configOrNull();
         Path asked = weightsOrModel();

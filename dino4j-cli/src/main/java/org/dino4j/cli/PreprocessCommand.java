@@ -39,13 +39,12 @@ final class PreprocessCommand implements Callable<Integer> {
                     + "use with --resize 0 --crop 0 for the depth-style input (default: none).")
     int pad;
 
-    @Option(names = "--max-pixels", defaultValue = "178956970",
-            description = "Refuse images whose header claims more pixels (PIL's bomb limit; default: ${DEFAULT-VALUE}).")
-    long maxPixels;
+    @picocli.CommandLine.Mixin
+    DecodeOptions decode;
 
     @Override
     public Integer call() throws IOException {
-        RgbImage im = new ImageDecoder(maxPixels).decode(image);
+        RgbImage im = decode.decoder().decode(image);
         Tensor x = new Preprocess(resize, crop, pad).apply(im);
         long[] shape = {1, 3, x.size(2), x.size(3)};
         SafeTensors.write(output, List.of(TensorEntry.of("pixel_values", shape, x.data())),
