@@ -21,12 +21,18 @@ public final class PilResize {
             byte[] out = new byte[3 * w * sh];
             for (int y = 0; y < sh; y++)
                 for (int x = 0; x < w; x++) {
-                    int lo = c.bounds[2 * x], n = c.bounds[2 * x + 1], ko = x * c.ksize;
-                    for (int ch = 0; ch < 3; ch++) {
-                        int ss = 1 << (PRECISION_BITS - 1);
-                        for (int i = 0; i < n; i++) ss += (src[3 * (y * sw + lo + i) + ch] & 0xff) * c.kk[ko + i];
-                        out[3 * (y * w + x) + ch] = clip8(ss);
+                    int n = c.bounds[2 * x + 1], ko = x * c.ksize, si = 3 * (y * sw + c.bounds[2 * x]);
+                    int s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0; // the three channels in one sweep
+                    for (int i = 0; i < n; i++, si += 3) {
+                        int k = c.kk[ko + i];
+                        s0 += (src[si] & 0xff) * k;
+                        s1 += (src[si + 1] & 0xff) * k;
+                        s2 += (src[si + 2] & 0xff) * k;
                     }
+                    int o = 3 * (y * w + x);
+                    out[o] = clip8(s0);
+                    out[o + 1] = clip8(s1);
+                    out[o + 2] = clip8(s2);
                 }
             src = out;
             sw = w;
