@@ -94,13 +94,26 @@ class EmbedCommandTest {
         byte[] jpg = Files.readAllBytes(images.resolve("progressive.jpg"));
         Files.write(imgs.resolve("d.jpg"), java.util.Arrays.copyOf(jpg, jpg.length / 2));
         Files.writeString(imgs.resolve("e.jpg"), "text");
+        Files.write(imgs.resolve("f.png"), bombHeader(images.resolve("rgb.png")));
         Path out = dir.resolve("out");
         Result r = CliTest.run("embed", "--weights", CliTest.fixtures().resolve("official/official_vit_tiny.pth").toString(),
                 "--config", cfg.toString(), "--resolution", "56", imgs.toString(), "--output", out.toString());
         assertEquals(1, r.code(), r.out() + r.err());
-        assertTrue(r.out().contains("5 inputs: 2 embedded, 3 failed"), r.out());
-        for (String f : List.of("c.jpg", "d.jpg", "e.jpg")) assertTrue(r.out().contains(imgs.resolve(f) + ": "), r.out());
-        assertEquals(6, Files.readAllLines(out.resolve("manifest.tsv")).size());
+        assertTrue(r.out().contains("6 inputs: 2 embedded, 4 failed"), r.out());
+        for (String f : List.of("c.jpg", "d.jpg", "e.jpg", "f.png")) assertTrue(r.out().contains(imgs.resolve(f) + ": "), r.out());
+        assertTrue(r.out().contains("over the limit"), r.out());
+        assertEquals(7, Files.readAllLines(out.resolve("manifest.tsv")).size());
+    }
+
+    /** A real PNG whose IHDR (CRC fixed up) claims 100000 x 100000 pixels. */
+    static byte[] bombHeader(Path png) throws IOException {
+        byte[] b = Files.readAllBytes(png);
+        java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(b);
+        bb.putInt(16, 100_000).putInt(20, 100_000);
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(b, 12, 17);
+        bb.putInt(29, (int) crc.getValue());
+        return b;
     }
 
     static int countTsv(Path dir) throws IOException {
