@@ -1,0 +1,506 @@
+package org.dino4j.train.autograd;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.dino4j.kernels.Gemm;
+import org.dino4j.kernels.Ops;
+import org.dino4j.kernels.ScalarOps;
+
+/**
+ * Reverse-mode automatic differentiation: every op computes its value at once and, when any input needs a
+ * gradient, records how to send its output's gradient back; {@link #backward} replays the records in reverse.
+ * Ops treat a value as rows x columns (the last dimension). Names follow PyTorch ({@code linear},
+ * {@code layer_norm}, {@code F.normalize}, ...), so the training code reads like the official modules.
+ */
+public final class Tape {
+    private final List<Var> nodes = new ArrayList<>();
+
+    private Var out(float[] v, int[] shape, Var... inputs) {
+        boolean rg = false;
+        for (Var x : inputs) rg |= x != null && x.requiresGrad;
+        Var o = new Var(v, shape, rg);
+        if (rg) nodes.add(o);
+        return o;
+    }
+
+    /** Gradients of {@code loss} (a single value) into every parameter it depends on (accumulated). */
+    public void backward(Var loss) {
+        if (loss.numel() != 1) throw new IllegalArgumentException("backward from a non-scalar " + loss);
+        if (!loss.requiresGrad) return;
+        loss.g()[0] += 1f;
+        for (int i = nodes.size() - 1; i >= 0; i--) {
+            Var n = nodes.get(i);
+            if (n.grad != null && n.backward != null) n.backward.run();
+            if (n != loss) n.grad = null; // intermediate gradients are not needed once passed on
+        }
+        nodes.clear();
+    }
+
+    // ------------------------------------------------------------------ shape
+
+    /** The same values under another shape (no copy). */
+    public Var reshape(Var x, int... shape) {
+        Var o = out(x.value, shape, x);
+        if (o.requiresGrad) o.backward = () -> add(x.g(), o.grad);
+        return o;
+    }
+
+    /** Rows {@code idx} of x (as rows x cols), in that order: [idx.length, cols]. */
+    public Var rows(Var x, int[] idx) {
+        int c = x.cols();
+        float[] v = new float[idx.length * c];
+        for (int i = 0; i < idx.length; i++) System.arraycopy(x.value, idx[i] * c, v, i * c, c);
+        Var o = out(v, new int[] {idx.length, c}, x);
+        if (o.requiresGrad) o.backward = () -> {
+            float[] g = x.g();
+            for (int i = 0; i < idx.length; i++) for (int j = 0; j < c; j++) g[idx[i] * c + j] += o.grad[i * c + j];
+        };
+        return o;
+    }
+
+    // ------------------------------------------------------------------ elementwise
+
+    public Var add(Var a, Var b) {
+        sameSize(a, b);
+        float[] v = new float[a.numel()];
+        for (int i = 0; i < v.length; i++) v[i] = a.value[i] + b.value[i];
+        Var o = out(v, a.shape, a, b);
+        if (o.requiresGrad) o.backward = () -> {
+            if (a.requiresGrad) add(a.g(), o.grad);
+            if (b.requiresGrad) add(b.g(), o.grad);
+        };
+        return o;
+    }
+
+    public Var sub(Var a, Var b) {
+        sameSize(a, b);
+        float[] v = new float[a.numel()];
+        for (int i = 0; i < v.length; i++) v[i] = a.value[i] - b.value[i];
+        Var o = out(v, a.shape, a, b);
+        if (o.requiresGrad) o.backward = () -> {
+            if (a.requiresGrad) add(a.g(), o.grad);
+            if (b.requiresGrad) {
+                float[] g = b.g();
+                for (int i = 0; i < g.length; i++) g[i] -= o.grad[i];
+            }
+        };
+        return o;
+    }
+
+    /** x * c + d elementwise, constants c and d. */
+    public Var affine(Var x, float c, float d) {
+        float[] v = new float[x.numel()];
+        for (int i = 0; i < v.length; i++) v[i] = x.value[i] * c + d;
+        Var o = out(v, x.shape, x);
+        if (o.requiresGrad) o.backward = () -> {
+            float[] g = x.g();
+            for (int i = 0; i < g.length; i++) g[i] += o.grad[i] * c;
+        };
+        return o;
+    }
+
+    /** x * gamma per column (LayerScale). */
+    public Var mulCols(Var x, Var gamma) {
+        int c = x.cols();
+        if (gamma.numel() != c) throw new IllegalArgumentException("gamma " + gamma + " for " + x);
+        float[] v = new float[x.numel()];
+        for (int i = 0; i < v.length; i++) v[i] = x.value[i] * gamma.value[i % c];
+        Var o = out(v, x.shape, x, gamma);
+        if (o.requiresGrad) o.backward = () -> {
+            if (x.requiresGrad) {
+                float[] g = x.g();
+                for (int i = 0; i < g.length; i++) g[i] += o.grad[i] * gamma.value[i % c];
+            }
+            if (gamma.requiresGrad) {
+                float[] g = gamma.g();
+                double[] acc = new double[c];
+                for (int i = 0; i < v.length; i++) acc[i % c] += (double) o.grad[i] * x.value[i];
+                for (int j = 0; j < c; j++) g[j] += (float) acc[j];
+            }
+        };
+        return o;
+    }
+
+    /** Exact (erf) GELU; its derivative is Phi(x) + x phi(x). */
+    public Var gelu(Var x) {
+        float[] v = x.value.clone();
+        Ops.gelu(v, 0, v.length);
+        Var o = out(v, x.shape, x);
+        if (o.requiresGrad) o.backward = () -> {
+            float[] g = x.g();
+            for (int i = 0; i < g.length; i++) {
+                double z = x.value[i];
+                double cdf = 0.5 * (1 + ScalarOps.erf((float) (z * Math.sqrt(0.5))));
+                double pdf = Math.exp(-0.5 * z * z) / Math.sqrt(2 * Math.PI);
+                g[i] += (float) (o.grad[i] * (cdf + z * pdf));
+            }
+        };
+        return o;
+    }
+
+    public Var log(Var x) {
+        float[] v = new float[x.numel()];
+        for (int i = 0; i < v.length; i++) v[i] = (float) Math.log(x.value[i]);
+        Var o = out(v, x.shape, x);
+        if (o.requiresGrad) o.backward = () -> {
+            float[] g = x.g();
+            for (int i = 0; i < g.length; i++) g[i] += o.grad[i] / x.value[i];
+        };
+        return o;
+    }
+
+    // ------------------------------------------------------------------ reductions
+
+    public Var sum(Var x) {
+        double s = 0;
+        for (float f : x.value) s += f;
+        Var o = out(new float[] {(float) s}, new int[] {1}, x);
+        if (o.requiresGrad) o.backward = () -> {
+            float[] g = x.g();
+            for (int i = 0; i < g.length; i++) g[i] += o.grad[0];
+        };
+        return o;
+    }
+
+    public Var mean(Var x) {
+        return affine(sum(x), 1f / x.numel(), 0f);
+    }
+
+    /** sum_i x_i * w_i with constant weights w. */
+    public Var dot(Var x, float[] w) {
+        if (w.length != x.numel()) throw new IllegalArgumentException(w.length + " weights for " + x);
+        double s = 0;
+        for (int i = 0; i < w.length; i++) s += (double) x.value[i] * w[i];
+        Var o = out(new float[] {(float) s}, new int[] {1}, x);
+        if (o.requiresGrad) o.backward = () -> {
+            float[] g = x.g();
+            for (int i = 0; i < g.length; i++) g[i] += o.grad[0] * w[i];
+        };
+        return o;
+    }
+
+    /** Euclidean norm of each row: [rows]. */
+    public Var rowNorm(Var x) {
+        int r = x.rows(), c = x.cols();
+        float[] v = new float[r];
+        for (int i = 0; i < r; i++) {
+            double s = 0;
+            for (int j = 0; j < c; j++) s += (double) x.value[i * c + j] * x.value[i * c + j];
+            v[i] = (float) Math.sqrt(s);
+        }
+        Var o = out(v, new int[] {r}, x);
+        if (o.requiresGrad) o.backward = () -> {
+            float[] g = x.g();
+            for (int i = 0; i < r; i++)
+                if (v[i] > 0) for (int j = 0; j < c; j++) g[i * c + j] += o.grad[i] * x.value[i * c + j] / v[i];
+        };
+        return o;
+    }
+
+    // ------------------------------------------------------------------ layers
+
+    /** F.linear: x [.., K] W[N, K]^T + b[N] -> [.., N]. */
+    public Var linear(Var x, Var w, Var b) {
+        int k = x.cols(), r = x.rows(), n = w.shape[0];
+        if (w.shape.length != 2 || w.shape[1] != k) throw new IllegalArgumentException("linear " + x + " x " + w);
+        if (b != null && b.numel() != n) throw new IllegalArgumentException("bias " + b + " for " + w);
+        float[] v = new float[r * n];
+        Gemm.linear(x.value, 0, k, MemorySegment.ofArray(w.value), b == null ? null : b.value, null, v, 0, n, r, n, k, false);
+        int[] shape = x.shape.clone();
+        shape[shape.length - 1] = n;
+        Var o = out(v, shape, x, w, b);
+        if (o.requiresGrad) o.backward = () -> {
+            if (x.requiresGrad) Gemm.matmul(o.grad, 0, n, w.value, 0, k, x.g(), 0, k, r, k, n, true); // dX = dY W
+            if (w.requiresGrad) Gemm.matmul(transpose(o.grad, r, n), 0, r, x.value, 0, k, w.g(), 0, k, n, k, r, true); // dW = dY^T X
+            if (b != null && b.requiresGrad) {
+                float[] g = b.g();
+                double[] acc = new double[n];
+                for (int i = 0; i < r * n; i++) acc[i % n] += o.grad[i];
+                for (int j = 0; j < n; j++) g[j] += (float) acc[j];
+            }
+        };
+        return o;
+    }
+
+    /** nn.LayerNorm over the last dimension (biased variance). */
+    public Var layerNorm(Var x, Var w, Var b, float eps) {
+        int r = x.rows(), c = x.cols();
+        float[] v = new float[x.numel()], xhat = new float[x.numel()], rstd = new float[r];
+        for (int i = 0; i < r; i++) {
+            double m = 0, s = 0;
+            for (int j = 0; j < c; j++) m += x.value[i * c + j];
+            m /= c;
+            for (int j = 0; j < c; j++) {
+                double d = x.value[i * c + j] - m;
+                s += d * d;
+            }
+            double rs = 1 / Math.sqrt(s / c + eps);
+            rstd[i] = (float) rs;
+            for (int j = 0; j < c; j++) {
+                xhat[i * c + j] = (float) ((x.value[i * c + j] - m) * rs);
+                v[i * c + j] = xhat[i * c + j] * w.value[j] + b.value[j];
+            }
+        }
+        Var o = out(v, x.shape, x, w, b);
+        if (o.requiresGrad) o.backward = () -> {
+            float[] dy = o.grad;
+            if (x.requiresGrad) {
+                float[] g = x.g();
+                for (int i = 0; i < r; i++) {
+                    double m1 = 0, m2 = 0;
+                    for (int j = 0; j < c; j++) {
+                        double dxh = (double) dy[i * c + j] * w.value[j];
+                        m1 += dxh;
+                        m2 += dxh * xhat[i * c + j];
+                    }
+                    m1 /= c;
+                    m2 /= c;
+                    for (int j = 0; j < c; j++) {
+                        double dxh = (double) dy[i * c + j] * w.value[j];
+                        g[i * c + j] += (float) (rstd[i] * (dxh - m1 - xhat[i * c + j] * m2));
+                    }
+                }
+            }
+            if (w.requiresGrad || b.requiresGrad) {
+                double[] gw = new double[c], gb = new double[c];
+                for (int i = 0; i < r * c; i++) {
+                    gw[i % c] += (double) dy[i] * xhat[i];
+                    gb[i % c] += dy[i];
+                }
+                if (w.requiresGrad) for (int j = 0; j < c; j++) w.g()[j] += (float) gw[j];
+                if (b.requiresGrad) for (int j = 0; j < c; j++) b.g()[j] += (float) gb[j];
+            }
+        };
+        return o;
+    }
+
+    /** F.normalize(x, p=2, dim=-1, eps): x / max(||x||, eps) per row. */
+    public Var normalize(Var x, float eps) {
+        int r = x.rows(), c = x.cols();
+        float[] v = new float[x.numel()], den = new float[r];
+        boolean[] clamped = new boolean[r];
+        for (int i = 0; i < r; i++) {
+            double s = 0;
+            for (int j = 0; j < c; j++) s += (double) x.value[i * c + j] * x.value[i * c + j];
+            double nrm = Math.sqrt(s);
+            clamped[i] = nrm < eps;
+            den[i] = (float) Math.max(nrm, eps);
+            for (int j = 0; j < c; j++) v[i * c + j] = x.value[i * c + j] / den[i];
+        }
+        Var o = out(v, x.shape, x);
+        if (o.requiresGrad) o.backward = () -> {
+            float[] g = x.g();
+            for (int i = 0; i < r; i++) {
+                double dot = 0;
+                if (!clamped[i]) for (int j = 0; j < c; j++) dot += (double) o.grad[i * c + j] * v[i * c + j];
+                for (int j = 0; j < c; j++) g[i * c + j] += (float) ((o.grad[i * c + j] - v[i * c + j] * dot) / den[i]);
+            }
+        };
+        return o;
+    }
+
+    /** torch.nn.utils.weight_norm (dim 0): W = g * v / ||v|| per row; g [N, 1], v [N, K]. */
+    public Var weightNorm(Var g, Var v) {
+        int n = v.shape[0], k = v.cols();
+        float[] w = new float[v.numel()], nrm = new float[n];
+        for (int i = 0; i < n; i++) {
+            double s = 0;
+            for (int j = 0; j < k; j++) s += (double) v.value[i * k + j] * v.value[i * k + j];
+            nrm[i] = (float) Math.sqrt(s);
+            for (int j = 0; j < k; j++) w[i * k + j] = g.value[i] * v.value[i * k + j] / nrm[i];
+        }
+        Var o = out(w, v.shape, g, v);
+        if (o.requiresGrad) o.backward = () -> {
+            for (int i = 0; i < n; i++) {
+                double dot = 0; // dW . v / ||v||
+                for (int j = 0; j < k; j++) dot += (double) o.grad[i * k + j] * v.value[i * k + j] / nrm[i];
+                if (g.requiresGrad) g.g()[i] += (float) dot;
+                if (v.requiresGrad) {
+                    float[] gv = v.g();
+                    for (int j = 0; j < k; j++)
+                        gv[i * k + j] += (float) (g.value[i] / nrm[i] * (o.grad[i * k + j] - dot * v.value[i * k + j] / nrm[i]));
+                }
+            }
+        };
+        return o;
+    }
+
+    /**
+     * Multi-head self-attention core, softmax(q k^T / sqrt(hd)) v, from the qkv Linear's output [B*T, 3D] (q, k, v
+     * heads side by side, as the official Attention) to [B*T, D]. Keeps the probabilities for the backward.
+     */
+    public Var attention(Var qkv, int batch, int tokens, int heads) {
+        int d3 = qkv.cols(), d = d3 / 3, hd = d / heads, t = tokens;
+        if (qkv.rows() != batch * tokens || d % heads != 0) throw new IllegalArgumentException("attention over " + qkv);
+        float scale = (float) (1 / Math.sqrt(hd));
+        float[] q = qkv.value, out = new float[batch * t * d], prob = new float[batch * heads * t * t];
+        for (int b = 0; b < batch; b++)
+            for (int h = 0; h < heads; h++) {
+                int po = (b * heads + h) * t * t;
+                for (int i = 0; i < t; i++) {
+                    int qi = (b * t + i) * d3 + h * hd;
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int j = 0; j < t; j++) {
+                        int kj = (b * t + j) * d3 + d + h * hd;
+                        double s = 0;
+                        for (int e = 0; e < hd; e++) s += (double) q[qi + e] * q[kj + e];
+                        prob[po + i * t + j] = (float) (s * scale);
+                        max = Math.max(max, s * scale);
+                    }
+                    double sum = 0;
+                    for (int j = 0; j < t; j++) sum += prob[po + i * t + j] = (float) Math.exp(prob[po + i * t + j] - max);
+                    for (int j = 0; j < t; j++) prob[po + i * t + j] /= (float) sum;
+                    for (int e = 0; e < hd; e++) {
+                        double acc = 0;
+                        for (int j = 0; j < t; j++) acc += (double) prob[po + i * t + j] * q[(b * t + j) * d3 + 2 * d + h * hd + e];
+                        out[(b * t + i) * d + h * hd + e] = (float) acc;
+                    }
+                }
+            }
+        Var o = out(out, new int[] {batch * t, d}, qkv);
+        if (o.requiresGrad) o.backward = () -> {
+            float[] g = qkv.g(), dO = o.grad;
+            double[] dp = new double[t];
+            for (int b = 0; b < batch; b++)
+                for (int h = 0; h < heads; h++) {
+                    int po = (b * heads + h) * t * t;
+                    for (int i = 0; i < t; i++) {
+                        int oi = (b * t + i) * d + h * hd;
+                        double rowDot = 0;
+                        for (int j = 0; j < t; j++) { // dP = dO V^T; dV += P^T dO
+                            int vj = (b * t + j) * d3 + 2 * d + h * hd;
+                            double s = 0;
+                            float p = prob[po + i * t + j];
+                            for (int e = 0; e < hd; e++) {
+                                s += (double) dO[oi + e] * q[vj + e];
+                                g[vj + e] += p * dO[oi + e];
+                            }
+                            dp[j] = s;
+                            rowDot += s * p;
+                        }
+                        int qi = (b * t + i) * d3 + h * hd;
+                        for (int j = 0; j < t; j++) { // dS = P (dP - rowDot); dQ += scale dS K; dK += scale dS^T Q
+                            double ds = prob[po + i * t + j] * (dp[j] - rowDot) * scale;
+                            int kj = (b * t + j) * d3 + d + h * hd;
+                            for (int e = 0; e < hd; e++) {
+                                g[qi + e] += (float) (ds * q[kj + e]);
+                                g[kj + e] += (float) (ds * q[qi + e]);
+                            }
+                        }
+                    }
+                }
+        };
+        return o;
+    }
+
+    /**
+     * Per row, -sum_k t_k log_softmax(s / temp)_k against constant targets t: the cross-entropy term of DINOLoss and
+     * iBOTPatchLoss. Returns [rows].
+     */
+    public Var softCrossEntropy(Var s, float[] t, float temp) {
+        int r = s.rows(), k = s.cols();
+        if (t.length != s.numel()) throw new IllegalArgumentException("targets " + t.length + " for " + s);
+        float[] v = new float[r], p = new float[s.numel()];
+        for (int i = 0; i < r; i++) {
+            double max = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < k; j++) max = Math.max(max, s.value[i * k + j] / temp);
+            double sum = 0;
+            for (int j = 0; j < k; j++) sum += Math.exp(s.value[i * k + j] / temp - max);
+            double lse = max + Math.log(sum), ce = 0;
+            for (int j = 0; j < k; j++) {
+                double ls = s.value[i * k + j] / temp - lse;
+                p[i * k + j] = (float) Math.exp(ls);
+                ce -= t[i * k + j] * ls;
+            }
+            v[i] = (float) ce;
+        }
+        Var o = out(v, new int[] {r}, s);
+        if (o.requiresGrad) o.backward = () -> {
+            float[] g = s.g();
+            for (int i = 0; i < r; i++) {
+                double tsum = 0;
+                for (int j = 0; j < k; j++) tsum += t[i * k + j];
+                for (int j = 0; j < k; j++)
+                    g[i * k + j] += (float) (o.grad[i] * (p[i * k + j] * tsum - t[i * k + j]) / temp);
+            }
+        };
+        return o;
+    }
+
+    /**
+     * The official PatchEmbed (a p x p, stride p convolution) as im2col + linear: pixels [B, C, H, W] (no gradient)
+     * -> [B * N, D], patches row-major; weight [D, C, p, p], bias [D].
+     */
+    public Var patchEmbed(float[] pixels, int batch, int chans, int height, int width, Var weight, Var bias) {
+        int p = weight.shape[2], gh = height / p, gw = width / p, n = gh * gw, kk = chans * p * p;
+        float[] cols = new float[batch * n * kk];
+        for (int b = 0; b < batch; b++)
+            for (int y = 0; y < gh; y++)
+                for (int x = 0; x < gw; x++) {
+                    int r = (b * n + y * gw + x) * kk;
+                    for (int c = 0; c < chans; c++)
+                        for (int i = 0; i < p; i++)
+                            System.arraycopy(pixels, ((b * chans + c) * height + y * p + i) * width + x * p, cols, r + (c * p + i) * p, p);
+                }
+        return linear(Var.constant(cols, batch * n, kk), reshape(weight, weight.shape[0], kk), bias);
+    }
+
+    /**
+     * prepare_tokens_with_masks: [cls + pos[0], (masked ? mask_token : patch_i) + pos[1 + i]] per image, from
+     * patches [B * N, D]; cls [1, 1, D], maskToken [1, D], pos [1, 1 + N, D] (at the native grid), masks [B * N] or
+     * null. Returns [B * (1 + N), D].
+     */
+    public Var tokens(Var patches, Var cls, Var maskToken, Var pos, boolean[] masks, int batch) {
+        int d = patches.cols(), n = patches.rows() / batch, t = n + 1;
+        float[] v = new float[batch * t * d];
+        for (int b = 0; b < batch; b++) {
+            for (int j = 0; j < d; j++) v[b * t * d + j] = cls.value[j] + pos.value[j];
+            for (int i = 0; i < n; i++) {
+                boolean m = masks != null && masks[b * n + i];
+                for (int j = 0; j < d; j++)
+                    v[(b * t + 1 + i) * d + j] = (m ? maskToken.value[j] : patches.value[(b * n + i) * d + j]) + pos.value[(1 + i) * d + j];
+            }
+        }
+        Var o = out(v, new int[] {batch * t, d}, patches, cls, maskToken, pos);
+        if (o.requiresGrad) o.backward = () -> {
+            float[] g = o.grad;
+            for (int b = 0; b < batch; b++)
+                for (int r = 0; r < t; r++) {
+                    boolean m = r > 0 && masks != null && masks[b * n + r - 1];
+                    for (int j = 0; j < d; j++) {
+                        float gv = g[(b * t + r) * d + j];
+                        if (pos.requiresGrad) pos.g()[r * d + j] += gv;
+                        if (r == 0) {
+                            if (cls.requiresGrad) cls.g()[j] += gv;
+                        } else if (m) {
+                            if (maskToken.requiresGrad) maskToken.g()[j] += gv;
+                        } else if (patches.requiresGrad) patches.g()[(b * n + r - 1) * d + j] += gv;
+                    }
+                }
+        };
+        return o;
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private static void sameSize(Var a, Var b) {
+        if (a.numel() != b.numel()) throw new IllegalArgumentException("sizes differ: " + a + " and " + b);
+    }
+
+    static void add(float[] into, float[] g) {
+        for (int i = 0; i < into.length; i++) into[i] += g[i];
+    }
+
+    static float[] transpose(float[] a, int r, int c) {
+        float[] t = new float[a.length];
+        for (int i = 0; i < r; i++) for (int j = 0; j < c; j++) t[j * r + i] = a[i * c + j];
+        return t;
+    }
+
+    @Override
+    public String toString() {
+        return "Tape(" + nodes.size() + " ops)";
+    }
+}
