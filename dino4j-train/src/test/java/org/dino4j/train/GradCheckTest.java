@@ -1,0 +1,185 @@
+package org.dino4j.train;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.function.BiFunction;
+
+import org.dino4j.train.autograd.Tape;
+import org.dino4j.train.autograd.Var;
+import org.dino4j.train.loss.KoLeoLoss;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every op's gradient against central finite differences: loss = sum(out * r) for a random r, on random shapes
+ * (including 1-row, 1-column and odd sizes). Values are float32, so differences use h = 1e-2 and the check is
+ * |analytic - numeric| <= 2e-3 * max(1, max |gradient|).
+ */
+class GradCheckTest {
+    final SplittableRandom rnd = new SplittableRandom(11);
+
+    Var param(double scale, int... shape) {
+        int n = 1;
+        for (int s : shape) n *= s;
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float) (rnd.nextGaussian() * scale);
+        return Var.param(v, shape);
+    }
+
+    /** Checks d(sum(f(inputs) * r))/d(input) for every input element. */
+    void check(String what, List<Var> inputs, BiFunction<Tape, List<Var>, Var> f) {
+        check(what, inputs, f, 1e-2);
+    }
+
+    void check(String what, List<Var> inputs, BiFunction<Tape, List<Var>, Var> f, double h) {
+        Tape t0 = new Tape();
+        Var out = f.apply(t0, inputs);
+        float[] r = new float[out.numel()];
+        for (int i = 0; i < r.length; i++) r[i] = (float) rnd.nextGaussian();
+        t0.backward(t0.dot(out, r));
+        for (int vi = 0; vi < inputs.size(); vi++) {
+            Var x = inputs.get(vi);
+            float[] analytic = x.grad();
+            double max = 1;
+            for (float a : analytic) max = Math.max(max, Math.abs(a));
+            for (int i = 0; i < x.numel(); i++) {
+                float keep = x.value()[i];
+                x.value()[i] = (float) (keep + h);
+                double up = loss(f, inputs, r);
+                x.value()[i] = (float) (keep - h);
+                double down = loss(f, inputs, r);
+                x.value()[i] = keep;
+                double numeric = (up - down) / (2 * h);
+                assertTrue(Math.abs(numeric - analytic[i]) <= 2e-3 * max,
+                        what + ": input " + vi + " element " + i + ": analytic " + analytic[i] + ", numeric " + numeric);
+            }
+            x.zeroGrad();
+        }
+    }
+
+    double loss(BiFunction<Tape, List<Var>, Var> f, List<Var> inputs, float[] r) {
+        Var o = f.apply(new Tape(), inputs);
+        double s = 0;
+        for (int i = 0; i < r.length; i++) s += (double) o.value()[i] * r[i];
+        return s;
+    }
+
+    @Test
+    void elementwiseAndReductions() {
+        for (int[] s : new int[][] {{1, 1}, {3, 5}, {4, 17}}) {
+            check("add", List.of(param(1, s), param(1, s)), (t, v) -> t.add(v.get(0), v.get(1)));
+            check("sub", List.of(param(1, s), param(1, s)), (t, v) -> t.sub(v.get(0), v.get(1)));
+            check("affine", List.of(param(1, s)), (t, v) -> t.affine(v.get(0), -1.7f, 0.3f));
+            check("mulCols", List.of(param(1, s), param(1, s[1])), (t, v) -> t.mulCols(v.get(0), v.get(1)));
+            check("gelu", List.of(param(2, s)), (t, v) -> t.gelu(v.get(0)));
+            check("log", List.of(Var.param(positive(s[0] * s[1]), s)), (t, v) -> t.log(v.get(0)));
+            check("sum", List.of(param(1, s)), (t, v) -> t.sum(v.get(0)));
+            check("mean", List.of(param(1, s)), (t, v) -> t.mean(v.get(0)));
+            check("rowNorm", List.of(param(1, s)), (t, v) -> t.rowNorm(v.get(0)));
+            check("reshape", List.of(param(1, s)), (t, v) -> t.gelu(t.reshape(v.get(0), s[0] * s[1])));
+            int[] idx = s[0] == 1 ? new int[] {0, 0} : new int[] {s[0] - 1, 0, s[0] - 1};
+            check("rows (repeated rows add up)", List.of(param(1, s)), (t, v) -> t.rows(v.get(0), idx));
+        }
+    }
+
+    @Test
+    void layers() {
+        for (int[] s : new int[][] {{1, 1, 1}, {2, 7, 3}, {5, 16, 9}}) { // rows, in, out
+            int r = s[0], k = s[1], n = s[2];
+            check("linear", List.of(param(1, r, k), param(0.5, n, k), param(0.5, n)), (t, v) -> t.linear(v.get(0), v.get(1), v.get(2)));
+            check("linear (no bias)", List.of(param(1, r, k), param(0.5, n, k)), (t, v) -> t.linear(v.get(0), v.get(1), null));
+            if (k > 1) check("layerNorm", List.of(param(1, r, k), param(1, k), param(1, k)), (t, v) -> t.layerNorm(v.get(0), v.get(1), v.get(2), 1e-6f));
+            check("normalize", List.of(param(1, r, k)), (t, v) -> t.normalize(v.get(0), 1e-12f));
+            check("weightNorm", List.of(param(1, n, 1), param(1, n, k)), (t, v) -> t.weightNorm(v.get(0), v.get(1)));
+            float[] target = softmaxRows(r, n);
+            check("softCrossEntropy", List.of(param(0.3, r, n)), (t, v) -> t.softCrossEntropy(v.get(0), target, 0.1f));
+        }
+    }
+
+    @Test
+    void attention() {
+        for (int[] s : new int[][] {{1, 1, 1, 4}, {2, 5, 2, 12}, {1, 9, 3, 9}}) { // batch, tokens, heads, dim
+            int b = s[0], tok = s[1], h = s[2], d = s[3];
+            check("attention b" + b + " t" + tok + " h" + h, List.of(param(0.7, b * tok, 3 * d)), (t, v) -> t.attention(v.get(0), b, tok, h));
+        }
+    }
+
+    @Test
+    void patchEmbedAndTokens() {
+        float[] px = new float[2 * 3 * 8 * 12];
+        for (int i = 0; i < px.length; i++) px[i] = (float) rnd.nextGaussian();
+        check("patchEmbed", List.of(param(0.2, 5, 3, 4, 4), param(1, 5)), (t, v) -> t.patchEmbed(px, 2, 3, 8, 12, v.get(0), v.get(1)));
+        boolean[] masks = {true, false, false, true, true, true};
+        check("tokens", List.of(param(1, 6, 5), param(1, 1, 1, 5), param(1, 1, 5), param(1, 1, 4, 5)),
+                (t, v) -> t.tokens(v.get(0), v.get(1), v.get(2), v.get(3), masks, 2));
+    }
+
+    @Test
+    void koleo() {
+        // finite differences need every nearest neighbour to stay the same under the perturbation (a margin between
+        // each row's best and second-best cosine; without it this check fails where PyTorch's autograd agrees with
+        // ours) and points apart on the sphere (log(d) curves fast near a close pair)
+        Var x;
+        do x = param(1, 6, 5); while (minDistanceOnSphere(x.value(), 6, 5) < 0.5 || nnMargin(x.value(), 6, 5) < 0.05);
+        check("KoLeo", List.of(x), (t, v) -> KoLeoLoss.forward(t, v.get(0)), 1e-3);
+    }
+
+    /** Smallest gap, over rows, between the best and the second-best cosine to another row. */
+    static double nnMargin(float[] x, int r, int c) {
+        double min = Double.MAX_VALUE;
+        for (int i = 0; i < r; i++) {
+            double best = -2, second = -2;
+            for (int j = 0; j < r; j++) {
+                if (j == i) continue;
+                double dot = 0, ni = 0, nj = 0;
+                for (int e = 0; e < c; e++) {
+                    dot += x[i * c + e] * x[j * c + e];
+                    ni += x[i * c + e] * x[i * c + e];
+                    nj += x[j * c + e] * x[j * c + e];
+                }
+                dot /= Math.sqrt(ni * nj);
+                if (dot > best) {
+                    second = best;
+                    best = dot;
+                } else second = Math.max(second, dot);
+            }
+            min = Math.min(min, best - second);
+        }
+        return min;
+    }
+
+    static double minDistanceOnSphere(float[] x, int r, int c) {
+        double min = Double.MAX_VALUE;
+        for (int i = 0; i < r; i++)
+            for (int j = i + 1; j < r; j++) {
+                double ni = 0, nj = 0, d = 0;
+                for (int e = 0; e < c; e++) {
+                    ni += x[i * c + e] * x[i * c + e];
+                    nj += x[j * c + e] * x[j * c + e];
+                }
+                for (int e = 0; e < c; e++) {
+                    double q = x[i * c + e] / Math.sqrt(ni) - x[j * c + e] / Math.sqrt(nj);
+                    d += q * q;
+                }
+                min = Math.min(min, Math.sqrt(d));
+            }
+        return min;
+    }
+
+    float[] positive(int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float) (0.5 + rnd.nextDouble() * 2);
+        return v;
+    }
+
+    float[] softmaxRows(int r, int k) {
+        float[] t = new float[r * k];
+        for (int i = 0; i < r; i++) {
+            double s = 0;
+            for (int j = 0; j < k; j++) s += t[i * k + j] = (float) Math.exp(rnd.nextGaussian());
+            for (int j = 0; j < k; j++) t[i * k + j] /= (float) s;
+        }
+        return t;
+    }
+}
