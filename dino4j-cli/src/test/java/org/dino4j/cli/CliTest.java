@@ -96,9 +96,18 @@ class CliTest {
     }
 
     @Test
+    void conformancePassesEveryFixture() {
+        Result r = run("conformance", fixtures().resolve("official").toString(), fixtures().resolve("hf").toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        // official: tiny, reg+swiglu, losses, train step, preprocessing; hf: the tiny HF model
+        assertTrue(r.out().contains("6 fixture file(s) passed, 0 failed, 0 unsupported"), r.out());
+        assertTrue(r.out().contains("grad/backbone.patch_embed.proj.weight") && r.out().contains("koleo/loss"), r.out());
+    }
+
+    @Test
     void conformanceExitCodes() {
         Path f = fixtures();
-        Result r = run("conformance", f.resolve("official/official_losses.safetensors").toString());
+        Result r = run("conformance", f.resolve("extra/images/pil.safetensors").toString());
         assertEquals(2, r.code());
         assertTrue(r.out().contains("unsupported"), r.out());
         Result tight = run("conformance", "--tolerance", "1e-9", f.resolve("official/official_vit_tiny.safetensors").toString());

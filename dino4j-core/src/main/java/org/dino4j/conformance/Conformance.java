@@ -28,7 +28,7 @@ import org.dino4j.tensor.Tensor;
  * offers (the safetensors itself, the .pth beside it, the HF model directory beside it).
  */
 public final class Conformance {
-    public enum Kind { OFFICIAL_BACKBONE, HF_BACKBONE, PREPROCESS, UNSUPPORTED }
+    public enum Kind { OFFICIAL_BACKBONE, HF_BACKBONE, PREPROCESS, LOSSES, TRAIN_STEP, UNSUPPORTED }
 
     /**
      * Checks for fixture kinds whose code lives in a later module (e.g. preprocessing in dino4j-data), found with
@@ -59,6 +59,8 @@ public final class Conformance {
         if (f.contains("weights/pos_embed") && f.contains("output0/x_norm_clstoken")) return Kind.OFFICIAL_BACKBONE;
         if (f.contains("weights/embeddings.cls_token") && f.contains("output0/last_hidden_state")) return Kind.HF_BACKBONE;
         if (f.contains("eval_transform")) return Kind.PREPROCESS;
+        if (f.names().stream().anyMatch(n -> n.startsWith("grad/"))) return Kind.TRAIN_STEP;
+        if (f.names().stream().anyMatch(n -> n.startsWith("dino/") || n.startsWith("koleo/"))) return Kind.LOSSES;
         return Kind.UNSUPPORTED;
     }
 
@@ -69,11 +71,13 @@ public final class Conformance {
             switch (kind) {
                 case OFFICIAL_BACKBONE -> official(fixture, f, checks);
                 case HF_BACKBONE -> hf(fixture, f, checks);
-                case PREPROCESS -> {
+                case PREPROCESS, LOSSES, TRAIN_STEP -> {
                     var ext = ServiceLoader.load(Extension.class).stream().map(ServiceLoader.Provider::get)
                             .filter(e -> e.kind() == kind).findFirst();
                     if (ext.isEmpty())
-                        return new Report(fixture, Kind.UNSUPPORTED, "preprocessing needs dino4j-data on the class path", checks);
+                        return new Report(fixture, Kind.UNSUPPORTED, kind == Kind.PREPROCESS
+                                ? "preprocessing needs dino4j-data on the class path"
+                                : "losses and gradients need dino4j-train on the class path", checks);
                     ext.get().check(fixture, f, checks);
                 }
                 case UNSUPPORTED -> {
@@ -86,8 +90,6 @@ public final class Conformance {
 
     private static String unsupportedWhy(TensorStore f) {
         String what = f.metadata().getOrDefault("what", "");
-        if (f.names().stream().anyMatch(n -> n.startsWith("grad/"))) return "training-step gradients (a later issue)";
-        if (f.names().stream().anyMatch(n -> n.startsWith("dino/") || n.startsWith("koleo/"))) return "losses (a later issue)";
         return "unknown fixture kind" + (what.isEmpty() ? "" : " (" + what + ")");
     }
 
