@@ -25,6 +25,17 @@ class LossFixturesTest {
         return p.resolve("fixtures/official").resolve(name);
     }
 
+    /** Max abs error relative to the expected tensor's largest magnitude. */
+    static double relErr(float[] want, float[] got) {
+        assertEquals(want.length, got.length);
+        double max = 0, scale = 0;
+        for (int i = 0; i < want.length; i++) {
+            max = Math.max(max, Math.abs((double) want[i] - got[i]));
+            scale = Math.max(scale, Math.abs(want[i]));
+        }
+        return max / Math.max(scale, 1e-30);
+    }
+
     static Report run(String name, Kind kind, int checks) {
         Report r = new Conformance(1e-4).run(fixture(name));
         Conformance.format(r).forEach(System.out::println);

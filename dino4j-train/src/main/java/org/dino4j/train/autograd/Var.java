@@ -50,6 +50,17 @@ public final class Var {
         return grad != null ? grad : new float[value.length];
     }
 
+    /** Multiplies the gradient (if any) by c: gradient clipping. */
+    public void scaleGrad(float c) {
+        if (grad != null) for (int i = 0; i < grad.length; i++) grad[i] *= c;
+    }
+
+    /** Sets the gradient (e.g. one computed elsewhere, or a fixture's). */
+    public void setGrad(float[] g) {
+        if (g.length != value.length) throw new IllegalArgumentException(g.length + " gradient values for " + this);
+        grad = g.clone();
+    }
+
     public void zeroGrad() {
         grad = null;
     }
