@@ -116,6 +116,22 @@ class GradCheckTest {
     }
 
     @Test
+    void shapingAndResidualOps() {
+        check("concatRows", List.of(param(1, 2, 3), param(1, 1, 3), param(1, 4, 3)), (t, v) -> t.gelu(t.concatRows(v.get(0), v.get(1), v.get(2))));
+        check("cols", List.of(param(1, 3, 7)), (t, v) -> t.mul(t.cols(v.get(0), 0, 3), t.cols(v.get(0), 4, 7)));
+        float[] a = new float[5 * 4];
+        for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
+        check("leftMultiply", List.of(param(1, 4, 3)), (t, v) -> t.leftMultiply(a, 5, v.get(0)));
+        check("indexAddRows", List.of(param(1, 5, 3), param(1, 3, 3)), (t, v) -> t.indexAddRows(v.get(0), new int[] {4, 0, 4}, t.gelu(v.get(1)), 1.7f));
+        check("scaleRowGroups", List.of(param(1, 6, 2)), (t, v) -> t.scaleRowGroups(v.get(0), 2, new float[] {0f, 1.25f, 1.25f}));
+        check("mul", List.of(param(1, 3, 4), param(1, 3, 4)), (t, v) -> t.mul(v.get(0), v.get(1)));
+        check("silu", List.of(param(2, 3, 5)), (t, v) -> t.silu(v.get(0)));
+        boolean[] masks = {false, true, false, false};
+        check("tokens with registers", List.of(param(1, 4, 3), param(1, 1, 1, 3), param(1, 1, 3), param(1, 1, 3, 3), param(1, 1, 2, 3)),
+                (t, v) -> t.tokens(v.get(0), v.get(1), v.get(2), v.get(3), v.get(4), masks, 2));
+    }
+
+    @Test
     void koleo() {
         // finite differences need every nearest neighbour to stay the same under the perturbation (a margin between
         // each row's best and second-best cosine; without it this check fails where PyTorch's autograd agrees with

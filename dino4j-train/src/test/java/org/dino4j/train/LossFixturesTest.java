@@ -36,6 +36,13 @@ class LossFixturesTest {
         return max / Math.max(scale, 1e-30);
     }
 
+    static boolean[] masksOf(org.dino4j.io.TensorStore f, String name) {
+        byte[] b = f.get(name).data().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        boolean[] m = new boolean[b.length];
+        for (int i = 0; i < b.length; i++) m[i] = b[i] != 0;
+        return m;
+    }
+
     static Report run(String name, Kind kind, int checks) {
         Report r = new Conformance(1e-4).run(fixture(name));
         Conformance.format(r).forEach(System.out::println);

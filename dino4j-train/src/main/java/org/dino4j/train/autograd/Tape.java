@@ -60,7 +60,120 @@ public final class Tape {
         return o;
     }
 
+    /** Rows of several values stacked: [sum rows, cols]. */
+    public Var concatRows(Var... parts) {
+        int c = parts[0].cols(), r = 0;
+        for (Var p : parts) {
+            if (p.cols() != c) throw new IllegalArgumentException("concat of " + parts[0] + " and " + p);
+            r += p.rows();
+        }
+        float[] v = new float[r * c];
+        int o = 0;
+        for (Var p : parts) {
+            System.arraycopy(p.value, 0, v, o, p.numel());
+            o += p.numel();
+        }
+        Var out = out(v, new int[] {r, c}, parts);
+        if (out.requiresGrad) out.backward = () -> {
+            int off = 0;
+            for (Var p : parts) {
+                if (p.requiresGrad) {
+                    float[] g = p.g();
+                    for (int i = 0; i < g.length; i++) g[i] += out.grad[off + i];
+                }
+                off += p.numel();
+            }
+        };
+        return out;
+    }
+
+    /** Columns [from, to) of x: [rows, to - from] (torch.chunk / narrow on the last dimension). */
+    public Var cols(Var x, int from, int to) {
+        int r = x.rows(), c = x.cols(), w = to - from;
+        if (from < 0 || to > c || w <= 0) throw new IllegalArgumentException("columns " + from + ".." + to + " of " + x);
+        float[] v = new float[r * w];
+        for (int i = 0; i < r; i++) System.arraycopy(x.value, i * c + from, v, i * w, w);
+        Var o = out(v, new int[] {r, w}, x);
+        if (o.requiresGrad) o.backward = () -> {
+            float[] g = x.g();
+            for (int i = 0; i < r; i++) for (int j = 0; j < w; j++) g[i * c + from + j] += o.grad[i * w + j];
+        };
+        return o;
+    }
+
+    /** a · x for a constant matrix a [rOut, x.rows()]: a linear resampling of rows (position-embedding resize). */
+    public Var leftMultiply(float[] a, int rOut, Var x) {
+        int rIn = x.rows(), c = x.cols();
+        if (a.length != rOut * rIn) throw new IllegalArgumentException("matrix " + a.length + " for " + rOut + " x " + rIn);
+        float[] v = new float[rOut * c];
+        Gemm.matmul(a, 0, rIn, x.value, 0, c, v, 0, c, rOut, c, rIn, false);
+        Var o = out(v, new int[] {rOut, c}, x);
+        if (o.requiresGrad) o.backward = () -> Gemm.matmul(transpose(a, rOut, rIn), 0, rOut, o.grad, 0, c, x.g(), 0, c, rIn, c, rOut, true);
+        return o;
+    }
+
+    /**
+     * index_add: x with alpha * src added to rows idx (repeats add up); the official efficient stochastic depth adds a
+     * residual computed on a subset of the batch this way.
+     */
+    public Var indexAddRows(Var x, int[] idx, Var src, float alpha) {
+        int c = x.cols();
+        if (src.cols() != c || src.rows() != idx.length) throw new IllegalArgumentException("index_add of " + src + " into " + x);
+        float[] v = x.value.clone();
+        for (int i = 0; i < idx.length; i++) for (int j = 0; j < c; j++) v[idx[i] * c + j] += alpha * src.value[i * c + j];
+        Var o = out(v, x.shape, x, src);
+        if (o.requiresGrad) o.backward = () -> {
+            if (x.requiresGrad) add(x.g(), o.grad);
+            if (src.requiresGrad) {
+                float[] g = src.g();
+                for (int i = 0; i < idx.length; i++) for (int j = 0; j < c; j++) g[i * c + j] += alpha * o.grad[idx[i] * c + j];
+            }
+        };
+        return o;
+    }
+
+    /** Every row of group i (groups of {@code rowsPerGroup} consecutive rows) times s[i]: DropPath's per-sample scale. */
+    public Var scaleRowGroups(Var x, int rowsPerGroup, float[] s) {
+        int c = x.cols(), per = rowsPerGroup * c;
+        if (s.length * per != x.numel()) throw new IllegalArgumentException(s.length + " groups of " + rowsPerGroup + " rows for " + x);
+        float[] v = new float[x.numel()];
+        for (int i = 0; i < v.length; i++) v[i] = x.value[i] * s[i / per];
+        Var o = out(v, x.shape, x);
+        if (o.requiresGrad) o.backward = () -> {
+            float[] g = x.g();
+            for (int i = 0; i < g.length; i++) g[i] += o.grad[i] * s[i / per];
+        };
+        return o;
+    }
+
     // ------------------------------------------------------------------ elementwise
+
+    public Var mul(Var a, Var b) {
+        sameSize(a, b);
+        float[] v = new float[a.numel()];
+        for (int i = 0; i < v.length; i++) v[i] = a.value[i] * b.value[i];
+        Var o = out(v, a.shape, a, b);
+        if (o.requiresGrad) o.backward = () -> {
+            if (a.requiresGrad) for (int i = 0; i < v.length; i++) a.g()[i] += o.grad[i] * b.value[i];
+            if (b.requiresGrad) for (int i = 0; i < v.length; i++) b.g()[i] += o.grad[i] * a.value[i];
+        };
+        return o;
+    }
+
+    /** SiLU: x sigmoid(x); derivative s (1 + x (1 - s)). */
+    public Var silu(Var x) {
+        float[] v = new float[x.numel()];
+        for (int i = 0; i < v.length; i++) v[i] = (float) (x.value[i] / (1 + Math.exp(-x.value[i])));
+        Var o = out(v, x.shape, x);
+        if (o.requiresGrad) o.backward = () -> {
+            float[] g = x.g();
+            for (int i = 0; i < g.length; i++) {
+                double sg = 1 / (1 + Math.exp(-x.value[i]));
+                g[i] += (float) (o.grad[i] * sg * (1 + x.value[i] * (1 - sg)));
+            }
+        };
+        return o;
+    }
 
     public Var add(Var a, Var b) {
         sameSize(a, b);
@@ -453,6 +566,29 @@ public final class Tape {
      * null. Returns [B * (1 + N), D].
      */
     public Var tokens(Var patches, Var cls, Var maskToken, Var pos, boolean[] masks, int batch) {
+        return tokens(patches, cls, maskToken, pos, null, masks, batch);
+    }
+
+    /**
+     * As {@link #tokens(Var, Var, Var, Var, boolean[], int)} with register tokens [R, D] inserted after the class
+     * token, without position embedding (the official order): rows per image 1 + R + N.
+     */
+    public Var tokens(Var patches, Var cls, Var maskToken, Var pos, Var registers, boolean[] masks, int batch) {
+        Var base = tokens0(patches, cls, maskToken, pos, masks, batch);
+        if (registers == null || registers.numel() == 0) return base;
+        int d = patches.cols(), n = patches.rows() / batch, t = n + 1, nr = registers.numel() / d;
+        List<Var> parts = new ArrayList<>();
+        for (int b = 0; b < batch; b++) {
+            parts.add(rows(base, new int[] {b * t}));
+            parts.add(reshape(registers, nr, d));
+            int[] pr = new int[n];
+            for (int i = 0; i < n; i++) pr[i] = b * t + 1 + i;
+            parts.add(rows(base, pr));
+        }
+        return concatRows(parts.toArray(Var[]::new));
+    }
+
+    private Var tokens0(Var patches, Var cls, Var maskToken, Var pos, boolean[] masks, int batch) {
         int d = patches.cols(), n = patches.rows() / batch, t = n + 1;
         float[] v = new float[batch * t * d];
         for (int b = 0; b < batch; b++) {

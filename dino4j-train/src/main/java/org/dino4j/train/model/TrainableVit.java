@@ -2,25 +2,34 @@ package org.dino4j.train.model;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentHashMap;
 
+import org.dino4j.kernels.Interpolate;
 import org.dino4j.model.ModelConfig;
 import org.dino4j.train.autograd.Tape;
 import org.dino4j.train.autograd.Var;
 
 /**
- * The official DinoVisionTransformer in training mode (MLP blocks with LayerScale, no registers yet) over the
- * autodiff {@link Tape}: parameters under the official state_dict names, a forward that records its backward.
+ * The official DinoVisionTransformer in training mode over the autodiff {@link Tape}: parameters under the official
+ * state_dict names; MLP or SwiGLU blocks, LayerScale, register tokens, the mask token, position embeddings resized
+ * for any crop size (both bicubic flavours, with their gradient), and stochastic depth (per-sample DropPath, or
+ * above a 0.1 rate the official "efficient" variant that runs a branch on a random subset of the batch).
  */
 public final class TrainableVit {
     private final ModelConfig cfg;
     private final Map<String, Var> params;
+    /** Row-resampling matrices of the position grid, per output grid. */
+    private final Map<Long, float[]> posResize = new ConcurrentHashMap<>();
 
     /** @param params official names (patch_embed.proj.weight, blocks.0.attn.qkv.weight, ...) to trainable values */
     public TrainableVit(ModelConfig cfg, Map<String, Var> params) {
         this.cfg = cfg;
         this.params = new LinkedHashMap<>(params);
-        if (cfg.numRegisterTokens() != 0 || cfg.swiglu())
-            throw new UnsupportedOperationException("training with registers or SwiGLU is not implemented yet");
+    }
+
+    public ModelConfig config() {
+        return cfg;
     }
 
     public Map<String, Var> params() {
@@ -33,38 +42,125 @@ public final class TrainableVit {
         return v;
     }
 
-    /** forward_features(x, masks) outputs that the losses use. */
+    /** Stochastic depth: the rate per block and the generator of its draws (the run's, for reproducibility). */
+    public record DropPath(double rate, boolean uniform, SplittableRandom rng) {
+        double rateOf(int block, int depth) {
+            return uniform || depth == 1 ? rate : rate * block / (depth - 1);
+        }
+    }
+
+    /** forward_features(x, masks) outputs the losses use: [B, D] and [B * N, D]. */
     public record Out(Var xNormClstoken, Var xNormPatchtokens, int batch, int patches) {}
 
-    /** pixels [B, 3, H, W] at the native grid (no position-embedding resize yet); masks [B * N] or null. */
     public Out forward(Tape t, float[] pixels, int batch, int height, int width, boolean[] masks) {
-        int d = cfg.embedDim(), ps = cfg.patchSize(), n = (height / ps) * (width / ps), tok = n + 1;
-        if (n + 1 != p("pos_embed").numel() / d)
-            throw new UnsupportedOperationException("position-embedding resize in training is not implemented yet");
+        return forward(t, pixels, batch, height, width, masks, null);
+    }
+
+    /** pixels [B, 3, H, W]; masks [B * N] or null; drop null for none. */
+    public Out forward(Tape t, float[] pixels, int batch, int height, int width, boolean[] masks, DropPath drop) {
+        int d = cfg.embedDim(), ps = cfg.patchSize(), gh = height / ps, gw = width / ps, n = gh * gw;
+        int nr = cfg.numRegisterTokens(), tok = 1 + nr + n;
         Var x = t.patchEmbed(pixels, batch, 3, height, width, p("patch_embed.proj.weight"), p("patch_embed.proj.bias"));
-        x = t.tokens(x, p("cls_token"), p("mask_token"), p("pos_embed"), masks, batch);
-        float eps = 1e-6f;
+        x = t.tokens(x, p("cls_token"), p("mask_token"), posEmbed(t, gh, gw, height, width),
+                nr > 0 ? p("register_tokens") : null, masks, batch);
+        float eps = (float) cfg.layerNormEps();
         for (int i = 0; i < cfg.depth(); i++) {
             String b = "blocks." + i + ".";
-            Var h = t.layerNorm(x, p(b + "norm1.weight"), p(b + "norm1.bias"), eps);
-            h = t.linear(h, p(b + "attn.qkv.weight"), params.get(b + "attn.qkv.bias"));
-            h = t.attention(h, batch, tok, cfg.numHeads());
-            h = t.linear(h, p(b + "attn.proj.weight"), params.get(b + "attn.proj.bias"));
-            if (params.containsKey(b + "ls1.gamma")) h = t.mulCols(h, p(b + "ls1.gamma"));
-            x = t.add(x, h);
-            h = t.layerNorm(x, p(b + "norm2.weight"), p(b + "norm2.bias"), eps);
-            h = t.linear(h, p(b + "mlp.fc1.weight"), params.get(b + "mlp.fc1.bias"));
-            h = t.gelu(h);
-            h = t.linear(h, p(b + "mlp.fc2.weight"), params.get(b + "mlp.fc2.bias"));
-            if (params.containsKey(b + "ls2.gamma")) h = t.mulCols(h, p(b + "ls2.gamma"));
-            x = t.add(x, h);
+            double rate = drop == null ? 0 : drop.rateOf(i, cfg.depth());
+            if (rate > 0.1) { // drop_add_residual_stochastic_depth, once per branch
+                x = subsetResidual(t, x, batch, tok, rate, drop.rng(), y -> attnBranch(t, y, b, y.rows() / tok, tok, eps));
+                x = subsetResidual(t, x, batch, tok, rate, drop.rng(), y -> ffnBranch(t, y, b, eps));
+            } else {
+                Var h = attnBranch(t, x, b, batch, tok, eps);
+                if (rate > 0) h = t.scaleRowGroups(h, tok, keepScales(batch, rate, drop.rng()));
+                x = t.add(x, h);
+                h = ffnBranch(t, x, b, eps);
+                if (rate > 0) h = t.scaleRowGroups(h, tok, keepScales(batch, rate, drop.rng()));
+                x = t.add(x, h);
+            }
         }
         Var xn = t.layerNorm(x, p("norm.weight"), p("norm.bias"), eps);
         int[] clsRows = new int[batch], patchRows = new int[batch * n];
         for (int b = 0; b < batch; b++) {
             clsRows[b] = b * tok;
-            for (int i = 0; i < n; i++) patchRows[b * n + i] = b * tok + 1 + i;
+            for (int i = 0; i < n; i++) patchRows[b * n + i] = b * tok + 1 + nr + i;
         }
         return new Out(t.rows(xn, clsRows), t.rows(xn, patchRows), batch, n);
+    }
+
+    private Var attnBranch(Tape t, Var x, String b, int batch, int tok, float eps) {
+        Var h = t.layerNorm(x, p(b + "norm1.weight"), p(b + "norm1.bias"), eps);
+        h = t.linear(h, p(b + "attn.qkv.weight"), params.get(b + "attn.qkv.bias"));
+        h = t.attention(h, batch, tok, cfg.numHeads());
+        h = t.linear(h, p(b + "attn.proj.weight"), params.get(b + "attn.proj.bias"));
+        return params.containsKey(b + "ls1.gamma") ? t.mulCols(h, p(b + "ls1.gamma")) : h;
+    }
+
+    private Var ffnBranch(Tape t, Var x, String b, float eps) {
+        Var h = t.layerNorm(x, p(b + "norm2.weight"), p(b + "norm2.bias"), eps);
+        if (cfg.swiglu()) { // SwiGLUFFN: w12 -> chunk(2) -> silu(x1) * x2 -> w3
+            h = t.linear(h, p(b + "mlp.w12.weight"), params.get(b + "mlp.w12.bias"));
+            int hid = h.cols() / 2;
+            h = t.mul(t.silu(t.cols(h, 0, hid)), t.cols(h, hid, 2 * hid));
+            h = t.linear(h, p(b + "mlp.w3.weight"), params.get(b + "mlp.w3.bias"));
+        } else {
+            h = t.linear(h, p(b + "mlp.fc1.weight"), params.get(b + "mlp.fc1.bias"));
+            h = t.gelu(h);
+            h = t.linear(h, p(b + "mlp.fc2.weight"), params.get(b + "mlp.fc2.bias"));
+        }
+        return params.containsKey(b + "ls2.gamma") ? t.mulCols(h, p(b + "ls2.gamma")) : h;
+    }
+
+    /** DropPath's per-sample factors: 0 with probability rate, else 1 / (1 - rate). */
+    private static float[] keepScales(int batch, double rate, SplittableRandom rng) {
+        float[] s = new float[batch];
+        for (int i = 0; i < batch; i++) s[i] = rng.nextDouble() < 1 - rate ? (float) (1 / (1 - rate)) : 0f;
+        return s;
+    }
+
+    /**
+     * drop_add_residual_stochastic_depth: the branch on max(int(b (1 - rate)), 1) random samples, added back scaled
+     * by b / subset (index_add).
+     */
+    private static Var subsetResidual(Tape t, Var x, int batch, int tok, double rate, SplittableRandom rng,
+                                      java.util.function.UnaryOperator<Var> branch) {
+        int keep = Math.max((int) (batch * (1 - rate)), 1);
+        int[] perm = new int[batch];
+        for (int i = 0; i < batch; i++) perm[i] = i;
+        for (int i = batch - 1; i > 0; i--) { // Fisher-Yates: randperm
+            int j = rng.nextInt(i + 1), tmp = perm[i];
+            perm[i] = perm[j];
+            perm[j] = tmp;
+        }
+        int[] rows = new int[keep * tok];
+        for (int s = 0; s < keep; s++) for (int r = 0; r < tok; r++) rows[s * tok + r] = perm[s] * tok + r;
+        Var residual = branch.apply(t.rows(x, rows));
+        return t.indexAddRows(x, rows, residual, (float) batch / keep);
+    }
+
+    /** interpolate_pos_encoding: the stored table at the native square grid, else its patch part resampled. */
+    private Var posEmbed(Tape t, int gh, int gw, int h, int w) {
+        Var pos = p("pos_embed");
+        int d = cfg.embedDim(), m = cfg.posGrid();
+        if (gh * gw == m * m && h == w) return pos;
+        float[] a = posResize.computeIfAbsent(((long) gh << 32) | gw, k -> resizeMatrix(m, gh, gw));
+        Var flat = t.reshape(pos, 1 + m * m, d);
+        int[] patchRows = new int[m * m];
+        for (int i = 0; i < patchRows.length; i++) patchRows[i] = 1 + i;
+        return t.concatRows(t.rows(flat, new int[] {0}), t.leftMultiply(a, gh * gw, t.rows(flat, patchRows)));
+    }
+
+    /** The resize as a matrix [gh * gw, m * m]: Interpolate.bicubic (the inference path) applied to each basis vector. */
+    private float[] resizeMatrix(int m, int gh, int gw) {
+        double off = cfg.interpolateOffset();
+        double sh = off != 0 ? (gh + off) / m : Double.NaN, sw = off != 0 ? (gw + off) / m : Double.NaN;
+        float[] a = new float[gh * gw * m * m], e = new float[m * m];
+        for (int i = 0; i < m * m; i++) {
+            e[i] = 1f;
+            float[] col = Interpolate.bicubic(e, m, m, 1, gh, gw, sh, sw, cfg.interpolateAntialias());
+            for (int o = 0; o < gh * gw; o++) a[o * m * m + i] = col[o];
+            e[i] = 0f;
+        }
+        return a;
     }
 }
