@@ -55,10 +55,22 @@ final class BenchCommand implements Callable<Integer> {
             + "alternation with dino4j, forward by forward."})
     boolean serve;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--train", description = {"Time DINOv2 training steps instead of inference: student on 2 x B global (224) "
+            + "and 8 x B local (98) crops, teacher on the globals, DINO + iBOT + KoLeo, AdamW, EMA (as "
+            + "../shared/bench/train_step_peer.py). --batch is B (default 16), --iters the timed steps (default 2)."})
+    boolean train;
+
+    @Option(names = "--prototypes", defaultValue = "65536", description = "DINO head prototypes for --train (default: ${DEFAULT-VALUE}).")
+    int prototypes;
+
     @Override
     public Integer call() throws java.io.IOException {
         if (threads != null) Parallel.setThreads(threads);
         if (serve) return serve();
+        if (train) return train();
         if (!json) System.out.printf("dino4j bench: %d threads, %s, Java %s%n", Parallel.threads(), cpuName(), Runtime.version());
         for (String name : models) {
             ModelConfig cfg = ModelConfig.preset(name);
@@ -92,6 +104,31 @@ final class BenchCommand implements Callable<Integer> {
                 if (!noGemm) gemm(cfg, name);
             }
         }
+        return 0;
+    }
+
+    private int train() {
+        String name = models.get(0);
+        var pr = spec.commandLine().getParseResult();
+        int b = pr.hasMatchedOption("--batch") ? batches.get(0) : 16, steps = pr.hasMatchedOption("--iters") ? iters : 2;
+        int warm = pr.hasMatchedOption("--warmup") ? warmup : 1;
+        if (!json) System.out.printf("dino4j bench --train: %s, batch %d, %d prototypes, %d threads, max heap %d MB%n", name, b,
+                prototypes, Parallel.threads(), Runtime.getRuntime().maxMemory() >> 20);
+        var r = org.dino4j.train.bench.TrainStepBench.run(name, b, prototypes, steps, warm,
+                line -> { if (!json) System.out.println("  " + line); });
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("kind", "train_step");
+        m.put("model", name);
+        m.put("batch", b);
+        m.put("crops", "2x224 (half masked) + 8x98");
+        m.put("prototypes", prototypes);
+        m.put("threads", Parallel.threads());
+        m.put("median_step_s", round(r.medianStepS()));
+        m.put("min_step_s", round(r.minStepS()));
+        m.put("images_per_s", round(r.imagesPerS()));
+        m.put("peak_heap_mb", r.peakHeapMb());
+        emit(m, String.format("%s train step, batch %d: median %.2f s (min %.2f), %.3f img/s, peak heap %d MB",
+                name, b, r.medianStepS(), r.minStepS(), r.imagesPerS(), r.peakHeapMb()));
         return 0;
     }
 

@@ -6,6 +6,7 @@ import java.util.List;
 
 import org.dino4j.kernels.Gemm;
 import org.dino4j.kernels.Ops;
+import org.dino4j.kernels.Parallel;
 import org.dino4j.kernels.ScalarOps;
 
 /**
@@ -449,8 +450,9 @@ public final class Tape {
         if (qkv.rows() != batch * tokens || d % heads != 0) throw new IllegalArgumentException("attention over " + qkv);
         float scale = (float) (1 / Math.sqrt(hd));
         float[] q = qkv.value, out = new float[batch * t * d], prob = new float[batch * heads * t * t];
-        for (int b = 0; b < batch; b++)
-            for (int h = 0; h < heads; h++) {
+        Parallel.forEach(batch * heads, task -> { // (image, head) pairs own disjoint rows/columns of out
+            int b = task / heads, h = task % heads;
+            {
                 int po = (b * heads + h) * t * t;
                 for (int i = 0; i < t; i++) {
                     int qi = (b * t + i) * d3 + h * hd;
@@ -472,12 +474,14 @@ public final class Tape {
                     }
                 }
             }
+        });
         Var o = out(out, new int[] {batch * t, d}, qkv);
         if (o.requiresGrad) o.backward = () -> {
             float[] g = qkv.g(), dO = o.grad;
-            double[] dp = new double[t];
-            for (int b = 0; b < batch; b++)
-                for (int h = 0; h < heads; h++) {
+            Parallel.forEach(batch * heads, task -> { // each pair writes only its own q, k, v columns of its image
+                int b = task / heads, h = task % heads;
+                double[] dp = new double[t];
+                {
                     int po = (b * heads + h) * t * t;
                     for (int i = 0; i < t; i++) {
                         int oi = (b * t + i) * d + h * hd;
@@ -504,6 +508,7 @@ public final class Tape {
                         }
                     }
                 }
+            });
         };
         return o;
     }

@@ -1,0 +1,184 @@
+package org.dino4j.train.bench;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.function.Consumer;
+
+import org.dino4j.io.DType;
+import org.dino4j.io.TensorEntry;
+import org.dino4j.io.TensorStore;
+import org.dino4j.model.DinoVisionTransformer;
+import org.dino4j.model.ModelConfig;
+import org.dino4j.tensor.Tensor;
+import org.dino4j.train.autograd.Tape;
+import org.dino4j.train.autograd.Var;
+import org.dino4j.train.loss.Centering;
+import org.dino4j.train.loss.DinoLoss;
+import org.dino4j.train.loss.IbotPatchLoss;
+import org.dino4j.train.loss.KoLeoLoss;
+import org.dino4j.train.model.DinoHead;
+import org.dino4j.train.model.Init;
+import org.dino4j.train.model.TrainableVit;
+import org.dino4j.train.optim.AdamW;
+
+/**
+ * One DINOv2 training step, as ../shared/bench/train_step_peer.py does it in PyTorch: student on 2 x B global crops
+ * (224 px, half of them block... here randomly masked at 10-50%) and 8 x B local crops (98 px), DropPath 0.1; teacher
+ * (EMA copy, the inference engine) on the global crops; shared DINOHead (3 layers, 2048 hidden, 256 bottleneck, K
+ * prototypes); DINO loss (Sinkhorn-Knopp teacher, the 18 cross-view pairs), iBOT on the masked patches, 0.1 KoLeo;
+ * AdamW; EMA. Random pixels and weights: this measures speed and memory only.
+ */
+public final class TrainStepBench {
+    public record Result(String model, int batch, int prototypes, double medianStepS, double minStepS, double imagesPerS,
+                         long peakHeapMb, float lastLoss) {}
+
+    private TrainStepBench() {}
+
+    public static Result run(String preset, int batch, int prototypes, int steps, int warmup, Consumer<String> log) {
+        ModelConfig hub = ModelConfig.preset(preset);
+        ModelConfig cfg = new ModelConfig(224, hub.patchSize(), 3, hub.embedDim(), hub.depth(), hub.numHeads(), hub.mlpRatio(),
+                true, true, true, 1e-5, hub.ffnLayer(), hub.numRegisterTokens(), hub.interpolateAntialias(), hub.interpolateOffset(), 1e-6);
+        SplittableRandom rng = new SplittableRandom(0);
+        Map<String, Var> sBackbone = Init.vit(cfg, rng), sHead = Init.dinoHead(cfg.embedDim(), prototypes, 3, 2048, 256, rng);
+        Map<String, Var> tBackbone = copy(sBackbone), tHead = copy(sHead);
+        TrainableVit student = new TrainableVit(cfg, sBackbone);
+        DinoHead head = new DinoHead(sHead, 3);
+        List<Var> params = new ArrayList<>(sBackbone.values());
+        params.addAll(sHead.values());
+        AdamW opt = new AdamW();
+
+        int b = batch, n = (224 / cfg.patchSize()) * (224 / cfg.patchSize());
+        float[] global = randn(rng, 2 * b * 3 * 224 * 224), local = randn(rng, 8 * b * 3 * 98 * 98);
+        boolean[] masks = new boolean[2 * b * n];
+        for (int i = 0; i < b; i++) { // half of the global crops masked, 10-50% of their patches
+            int k = (int) (n * (0.1 + 0.4 * i / Math.max(b - 1, 1)));
+            int[] perm = perm(n, rng);
+            for (int j = 0; j < k; j++) masks[i * n + perm[j]] = true;
+        }
+        List<Double> times = new ArrayList<>();
+        float loss = Float.NaN;
+        long peak = 0;
+        for (int s = 0; s < warmup + steps; s++) {
+            resetPeaks();
+            long t0 = System.nanoTime();
+            loss = step(cfg, student, head, tBackbone, tHead, params, opt, global, local, masks, b, n, prototypes, rng);
+            double sec = (System.nanoTime() - t0) / 1e9;
+            peak = Math.max(peak, peakHeap());
+            log.accept(String.format("step %d: %.2f s, loss %.4f, peak heap %d MB%s", s, sec, loss, peakHeap() >> 20, s < warmup ? " (warm-up)" : ""));
+            if (s >= warmup) times.add(sec);
+        }
+        double[] t = times.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        double med = t[t.length / 2];
+        return new Result(preset, batch, prototypes, med, t[0], batch / med, peak >> 20, loss);
+    }
+
+    private static float step(ModelConfig cfg, TrainableVit student, DinoHead head, Map<String, Var> tBackbone,
+                              Map<String, Var> tHead, List<Var> params, AdamW opt, float[] global, float[] local,
+                              boolean[] masks, int b, int n, int k, SplittableRandom rng) {
+        int d = cfg.embedDim();
+        // teacher: the inference engine on the EMA weights (Linear weights alias the arrays), head on the CLS and masked patches
+        float[] tCls, tPatch;
+        int m = 0;
+        for (boolean x : masks) if (x) m++;
+        int[] maskedRows = new int[m];
+        for (int i = 0, r = 0; i < masks.length; i++) if (masks[i]) maskedRows[r++] = i;
+        try (DinoVisionTransformer teacher = DinoVisionTransformer.fromStateDict(cfg, store(tBackbone), null)) {
+            var f = teacher.forwardFeatures(new Tensor(global, 2 * b, 3, 224, 224));
+            Tape none = new Tape();
+            DinoHead th = new DinoHead(tHead, 3);
+            tCls = th.forward(none, Var.constant(f.xNormClstoken().data(), 2 * b, d)).value();
+            float[] pt = f.xNormPatchtokens().data(), sel = new float[m * d];
+            for (int i = 0; i < m; i++) System.arraycopy(pt, maskedRows[i] * d, sel, i * d, d);
+            tPatch = th.forward(none, Var.constant(sel, m, d)).value();
+        }
+        float[] tClsP = Centering.sinkhornKnopp(tCls, 2 * b, k, 0.07f, 3, 2 * b);
+        float[] tPatchP = Centering.sinkhornKnopp(tPatch, m, k, 0.07f, 3, m);
+
+        Tape t = new Tape();
+        TrainableVit.DropPath dp = new TrainableVit.DropPath(0.1, true, rng);
+        TrainableVit.Out g = student.forward(t, global, 2 * b, 224, 224, masks, dp);
+        TrainableVit.Out l = student.forward(t, local, 8 * b, 98, 98, null, dp);
+        Var sCls = head.forward(t, t.concatRows(g.xNormClstoken(), l.xNormClstoken()));
+        Var sPatch = head.forward(t, t.rows(g.xNormPatchtokens(), maskedRows));
+        // DINO: the 10 student crops against the 2 teacher crops, same-view pairs skipped: 18 terms
+        DinoLoss dl = new DinoLoss(k);
+        Var dino = null;
+        for (int si = 0; si < 10; si++) {
+            Var sc = t.rows(sCls, range(si * b, (si + 1) * b));
+            for (int ti = 0; ti < 2; ti++) {
+                if (si == ti) continue;
+                Var term = dl.forward(t, List.of(sc), List.of(Arrays.copyOfRange(tClsP, ti * b * k, (ti + 1) * b * k)));
+                dino = dino == null ? term : t.add(dino, term);
+            }
+        }
+        dino = t.affine(dino, 1f / 18, 0f);
+        Var ibot = new IbotPatchLoss(k).forwardMasked(t, sPatch, tPatchP, masks, 2 * b, null);
+        Var koleo = t.add(KoLeoLoss.forward(t, t.rows(g.xNormClstoken(), range(0, b))),
+                KoLeoLoss.forward(t, t.rows(g.xNormClstoken(), range(b, 2 * b))));
+        Var loss = t.add(t.add(dino, ibot), t.affine(koleo, 0.1f, 0f));
+        for (Var p : params) p.zeroGrad();
+        t.backward(loss);
+        for (Var p : params) opt.step(p, p.grad(), 1e-4, 0.04);
+        int i = 0;
+        List<Var> teacherVars = new ArrayList<>(tBackbone.values());
+        teacherVars.addAll(tHead.values());
+        for (Var p : params) AdamW.ema(teacherVars.get(i++).value(), p.value(), 0.994);
+        return loss.item();
+    }
+
+    /** The teacher: a copy of the student's values, without gradients. */
+    private static Map<String, Var> copy(Map<String, Var> p) {
+        Map<String, Var> out = new LinkedHashMap<>();
+        p.forEach((k, v) -> out.put(k, Var.constant(v.value().clone(), v.shape())));
+        return out;
+    }
+
+    /** A state dict over the arrays themselves (no copy: the engine's Linear keeps the segment, so EMA updates show). */
+    private static TensorStore store(Map<String, Var> p) {
+        Map<String, TensorEntry> m = new LinkedHashMap<>();
+        p.forEach((k, v) -> m.put(k, new TensorEntry(k, DType.F32, Arrays.stream(v.shape()).asLongStream().toArray(),
+                MemorySegment.ofArray(v.value()))));
+        return TensorStore.inMemory(m);
+    }
+
+    private static float[] randn(SplittableRandom r, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) r.nextGaussian();
+        return a;
+    }
+
+    private static int[] perm(int n, SplittableRandom r) {
+        int[] p = range(0, n);
+        for (int i = n - 1; i > 0; i--) {
+            int j = r.nextInt(i + 1), tmp = p[i];
+            p[i] = p[j];
+            p[j] = tmp;
+        }
+        return p;
+    }
+
+    private static int[] range(int a, int b) {
+        int[] r = new int[b - a];
+        for (int i = 0; i < r.length; i++) r[i] = a + i;
+        return r;
+    }
+
+    private static void resetPeaks() {
+        for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) if (p.getType() == MemoryType.HEAP) p.resetPeakUsage();
+    }
+
+    private static long peakHeap() {
+        long s = 0;
+        for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans())
+            if (p.getType() == MemoryType.HEAP && p.getPeakUsage() != null) s += p.getPeakUsage().getUsed();
+        return s;
+    }
+}
