@@ -63,6 +63,9 @@ final class BenchCommand implements Callable<Integer> {
             + "../shared/bench/train_step_peer.py). --batch is B (default 16), --iters the timed steps (default 2)."})
     boolean train;
 
+    @Option(names = "--checkpoint", description = "With --train: activation checkpointing per block (recompute in the backward).")
+    boolean checkpoint;
+
     @Option(names = "--prototypes", defaultValue = "65536", description = "DINO head prototypes for --train (default: ${DEFAULT-VALUE}).")
     int prototypes;
 
@@ -114,7 +117,7 @@ final class BenchCommand implements Callable<Integer> {
         int warm = pr.hasMatchedOption("--warmup") ? warmup : 1;
         if (!json) System.out.printf("dino4j bench --train: %s, batch %d, %d prototypes, %d threads, max heap %d MB%n", name, b,
                 prototypes, Parallel.threads(), Runtime.getRuntime().maxMemory() >> 20);
-        var r = org.dino4j.train.bench.TrainStepBench.run(name, b, prototypes, steps, warm,
+        var r = org.dino4j.train.bench.TrainStepBench.run(name, b, prototypes, checkpoint, steps, warm,
                 line -> { if (!json) System.out.println("  " + line); });
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("kind", "train_step");
@@ -122,6 +125,8 @@ final class BenchCommand implements Callable<Integer> {
         m.put("batch", b);
         m.put("crops", "2x224 (half masked) + 8x98");
         m.put("prototypes", prototypes);
+        m.put("checkpoint", checkpoint);
+        m.put("max_heap_mb", Runtime.getRuntime().maxMemory() >> 20);
         m.put("threads", Parallel.threads());
         m.put("median_step_s", round(r.medianStepS()));
         m.put("min_step_s", round(r.minStepS()));

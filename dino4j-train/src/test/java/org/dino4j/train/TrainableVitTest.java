@@ -82,6 +82,30 @@ class TrainableVitTest {
         }
     }
 
+    @Test
+    void checkpointedBlocksGiveTheSameGradients() {
+        ModelConfig cfg = ModelConfig.fromJson("{\"img_size\": 28, \"patch_size\": 7, \"embed_dim\": 8, \"depth\": 3, \"num_heads\": 2, \"init_values\": 0.5}");
+        for (double rate : new double[] {0.0, 0.05, 0.4}) {
+            float[][] grads = new float[2][];
+            for (int v = 0; v < 2; v++) {
+                Map<String, Var> params = paramsOf(cfg, new SplittableRandom(5));
+                TrainableVit vit = new TrainableVit(cfg, params, v == 1);
+                float[] px = new float[4 * 3 * 28 * 21];
+                SplittableRandom r = new SplittableRandom(8);
+                for (int i = 0; i < px.length; i++) px[i] = (float) r.nextGaussian();
+                Tape t = new Tape();
+                TrainableVit.Out o = vit.forward(t, px, 4, 28, 21, null, rate == 0 ? null : new TrainableVit.DropPath(rate, false, new SplittableRandom(1)));
+                t.backward(t.sum(t.gelu(t.concatRows(o.xNormClstoken(), o.xNormPatchtokens()))));
+                grads[v] = params.values().stream().map(Var::grad).reduce(new float[0], (a, b) -> {
+                    float[] c = java.util.Arrays.copyOf(a, a.length + b.length);
+                    System.arraycopy(b, 0, c, a.length, b.length);
+                    return c;
+                });
+            }
+            assertEquals(0, LossFixturesTest.relErr(grads[0], grads[1]), 1e-6, "drop rate " + rate);
+        }
+    }
+
     /** Random parameters with the official names and shapes for cfg. */
     static Map<String, Var> paramsOf(ModelConfig cfg, SplittableRandom r) {
         Map<String, Var> p = new LinkedHashMap<>();

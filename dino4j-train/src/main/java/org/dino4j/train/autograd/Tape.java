@@ -29,14 +29,39 @@ public final class Tape {
     /** Gradients of {@code loss} (a single value) into every parameter it depends on (accumulated). */
     public void backward(Var loss) {
         if (loss.numel() != 1) throw new IllegalArgumentException("backward from a non-scalar " + loss);
-        if (!loss.requiresGrad) return;
-        loss.g()[0] += 1f;
+        backward(loss, new float[] {1f});
+    }
+
+    /** Backward from {@code out} with the given output gradient (vector-Jacobian product). */
+    public void backward(Var out, float[] seed) {
+        if (!out.requiresGrad) return;
+        Var loss = out;
+        add(loss.g(), seed);
         for (int i = nodes.size() - 1; i >= 0; i--) {
             Var n = nodes.get(i);
             if (n.grad != null && n.backward != null) n.backward.run();
             if (n != loss) n.grad = null; // intermediate gradients are not needed once passed on
         }
         nodes.clear();
+    }
+
+    /**
+     * Activation checkpointing (torch.utils.checkpoint): f(x) is computed without keeping its intermediate values;
+     * the backward runs f again on a fresh tape and back-propagates through that. f must be deterministic (draw any
+     * randomness before) and may use parameters, whose gradients accumulate as usual.
+     */
+    public Var checkpoint(Var x, java.util.function.BiFunction<Tape, Var, Var> f) {
+        if (!x.requiresGrad) return f.apply(this, x); // nothing upstream to save memory for
+        Var y = f.apply(new Tape(), Var.constant(x.value, x.shape));
+        Var o = out(y.value, y.shape, x);
+        o.backward = () -> {
+            Tape sub = new Tape();
+            Var xi = Var.param(x.value, x.shape);
+            Var yi = f.apply(sub, xi);
+            sub.backward(yi, o.grad);
+            if (xi.grad != null) add(x.g(), xi.grad);
+        };
+        return o;
     }
 
     // ------------------------------------------------------------------ shape
@@ -240,16 +265,18 @@ public final class Tape {
     /** Exact (erf) GELU; its derivative is Phi(x) + x phi(x). */
     public Var gelu(Var x) {
         float[] v = x.value.clone();
-        Ops.gelu(v, 0, v.length);
+        Ops.geluParallel(v, 0, v.length);
         Var o = out(v, x.shape, x);
         if (o.requiresGrad) o.backward = () -> {
             float[] g = x.g();
-            for (int i = 0; i < g.length; i++) {
-                double z = x.value[i];
-                double cdf = 0.5 * (1 + ScalarOps.erf((float) (z * Math.sqrt(0.5))));
-                double pdf = Math.exp(-0.5 * z * z) / Math.sqrt(2 * Math.PI);
-                g[i] += (float) (o.grad[i] * (cdf + z * pdf));
-            }
+            Parallel.forRange(g.length, 4096, (lo, hi) -> {
+                for (int i = lo; i < hi; i++) {
+                    float z = x.value[i];
+                    float cdf = 0.5f * (1 + ScalarOps.erf(z * 0.70710678f));
+                    float pdf = (float) Math.exp(-0.5f * z * z) * 0.39894228f;
+                    g[i] += o.grad[i] * (cdf + z * pdf);
+                }
+            });
         };
         return o;
     }
@@ -342,7 +369,7 @@ public final class Tape {
     public Var layerNorm(Var x, Var w, Var b, float eps) {
         int r = x.rows(), c = x.cols();
         float[] v = new float[x.numel()], xhat = new float[x.numel()], rstd = new float[r];
-        for (int i = 0; i < r; i++) {
+        Parallel.forRange(r, 16, (lo, hi) -> { for (int i = lo; i < hi; i++) {
             double m = 0, s = 0;
             for (int j = 0; j < c; j++) m += x.value[i * c + j];
             m /= c;
@@ -356,13 +383,13 @@ public final class Tape {
                 xhat[i * c + j] = (float) ((x.value[i * c + j] - m) * rs);
                 v[i * c + j] = xhat[i * c + j] * w.value[j] + b.value[j];
             }
-        }
+        } });
         Var o = out(v, x.shape, x, w, b);
         if (o.requiresGrad) o.backward = () -> {
             float[] dy = o.grad;
             if (x.requiresGrad) {
                 float[] g = x.g();
-                for (int i = 0; i < r; i++) {
+                Parallel.forRange(r, 16, (lo, hi) -> { for (int i = lo; i < hi; i++) {
                     double m1 = 0, m2 = 0;
                     for (int j = 0; j < c; j++) {
                         double dxh = (double) dy[i * c + j] * w.value[j];
@@ -375,7 +402,7 @@ public final class Tape {
                         double dxh = (double) dy[i * c + j] * w.value[j];
                         g[i * c + j] += (float) (rstd[i] * (dxh - m1 - xhat[i * c + j] * m2));
                     }
-                }
+                } });
             }
             if (w.requiresGrad || b.requiresGrad) {
                 double[] gw = new double[c], gb = new double[c];
@@ -443,74 +470,69 @@ public final class Tape {
 
     /**
      * Multi-head self-attention core, softmax(q k^T / sqrt(hd)) v, from the qkv Linear's output [B*T, 3D] (q, k, v
-     * heads side by side, as the official Attention) to [B*T, D]. Keeps the probabilities for the backward.
+     * heads side by side, as the official Attention) to [B*T, D]. Per (image, head), in parallel: the head's q, k, v
+     * copied out, scores and outputs by GEMM; the probabilities are kept for the backward (dV = P^T dO,
+     * dP = dO V^T, dS = P (dP - rowsum(dP P)), dQ = dS K / sqrt(hd), dK = dS^T Q / sqrt(hd)).
      */
     public Var attention(Var qkv, int batch, int tokens, int heads) {
         int d3 = qkv.cols(), d = d3 / 3, hd = d / heads, t = tokens;
         if (qkv.rows() != batch * tokens || d % heads != 0) throw new IllegalArgumentException("attention over " + qkv);
         float scale = (float) (1 / Math.sqrt(hd));
-        float[] q = qkv.value, out = new float[batch * t * d], prob = new float[batch * heads * t * t];
+        float[] src = qkv.value, out = new float[batch * t * d], prob = new float[batch * heads * t * t];
         Parallel.forEach(batch * heads, task -> { // (image, head) pairs own disjoint rows/columns of out
-            int b = task / heads, h = task % heads;
-            {
-                int po = (b * heads + h) * t * t;
-                for (int i = 0; i < t; i++) {
-                    int qi = (b * t + i) * d3 + h * hd;
-                    double max = Double.NEGATIVE_INFINITY;
-                    for (int j = 0; j < t; j++) {
-                        int kj = (b * t + j) * d3 + d + h * hd;
-                        double s = 0;
-                        for (int e = 0; e < hd; e++) s += (double) q[qi + e] * q[kj + e];
-                        prob[po + i * t + j] = (float) (s * scale);
-                        max = Math.max(max, s * scale);
-                    }
-                    double sum = 0;
-                    for (int j = 0; j < t; j++) sum += prob[po + i * t + j] = (float) Math.exp(prob[po + i * t + j] - max);
-                    for (int j = 0; j < t; j++) prob[po + i * t + j] /= (float) sum;
-                    for (int e = 0; e < hd; e++) {
-                        double acc = 0;
-                        for (int j = 0; j < t; j++) acc += (double) prob[po + i * t + j] * q[(b * t + j) * d3 + 2 * d + h * hd + e];
-                        out[(b * t + i) * d + h * hd + e] = (float) acc;
-                    }
-                }
-            }
+            int b = task / heads, h = task % heads, po = task * t * t;
+            float[] q = head(src, b, t, d3, h * hd, hd), kT = transpose(head(src, b, t, d3, d + h * hd, hd), t, hd);
+            float[] v = head(src, b, t, d3, 2 * d + h * hd, hd), o = new float[t * hd];
+            Gemm.matmul(q, 0, hd, kT, 0, t, prob, po, t, t, t, hd, false);
+            for (int i = 0; i < t; i++) softmaxScaled(prob, po + i * t, t, scale);
+            Gemm.matmul(prob, po, t, v, 0, hd, o, 0, hd, t, hd, t, false);
+            for (int i = 0; i < t; i++) System.arraycopy(o, i * hd, out, (b * t + i) * d + h * hd, hd);
         });
         Var o = out(out, new int[] {batch * t, d}, qkv);
         if (o.requiresGrad) o.backward = () -> {
-            float[] g = qkv.g(), dO = o.grad;
+            float[] g = qkv.g(), dOut = o.grad;
             Parallel.forEach(batch * heads, task -> { // each pair writes only its own q, k, v columns of its image
-                int b = task / heads, h = task % heads;
-                double[] dp = new double[t];
-                {
-                    int po = (b * heads + h) * t * t;
-                    for (int i = 0; i < t; i++) {
-                        int oi = (b * t + i) * d + h * hd;
-                        double rowDot = 0;
-                        for (int j = 0; j < t; j++) { // dP = dO V^T; dV += P^T dO
-                            int vj = (b * t + j) * d3 + 2 * d + h * hd;
-                            double s = 0;
-                            float p = prob[po + i * t + j];
-                            for (int e = 0; e < hd; e++) {
-                                s += (double) dO[oi + e] * q[vj + e];
-                                g[vj + e] += p * dO[oi + e];
-                            }
-                            dp[j] = s;
-                            rowDot += s * p;
-                        }
-                        int qi = (b * t + i) * d3 + h * hd;
-                        for (int j = 0; j < t; j++) { // dS = P (dP - rowDot); dQ += scale dS K; dK += scale dS^T Q
-                            double ds = prob[po + i * t + j] * (dp[j] - rowDot) * scale;
-                            int kj = (b * t + j) * d3 + d + h * hd;
-                            for (int e = 0; e < hd; e++) {
-                                g[qi + e] += (float) (ds * q[kj + e]);
-                                g[kj + e] += (float) (ds * q[qi + e]);
-                            }
-                        }
+                int b = task / heads, h = task % heads, po = task * t * t;
+                float[] q = head(src, b, t, d3, h * hd, hd), k = head(src, b, t, d3, d + h * hd, hd);
+                float[] vT = transpose(head(src, b, t, d3, 2 * d + h * hd, hd), t, hd), dO = head(dOut, b, t, d, h * hd, hd);
+                float[] p = java.util.Arrays.copyOfRange(prob, po, po + t * t), dv = new float[t * hd], dp = new float[t * t];
+                Gemm.matmul(transpose(p, t, t), 0, t, dO, 0, hd, dv, 0, hd, t, hd, t, false);
+                Gemm.matmul(dO, 0, hd, vT, 0, t, dp, 0, t, t, t, hd, false);
+                for (int i = 0; i < t; i++) {
+                    double rowDot = 0;
+                    for (int j = 0; j < t; j++) rowDot += (double) dp[i * t + j] * p[i * t + j];
+                    for (int j = 0; j < t; j++) dp[i * t + j] = (float) (p[i * t + j] * (dp[i * t + j] - rowDot) * scale);
+                }
+                float[] dq = new float[t * hd], dk = new float[t * hd];
+                Gemm.matmul(dp, 0, t, k, 0, hd, dq, 0, hd, t, hd, t, false);
+                Gemm.matmul(transpose(dp, t, t), 0, t, q, 0, hd, dk, 0, hd, t, hd, t, false);
+                for (int i = 0; i < t; i++) {
+                    int r = (b * t + i) * d3;
+                    for (int e = 0; e < hd; e++) {
+                        g[r + h * hd + e] += dq[i * hd + e];
+                        g[r + d + h * hd + e] += dk[i * hd + e];
+                        g[r + 2 * d + h * hd + e] += dv[i * hd + e];
                     }
                 }
             });
         };
         return o;
+    }
+
+    /** Rows of image b, columns [c0, c0 + w) of a [B*T, ld] buffer: [T, w]. */
+    private static float[] head(float[] src, int b, int t, int ld, int c0, int w) {
+        float[] h = new float[t * w];
+        for (int i = 0; i < t; i++) System.arraycopy(src, (b * t + i) * ld + c0, h, i * w, w);
+        return h;
+    }
+
+    /** p[o, o+n) <- softmax(p * scale), in double. */
+    private static void softmaxScaled(float[] p, int o, int n, float scale) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int j = 0; j < n; j++) max = Math.max(max, (double) p[o + j] * scale);
+        double sum = 0;
+        for (int j = 0; j < n; j++) sum += p[o + j] = (float) Math.exp((double) p[o + j] * scale - max);
+        for (int j = 0; j < n; j++) p[o + j] /= (float) sum;
     }
 
     /**
@@ -521,7 +543,7 @@ public final class Tape {
         int r = s.rows(), k = s.cols();
         if (t.length != s.numel()) throw new IllegalArgumentException("targets " + t.length + " for " + s);
         float[] v = new float[r], p = new float[s.numel()];
-        for (int i = 0; i < r; i++) {
+        Parallel.forRange(r, 1, (lo, hi) -> { for (int i = lo; i < hi; i++) {
             double max = Double.NEGATIVE_INFINITY;
             for (int j = 0; j < k; j++) max = Math.max(max, s.value[i * k + j] / temp);
             double sum = 0;
@@ -533,16 +555,16 @@ public final class Tape {
                 ce -= t[i * k + j] * ls;
             }
             v[i] = (float) ce;
-        }
+        } });
         Var o = out(v, new int[] {r}, s);
         if (o.requiresGrad) o.backward = () -> {
             float[] g = s.g();
-            for (int i = 0; i < r; i++) {
+            Parallel.forRange(r, 1, (lo, hi) -> { for (int i = lo; i < hi; i++) {
                 double tsum = 0;
                 for (int j = 0; j < k; j++) tsum += t[i * k + j];
                 for (int j = 0; j < k; j++)
                     g[i * k + j] += (float) (o.grad[i] * (p[i * k + j] * tsum - t[i * k + j]) / temp);
-            }
+            } });
         };
         return o;
     }

@@ -28,20 +28,27 @@ public final class Centering {
      */
     public static float[] sinkhornKnopp(float[] t, int rows, int k, float temp, int iterations, double b) {
         double[] q = new double[rows * k]; // q[i * k + j] = Q^T: sample i, prototype j
+        double[] partial = new double[rows];
+        org.dino4j.kernels.Parallel.forRange(rows, 1, (lo, hi) -> {
+            for (int i = lo; i < hi; i++) {
+                double s = 0;
+                for (int j = 0; j < k; j++) s += q[i * k + j] = Math.exp(t[i * k + j] / temp);
+                partial[i] = s;
+            }
+        });
         double total = 0;
-        for (int i = 0; i < q.length; i++) total += q[i] = Math.exp(t[i] / temp);
-        for (int i = 0; i < q.length; i++) q[i] /= total;
+        for (double s : partial) total += s;
         for (int it = 0; it < iterations; it++) {
-            for (int j = 0; j < k; j++) {
-                double s = 0;
-                for (int i = 0; i < rows; i++) s += q[i * k + j];
-                for (int i = 0; i < rows; i++) q[i * k + j] /= s * k;
-            }
-            for (int i = 0; i < rows; i++) {
-                double s = 0;
-                for (int j = 0; j < k; j++) s += q[i * k + j];
-                for (int j = 0; j < k; j++) q[i * k + j] /= s * b;
-            }
+            double[] colSum = new double[k]; // prototypes: rows of Q (the first pass also divides by the total)
+            for (int i = 0; i < rows; i++) for (int j = 0; j < k; j++) colSum[j] += q[i * k + j];
+            double tot = it == 0 ? total : 1;
+            org.dino4j.kernels.Parallel.forRange(rows, 1, (lo, hi) -> {
+                for (int i = lo; i < hi; i++) {
+                    double s = 0;
+                    for (int j = 0; j < k; j++) s += q[i * k + j] = q[i * k + j] / tot / (colSum[j] / tot * k);
+                    for (int j = 0; j < k; j++) q[i * k + j] /= s * b;
+                }
+            });
         }
         float[] out = new float[q.length];
         for (int i = 0; i < q.length; i++) out[i] = (float) (q[i] * b);

@@ -22,10 +22,21 @@ public final class TrainableVit {
     /** Row-resampling matrices of the position grid, per output grid. */
     private final Map<Long, float[]> posResize = new ConcurrentHashMap<>();
 
+    private final boolean checkpointBlocks;
+
     /** @param params official names (patch_embed.proj.weight, blocks.0.attn.qkv.weight, ...) to trainable values */
     public TrainableVit(ModelConfig cfg, Map<String, Var> params) {
+        this(cfg, params, false);
+    }
+
+    /**
+     * @param checkpointBlocks keep only each block's input and recompute the block in the backward (activation
+     *     checkpointing: about a third more compute, a fraction of the memory)
+     */
+    public TrainableVit(ModelConfig cfg, Map<String, Var> params, boolean checkpointBlocks) {
         this.cfg = cfg;
         this.params = new LinkedHashMap<>(params);
+        this.checkpointBlocks = checkpointBlocks;
     }
 
     public ModelConfig config() {
@@ -67,17 +78,26 @@ public final class TrainableVit {
         for (int i = 0; i < cfg.depth(); i++) {
             String b = "blocks." + i + ".";
             double rate = drop == null ? 0 : drop.rateOf(i, cfg.depth());
-            if (rate > 0.1) { // drop_add_residual_stochastic_depth, once per branch
-                x = subsetResidual(t, x, batch, tok, rate, drop.rng(), y -> attnBranch(t, y, b, y.rows() / tok, tok, eps));
-                x = subsetResidual(t, x, batch, tok, rate, drop.rng(), y -> ffnBranch(t, y, b, eps));
-            } else {
-                Var h = attnBranch(t, x, b, batch, tok, eps);
-                if (rate > 0) h = t.scaleRowGroups(h, tok, keepScales(batch, rate, drop.rng()));
-                x = t.add(x, h);
-                h = ffnBranch(t, x, b, eps);
-                if (rate > 0) h = t.scaleRowGroups(h, tok, keepScales(batch, rate, drop.rng()));
-                x = t.add(x, h);
-            }
+            // random draws first: a checkpointed block must compute the same thing again in the backward
+            int[] perm1 = rate > 0.1 ? subset(batch, rate, drop.rng()) : null, perm2 = rate > 0.1 ? subset(batch, rate, drop.rng()) : null;
+            float[] keep1 = rate > 0 && rate <= 0.1 ? keepScales(batch, rate, drop.rng()) : null;
+            float[] keep2 = rate > 0 && rate <= 0.1 ? keepScales(batch, rate, drop.rng()) : null;
+            java.util.function.BiFunction<Tape, Var, Var> block = (tt, xin) -> {
+                Var y = xin;
+                if (perm1 != null) { // drop_add_residual_stochastic_depth, once per branch
+                    y = subsetResidual(tt, y, batch, tok, perm1, z -> attnBranch(tt, z, b, z.rows() / tok, tok, eps));
+                    y = subsetResidual(tt, y, batch, tok, perm2, z -> ffnBranch(tt, z, b, eps));
+                } else {
+                    Var h = attnBranch(tt, y, b, batch, tok, eps);
+                    if (keep1 != null) h = tt.scaleRowGroups(h, tok, keep1);
+                    y = tt.add(y, h);
+                    h = ffnBranch(tt, y, b, eps);
+                    if (keep2 != null) h = tt.scaleRowGroups(h, tok, keep2);
+                    y = tt.add(y, h);
+                }
+                return y;
+            };
+            x = checkpointBlocks ? t.checkpoint(x, block) : block.apply(t, x);
         }
         Var xn = t.layerNorm(x, p("norm.weight"), p("norm.bias"), eps);
         int[] clsRows = new int[batch], patchRows = new int[batch * n];
@@ -122,20 +142,25 @@ public final class TrainableVit {
      * drop_add_residual_stochastic_depth: the branch on max(int(b (1 - rate)), 1) random samples, added back scaled
      * by b / subset (index_add).
      */
-    private static Var subsetResidual(Tape t, Var x, int batch, int tok, double rate, SplittableRandom rng,
-                                      java.util.function.UnaryOperator<Var> branch) {
-        int keep = Math.max((int) (batch * (1 - rate)), 1);
-        int[] perm = new int[batch];
-        for (int i = 0; i < batch; i++) perm[i] = i;
-        for (int i = batch - 1; i > 0; i--) { // Fisher-Yates: randperm
-            int j = rng.nextInt(i + 1), tmp = perm[i];
-            perm[i] = perm[j];
-            perm[j] = tmp;
-        }
+    private static Var subsetResidual(Tape t, Var x, int batch, int tok, int[] perm, java.util.function.UnaryOperator<Var> branch) {
+        int keep = perm.length;
         int[] rows = new int[keep * tok];
         for (int s = 0; s < keep; s++) for (int r = 0; r < tok; r++) rows[s * tok + r] = perm[s] * tok + r;
         Var residual = branch.apply(t.rows(x, rows));
         return t.indexAddRows(x, rows, residual, (float) batch / keep);
+    }
+
+    /** randperm(batch)[:max(int(batch (1 - rate)), 1)]: the samples whose branch is computed. */
+    private static int[] subset(int batch, double rate, SplittableRandom rng) {
+        int keep = Math.max((int) (batch * (1 - rate)), 1);
+        int[] perm = new int[batch];
+        for (int i = 0; i < batch; i++) perm[i] = i;
+        for (int i = batch - 1; i > 0; i--) { // Fisher-Yates
+            int j = rng.nextInt(i + 1), tmp = perm[i];
+            perm[i] = perm[j];
+            perm[j] = tmp;
+        }
+        return java.util.Arrays.copyOf(perm, keep);
     }
 
     /** interpolate_pos_encoding: the stored table at the native square grid, else its patch part resampled. */
