@@ -48,19 +48,20 @@ public final class DinoVisionTransformer implements AutoCloseable {
         maskToken = vec(sd, "mask_token");
         posEmbed = vec(sd, "pos_embed");
         float eps = (float) cfg.layerNormEps();
+        boolean prepack = prepack(cfg);
         blocks = new Block[cfg.depth()];
         int h = cfg.ffnHidden();
         for (int i = 0; i < blocks.length; i++) {
             String b = "blocks." + i + ".";
             Attention attn = new Attention(
-                    new Linear(w(sd, b + "attn.qkv.weight"), cfg.qkvBias() ? vec(sd, b + "attn.qkv.bias") : null, d, 3 * d),
-                    new Linear(w(sd, b + "attn.proj.weight"), cfg.projBias() ? vec(sd, b + "attn.proj.bias") : null, d, d),
+                    new Linear(w(sd, b + "attn.qkv.weight"), cfg.qkvBias() ? vec(sd, b + "attn.qkv.bias") : null, d, 3 * d, pack(prepack)),
+                    new Linear(w(sd, b + "attn.proj.weight"), cfg.projBias() ? vec(sd, b + "attn.proj.bias") : null, d, d, pack(prepack)),
                     cfg.numHeads());
             Ffn ffn = cfg.swiglu()
-                    ? new SwiGLUFFN(new Linear(w(sd, b + "mlp.w12.weight"), opt(sd, b + "mlp.w12.bias"), d, 2 * h),
-                            new Linear(w(sd, b + "mlp.w3.weight"), opt(sd, b + "mlp.w3.bias"), h, d))
-                    : new Mlp(new Linear(w(sd, b + "mlp.fc1.weight"), opt(sd, b + "mlp.fc1.bias"), d, h),
-                            new Linear(w(sd, b + "mlp.fc2.weight"), opt(sd, b + "mlp.fc2.bias"), h, d));
+                    ? new SwiGLUFFN(new Linear(w(sd, b + "mlp.w12.weight"), opt(sd, b + "mlp.w12.bias"), d, 2 * h, pack(prepack)),
+                            new Linear(w(sd, b + "mlp.w3.weight"), opt(sd, b + "mlp.w3.bias"), h, d, pack(prepack)))
+                    : new Mlp(new Linear(w(sd, b + "mlp.fc1.weight"), opt(sd, b + "mlp.fc1.bias"), d, h, pack(prepack)),
+                            new Linear(w(sd, b + "mlp.fc2.weight"), opt(sd, b + "mlp.fc2.bias"), h, d, pack(prepack)));
             blocks[i] = new Block(ln(sd, b + "norm1", eps), attn, opt(sd, b + "ls1.gamma"), ln(sd, b + "norm2", eps), ffn,
                     opt(sd, b + "ls2.gamma"));
         }
@@ -75,6 +76,22 @@ public final class DinoVisionTransformer implements AutoCloseable {
     public static DinoVisionTransformer fromStateDict(ModelConfig cfg, TensorStore sd, AutoCloseable owner) {
         StateDictSpec.check(cfg, sd);
         return new DinoVisionTransformer(cfg, sd, owner);
+    }
+
+    /**
+     * Whether the blocks' Linear weights get a packed copy (see {@link Linear}): -Ddino4j.prepack=true|false, by
+     * default when that copy is at most 1 GB (ViT-S and ViT-B; ViT-L and ViT-g keep packing per call).
+     */
+    static boolean prepack(ModelConfig cfg) {
+        String p = System.getProperty("dino4j.prepack", "auto").trim();
+        if (p.equals("true") || p.equals("false")) return Boolean.parseBoolean(p);
+        long d = cfg.embedDim(), h = cfg.ffnHidden();
+        long bytes = 4L * cfg.depth() * (4 * d * d + (cfg.swiglu() ? 3 : 2) * d * h);
+        return bytes <= (1L << 30);
+    }
+
+    private static Linear.Prepacked pack(boolean prepack) {
+        return prepack ? new Linear.Prepacked() : null;
     }
 
     private static MemorySegment w(TensorStore sd, String k) {

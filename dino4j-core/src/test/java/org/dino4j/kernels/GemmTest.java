@@ -86,10 +86,11 @@ class GemmTest {
                 mag[ci] = (float) (s + (acc ? Math.abs(c0[ci]) : 0));
             }
         String what = m + "x" + n + "x" + k + " bias=" + withBias + " gamma=" + withGamma + " acc=" + acc;
-        for (int variant = 0; variant < 3; variant++) {
+        for (int variant = 0; variant < 5; variant++) { // public, 4x2, 6x3, then both with a pre-packed weight
             float[] got = c0.clone();
             if (variant == 0) Gemm.linear(a, aOff, lda, w, bias, gamma, got, cOff, ldc, m, n, k, acc);
-            else Gemm.linear(variant == 2, a, aOff, lda, w, bias, gamma, got, cOff, ldc, m, n, k, acc);
+            else if (variant < 3) Gemm.linear(variant == 2, a, aOff, lda, w, bias, gamma, got, cOff, ldc, m, n, k, acc);
+            else Gemm.linear(variant == 4, a, aOff, lda, w, Gemm.pack(variant == 4, w, n, k), bias, gamma, got, cOff, ldc, m, n, k, acc);
             assertClose(want, got, mag, what + " variant " + variant);
             // nothing outside the m x n window (padding between rows, before and after) may change
             for (int i = 0; i < c0.length; i++) {
