@@ -4,17 +4,17 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** The repository's fixtures/ folder (fixtures/extra/images was made by tools/make_image_fixtures.py with Pillow). */
-final class ImageFixtures {
+public final class ImageFixtures {
     private ImageFixtures() {}
 
-    static Path root() {
+    public static Path root() {
         Path p = Path.of("").toAbsolutePath();
         while (p != null && !Files.isDirectory(p.resolve("fixtures/official"))) p = p.getParent();
         if (p == null) throw new IllegalStateException("fixtures/ not found above " + Path.of("").toAbsolutePath());
         return p.resolve("fixtures");
     }
 
-    static Path images() {
+    public static Path images() {
         return root().resolve("extra/images");
     }
 }
