@@ -133,7 +133,22 @@ public final class Gemm {
             throw new IllegalArgumentException("packed weight is " + packed.n + " x " + packed.k + ", call needs " + n + " x " + k);
         if (m > 0 && n > 0 && k > 0 && w.byteSize() < (long) n * k * Float.BYTES)
             throw new IllegalArgumentException("w has " + w.byteSize() + " bytes, need " + n + " x " + k + " floats");
-        gemm(wide, a, aOff, lda, w, null, 0, 0, packed, bias, gamma, c, cOff, ldc, m, n, k, accumulate);
+        gemm(wide, false, a, aOff, lda, w, null, 0, 0, packed, bias, gamma, c, cOff, ldc, m, n, k, accumulate);
+    }
+
+    /**
+     * c = (accumulate ? c : 0) + aᵀ · b with a stored K x M row-major (element (i, k) at a[aOff + k*lda + i]), b K x N:
+     * a backward pass's dW = dYᵀ X without a transposed copy of dY.
+     */
+    public static void matmulTransA(float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                                    float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate) {
+        matmulTransA(WIDE, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, m, n, k, accumulate);
+    }
+
+    static void matmulTransA(boolean wide, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                             float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate) {
+        Objects.requireNonNull(b, "b");
+        gemm(wide, true, a, aOff, lda, null, b, bOff, ldb, null, null, null, c, cOff, ldc, m, n, k, accumulate);
     }
 
     /** {@link #linear} with the micro-kernel chosen by the caller (tests run both kernels on any machine). */
@@ -142,18 +157,18 @@ public final class Gemm {
         Objects.requireNonNull(w, "w");
         if (m > 0 && n > 0 && k > 0 && w.byteSize() < (long) n * k * Float.BYTES)
             throw new IllegalArgumentException("w has " + w.byteSize() + " bytes, need " + n + " x " + k + " floats");
-        gemm(wide, a, aOff, lda, w, null, 0, 0, null, bias, gamma, c, cOff, ldc, m, n, k, accumulate);
+        gemm(wide, false, a, aOff, lda, w, null, 0, 0, null, bias, gamma, c, cOff, ldc, m, n, k, accumulate);
     }
 
     /** {@link #matmul} with the micro-kernel chosen by the caller. */
     static void matmul(boolean wide, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                        float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate) {
         Objects.requireNonNull(b, "b");
-        gemm(wide, a, aOff, lda, null, b, bOff, ldb, null, null, null, c, cOff, ldc, m, n, k, accumulate);
+        gemm(wide, false, a, aOff, lda, null, b, bOff, ldb, null, null, null, c, cOff, ldc, m, n, k, accumulate);
     }
 
     /** B is w^T (w: n x k segment) when w != null, else b (k x n heap array). */
-    private static void gemm(boolean wide, float[] a, int aOff, int lda, MemorySegment w, float[] b, int bOff,
+    private static void gemm(boolean wide, boolean ta, float[] a, int aOff, int lda, MemorySegment w, float[] b, int bOff,
                              int ldb, PackedWeight pre, float[] bias, float[] gamma, float[] c, int cOff, int ldc,
                              int m, int n, int k, boolean acc) {
         if (m < 0 || n < 0 || k < 0) throw new IllegalArgumentException("negative shape " + m + "x" + n + "x" + k);
@@ -176,6 +191,12 @@ public final class Gemm {
         final int threads = (2.0 * m * n * k < PARALLEL_FLOPS || (w != null && !w.isAccessibleBy(ANY_THREAD)))
                 ? 1 : Parallel.threads();
         if (m < mr) {
+            if (ta) { // a handful of rows: transpose them, then the plain path
+                float[] at = new float[m * k];
+                for (int p = 0; p < k; p++) for (int i = 0; i < m; i++) at[i * k + p] = a[aOff + p * lda + i];
+                smallM(at, 0, k, w, b, bOff, ldb, bias, gamma, c, cOff, ldc, m, n, k, acc, threads);
+                return;
+            }
             smallM(a, aOff, lda, w, b, bOff, ldb, bias, gamma, c, cOff, ldc, m, n, k, acc, threads);
             return;
         }
@@ -228,7 +249,7 @@ public final class Gemm {
             int rp0 = (int) ((long) mp * rb / rowBlocks), rp1 = (int) ((long) mp * (rb + 1) / rowBlocks);
             int cp0 = (int) ((long) np * cl / colBlocks), cp1 = (int) ((long) np * (cl + 1) / colBlocks);
             if (rp0 < rp1 && cp0 < cp1)
-                tile(wide, mr, nr, a, aOff, lda, bp, npad, bias, gamma, c, cOff, ldc, m, n, k, kc, nb, acc,
+                tile(wide, ta, mr, nr, a, aOff, lda, bp, npad, bias, gamma, c, cOff, ldc, m, n, k, kc, nb, acc,
                         rp0, rp1, cp0, cp1);
         });
     }
@@ -247,7 +268,7 @@ public final class Gemm {
      * prefetch instruction, and without this the first calls on each new micro-panel stall on L3 (kernel loop:
      * 74 -> 86 GFLOP/s on Zen 3).
      */
-    private static void tile(boolean wide, int mr, int nr, float[] a, int aOff, int lda, float[] bp, int npad,
+    private static void tile(boolean wide, boolean ta, int mr, int nr, float[] a, int aOff, int lda, float[] bp, int npad,
                              float[] bias, float[] gamma, float[] c, int cOff, int ldc, int m, int n, int k, int kc,
                              int nb, boolean acc, int rp0, int rp1, int cp0, int cp1) {
         Scratch s = SCRATCH.get();
@@ -257,7 +278,8 @@ public final class Gemm {
         float[] z = zeros(Math.max(n, nr)), gs = gamma != null ? gamma : ones(Math.max(n, nr));
         for (int pb = 0; pb < nb; pb++) {
             int k0 = pb * kc, kcb = Math.min(kc, k - k0);
-            packA(a, aOff, lda, m, mr, rp0, rp1, k0, kcb, ap);
+            if (ta) packAT(a, aOff, lda, m, mr, rp0, rp1, k0, kcb, ap);
+            else packA(a, aOff, lda, m, mr, rp0, rp1, k0, kcb, ap);
             boolean load = acc || pb > 0;
             float[] bs = pb == 0 && bias != null ? bias : z;
             int lines = kcb * nr / 16, per = (lines + (rp1 - rp0) - 1) / (rp1 - rp0);
@@ -448,6 +470,18 @@ public final class Gemm {
             for (int j = full; j < nr; j++) {
                 float v = (src[s + j] + bs[j0 + j]) * gs[j0 + j];
                 c[d + j] = acc ? c[d + j] + v : v;
+            }
+        }
+    }
+
+    /** As {@link #packA} from A stored transposed (element (i, k) at a[aOff + k*lda + i]): mr contiguous reads per k. */
+    private static void packAT(float[] a, int aOff, int lda, int m, int mr, int rp0, int rp1, int k0, int kcb, float[] ap) {
+        for (int ip = rp0; ip < rp1; ip++) {
+            int base = (ip - rp0) * kcb * mr, i0 = ip * mr, rows = Math.min(mr, m - i0);
+            for (int kk = 0; kk < kcb; kk++) {
+                int src = aOff + (k0 + kk) * lda + i0, dst = base + kk * mr;
+                System.arraycopy(a, src, ap, dst, rows);
+                for (int ii = rows; ii < mr; ii++) ap[dst + ii] = 0f;
             }
         }
     }

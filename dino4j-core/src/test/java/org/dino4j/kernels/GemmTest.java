@@ -201,10 +201,16 @@ class GemmTest {
                         int ci = cOff + i * ldc + j;
                         mag[ci] = (float) (t + (acc ? Math.abs(c0[ci]) : 0));
                     }
-                for (int variant = 0; variant < 3; variant++) {
+                // A stored transposed (K x M, leading dimension m + pad) for matmulTransA
+                int ldat = m + pad;
+                float[] at = new float[aOff + k * ldat];
+                for (int i = 0; i < m; i++) for (int p = 0; p < k; p++) at[aOff + p * ldat + i] = a[aOff + i * lda + p];
+                for (int variant = 0; variant < 6; variant++) { // public, 4x2, 6x3; then the same with A transposed
                     float[] got = c0.clone();
                     if (variant == 0) Gemm.matmul(a, aOff, lda, b, bOff, ldb, got, cOff, ldc, m, n, k, acc);
-                    else Gemm.matmul(variant == 2, a, aOff, lda, b, bOff, ldb, got, cOff, ldc, m, n, k, acc);
+                    else if (variant < 3) Gemm.matmul(variant == 2, a, aOff, lda, b, bOff, ldb, got, cOff, ldc, m, n, k, acc);
+                    else if (variant == 3) Gemm.matmulTransA(at, aOff, ldat, b, bOff, ldb, got, cOff, ldc, m, n, k, acc);
+                    else Gemm.matmulTransA(variant == 5, at, aOff, ldat, b, bOff, ldb, got, cOff, ldc, m, n, k, acc);
                     assertClose(want, got, mag, "matmul " + m + "x" + n + "x" + k + " acc=" + acc + " v" + variant);
                     for (int i = 0; i < c0.length; i++) {
                         int rel = i - cOff;

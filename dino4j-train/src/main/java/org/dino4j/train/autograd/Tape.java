@@ -134,7 +134,7 @@ public final class Tape {
         float[] v = new float[rOut * c];
         Gemm.matmul(a, 0, rIn, x.value, 0, c, v, 0, c, rOut, c, rIn, false);
         Var o = out(v, new int[] {rOut, c}, x);
-        if (o.requiresGrad) o.backward = () -> Gemm.matmul(transpose(a, rOut, rIn), 0, rOut, o.grad, 0, c, x.g(), 0, c, rIn, c, rOut, true);
+        if (o.requiresGrad) o.backward = () -> Gemm.matmulTransA(a, 0, rIn, o.grad, 0, c, x.g(), 0, c, rIn, c, rOut, true);
         return o;
     }
 
@@ -354,7 +354,7 @@ public final class Tape {
         Var o = out(v, shape, x, w, b);
         if (o.requiresGrad) o.backward = () -> {
             if (x.requiresGrad) Gemm.matmul(o.grad, 0, n, w.value, 0, k, x.g(), 0, k, r, k, n, true); // dX = dY W
-            if (w.requiresGrad) Gemm.matmul(transpose(o.grad, r, n), 0, r, x.value, 0, k, w.g(), 0, k, n, k, r, true); // dW = dY^T X
+            if (w.requiresGrad) Gemm.matmulTransA(o.grad, 0, n, x.value, 0, k, w.g(), 0, k, n, k, r, true); // dW = dY^T X
             if (b != null && b.requiresGrad) {
                 float[] g = b.g();
                 double[] acc = new double[n];
@@ -495,17 +495,17 @@ public final class Tape {
                 int b = task / heads, h = task % heads, po = task * t * t;
                 float[] q = head(src, b, t, d3, h * hd, hd), k = head(src, b, t, d3, d + h * hd, hd);
                 float[] vT = transpose(head(src, b, t, d3, 2 * d + h * hd, hd), t, hd), dO = head(dOut, b, t, d, h * hd, hd);
-                float[] p = java.util.Arrays.copyOfRange(prob, po, po + t * t), dv = new float[t * hd], dp = new float[t * t];
-                Gemm.matmul(transpose(p, t, t), 0, t, dO, 0, hd, dv, 0, hd, t, hd, t, false);
+                float[] dv = new float[t * hd], dp = new float[t * t];
+                Gemm.matmulTransA(prob, po, t, dO, 0, hd, dv, 0, hd, t, hd, t, false);
                 Gemm.matmul(dO, 0, hd, vT, 0, t, dp, 0, t, t, t, hd, false);
                 for (int i = 0; i < t; i++) {
                     double rowDot = 0;
-                    for (int j = 0; j < t; j++) rowDot += (double) dp[i * t + j] * p[i * t + j];
-                    for (int j = 0; j < t; j++) dp[i * t + j] = (float) (p[i * t + j] * (dp[i * t + j] - rowDot) * scale);
+                    for (int j = 0; j < t; j++) rowDot += (double) dp[i * t + j] * prob[po + i * t + j];
+                    for (int j = 0; j < t; j++) dp[i * t + j] = (float) (prob[po + i * t + j] * (dp[i * t + j] - rowDot) * scale);
                 }
                 float[] dq = new float[t * hd], dk = new float[t * hd];
                 Gemm.matmul(dp, 0, t, k, 0, hd, dq, 0, hd, t, hd, t, false);
-                Gemm.matmul(transpose(dp, t, t), 0, t, q, 0, hd, dk, 0, hd, t, hd, t, false);
+                Gemm.matmulTransA(dp, 0, t, q, 0, hd, dk, 0, hd, t, hd, t, false);
                 for (int i = 0; i < t; i++) {
                     int r = (b * t + i) * d3;
                     for (int e = 0; e < hd; e++) {
