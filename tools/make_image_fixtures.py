@@ -116,7 +116,7 @@ def write_safetensors(path, tensors, metadata):
     header, blobs, off = {"__metadata__": metadata}, [], 0
     for k, v in tensors.items():
         b = np.ascontiguousarray(v).tobytes()
-        dt = {"uint8": "U8", "float32": "F32"}[str(v.dtype)]
+        dt = {"uint8": "U8", "float32": "F32", "float64": "F64", "int64": "I64"}[str(v.dtype)]
         header[k] = {"dtype": dt, "shape": list(v.shape), "data_offsets": [off, off + len(b)]}
         blobs.append(b)
         off += len(b)

@@ -36,6 +36,9 @@ import subprocess
 import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_image_fixtures import write_safetensors  # noqa: E402
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -276,20 +279,6 @@ def main():
     write_safetensors(OUT, tensors, {"torch": torch.__version__, "python": sys.version.split()[0],
                                      "cpu_capability": cap, "linspace_fused_vs_default_differ": str(differ)})
     print(OUT, os.path.getsize(OUT), "bytes; linspace values differing fused/default:", differ)
-
-
-def write_safetensors(path, tensors, metadata):
-    header, blobs, off = {"__metadata__": metadata}, [], 0
-    for k, v in tensors.items():
-        b = np.ascontiguousarray(v).tobytes()
-        dt = {"uint8": "U8", "float32": "F32", "float64": "F64", "int64": "I64"}[str(v.dtype)]
-        header[k] = {"dtype": dt, "shape": list(v.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 if __name__ == "__main__":

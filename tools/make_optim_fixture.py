@@ -15,8 +15,12 @@ import json
 import math
 import os
 import struct
+import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_image_fixtures import write_safetensors  # noqa: E402
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -84,19 +88,6 @@ def read_safetensors(path):
     h.pop("__metadata__", None)
     return {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]], dtype=np.float32).reshape(v["shape"])
             for k, v in h.items() if v["dtype"] == "F32"}
-
-
-def write_safetensors(path, tensors, metadata):
-    header, blobs, off = {"__metadata__": metadata}, [], 0
-    for k, v in tensors.items():
-        b = np.ascontiguousarray(v).tobytes()
-        header[k] = {"dtype": {"float32": "F32", "float64": "F64"}[str(v.dtype)], "shape": list(v.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 def main():
