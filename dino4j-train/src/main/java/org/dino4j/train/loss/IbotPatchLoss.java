@@ -15,6 +15,16 @@ public final class IbotPatchLoss {
         this.centering = new DinoLoss(outDim);
     }
 
+    /** softmax_center_teacher on the masked patches' logits [M, K] (a pending center update is applied first). */
+    public float[] softmaxCenterTeacher(float[] teacherLogits, float temp) {
+        return centering.softmaxCenterTeacher(teacherLogits, temp);
+    }
+
+    /** update_center: the mean over the masked patches (one process), applied at the next softmax_center_teacher. */
+    public void updateCenter(float[] teacherLogits) {
+        centering.updateCenter(teacherLogits);
+    }
+
     public float[] sinkhornKnoppTeacher(float[] teacherLogits, int k, float temp, int nMaskedPatches, int iterations) {
         return Centering.sinkhornKnopp(teacherLogits, teacherLogits.length / k, k, temp, iterations, nMaskedPatches);
     }

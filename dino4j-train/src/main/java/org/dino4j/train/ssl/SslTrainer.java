@@ -1,0 +1,212 @@
+package org.dino4j.train.ssl;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import org.dino4j.data.RgbImage;
+import org.dino4j.data.aug.DataAugmentationDino;
+import org.dino4j.data.ssl.MaskCollator;
+import org.dino4j.data.ssl.MaskingGenerator;
+import org.dino4j.data.ssl.PyRandom;
+import org.dino4j.io.DType;
+import org.dino4j.io.TensorEntry;
+import org.dino4j.io.TensorStore;
+import org.dino4j.model.DinoVisionTransformer;
+import org.dino4j.model.ModelConfig;
+import org.dino4j.tensor.Tensor;
+import org.dino4j.train.autograd.Tape;
+import org.dino4j.train.autograd.Var;
+import org.dino4j.train.loss.DinoLoss;
+import org.dino4j.train.loss.IbotPatchLoss;
+import org.dino4j.train.loss.KoLeoLoss;
+import org.dino4j.train.model.DinoHead;
+import org.dino4j.train.model.Init;
+import org.dino4j.train.model.TrainableVit;
+import org.dino4j.train.optim.AdamW;
+import org.dino4j.train.optim.CosineScheduler;
+import org.dino4j.train.optim.ParamGroups;
+
+/**
+ * SSLMetaArch's forward_backward plus the train loop's optimizer step (dinov2/train/ssl_meta_arch.py, train.py):
+ * multi-crop augmentation, iBOT masks as collate_data_and_cast makes them, teacher (EMA copy, no gradient) on the
+ * global crops with its CLS chunks swapped, one shared DINO head, DINO loss over the 2 x (2 - 1) global and
+ * 2 x L local pairs, iBOT on the masked patches, KoLeo (weight 0.1) per global crop, per-submodule clipping, AdamW
+ * with the official parameter groups and schedules, EMA. Each step draws its randomness from generators seeded by
+ * (seed, step), so a run resumed at step s makes the same draws as one that never stopped.
+ */
+public final class SslTrainer {
+    /** The knobs of ssl_default_config.yaml that a step uses (the official names in comments). */
+    public record Config(ModelConfig model, DataAugmentationDino.Config crops, int prototypes, int headHidden,
+                         int headBottleneck, int headLayers, boolean sinkhornKnopp, double baseLr, int batchPerStep,
+                         double minLr, double weightDecay, double weightDecayEnd, double momentumTeacher,
+                         double teacherTemp, double warmupTeacherTemp, int warmupTeacherTempIters, int warmupIters,
+                         int totalIters, int freezeLastLayerIters, double clipGrad, double layerwiseDecay,
+                         double patchEmbedLrMult, double dropPathRate, double koleoWeight, double maskRatioMin,
+                         double maskRatioMax, double maskProbability) {
+        /** optim.lr scaled by sqrt(batch / 1024) (scaling_rule sqrt_wrt_1024). */
+        public double lr() {
+            return baseLr * Math.sqrt(batchPerStep / 1024.0);
+        }
+    }
+
+    /** One step's losses (as the official logs them: koleo and ibot before their weights' halving for display). */
+    public record Losses(float total, float dinoLocal, float dinoGlobal, float koleo, float ibot) {}
+
+    private final Config cfg;
+    private final long seed;
+    private final TrainableVit student;
+    private final DinoHead head;
+    private final Map<String, Var> sBackbone, sHead, tBackbone, tHead;
+    private final List<ParamGroups.Param> backboneParams, headParams;
+    private final AdamW opt = new AdamW();
+    private final CosineScheduler lr, lastLayerLr, wd, momentum, teacherTemp;
+    private final DataAugmentationDino aug;
+    private final MaskCollator masks;
+    private final DinoLoss dinoLoss;
+    private final IbotPatchLoss ibotLoss;
+    private long step;
+
+    public SslTrainer(Config cfg, long seed) {
+        this.cfg = cfg;
+        this.seed = seed;
+        SplittableRandom init = new SplittableRandom(seed);
+        sBackbone = Init.vit(cfg.model(), init);
+        sHead = Init.dinoHead(cfg.model().embedDim(), cfg.prototypes(), cfg.headLayers(), cfg.headHidden(), cfg.headBottleneck(), init);
+        tBackbone = constantCopy(sBackbone);
+        tHead = constantCopy(sHead);
+        student = new TrainableVit(cfg.model(), sBackbone);
+        head = new DinoHead(sHead, cfg.headLayers());
+        backboneParams = ParamGroups.of("backbone", sBackbone, cfg.model().depth(), cfg.layerwiseDecay(), cfg.patchEmbedLrMult());
+        headParams = ParamGroups.of("dino_head", sHead, 0, cfg.layerwiseDecay(), cfg.patchEmbedLrMult());
+        lr = new CosineScheduler(cfg.lr(), cfg.minLr(), cfg.totalIters(), cfg.warmupIters(), 0, 0);
+        lastLayerLr = new CosineScheduler(cfg.lr(), cfg.minLr(), cfg.totalIters(), cfg.warmupIters(), 0, 0).zeroFirst(cfg.freezeLastLayerIters());
+        wd = new CosineScheduler(cfg.weightDecay(), cfg.weightDecayEnd(), cfg.totalIters());
+        momentum = new CosineScheduler(cfg.momentumTeacher(), 1.0, cfg.totalIters());
+        teacherTemp = new CosineScheduler(cfg.teacherTemp(), cfg.teacherTemp(), cfg.warmupTeacherTempIters(),
+                cfg.warmupTeacherTempIters(), cfg.warmupTeacherTemp(), 0);
+        aug = new DataAugmentationDino(cfg.crops());
+        int g = cfg.crops().globalSize() / cfg.model().patchSize();
+        masks = new MaskCollator(MaskingGenerator.official(cfg.crops().globalSize(), cfg.model().patchSize()), g * g,
+                cfg.maskRatioMin(), cfg.maskRatioMax(), cfg.maskProbability());
+        dinoLoss = new DinoLoss(cfg.prototypes());
+        ibotLoss = new IbotPatchLoss(cfg.prototypes());
+    }
+
+    public long step() {
+        return step;
+    }
+
+    /** The teacher backbone as an inference model (EMA weights; Linear weights alias the trainer's arrays). */
+    public DinoVisionTransformer teacher() {
+        return DinoVisionTransformer.fromStateDict(cfg.model(), store(tBackbone), null);
+    }
+
+    /** One training step on a batch of images. */
+    public Losses train(List<RgbImage> images) {
+        int b = images.size(), L = cfg.crops().localCrops(), gs = cfg.crops().globalSize(), ls = cfg.crops().localSize();
+        int d = cfg.model().embedDim(), k = cfg.prototypes(), gsz = 3 * gs * gs, lsz = 3 * ls * ls;
+        SplittableRandom rng = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + step);
+        // collate: crop i of every image, crop by crop (collate_data_and_cast's order)
+        float[] global = new float[2 * b * gsz], local = new float[L * b * lsz];
+        for (int s = 0; s < b; s++) {
+            DataAugmentationDino.Crops c = aug.apply(images.get(s), rng);
+            for (int i = 0; i < 2; i++) System.arraycopy(c.global().get(i), 0, global, (i * b + s) * gsz, gsz);
+            for (int i = 0; i < L; i++) System.arraycopy(c.local().get(i), 0, local, (i * b + s) * lsz, lsz);
+        }
+        MaskCollator.Masks mk = masks.collate(2 * b, new PyRandom(seed * 1_000_003L + step));
+        boolean[] mask = mk.masks();
+        int[] maskedRows = mk.indices();
+        int m = maskedRows.length;
+        float temp = (float) teacherTemp.get(step);
+
+        // teacher: no gradient; CLS chunks swapped so crop A's student output meets crop B's target
+        float[] tCls, tPatch;
+        try (DinoVisionTransformer teacher = teacher()) {
+            var f = teacher.forwardFeatures(new Tensor(global, 2 * b, 3, gs, gs));
+            float[] cls = f.xNormClstoken().data(), swapped = new float[cls.length];
+            System.arraycopy(cls, b * d, swapped, 0, b * d);
+            System.arraycopy(cls, 0, swapped, b * d, b * d);
+            DinoHead th = new DinoHead(tHead, cfg.headLayers());
+            Tape none = new Tape();
+            tCls = th.forward(none, Var.constant(swapped, 2 * b, d)).value();
+            float[] pt = f.xNormPatchtokens().data(), sel = new float[Math.max(m, 1) * d];
+            for (int i = 0; i < m; i++) System.arraycopy(pt, maskedRows[i] * d, sel, i * d, d);
+            tPatch = m > 0 ? th.forward(none, Var.constant(sel, m, d)).value() : new float[0];
+        }
+        float[] pDino, pIbot;
+        if (cfg.sinkhornKnopp()) {
+            pDino = dinoLoss.sinkhornKnoppTeacher(tCls, temp, 3);
+            pIbot = m > 0 ? ibotLoss.sinkhornKnoppTeacher(tPatch, k, temp, m, 3) : new float[0];
+        } else {
+            pDino = dinoLoss.softmaxCenterTeacher(tCls, temp);
+            dinoLoss.updateCenter(tCls);
+            pIbot = m > 0 ? ibotLoss.softmaxCenterTeacher(tPatch, temp) : new float[0];
+            if (m > 0) ibotLoss.updateCenter(tPatch);
+        }
+
+        // student
+        Tape t = new Tape();
+        TrainableVit.DropPath dp = cfg.dropPathRate() > 0 ? new TrainableVit.DropPath(cfg.dropPathRate(), true, rng) : null;
+        TrainableVit.Out g = student.forward(t, global, 2 * b, gs, gs, mask, dp);
+        TrainableVit.Out l = student.forward(t, local, L * b, ls, ls, null, dp);
+        Var sLocal = head.forward(t, l.xNormClstoken()), sGlobal = head.forward(t, g.xNormClstoken());
+        int localTerms = L * 2, globalTerms = 2;
+        List<float[]> tChunks = List.of(Arrays.copyOfRange(pDino, 0, b * k), Arrays.copyOfRange(pDino, b * k, 2 * b * k));
+        List<Var> localChunks = new ArrayList<>();
+        for (int i = 0; i < L; i++) localChunks.add(t.rows(sLocal, range(i * b, (i + 1) * b)));
+        Var dinoLocal = t.affine(dinoLoss.forward(t, localChunks, tChunks), 1f / (globalTerms + localTerms), 0f);
+        Var dinoGlobal = t.affine(dinoLoss.forward(t, List.of(sGlobal), List.of(pDino)), 2f / (globalTerms + localTerms), 0f);
+        Var koleo = t.affine(t.add(KoLeoLoss.forward(t, t.rows(g.xNormClstoken(), range(0, b))),
+                KoLeoLoss.forward(t, t.rows(g.xNormClstoken(), range(b, 2 * b)))), (float) cfg.koleoWeight(), 0f);
+        Var loss = t.add(t.add(dinoLocal, dinoGlobal), koleo);
+        Var ibot = null;
+        if (m > 0) {
+            Var sPatch = head.forward(t, t.rows(g.xNormPatchtokens(), maskedRows));
+            ibot = ibotLoss.forwardMasked(t, sPatch, pIbot, mask, 2 * b, mk.weights()); // * 2 * 0.5: ibot_loss_scale
+            loss = t.add(loss, ibot);
+        }
+        if (!Float.isFinite(loss.item()))
+            throw new IllegalStateException("loss is " + loss.item() + " at step " + step + ": stopping (NaN/Inf)");
+        for (var p : backboneParams) p.var().zeroGrad();
+        for (var p : headParams) p.var().zeroGrad();
+        t.backward(loss);
+
+        // optimizer: per-submodule clipping, per-group lr / wd, AdamW; then EMA
+        AdamW.clipGradNorm(backboneParams.stream().map(ParamGroups.Param::var).toList(), cfg.clipGrad());
+        AdamW.clipGradNorm(headParams.stream().map(ParamGroups.Param::var).toList(), cfg.clipGrad());
+        double mom = momentum.get(step);
+        for (List<ParamGroups.Param> group : List.of(backboneParams, headParams))
+            for (ParamGroups.Param p : group) {
+                double plr = (p.lastLayer() ? lastLayerLr : lr).get(step) * p.lrMultiplier();
+                opt.step(p.var(), p.var().grad(), plr, wd.get(step) * p.wdMultiplier());
+            }
+        for (var e : sBackbone.entrySet()) AdamW.ema(tBackbone.get(e.getKey()).value(), e.getValue().value(), mom);
+        for (var e : sHead.entrySet()) AdamW.ema(tHead.get(e.getKey()).value(), e.getValue().value(), mom);
+        step++;
+        return new Losses(loss.item(), dinoLocal.item(), dinoGlobal.item(), koleo.item(), ibot == null ? 0f : ibot.item());
+    }
+
+    private static Map<String, Var> constantCopy(Map<String, Var> p) {
+        Map<String, Var> out = new LinkedHashMap<>();
+        p.forEach((k, v) -> out.put(k, Var.constant(v.value().clone(), v.shape())));
+        return out;
+    }
+
+    private static TensorStore store(Map<String, Var> p) {
+        Map<String, TensorEntry> m = new LinkedHashMap<>();
+        p.forEach((k, v) -> m.put(k, new TensorEntry(k, DType.F32, Arrays.stream(v.shape()).asLongStream().toArray(),
+                MemorySegment.ofArray(v.value()))));
+        return TensorStore.inMemory(m);
+    }
+
+    private static int[] range(int a, int b) {
+        int[] r = new int[b - a];
+        for (int i = 0; i < r.length; i++) r[i] = a + i;
+        return r;
+    }
+}
