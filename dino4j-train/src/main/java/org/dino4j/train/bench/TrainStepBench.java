@@ -27,6 +27,7 @@ import org.dino4j.train.loss.KoLeoLoss;
 import org.dino4j.train.model.DinoHead;
 import org.dino4j.train.model.Init;
 import org.dino4j.train.model.TrainableVit;
+import org.dino4j.train.model.Weights;
 import org.dino4j.train.optim.AdamW;
 
 /**
@@ -49,7 +50,7 @@ public final class TrainStepBench {
                 true, true, true, 1e-5, hub.ffnLayer(), hub.numRegisterTokens(), hub.interpolateAntialias(), hub.interpolateOffset(), 1e-6);
         SplittableRandom rng = new SplittableRandom(0);
         Map<String, Var> sBackbone = Init.vit(cfg, rng), sHead = Init.dinoHead(cfg.embedDim(), prototypes, 3, 2048, 256, rng);
-        Map<String, Var> tBackbone = copy(sBackbone), tHead = copy(sHead);
+        Map<String, Var> tBackbone = Weights.constantCopy(sBackbone), tHead = Weights.constantCopy(sHead);
         TrainableVit student = new TrainableVit(cfg, sBackbone, checkpoint);
         DinoHead head = new DinoHead(sHead, 3);
         List<Var> params = new ArrayList<>(sBackbone.values());
@@ -91,7 +92,7 @@ public final class TrainStepBench {
         for (boolean x : masks) if (x) m++;
         int[] maskedRows = new int[m];
         for (int i = 0, r = 0; i < masks.length; i++) if (masks[i]) maskedRows[r++] = i;
-        try (DinoVisionTransformer teacher = DinoVisionTransformer.fromStateDict(cfg, store(tBackbone), null)) {
+        try (DinoVisionTransformer teacher = DinoVisionTransformer.fromStateDict(cfg, Weights.stateDict(tBackbone), null)) {
             var f = teacher.forwardFeatures(new Tensor(global, 2 * b, 3, 224, 224));
             Tape none = new Tape();
             DinoHead th = new DinoHead(tHead, 3);
@@ -133,21 +134,6 @@ public final class TrainStepBench {
         teacherVars.addAll(tHead.values());
         for (Var p : params) AdamW.ema(teacherVars.get(i++).value(), p.value(), 0.994);
         return loss.item();
-    }
-
-    /** The teacher: a copy of the student's values, without gradients. */
-    private static Map<String, Var> copy(Map<String, Var> p) {
-        Map<String, Var> out = new LinkedHashMap<>();
-        p.forEach((k, v) -> out.put(k, Var.constant(v.value().clone(), v.shape())));
-        return out;
-    }
-
-    /** A state dict over the arrays themselves (no copy: the engine's Linear keeps the segment, so EMA updates show). */
-    private static TensorStore store(Map<String, Var> p) {
-        Map<String, TensorEntry> m = new LinkedHashMap<>();
-        p.forEach((k, v) -> m.put(k, new TensorEntry(k, DType.F32, Arrays.stream(v.shape()).asLongStream().toArray(),
-                MemorySegment.ofArray(v.value()))));
-        return TensorStore.inMemory(m);
     }
 
     private static float[] randn(SplittableRandom r, int n) {

@@ -27,6 +27,7 @@ import org.dino4j.train.loss.KoLeoLoss;
 import org.dino4j.train.model.DinoHead;
 import org.dino4j.train.model.Init;
 import org.dino4j.train.model.TrainableVit;
+import org.dino4j.train.model.Weights;
 import org.dino4j.train.optim.AdamW;
 import org.dino4j.train.optim.CosineScheduler;
 import org.dino4j.train.optim.ParamGroups;
@@ -77,8 +78,8 @@ public final class SslTrainer {
         SplittableRandom init = new SplittableRandom(seed);
         sBackbone = Init.vit(cfg.model(), init);
         sHead = Init.dinoHead(cfg.model().embedDim(), cfg.prototypes(), cfg.headLayers(), cfg.headHidden(), cfg.headBottleneck(), init);
-        tBackbone = constantCopy(sBackbone);
-        tHead = constantCopy(sHead);
+        tBackbone = Weights.constantCopy(sBackbone);
+        tHead = Weights.constantCopy(sHead);
         student = new TrainableVit(cfg.model(), sBackbone);
         head = new DinoHead(sHead, cfg.headLayers());
         backboneParams = ParamGroups.of("backbone", sBackbone, cfg.model().depth(), cfg.layerwiseDecay(), cfg.patchEmbedLrMult());
@@ -103,7 +104,7 @@ public final class SslTrainer {
 
     /** The teacher backbone as an inference model (EMA weights; Linear weights alias the trainer's arrays). */
     public DinoVisionTransformer teacher() {
-        return DinoVisionTransformer.fromStateDict(cfg.model(), store(tBackbone), null);
+        return DinoVisionTransformer.fromStateDict(cfg.model(), Weights.stateDict(tBackbone), null);
     }
 
     /** One training step on a batch of images. */
@@ -189,19 +190,6 @@ public final class SslTrainer {
         for (var e : sHead.entrySet()) AdamW.ema(tHead.get(e.getKey()).value(), e.getValue().value(), mom);
         step++;
         return new Losses(loss.item(), dinoLocal.item(), dinoGlobal.item(), koleo.item(), ibot == null ? 0f : ibot.item());
-    }
-
-    private static Map<String, Var> constantCopy(Map<String, Var> p) {
-        Map<String, Var> out = new LinkedHashMap<>();
-        p.forEach((k, v) -> out.put(k, Var.constant(v.value().clone(), v.shape())));
-        return out;
-    }
-
-    private static TensorStore store(Map<String, Var> p) {
-        Map<String, TensorEntry> m = new LinkedHashMap<>();
-        p.forEach((k, v) -> m.put(k, new TensorEntry(k, DType.F32, Arrays.stream(v.shape()).asLongStream().toArray(),
-                MemorySegment.ofArray(v.value()))));
-        return TensorStore.inMemory(m);
     }
 
     private static int[] range(int a, int b) {
