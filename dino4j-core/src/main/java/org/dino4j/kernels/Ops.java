@@ -54,6 +54,36 @@ public final class Ops {
         for (; i < d; i++) out[oo + i] = (x[xo + i] - mean) * rstd * w[i] + b[i];
     }
 
+    // exp without VectorOperators.EXP, whose compiled (SVML) and interpreted (Math.exp per lane) forms differ in
+    // the last bit: a result then depends on the JIT tier that happened to run it, and a training run could not be
+    // resumed bit-identically. Cody-Waite reduction x = n ln2 + r (n by the 1.5 * 2^23 rounding trick), a degree-6
+    // polynomial for e^r on |r| <= ln2/2 (< 2 ulp), 2^n built from its bits: only IEEE add/mul/fma, the same in any tier.
+    static final float EXP_HI = 88.37626f, EXP_LO = -87.33655f, LOG2E = 1.44269504f, ROUND = 12582912f,
+            LN2_HI = 0.693145752f, LN2_LO = 1.42860677e-6f, E2 = 1f / 2, E3 = 1f / 6, E4 = 1f / 24, E5 = 1f / 120, E6 = 1f / 720;
+
+    /** e^x per lane, deterministic across JIT tiers (see above); inputs below -87.3 give 2^-126 rather than 0. */
+    static FloatVector exp(FloatVector x) {
+        x = x.max(EXP_LO).min(EXP_HI);
+        FloatVector t = x.fma(LOG2E, ROUND), n = t.sub(ROUND);
+        FloatVector r = n.fma(FloatVector.broadcast(S, -LN2_HI), x);
+        r = n.fma(FloatVector.broadcast(S, -LN2_LO), r);
+        FloatVector p = r.fma(E6, E5).fma(r, FloatVector.broadcast(S, E4)).fma(r, FloatVector.broadcast(S, E3))
+                .fma(r, FloatVector.broadcast(S, E2)).fma(r, FloatVector.broadcast(S, 1f)).fma(r, FloatVector.broadcast(S, 1f));
+        var bits = t.reinterpretAsInts().sub(Float.floatToRawIntBits(ROUND) - 127).lanewise(VectorOperators.LSHL, 23);
+        return p.mul(bits.reinterpretAsFloats());
+    }
+
+    /** The scalar twin of {@link #exp(FloatVector)}: the same operations, so the same bits. */
+    static float exp(float x) {
+        x = Math.min(Math.max(x, EXP_LO), EXP_HI);
+        float t = Math.fma(x, LOG2E, ROUND), n = t - ROUND;
+        float r = Math.fma(n, -LN2_HI, x);
+        r = Math.fma(n, -LN2_LO, r);
+        float p = Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(r, E6, E5), r, E4), r, E3), r, E2), r, 1f), r, 1f);
+        int bits = (Float.floatToRawIntBits(t) - (Float.floatToRawIntBits(ROUND) - 127)) << 23;
+        return p * Float.intBitsToFloat(bits);
+    }
+
     // Abramowitz & Stegun 7.1.26, the same formula PyTorch's vectorised CPU erf uses (abs error < 1.5e-7).
     static final float ERF_P = 0.3275911f, A1 = 0.254829592f, A2 = -0.284496736f, A3 = 1.421413741f,
             A4 = -1.453152027f, A5 = 1.061405429f;
@@ -76,7 +106,7 @@ public final class Ops {
         FloatVector t = FloatVector.broadcast(S, 1f).div(az.fma(ERF_P, 1f));
         FloatVector r = t.fma(A5, A4).fma(t, FloatVector.broadcast(S, A3)).fma(t, FloatVector.broadcast(S, A2))
                 .fma(t, FloatVector.broadcast(S, A1));
-        FloatVector e = z.mul(z).neg().lanewise(VectorOperators.EXP);
+        FloatVector e = exp(z.mul(z).neg());
         FloatVector y = t.mul(e).neg().fma(r, FloatVector.broadcast(S, 1f)); // erf(|z|) = 1 - r t exp(-z^2)
         FloatVector erf = y.blend(y.neg(), z.compare(VectorOperators.LT, 0f));
         x.mul(0.5f).mul(erf.add(1f)).intoArray(a, o);
@@ -89,7 +119,7 @@ public final class Ops {
         FloatVector t = FloatVector.broadcast(S, 1f).div(az.fma(ERF_P, 1f));
         FloatVector r = t.fma(A5, A4).fma(t, FloatVector.broadcast(S, A3)).fma(t, FloatVector.broadcast(S, A2))
                 .fma(t, FloatVector.broadcast(S, A1));
-        FloatVector e = z.mul(z).neg().lanewise(VectorOperators.EXP);
+        FloatVector e = exp(z.mul(z).neg());
         FloatVector y = t.mul(e).neg().fma(r, FloatVector.broadcast(S, 1f));
         FloatVector erf = y.blend(y.neg(), z.compare(VectorOperators.LT, 0f));
         x.mul(0.5f).mul(erf.add(1f)).intoArray(a, o, m);
@@ -111,12 +141,12 @@ public final class Ops {
                 for (; j < ub; j += L) {
                     FloatVector x1 = FloatVector.fromArray(S, in, io + j);
                     FloatVector x2 = FloatVector.fromArray(S, in, io + h + j);
-                    FloatVector sig = x1.neg().lanewise(VectorOperators.EXP).add(1f);
+                    FloatVector sig = exp(x1.neg()).add(1f);
                     x1.div(sig).mul(x2).intoArray(out, oo + j);
                 }
                 for (; j < h; j++) {
                     float x1 = in[io + j];
-                    out[oo + j] = (float) (x1 / (1 + Math.exp(-x1))) * in[io + h + j];
+                    out[oo + j] = x1 / (1 + exp(-x1)) * in[io + h + j];
                 }
             }
         });
@@ -249,13 +279,13 @@ public final class Ops {
         for (; j < n; j++) max = Math.max(max, p[o + j]);
         FloatVector sv = FloatVector.zero(S), mb = FloatVector.broadcast(S, max), sc = FloatVector.broadcast(S, scale);
         for (j = 0; j < ub; j += L) {
-            FloatVector e = FloatVector.fromArray(S, p, o + j).sub(mb).mul(sc).lanewise(VectorOperators.EXP);
+            FloatVector e = exp(FloatVector.fromArray(S, p, o + j).sub(mb).mul(sc));
             e.intoArray(p, o + j);
             sv = sv.add(e);
         }
         float sum = sv.reduceLanes(VectorOperators.ADD);
         for (; j < n; j++) {
-            float e = (float) Math.exp((p[o + j] - max) * scale);
+            float e = exp((p[o + j] - max) * scale);
             p[o + j] = e;
             sum += e;
         }
