@@ -8,7 +8,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntConsumer;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import org.dino4j.io.TensorEntry;
 
@@ -588,8 +587,8 @@ public final class Gemm {
                     s2 = x.fma(FloatVector.fromMemorySegment(S, w, w2 + o, ByteOrder.LITTLE_ENDIAN), s2);
                     s3 = x.fma(FloatVector.fromMemorySegment(S, w, w3 + o, ByteOrder.LITTLE_ENDIAN), s3);
                 }
-                float[] sums = {s0.reduceLanes(VectorOperators.ADD), s1.reduceLanes(VectorOperators.ADD),
-                        s2.reduceLanes(VectorOperators.ADD), s3.reduceLanes(VectorOperators.ADD)};
+                float[] sums = {Ops.sumInOrder(s0.toArray()), Ops.sumInOrder(s1.toArray()), // in lane order: the same
+                        Ops.sumInOrder(s2.toArray()), Ops.sumInOrder(s3.toArray())};        // bits in every JIT tier
                 for (int q = 0; q < nj; q++) {
                     float sum = sums[q];
                     long wq = (long) (j + q) * k;

@@ -29,7 +29,7 @@ public final class Ops {
         int i = 0, ub = S.loopBound(d);
         FloatVector acc = FloatVector.zero(S);
         for (; i < ub; i += L) acc = acc.add(FloatVector.fromArray(S, x, xo + i));
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = sumInOrder(acc.toArray());
         for (; i < d; i++) sum += x[xo + i];
         float mean = sum / d;
         // two-pass variance: as accurate as PyTorch's Welford for these sizes, and simpler
@@ -39,7 +39,7 @@ public final class Ops {
             FloatVector c = FloatVector.fromArray(S, x, xo + i).sub(mv);
             vacc = c.fma(c, vacc);
         }
-        float var = vacc.reduceLanes(VectorOperators.ADD);
+        float var = sumInOrder(vacc.toArray());
         for (; i < d; i++) {
             float c = x[xo + i] - mean;
             var += c * c;
@@ -270,6 +270,16 @@ public final class Ops {
         }
     }
 
+    /**
+     * Lanes added first to last. reduceLanes(ADD) may associate differently when compiled than when interpreted, and
+     * results must not depend on the JIT tier (bit-identical resumed training).
+     */
+    static float sumInOrder(float[] lanes) {
+        float s = 0;
+        for (float v : lanes) s += v;
+        return s;
+    }
+
     /** p ← softmax(p · scale) in place over p[o, o+n). */
     static void softmaxRow(float[] p, int o, int n, float scale) {
         int j = 0, ub = S.loopBound(n);
@@ -283,7 +293,7 @@ public final class Ops {
             e.intoArray(p, o + j);
             sv = sv.add(e);
         }
-        float sum = sv.reduceLanes(VectorOperators.ADD);
+        float sum = sumInOrder(sv.toArray());
         for (; j < n; j++) {
             float e = exp((p[o + j] - max) * scale);
             p[o + j] = e;
