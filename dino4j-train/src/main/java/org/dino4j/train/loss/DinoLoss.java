@@ -38,6 +38,19 @@ public final class DinoLoss {
         pending = null;
     }
 
+    /** The center state a checkpoint keeps: the center, and the batch sum (with its row count) not yet applied. */
+    public record CenterState(float[] center, float[] pendingSum, int pendingRows) {}
+
+    public CenterState centerState() {
+        return new CenterState(center.clone(), pending == null ? null : pending.clone(), pendingRows);
+    }
+
+    public void restore(CenterState s) {
+        System.arraycopy(s.center(), 0, center, 0, k);
+        pending = s.pendingSum() == null ? null : s.pendingSum().clone();
+        pendingRows = s.pendingRows();
+    }
+
     /** softmax_center_teacher: applies a pending center update first. */
     public float[] softmaxCenterTeacher(float[] teacherLogits, float temp) {
         applyCenterUpdate();

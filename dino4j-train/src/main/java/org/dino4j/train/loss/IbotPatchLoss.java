@@ -15,6 +15,14 @@ public final class IbotPatchLoss {
         this.centering = new DinoLoss(outDim);
     }
 
+    public DinoLoss.CenterState centerState() {
+        return centering.centerState();
+    }
+
+    public void restore(DinoLoss.CenterState s) {
+        centering.restore(s);
+    }
+
     /** softmax_center_teacher on the masked patches' logits [M, K] (a pending center update is applied first). */
     public float[] softmaxCenterTeacher(float[] teacherLogits, float temp) {
         return centering.softmaxCenterTeacher(teacherLogits, temp);

@@ -192,6 +192,74 @@ public final class SslTrainer {
         return new Losses(loss.item(), dinoLocal.item(), dinoGlobal.item(), koleo.item(), ibot == null ? 0f : ibot.item());
     }
 
+    /**
+     * Writes everything a resumed run needs (student, teacher, AdamW moments and step counts, the DINO and iBOT
+     * centers with their pending updates, the step) to one safetensors file, atomically: temporary file, fsync, rename.
+     */
+    public void save(java.nio.file.Path file) throws java.io.IOException {
+        List<TensorEntry> t = new ArrayList<>();
+        for (var group : List.of(backboneParams, headParams))
+            for (ParamGroups.Param p : group) {
+                Var v = p.var();
+                long[] shape = Arrays.stream(v.shape()).asLongStream().toArray();
+                t.add(TensorEntry.of("student/" + p.name(), shape, v.value()));
+                t.add(TensorEntry.of("teacher/" + p.name(), shape, teacherOf(p).value()));
+                AdamW.State st = opt.state(v);
+                t.add(TensorEntry.of("adam_m/" + p.name(), shape, st.expAvg));
+                t.add(TensorEntry.of("adam_v/" + p.name(), shape, st.expAvgSq));
+                t.add(TensorEntry.of("adam_step/" + p.name(), new long[] {1}, new float[] {st.step}));
+            }
+        addCenter(t, "dino", dinoLoss.centerState());
+        addCenter(t, "ibot", ibotLoss.centerState());
+        org.dino4j.io.SafeTensors.write(file, t, Map.of("step", Long.toString(step), "seed", Long.toString(seed),
+                "what", "dino4j SslTrainer checkpoint"));
+    }
+
+    /** Restores a {@link #save}d state into this trainer (same configuration). */
+    public void load(java.nio.file.Path file) {
+        try (TensorStore f = org.dino4j.io.SafeTensors.read(file)) {
+            for (var group : List.of(backboneParams, headParams))
+                for (ParamGroups.Param p : group) {
+                    copyInto(f, "student/" + p.name(), p.var().value(), file);
+                    copyInto(f, "teacher/" + p.name(), teacherOf(p).value(), file);
+                    AdamW.State st = opt.state(p.var());
+                    copyInto(f, "adam_m/" + p.name(), st.expAvg, file);
+                    copyInto(f, "adam_v/" + p.name(), st.expAvgSq, file);
+                    st.step = (long) f.get("adam_step/" + p.name()).toFloatArray()[0];
+                    p.var().zeroGrad();
+                }
+            dinoLoss.restore(center(f, "dino"));
+            ibotLoss.restore(center(f, "ibot"));
+            step = Long.parseLong(f.metadata().get("step"));
+        }
+    }
+
+    private Var teacherOf(ParamGroups.Param p) {
+        return p.name().startsWith("backbone.") ? tBackbone.get(p.name().substring(9)) : tHead.get(p.name().substring(10));
+    }
+
+    private static void copyInto(TensorStore f, String name, float[] dst, java.nio.file.Path file) {
+        if (!f.contains(name)) throw new IllegalArgumentException(file + ": checkpoint has no " + name);
+        float[] src = f.get(name).toFloatArray();
+        if (src.length != dst.length)
+            throw new IllegalArgumentException(file + ": " + name + " has " + src.length + " values, the model " + dst.length);
+        System.arraycopy(src, 0, dst, 0, dst.length);
+    }
+
+    private static void addCenter(List<TensorEntry> t, String prefix, DinoLoss.CenterState c) {
+        t.add(TensorEntry.of(prefix + "/center", new long[] {c.center().length}, c.center()));
+        if (c.pendingSum() != null) {
+            t.add(TensorEntry.of(prefix + "/pending_sum", new long[] {c.pendingSum().length}, c.pendingSum()));
+            t.add(TensorEntry.of(prefix + "/pending_rows", new long[] {1}, new float[] {c.pendingRows()}));
+        }
+    }
+
+    private static DinoLoss.CenterState center(TensorStore f, String prefix) {
+        float[] pend = f.contains(prefix + "/pending_sum") ? f.get(prefix + "/pending_sum").toFloatArray() : null;
+        int rows = pend == null ? 0 : (int) f.get(prefix + "/pending_rows").toFloatArray()[0];
+        return new DinoLoss.CenterState(f.get(prefix + "/center").toFloatArray(), pend, rows);
+    }
+
     private static int[] range(int a, int b) {
         int[] r = new int[b - a];
         for (int i = 0; i < r.length; i++) r[i] = a + i;

@@ -1,5 +1,6 @@
 package org.dino4j.train.ssl;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -74,6 +75,45 @@ class SslTrainerTest {
             }
         }
         return out;
+    }
+
+    /**
+     * Resume: 6 steps in one go against 3 steps, save, a fresh trainer loading the file, 3 more steps. Every weight
+     * of student and teacher, the optimizer state and the losses must be equal (bits, not a tolerance): the two runs
+     * execute in different JIT tiers, so this also holds the kernels to tier-independent arithmetic.
+     */
+    @Test
+    void savedAndResumedRunIsBitIdentical(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        assertTrue(Files.exists(TRAIN), TRAIN + " missing: apt-get install dataset-fashion-mnist");
+        Dataset train = Datasets.of(List.of(TRAIN));
+        ImageDecoder dec = new ImageDecoder();
+        int batch = 16, steps = 6;
+        java.util.function.IntFunction<List<RgbImage>> batchAt = s -> {
+            List<RgbImage> imgs = new ArrayList<>();
+            for (int i = 0; i < batch; i++) imgs.add(train.get(s * batch + i).source().load(dec));
+            return imgs;
+        };
+        SslTrainer.Config cfg = config(steps);
+        SslTrainer a = new SslTrainer(cfg, 5);
+        List<Float> la = new ArrayList<>(), lb = new ArrayList<>();
+        for (int s = 0; s < steps; s++) la.add(a.train(batchAt.apply(s)).total());
+        SslTrainer b = new SslTrainer(cfg, 5);
+        for (int s = 0; s < steps / 2; s++) lb.add(b.train(batchAt.apply(s)).total());
+        Path ck = dir.resolve("ckpt.safetensors");
+        b.save(ck);
+        SslTrainer c = new SslTrainer(cfg, 5); // as a new process would: fresh objects, state from the file
+        c.load(ck);
+        assertEquals(steps / 2, c.step());
+        for (long s = c.step(); s < steps; s++) lb.add(c.train(batchAt.apply((int) s)).total());
+        assertEquals(la, lb);
+        Path fa = dir.resolve("a.safetensors"), fc = dir.resolve("c.safetensors");
+        a.save(fa);
+        c.save(fc);
+        try (var x = org.dino4j.io.SafeTensors.read(fa); var y = org.dino4j.io.SafeTensors.read(fc)) {
+            assertEquals(x.names(), y.names());
+            for (String n : x.names())
+                assertTrue(java.util.Arrays.equals(x.get(n).toFloatArray(), y.get(n).toFloatArray()), n + " differs");
+        }
     }
 
     @Test
