@@ -51,7 +51,7 @@ class CliTest {
 
     @Test
     void everyCommandHasHelp() {
-        for (String c : new String[] {"conformance", "features", "bench", "models"}) {
+        for (String c : new String[] {"conformance", "features", "bench", "models", "preprocess", "embed", "train", "pca", "match", "download"}) {
             Result r = run(c, "--help");
             assertEquals(0, r.code(), c);
             assertTrue(r.out().contains("Usage: dino4j " + c), r.out());
