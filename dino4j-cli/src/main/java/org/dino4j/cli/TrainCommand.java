@@ -16,10 +16,9 @@ import org.dino4j.data.Dataset;
 import org.dino4j.data.Datasets;
 import org.dino4j.data.ImageDecoder;
 import org.dino4j.data.RgbImage;
-import org.dino4j.data.aug.DataAugmentationDino;
 import org.dino4j.data.ssl.PyRandom;
 import org.dino4j.kernels.Parallel;
-import org.dino4j.model.ModelConfig;
+import org.dino4j.train.ssl.SslConfig;
 import org.dino4j.train.ssl.SslTrainer;
 
 import picocli.CommandLine.Command;
@@ -27,30 +26,26 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = {"DINOv2 self-supervised training (first version: presets and flags; the official YAML config is not read yet).",
-                "Writes OUTPUT/metrics.jsonl (one line per step), OUTPUT/ckpt-NNNNNNN.safetensors every --checkpoint-every steps "
-                        + "(atomic; the last --keep kept). --resume continues from the newest checkpoint bit-identically."})
+        description = {"DINOv2 self-supervised training. Configuration as the official train.py: ssl_default_config.yaml, "
+                + "then --preset or --config FILE.yaml merged over it, then key=value overrides (e.g. optim.epochs=20 "
+                + "train.batch_size_per_gpu=32). The run length is optim.epochs x train.OFFICIAL_EPOCH_LENGTH iterations.",
+                "Writes OUTPUT/config.yaml (the merged configuration), OUTPUT/metrics.jsonl (one line per step) and "
+                        + "OUTPUT/ckpt-NNNNNNN.safetensors every --checkpoint-every steps (atomic; the last --keep kept). "
+                        + "--resume continues from the newest checkpoint bit-identically."})
 final class TrainCommand implements Callable<Integer> {
-    @Parameters(paramLabel = "INPUT", arity = "1..*", description = "Images: folders, list files, IDX files (as for embed).")
-    List<Path> inputs;
+    @Parameters(paramLabel = "INPUT|key=value", arity = "1..*",
+            description = "Images (folders, list files, IDX files, as for embed) and dotted config overrides.")
+    List<String> args;
 
     @Option(names = "--output", required = true, paramLabel = "DIR")
     Path output;
 
-    @Option(names = "--preset", defaultValue = "small", description = "small (28 px, patch 4, 64-dim, 3 blocks; local crops 12 px) or vits14 (224 / 98 px) (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--config", paramLabel = "FILE.yaml", description = "A configuration in the official format, merged over the defaults.")
+    Path config;
+
+    @Option(names = "--preset", description = "small28 (28-px images, e.g. Fashion-MNIST: ViT-S/4, 12-px local crops), vits14, "
+            + "vitb14, vitl14 (default: small28 unless --config is given).")
     String preset;
-
-    @Option(names = "--steps", defaultValue = "100", description = "Total iterations (the schedules' length) (default: ${DEFAULT-VALUE}).")
-    int steps;
-
-    @Option(names = "--batch-size", defaultValue = "64")
-    int batch;
-
-    @Option(names = "--prototypes", defaultValue = "1024", description = "DINO head prototypes (default: ${DEFAULT-VALUE}; the paper: 65536).")
-    int prototypes;
-
-    @Option(names = "--seed", defaultValue = "0")
-    long seed;
 
     @Option(names = "--checkpoint-every", defaultValue = "50")
     int every;
@@ -58,7 +53,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--keep", defaultValue = "3", description = "Checkpoints kept (default: ${DEFAULT-VALUE}).")
     int keep;
 
-    @Option(names = "--resume", description = "Continue from the newest checkpoint in --output.")
+    @Option(names = "--resume", description = "Continue from the newest checkpoint in --output (the configuration must be the same).")
     boolean resume;
 
     @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
@@ -67,27 +62,41 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         if (threads != null) Parallel.setThreads(threads);
+        List<Path> inputs = new ArrayList<>();
+        List<String> overrides = new ArrayList<>();
+        for (String a : args) {
+            if (a.contains("=") && !Files.exists(Path.of(a))) overrides.add(a);
+            else inputs.add(Path.of(a));
+        }
+        if (inputs.isEmpty()) throw new IllegalArgumentException("no INPUT images given");
+        SslConfig conf = SslConfig.load(preset == null && config == null ? "small28" : preset, config, overrides);
+        SslTrainer.Config cfg = conf.trainer();
+        int steps = conf.iterations(), batch = cfg.batchPerStep();
+        long seed = conf.integer("train.seed");
         Dataset ds = Datasets.of(inputs);
         if (ds.size() < batch) throw new IllegalArgumentException(ds.size() + " images for batch size " + batch);
-        SslTrainer.Config cfg = config();
         SslTrainer trainer = new SslTrainer(cfg, seed);
         Files.createDirectories(output);
-        Path metrics = output.resolve("metrics.jsonl");
+        Path metrics = output.resolve("metrics.jsonl"), saved = output.resolve("config.yaml");
+        String yaml = conf.toYaml();
         if (resume) {
             Path last = checkpoints().stream().reduce((a, b) -> b).orElse(null);
             if (last == null) throw new IllegalArgumentException(output + ": no checkpoint to resume from");
+            if (Files.exists(saved) && !Files.readString(saved).equals(yaml))
+                throw new IllegalArgumentException(saved + ": the run was made with another configuration; resume with the same one");
             trainer.load(last);
             truncateMetrics(metrics, trainer.step());
             System.out.println("resumed from " + last + " at step " + trainer.step());
         } else if (!checkpoints().isEmpty() || Files.exists(metrics)) {
             throw new IllegalArgumentException(output + " already holds a run: use --resume or another --output");
         }
+        Files.writeString(saved, yaml);
         ImageDecoder dec = new ImageDecoder();
         ProgressBar bar = new ProgressBar("train", "steps");
         Path lastGood = checkpoints().stream().reduce((a, b) -> b).orElse(null);
         for (long s = trainer.step(); s < steps; s++) {
             List<RgbImage> imgs = new ArrayList<>(batch);
-            for (int i : batchIndices(ds.size(), s)) imgs.add(ds.get(i).source().load(dec));
+            for (int i : batchIndices(ds.size(), s, batch, seed)) imgs.add(ds.get(i).source().load(dec));
             SslTrainer.Losses l;
             try {
                 l = trainer.train(imgs);
@@ -113,7 +122,7 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     /** The images of step s: epoch e's order is a CPython-random shuffle seeded by (seed, e), so any step can be found again. */
-    private int[] batchIndices(int n, long s) {
+    private static int[] batchIndices(int n, long s, int batch, long seed) {
         int perEpoch = n / batch;
         long epoch = s / perEpoch;
         int pos = (int) (s % perEpoch) * batch;
@@ -121,19 +130,6 @@ final class TrainCommand implements Callable<Integer> {
         for (int i = 0; i < n; i++) order[i] = i;
         new PyRandom(seed * 7919 + epoch).shuffle(order);
         return java.util.Arrays.copyOfRange(order, pos, pos + batch);
-    }
-
-    private SslTrainer.Config config() {
-        int warm = Math.max(1, steps / 10);
-        return switch (preset) {
-            case "small" -> new SslTrainer.Config(new ModelConfig(28, 4, 3, 64, 3, 4, 4.0, true, true, true, 1e-5, "mlp", 0, false, 0.1, 1e-6),
-                    DataAugmentationDino.Config.small(28, 12), prototypes, 256, 64, 3, false, 0.004, batch, 1e-6, 0.04, 0.4, 0.992,
-                    0.07, 0.04, Math.max(1, steps / 3), warm, steps, warm, 3.0, 0.9, 0.2, 0.0, 0.1, 0.1, 0.5, 0.5);
-            case "vits14" -> new SslTrainer.Config(new ModelConfig(224, 14, 3, 384, 12, 6, 4.0, true, true, true, 1e-5, "mlp", 0, false, 0.1, 1e-6),
-                    DataAugmentationDino.Config.defaults(), prototypes, 2048, 256, 3, false, 0.004, batch, 1e-6, 0.04, 0.4, 0.992,
-                    0.07, 0.04, Math.max(1, steps * 3 / 10), warm, steps, warm, 3.0, 0.9, 0.2, 0.3, 0.1, 0.1, 0.5, 0.5);
-            default -> throw new IllegalArgumentException("--preset: " + preset + " (small or vits14)");
-        };
     }
 
     private List<Path> checkpoints() throws IOException {

@@ -23,8 +23,11 @@ class TrainCommandTest {
     static final Path FMNIST = Path.of("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
 
     static List<String> args(Path out, String... extra) {
-        List<String> a = new ArrayList<>(List.of("train", FMNIST.toString(), "--output", out.toString(), "--steps", "10",
-                "--batch-size", "16", "--checkpoint-every", "1", "--keep", "2", "--seed", "3"));
+        // the small28 preset, shrunk by overrides in the official key=value form: 10 iterations of 8 images, ViT-Tiny
+        List<String> a = new ArrayList<>(List.of("train", FMNIST.toString(), "--output", out.toString(), "--checkpoint-every", "1",
+                "--keep", "2", "optim.epochs=1", "train.OFFICIAL_EPOCH_LENGTH=10", "train.batch_size_per_gpu=8", "train.seed=3",
+                "student.arch=vit_tiny", "student.drop_path_rate=0.1", "dino.head_n_prototypes=256", "dino.head_hidden_dim=128",
+                "dino.head_bottleneck_dim=32", "crops.local_crops_number=2"));
         a.addAll(List.of(extra));
         return a;
     }
@@ -56,7 +59,15 @@ class TrainCommandTest {
             assertEquals(x.names(), y.names());
             for (String n : x.names()) assertArrayEquals(x.get(n).toFloatArray(), y.get(n).toFloatArray(), n);
         }
-        // a second run into the same folder without --resume is refused; --resume of a finished run does nothing
+        // a second run into the same folder without --resume is refused, so is a resume with another configuration,
+        // and an unknown key is an error naming it
         assertEquals(1, CliTest.run(args(b).toArray(String[]::new)).code());
+        Result other = CliTest.run(args(b, "--resume", "optim.base_lr=0.001").toArray(String[]::new));
+        assertEquals(1, other.code());
+        assertTrue(other.err().contains("another configuration"), other.err());
+        Result typo = CliTest.run(args(dir.resolve("c"), "optim.base_lrr=0.001").toArray(String[]::new));
+        assertEquals(1, typo.code());
+        assertTrue(typo.err().contains("unknown config key optim.base_lrr"), typo.err());
+        assertTrue(Files.readString(a.resolve("config.yaml")).contains("OFFICIAL_EPOCH_LENGTH: 10"));
     }
 }

@@ -35,11 +35,12 @@ public record ModelConfig(int imgSize, int patchSize, int inChans, int embedDim,
     /** Official constructor defaults with the given architecture (vit_small/base/large/giant2). */
     public static ModelConfig arch(String arch) {
         return switch (arch) {
+            case "vit_tiny" -> base(192, 12, 3); // not a DINOv2 model: DINO v1's (DeiT-Tiny), for small experiments
             case "vit_small" -> base(384, 12, 6);
             case "vit_base" -> base(768, 12, 12);
             case "vit_large" -> base(1024, 24, 16);
             case "vit_giant2" -> base(1536, 40, 24);
-            default -> throw new IllegalArgumentException("unknown arch '" + arch + "' (vit_small, vit_base, vit_large, vit_giant2)");
+            default -> throw new IllegalArgumentException("unknown arch '" + arch + "' (vit_small, vit_base, vit_large, vit_giant2; vit_tiny)");
         };
     }
 

@@ -1,0 +1,172 @@
+package org.dino4j.train.ssl;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import org.dino4j.data.aug.DataAugmentationDino;
+import org.dino4j.model.ModelConfig;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+
+/**
+ * The official training configuration: {@code ssl_default_config.yaml} (our copy), a preset or the user's YAML file
+ * merged over it, then dotted {@code key=value} overrides, as train.py does with OmegaConf. Keys must exist in the
+ * defaults (a typo is an error, not a silent default). Settings of distributed training and mixed precision
+ * (compute_precision, num_workers, ...) are read and have no effect here.
+ */
+public final class SslConfig {
+    public static final Set<String> PRESETS = Set.of("small28", "vits14", "vitb14", "vitl14");
+    private final Map<String, Object> root;
+
+    private SslConfig(Map<String, Object> root) {
+        this.root = root;
+    }
+
+    /** Defaults, then the preset (if any), then the file (if any), then the overrides. */
+    public static SslConfig load(String preset, Path file, List<String> overrides) {
+        Map<String, Object> root = resource("ssl_default_config.yaml");
+        if (preset != null) {
+            if (!PRESETS.contains(preset)) throw new IllegalArgumentException("unknown preset " + preset + " (" + PRESETS + ")");
+            merge(root, resource(preset + ".yaml"), "", "preset " + preset);
+        }
+        if (file != null) {
+            try {
+                merge(root, parse(Files.readString(file), file.toString()), "", file.toString());
+            } catch (IOException e) {
+                throw new IllegalArgumentException(file + ": cannot read: " + e.getMessage());
+            }
+        }
+        for (String o : overrides) {
+            int eq = o.indexOf('=');
+            if (eq <= 0) throw new IllegalArgumentException("override '" + o + "' is not key=value");
+            Object v = new Yaml(new SafeConstructor(new LoaderOptions())).load(o.substring(eq + 1));
+            String[] path = o.substring(0, eq).split("\\.");
+            Map<String, Object> m = root;
+            for (int i = 0; i < path.length - 1; i++) m = child(m, path[i], o.substring(0, eq));
+            if (!m.containsKey(path[path.length - 1])) throw new IllegalArgumentException("unknown config key " + o.substring(0, eq));
+            m.put(path[path.length - 1], v);
+        }
+        return new SslConfig(root);
+    }
+
+    /** A dotted key's value, e.g. "optim.base_lr". */
+    public Object get(String key) {
+        String[] path = key.split("\\.");
+        Map<String, Object> m = root;
+        for (int i = 0; i < path.length - 1; i++) m = child(m, path[i], key);
+        if (!m.containsKey(path[path.length - 1])) throw new IllegalArgumentException("unknown config key " + key);
+        return m.get(path[path.length - 1]);
+    }
+
+    public double num(String key) {
+        Object v = get(key);
+        if (v instanceof Number n) return n.doubleValue();
+        throw new IllegalArgumentException("config " + key + " must be a number, is " + v);
+    }
+
+    public int integer(String key) {
+        return (int) Math.round(num(key));
+    }
+
+    public String str(String key) {
+        return String.valueOf(get(key));
+    }
+
+    public boolean bool(String key) {
+        Object v = get(key);
+        if (v instanceof Boolean b) return b;
+        throw new IllegalArgumentException("config " + key + " must be true or false, is " + v);
+    }
+
+    public int iterations() {
+        return integer("optim.epochs") * integer("train.OFFICIAL_EPOCH_LENGTH");
+    }
+
+    /** The trainer's settings, as build_schedulers and SSLMetaArch derive them from this configuration. */
+    public SslTrainer.Config trainer() {
+        if (bool("ibot.separate_head")) throw new IllegalArgumentException("ibot.separate_head: true is not supported yet");
+        if (integer("student.block_chunks") < 0) throw new IllegalArgumentException("student.block_chunks < 0");
+        if (!str("optim.scaling_rule").equals("sqrt_wrt_1024"))
+            throw new IllegalArgumentException("optim.scaling_rule " + str("optim.scaling_rule") + ": only sqrt_wrt_1024");
+        if (num("optim.adamw_beta1") != 0.9 || num("optim.adamw_beta2") != 0.999)
+            throw new IllegalArgumentException("optim.adamw_beta1/2 other than 0.9/0.999 are not supported yet");
+        String centering = str("train.centering");
+        if (!centering.equals("centering") && !centering.equals("sinkhorn_knopp"))
+            throw new IllegalArgumentException("train.centering must be centering or sinkhorn_knopp, is " + centering);
+        int len = integer("train.OFFICIAL_EPOCH_LENGTH"), globalSize = integer("crops.global_crops_size");
+        ModelConfig a = ModelConfig.arch(str("student.arch").replace("_memeff", ""));
+        ModelConfig model = new ModelConfig(globalSize, integer("student.patch_size"), 3, a.embedDim(), a.depth(), a.numHeads(),
+                a.mlpRatio(), bool("student.qkv_bias"), bool("student.proj_bias"), bool("student.ffn_bias"),
+                num("student.layerscale"), str("student.ffn_layer"), integer("student.num_register_tokens"),
+                bool("student.interpolate_antialias"), num("student.interpolate_offset"), 1e-6);
+        @SuppressWarnings("unchecked") List<Number> gs = (List<Number>) get("crops.global_crops_scale");
+        @SuppressWarnings("unchecked") List<Number> ls = (List<Number>) get("crops.local_crops_scale");
+        @SuppressWarnings("unchecked") List<Number> mr = (List<Number>) get("ibot.mask_ratio_min_max");
+        var crops = new DataAugmentationDino.Config(gs.get(0).doubleValue(), gs.get(1).doubleValue(), ls.get(0).doubleValue(),
+                ls.get(1).doubleValue(), integer("crops.local_crops_number"), globalSize, integer("crops.local_crops_size"), false);
+        if (!bool("student.drop_path_uniform") && num("student.drop_path_rate") > 0)
+            throw new IllegalArgumentException("student.drop_path_uniform: false is not supported by the trainer yet");
+        return new SslTrainer.Config(model, crops, integer("dino.head_n_prototypes"), integer("dino.head_hidden_dim"),
+                integer("dino.head_bottleneck_dim"), integer("dino.head_nlayers"), centering.equals("sinkhorn_knopp"),
+                num("optim.base_lr"), integer("train.batch_size_per_gpu"), num("optim.min_lr"), num("optim.weight_decay"),
+                num("optim.weight_decay_end"), num("teacher.momentum_teacher"), num("teacher.teacher_temp"),
+                num("teacher.warmup_teacher_temp"), integer("teacher.warmup_teacher_temp_epochs") * len,
+                integer("optim.warmup_epochs") * len, iterations(), integer("optim.freeze_last_layer_epochs") * len,
+                num("optim.clip_grad"), num("optim.layerwise_decay"), num("optim.patch_embed_lr_mult"),
+                num("student.drop_path_rate"), num("dino.koleo_loss_weight"), mr.get(0).doubleValue(), mr.get(1).doubleValue(),
+                num("ibot.mask_sample_probability"));
+    }
+
+    /** The merged configuration as YAML (written beside a run, as the official config.yaml). */
+    public String toYaml() {
+        return new Yaml().dump(root);
+    }
+
+    private static Map<String, Object> resource(String name) {
+        try (InputStream in = SslConfig.class.getResourceAsStream("/org/dino4j/train/" + name)) {
+            if (in == null) throw new IllegalStateException("missing resource " + name);
+            return parse(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8), name);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> parse(String text, String what) {
+        Object o;
+        try {
+            o = new Yaml(new SafeConstructor(new LoaderOptions())).load(text);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException(what + ": not valid YAML: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+        if (o == null) return new LinkedHashMap<>();
+        if (!(o instanceof Map)) throw new IllegalArgumentException(what + ": the top level must be a mapping");
+        return (Map<String, Object>) o;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static void merge(Map<String, Object> into, Map<String, Object> from, String prefix, String what) {
+        for (var e : from.entrySet()) {
+            String key = prefix + e.getKey();
+            if (!into.containsKey(e.getKey())) throw new IllegalArgumentException(what + ": unknown config key " + key);
+            Object cur = into.get(e.getKey());
+            if (cur instanceof Map && e.getValue() instanceof Map)
+                merge((Map<String, Object>) cur, (Map<String, Object>) e.getValue(), key + ".", what);
+            else into.put(e.getKey(), e.getValue());
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> child(Map<String, Object> m, String k, String full) {
+        Object c = m.get(k);
+        if (!(c instanceof Map)) throw new IllegalArgumentException("unknown config key " + full);
+        return (Map<String, Object>) c;
+    }
+}

@@ -1,0 +1,45 @@
+package org.dino4j.train.ssl;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The official configuration layering: defaults, preset or file, dotted overrides; typos are errors. */
+class SslConfigTest {
+    @Test
+    void layeringAndDerivedSettings(@TempDir Path dir) throws Exception {
+        SslConfig d = SslConfig.load(null, null, List.of());
+        assertEquals("vit_large", d.str("student.arch")); // the official defaults, untouched
+        assertEquals(65536, d.integer("dino.head_n_prototypes"));
+        assertEquals(125_000, d.iterations()); // 100 epochs x 1250
+        SslTrainer.Config t = d.trainer();
+        assertEquals(0.004 * Math.sqrt(64 / 1024.0), t.lr(), 1e-12); // sqrt_wrt_1024
+        assertEquals(12_500, t.warmupIters());
+        assertEquals(37_500, t.warmupTeacherTempIters());
+        assertEquals(1250, t.freezeLastLayerIters());
+        assertEquals(96, t.crops().localSize());
+
+        Path f = Files.writeString(dir.resolve("my.yaml"), "student:\n  arch: vit_base\n  patch_size: 14\ntrain:\n  centering: sinkhorn_knopp\n");
+        SslConfig c = SslConfig.load("vits14", f, List.of("optim.epochs=2", "crops.local_crops_scale=[0.1, 0.3]"));
+        assertEquals("vit_base", c.str("student.arch")); // the file wins over the preset
+        assertEquals(98, c.integer("crops.local_crops_size")); // the preset's, kept
+        assertEquals(2500, c.iterations());
+        assertTrue(c.trainer().sinkhornKnopp());
+        assertEquals(768, c.trainer().model().embedDim());
+        assertEquals(0.1, c.trainer().crops().localScaleMin(), 0);
+
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> SslConfig.load(null, null, List.of("optim.lrr=1")))
+                .getMessage().contains("unknown config key optim.lrr"));
+        Path bad = Files.writeString(dir.resolve("bad.yaml"), "studnet:\n  arch: vit_small\n");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> SslConfig.load(null, bad, List.of()))
+                .getMessage().contains("unknown config key studnet"));
+        assertThrows(IllegalArgumentException.class, () -> SslConfig.load(null, null, List.of("ibot.separate_head=true")).trainer());
+    }
+}
