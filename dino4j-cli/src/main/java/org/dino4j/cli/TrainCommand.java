@@ -114,6 +114,7 @@ final class TrainCommand implements Callable<Integer> {
                 trainer.save(lastGood);
                 List<Path> all = checkpoints();
                 for (int i = 0; i < all.size() - keep; i++) Files.deleteIfExists(all.get(i));
+                writeCurve(metrics, output.resolve("curve.png"));
             }
         }
         bar.finish();
@@ -138,6 +139,19 @@ final class TrainCommand implements Callable<Integer> {
             return s.filter(p -> p.getFileName().toString().matches("ckpt-\\d{7}\\.safetensors"))
                     .sorted(Comparator.comparing(p -> p.getFileName().toString())).toList();
         }
+    }
+
+    /** The losses of metrics.jsonl so far as a PNG (refreshed at every checkpoint). */
+    static void writeCurve(Path metrics, Path png) throws IOException {
+        String[] keys = {"total_loss", "dino_local_crops_loss", "dino_global_crops_loss", "ibot_loss", "koleo_loss"};
+        List<String> lines = Files.readAllLines(metrics, StandardCharsets.UTF_8);
+        java.util.Map<String, double[]> series = new java.util.LinkedHashMap<>();
+        for (String k : keys) series.put(k, new double[lines.size()]);
+        for (int i = 0; i < lines.size(); i++) {
+            var m = org.dino4j.io.Json.parseObject(lines.get(i));
+            for (String k : keys) series.get(k)[i] = m.get(k) instanceof Number n ? n.doubleValue() : Double.NaN;
+        }
+        org.dino4j.viz.LineChart.write(png, "dino4j train: losses per step", series);
     }
 
     /** After a resume, the metrics lines of steps the checkpoint does not include are dropped (they will be redone). */

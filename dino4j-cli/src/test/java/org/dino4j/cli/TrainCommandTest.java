@@ -69,5 +69,8 @@ class TrainCommandTest {
         assertEquals(1, typo.code());
         assertTrue(typo.err().contains("unknown config key optim.base_lrr"), typo.err());
         assertTrue(Files.readString(a.resolve("config.yaml")).contains("OFFICIAL_EPOCH_LENGTH: 10"));
+        java.awt.image.BufferedImage curve = javax.imageio.ImageIO.read(a.resolve("curve.png").toFile());
+        assertEquals(800, curve.getWidth());
+        assertEquals(400, curve.getHeight());
     }
 }

@@ -1,0 +1,81 @@
+package org.dino4j.viz;
+
+import java.awt.BasicStroke;
+import java.awt.Color;
+import java.awt.Font;
+import java.awt.Graphics2D;
+import java.awt.RenderingHints;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/** A plain line chart (x: step, one line per series, shared y axis) written as PNG: the training curve. */
+public final class LineChart {
+    private static final Color[] COLORS = {new Color(0x1f77b4), new Color(0xff7f0e), new Color(0x2ca02c),
+            new Color(0xd62728), new Color(0x9467bd), new Color(0x8c564b)};
+
+    private LineChart() {}
+
+    /** series: name to y values (x = index); NaN values are skipped. */
+    public static BufferedImage render(String title, Map<String, double[]> series, int width, int height) {
+        System.setProperty("java.awt.headless", System.getProperty("java.awt.headless", "true"));
+        BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = img.createGraphics();
+        g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
+        g.setColor(Color.WHITE);
+        g.fillRect(0, 0, width, height);
+        int left = 60, right = 190, top = 30, bottom = 40, pw = width - left - right, ph = height - top - bottom;
+        double min = Double.POSITIVE_INFINITY, max = Double.NEGATIVE_INFINITY;
+        int n = 1;
+        for (double[] ys : series.values()) {
+            n = Math.max(n, ys.length);
+            for (double y : ys) if (Double.isFinite(y)) { min = Math.min(min, y); max = Math.max(max, y); }
+        }
+        if (!Double.isFinite(min)) { min = 0; max = 1; }
+        if (max - min < 1e-12) { max += 0.5; min -= 0.5; }
+        g.setColor(Color.BLACK);
+        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+        g.drawString(title, left, 18);
+        g.drawRect(left, top, pw, ph);
+        for (int i = 0; i <= 4; i++) { // y ticks
+            double v = min + (max - min) * i / 4;
+            int y = top + ph - (int) Math.round(ph * (double) i / 4);
+            g.setColor(new Color(0xdddddd));
+            g.drawLine(left + 1, y, left + pw - 1, y);
+            g.setColor(Color.BLACK);
+            g.drawString(String.format(Locale.ROOT, "%.3g", v), 4, y + 4);
+        }
+        g.drawString("step " + (n - 1), left + pw - 60, top + ph + 16);
+        g.drawString("0", left, top + ph + 16);
+        int si = 0;
+        for (var e : series.entrySet()) {
+            Color c = COLORS[si % COLORS.length];
+            g.setColor(c);
+            g.setStroke(new BasicStroke(1.5f));
+            double[] ys = e.getValue();
+            int px = -1, py = -1;
+            for (int i = 0; i < ys.length; i++) {
+                if (!Double.isFinite(ys[i])) { px = -1; continue; }
+                int x = left + (int) Math.round(pw * (n == 1 ? 0.5 : (double) i / (n - 1)));
+                int y = top + ph - (int) Math.round(ph * (ys[i] - min) / (max - min));
+                if (px >= 0) g.drawLine(px, py, x, y);
+                else g.fillRect(x - 1, y - 1, 3, 3);
+                px = x;
+                py = y;
+            }
+            g.fillRect(left + pw + 10, top + 10 + 18 * si, 12, 3);
+            g.setColor(Color.BLACK);
+            g.drawString(e.getKey(), left + pw + 26, top + 15 + 18 * si);
+            si++;
+        }
+        g.dispose();
+        return img;
+    }
+
+    public static void write(Path file, String title, Map<String, double[]> series) throws IOException {
+        Png.write(render(title, new LinkedHashMap<>(series), 800, 400), file);
+    }
+}
