@@ -1,18 +1,13 @@
 package org.dino4j.io;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -122,30 +117,19 @@ public final class SafeTensors {
         byte[] hdr = new byte[hj.length + pad];
         System.arraycopy(hj, 0, hdr, 0, hj.length);
         for (int k = hj.length; k < hdr.length; k++) hdr[k] = ' ';
-        Path dir = file.toAbsolutePath().getParent();
-        if (dir != null) Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
-                 OutputStream os = java.nio.channels.Channels.newOutputStream(ch)) {
-                ByteBuffer lb = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(hdr.length);
-                os.write(lb.array());
-                os.write(hdr);
-                byte[] chunk = new byte[1 << 20];
-                for (TensorEntry t : list) {
-                    MemorySegment d = t.data();
-                    for (long p = 0; p < d.byteSize(); p += chunk.length) {
-                        int len = (int) Math.min(chunk.length, d.byteSize() - p);
-                        MemorySegment.copy(d, ValueLayout.JAVA_BYTE, p, chunk, 0, len);
-                        os.write(chunk, 0, len);
-                    }
+        AtomicFile.write(file, os -> {
+            ByteBuffer lb = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(hdr.length);
+            os.write(lb.array());
+            os.write(hdr);
+            byte[] chunk = new byte[1 << 20];
+            for (TensorEntry t : list) {
+                MemorySegment d = t.data();
+                for (long p = 0; p < d.byteSize(); p += chunk.length) {
+                    int len = (int) Math.min(chunk.length, d.byteSize() - p);
+                    MemorySegment.copy(d, ValueLayout.JAVA_BYTE, p, chunk, 0, len);
+                    os.write(chunk, 0, len);
                 }
-                os.flush();
-                ch.force(true);
             }
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        });
     }
 }

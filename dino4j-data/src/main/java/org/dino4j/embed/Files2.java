@@ -1,46 +1,21 @@
 package org.dino4j.embed;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.Channels;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.Locale;
 
-/** Atomic writes (temporary file in the same folder, flushed to disk, renamed) and the .npy format. */
+import org.dino4j.io.AtomicFile;
+
+/** Text and the .npy format, written atomically ({@link org.dino4j.io.AtomicFile}). */
 final class Files2 {
     private Files2() {}
 
-    interface Body {
-        void write(OutputStream out) throws IOException;
-    }
-
-    static void atomic(Path file, Body body) throws IOException {
-        Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
-                 OutputStream os = new java.io.BufferedOutputStream(Channels.newOutputStream(ch), 1 << 16)) {
-                body.write(os);
-                os.flush();
-                ch.force(true);
-            }
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
-    }
-
     static void text(Path file, String s) throws IOException {
-        atomic(file, os -> os.write(s.getBytes(StandardCharsets.UTF_8)));
+        AtomicFile.write(file, os -> os.write(s.getBytes(StandardCharsets.UTF_8)));
     }
 
     /** NPY 1.0: little-endian float32 ('<f4') or int64 ('<i8'), C order. */
@@ -51,7 +26,7 @@ final class Files2 {
         int total = 10 + dict.length() + 1;
         int pad = (64 - total % 64) % 64;
         String header = dict + " ".repeat(pad) + "\n";
-        atomic(file, os -> {
+        AtomicFile.write(file, os -> {
             ByteBuffer pre = ByteBuffer.allocate(10).order(ByteOrder.LITTLE_ENDIAN);
             pre.put((byte) 0x93).put("NUMPY".getBytes(StandardCharsets.US_ASCII)).put((byte) 1).put((byte) 0)
                     .putShort((short) header.length());
