@@ -315,7 +315,7 @@ public final class Gemm {
      * + rows broadcasts + vectors B loads: 8 + 4 + 2 = 14 of AVX2's 16 registers. (6 x 2 needs 20 and spills an
      * accumulator to the stack every iteration, which halves the speed.)
      */
-    private static void kernel4x2(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo,
+    static void kernel4x2(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo,
                                   boolean load, float[] bs, float[] gs, int bj) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
                 c30 = c00, c31 = c00;

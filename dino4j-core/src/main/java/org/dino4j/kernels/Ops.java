@@ -208,30 +208,10 @@ public final class Ops {
                     for (int d = 0; d < hd; d++) qp[dst + d * 4] = qkv[src + d];
                 }
             }
-            for (int jb = 0; jb < np; jb++) {
-                int pb = jb * hd * W;
-                for (int i0 = 0; i0 < rn; i0 += 4) {
-                    int qa = i0 * hd;
-                    FloatVector a0 = FloatVector.zero(S), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0;
-                    for (int d = 0, kq = pb, qi = qa; d < hd; d++, kq += W, qi += 4) {
-                        FloatVector k0 = FloatVector.fromArray(S, kp, kq);
-                        FloatVector k1 = FloatVector.fromArray(S, kp, kq + L);
-                        FloatVector x = FloatVector.broadcast(S, qp[qi]);
-                        a0 = x.fma(k0, a0); a1 = x.fma(k1, a1);
-                        x = FloatVector.broadcast(S, qp[qi + 1]);
-                        b0 = x.fma(k0, b0); b1 = x.fma(k1, b1);
-                        x = FloatVector.broadcast(S, qp[qi + 2]);
-                        c0 = x.fma(k0, c0); c1 = x.fma(k1, c1);
-                        x = FloatVector.broadcast(S, qp[qi + 3]);
-                        e0 = x.fma(k0, e0); e1 = x.fma(k1, e1);
-                    }
-                    int o = i0 * tp + jb * W;
-                    a0.intoArray(p, o); a1.intoArray(p, o + L);
-                    b0.intoArray(p, tp + o); b1.intoArray(p, tp + o + L);
-                    c0.intoArray(p, 2 * tp + o); c1.intoArray(p, 2 * tp + o + L);
-                    e0.intoArray(p, 3 * tp + o); e1.intoArray(p, 3 * tp + o + L);
-                }
-            }
+            float[] zero = Gemm.zeros(W), one = Gemm.ones(W);
+            for (int jb = 0; jb < np; jb++) // scores: the GEMM's 4 x 2-vector micro-kernel on packed Q and K panels
+                for (int i0 = 0; i0 < rn; i0 += 4)
+                    Gemm.kernel4x2(qp, i0 * hd, kp, jb * hd * W, hd, p, i0 * tp + jb * W, tp, false, zero, one, 0);
             for (int r = 0; r < rn; r++) Ops.softmaxRow(p, r * tp, T, scale);
             for (int c = 0; c < nc; c++) {
                 int d0 = c * W, vb = c * T * W;

@@ -481,9 +481,9 @@ public final class Tape {
         float[] src = qkv.value, out = new float[batch * t * d], prob = new float[batch * heads * t * t];
         Parallel.forEach(batch * heads, task -> { // (image, head) pairs own disjoint rows/columns of out
             int b = task / heads, h = task % heads, po = task * t * t;
-            float[] q = head(src, b, t, d3, h * hd, hd), kT = transpose(head(src, b, t, d3, d + h * hd, hd), t, hd);
+            float[] q = head(src, b, t, d3, h * hd, hd), k = head(src, b, t, d3, d + h * hd, hd);
             float[] v = head(src, b, t, d3, 2 * d + h * hd, hd), o = new float[t * hd];
-            Gemm.matmul(q, 0, hd, kT, 0, t, prob, po, t, t, t, hd, false);
+            Gemm.linear(q, 0, hd, MemorySegment.ofArray(k), null, null, prob, po, t, t, t, hd, false); // Q K^T
             for (int i = 0; i < t; i++) softmaxScaled(prob, po + i * t, t, scale);
             Gemm.matmul(prob, po, t, v, 0, hd, o, 0, hd, t, hd, t, false);
             for (int i = 0; i < t; i++) System.arraycopy(o, i * hd, out, (b * t + i) * d + h * hd, hd);
@@ -494,10 +494,10 @@ public final class Tape {
             Parallel.forEach(batch * heads, task -> { // each pair writes only its own q, k, v columns of its image
                 int b = task / heads, h = task % heads, po = task * t * t;
                 float[] q = head(src, b, t, d3, h * hd, hd), k = head(src, b, t, d3, d + h * hd, hd);
-                float[] vT = transpose(head(src, b, t, d3, 2 * d + h * hd, hd), t, hd), dO = head(dOut, b, t, d, h * hd, hd);
+                float[] v = head(src, b, t, d3, 2 * d + h * hd, hd), dO = head(dOut, b, t, d, h * hd, hd);
                 float[] dv = new float[t * hd], dp = new float[t * t];
                 Gemm.matmulTransA(prob, po, t, dO, 0, hd, dv, 0, hd, t, hd, t, false);
-                Gemm.matmul(dO, 0, hd, vT, 0, t, dp, 0, t, t, t, hd, false);
+                Gemm.linear(dO, 0, hd, MemorySegment.ofArray(v), null, null, dp, 0, t, t, t, hd, false); // dO V^T
                 for (int i = 0; i < t; i++) {
                     double rowDot = 0;
                     for (int j = 0; j < t; j++) rowDot += (double) dp[i * t + j] * prob[po + i * t + j];
@@ -654,12 +654,6 @@ public final class Tape {
 
     static void add(float[] into, float[] g) {
         for (int i = 0; i < into.length; i++) into[i] += g[i];
-    }
-
-    static float[] transpose(float[] a, int r, int c) {
-        float[] t = new float[a.length];
-        for (int i = 0; i < r; i++) for (int j = 0; j < c; j++) t[j * r + i] = a[i * c + j];
-        return t;
     }
 
     @Override
