@@ -19,6 +19,11 @@ final class ProgressBar {
     }
 
     synchronized void update(long done, long total, long failed) {
+        update(done, total, failed, "");
+    }
+
+    /** {@code extra} (e.g. the current losses) is appended to the line. */
+    synchronized void update(long done, long total, long failed, String extra) {
         if (first < 0) first = done; // resumed runs: the rate counts this run's work only
         last = done;
         long now = System.nanoTime();
@@ -27,7 +32,7 @@ final class ProgressBar {
         double s = (now - t0) / 1e9, rate = s > 0 ? (done - first) / s : 0;
         String eta = rate > 0 ? duration((total - done) / rate) : "?";
         line = String.format(Locale.ROOT, "%s %d/%d %s (%.1f%%)  %.1f %s/s  ETA %s%s", what, done, total, unit,
-                total == 0 ? 100.0 : 100.0 * done / total, rate, unit, eta, failed > 0 ? "  failed " + failed : "");
+                total == 0 ? 100.0 : 100.0 * done / total, rate, unit, eta, failed > 0 ? "  failed " + failed : "") + extra;
         if (tty) System.err.print("\r" + line + "   ");
         else System.err.println(line);
         System.err.flush();

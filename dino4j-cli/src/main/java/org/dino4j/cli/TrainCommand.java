@@ -32,7 +32,7 @@ import picocli.CommandLine.Parameters;
                 "Writes OUTPUT/config.yaml (the merged configuration), OUTPUT/metrics.jsonl (one line per step) and "
                         + "OUTPUT/ckpt-NNNNNNN.safetensors every --checkpoint-every steps (atomic; the last --keep kept). "
                         + "--resume continues from the newest checkpoint bit-identically."})
-final class TrainCommand implements Callable<Integer> {
+class TrainCommand implements Callable<Integer> {
     @Parameters(paramLabel = "INPUT|key=value", arity = "1..*",
             description = "Images (folders, list files, IDX files, as for embed) and dotted config overrides.")
     List<String> args;
@@ -59,6 +59,17 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
     Integer threads;
 
+    @Option(names = "--eval-train", paramLabel = "PATH", description = "Labelled images (ImageFolder, list file, IDX) "
+            + "whose teacher CLS features are the k-NN bank of the periodic evaluation.")
+    Path evalTrain;
+
+    @Option(names = "--eval-test", paramLabel = "PATH", description = "Labelled held-out images classified by k-NN "
+            + "(k = 20, T = 0.07, cosine: the official protocol) at step 0, every --eval-every steps and at the end.")
+    Path evalTest;
+
+    @Option(names = "--eval-every", paramLabel = "STEPS", description = "Default: train.OFFICIAL_EPOCH_LENGTH (an official epoch).")
+    Integer evalEvery;
+
     @Override
     public Integer call() throws IOException {
         if (threads != null) Parallel.setThreads(threads);
@@ -69,13 +80,14 @@ final class TrainCommand implements Callable<Integer> {
             else inputs.add(Path.of(a));
         }
         if (inputs.isEmpty()) throw new IllegalArgumentException("no INPUT images given");
+        SslTrainer.Frozen frozen = frozenTeacher(overrides);
         SslConfig conf = SslConfig.load(preset == null && config == null ? "small28" : preset, config, overrides);
         SslTrainer.Config cfg = conf.trainer();
         int steps = conf.iterations(), batch = cfg.batchPerStep();
         long seed = conf.integer("train.seed");
         Dataset ds = Datasets.of(inputs);
         if (ds.size() < batch) throw new IllegalArgumentException(ds.size() + " images for batch size " + batch);
-        SslTrainer trainer = new SslTrainer(cfg, seed);
+        SslTrainer trainer = new SslTrainer(cfg, seed, frozen);
         Files.createDirectories(output);
         Path metrics = output.resolve("metrics.jsonl"), saved = output.resolve("config.yaml");
         String yaml = conf.toYaml();
@@ -91,6 +103,13 @@ final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException(output + " already holds a run: use --resume or another --output");
         }
         Files.writeString(saved, yaml);
+        if ((evalTrain == null) != (evalTest == null)) throw new IllegalArgumentException("--eval-train and --eval-test go together");
+        Path knnLog = output.resolve("knn.jsonl");
+        KnnProbe probe = evalTrain == null ? null : new KnnProbe(Datasets.of(List.of(evalTrain)), Datasets.of(List.of(evalTest)),
+                cfg.crops().globalSize());
+        int evalPeriod = evalEvery != null ? evalEvery : conf.integer("train.OFFICIAL_EPOCH_LENGTH");
+        if (resume) truncateMetrics(knnLog, trainer.step() + 1);
+        if (probe != null && trainer.step() == 0) probe.run(trainer, knnLog);
         ImageDecoder dec = new ImageDecoder();
         ProgressBar bar = new ProgressBar("train", "steps");
         Path lastGood = checkpoints().stream().reduce((a, b) -> b).orElse(null);
@@ -108,18 +127,29 @@ final class TrainCommand implements Callable<Integer> {
                     "{\"step\":%d,\"total_loss\":%.6f,\"dino_local_crops_loss\":%.6f,\"dino_global_crops_loss\":%.6f,\"koleo_loss\":%.6f,\"ibot_loss\":%.6f}%n",
                     s, l.total(), l.dinoLocal(), l.dinoGlobal(), l.koleo(), l.ibot()), StandardCharsets.UTF_8,
                     StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-            bar.update(s + 1, steps, 0);
-            if ((s + 1) % every == 0 || s + 1 == steps) {
+            bar.update(s + 1, steps, 0, String.format(Locale.ROOT, "  loss %.4f (dino %.4f/%.4f ibot %.4f koleo %.4f)  lr %.2e  %d img/step",
+                    l.total(), l.dinoLocal(), l.dinoGlobal(), l.ibot(), l.koleo(), trainer.currentLr(), batch));
+            boolean evalNow = probe != null && ((s + 1) % evalPeriod == 0 || s + 1 == steps);
+            if (evalNow) { // before the checkpoint, so that a resumed run never evaluates a step twice or skips one
+                bar.finish();
+                probe.run(trainer, knnLog);
+            }
+            if ((s + 1) % every == 0 || s + 1 == steps || evalNow) {
                 lastGood = output.resolve(String.format("ckpt-%07d.safetensors", s + 1));
                 trainer.save(lastGood);
                 List<Path> all = checkpoints();
                 for (int i = 0; i < all.size() - keep; i++) Files.deleteIfExists(all.get(i));
-                writeCurve(metrics, output.resolve("curve.png"));
+                writeCurve(metrics, knnLog, output.resolve("curve.png"));
             }
         }
         bar.finish();
         System.out.println("done: " + steps + " steps; checkpoint " + lastGood);
         return 0;
+    }
+
+    /** Distillation's frozen teacher (null: self-distillation with an EMA teacher); may add overrides it needs. */
+    SslTrainer.Frozen frozenTeacher(List<String> overrides) {
+        return null;
     }
 
     /** The images of step s: epoch e's order is a CPython-random shuffle seeded by (seed, e), so any step can be found again. */
@@ -141,17 +171,62 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
-    /** The losses of metrics.jsonl so far as a PNG (refreshed at every checkpoint). */
-    static void writeCurve(Path metrics, Path png) throws IOException {
+    /** The losses of metrics.jsonl (and the k-NN accuracies of knn.jsonl, if any) so far as a PNG. */
+    static void writeCurve(Path metrics, Path knn, Path png) throws IOException {
         String[] keys = {"total_loss", "dino_local_crops_loss", "dino_global_crops_loss", "ibot_loss", "koleo_loss"};
         List<String> lines = Files.readAllLines(metrics, StandardCharsets.UTF_8);
         java.util.Map<String, double[]> series = new java.util.LinkedHashMap<>();
-        for (String k : keys) series.put(k, new double[lines.size()]);
-        for (int i = 0; i < lines.size(); i++) {
-            var m = org.dino4j.io.Json.parseObject(lines.get(i));
-            for (String k : keys) series.get(k)[i] = m.get(k) instanceof Number n ? n.doubleValue() : Double.NaN;
+        for (String k : keys) series.put(k, new double[lines.size() + 1]);
+        for (double[] v : series.values()) java.util.Arrays.fill(v, Double.NaN);
+        for (String line : lines) {
+            var m = org.dino4j.io.Json.parseObject(line);
+            int st = ((Number) m.get("step")).intValue() + 1; // x = steps done
+            for (String k : keys) if (st < lines.size() + 1) series.get(k)[st] = m.get(k) instanceof Number n ? n.doubleValue() : Double.NaN;
         }
-        org.dino4j.viz.LineChart.write(png, "dino4j train: losses per step", series);
+        List<org.dino4j.viz.LineChart.Panel> panels = new ArrayList<>();
+        panels.add(new org.dino4j.viz.LineChart.Panel("dino4j train: losses per step", series, 400));
+        if (knn != null && Files.exists(knn)) {
+            double[] top1 = new double[lines.size() + 1];
+            java.util.Arrays.fill(top1, Double.NaN);
+            for (String line : Files.readAllLines(knn, StandardCharsets.UTF_8)) {
+                var m = org.dino4j.io.Json.parseObject(line);
+                int st = ((Number) m.get("step")).intValue();
+                if (st < top1.length) top1[st] = ((Number) m.get("top1")).doubleValue() * 100;
+            }
+            panels.add(new org.dino4j.viz.LineChart.Panel("k-NN top-1 % (k = 20, T = 0.07) of the teacher on the held-out images",
+                    java.util.Map.of("knn_top1", top1), 260));
+        }
+        org.dino4j.viz.LineChart.write(png, panels);
+    }
+
+    /** The periodic k-NN evaluation: teacher CLS features of both splits (eval transform at the global crop size). */
+    private static final class KnnProbe {
+        final Dataset train, test;
+        final org.dino4j.data.Preprocess pre;
+
+        KnnProbe(Dataset train, Dataset test, int size) {
+            this.train = train;
+            this.test = test;
+            this.pre = new org.dino4j.data.Preprocess(size, size, 0);
+        }
+
+        void run(SslTrainer trainer, Path log) throws IOException {
+            long t0 = System.nanoTime();
+            ProgressBar bar = new ProgressBar("k-NN features", "img");
+            int total = train.size() + test.size();
+            try (var teacher = trainer.teacher()) {
+                var tr = org.dino4j.eval.Features.cls(teacher, train, pre, 256, i -> bar.update(i, total, 0));
+                var te = org.dino4j.eval.Features.cls(teacher, test, pre, 256, i -> bar.update(train.size() + i, total, 0));
+                bar.finish();
+                var r = org.dino4j.eval.Knn.evaluate(tr.x(), tr.labels(), te.x(), te.labels(), tr.dim(),
+                        Math.max(tr.numClasses(), te.numClasses()), new int[] {20}, 0.07).get(0);
+                String line = String.format(Locale.ROOT, "{\"step\":%d,\"k\":20,\"top1\":%.6f,\"top5\":%.6f,\"seconds\":%.1f}%n",
+                        trainer.step(), r.top1(), r.top5(), (System.nanoTime() - t0) / 1e9);
+                Files.writeString(log, line, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+                System.out.printf(Locale.ROOT, "step %d: k-NN top-1 %.2f%%, top-5 %.2f%% (%d train, %d test images)%n",
+                        trainer.step(), 100 * r.top1(), 100 * r.top5(), train.size(), test.size());
+            }
+        }
     }
 
     /** After a resume, the metrics lines of steps the checkpoint does not include are dropped (they will be redone). */

@@ -19,7 +19,7 @@ public final class LineChart {
 
     private LineChart() {}
 
-    /** series: name to y values (x = index); NaN values are skipped. */
+    /** series: name to y values (x = index); NaN values are skipped (the line joins the points around them). */
     public static BufferedImage render(String title, Map<String, double[]> series, int width, int height) {
         System.setProperty("java.awt.headless", System.getProperty("java.awt.headless", "true"));
         BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
@@ -58,11 +58,11 @@ public final class LineChart {
             double[] ys = e.getValue();
             int px = -1, py = -1;
             for (int i = 0; i < ys.length; i++) {
-                if (!Double.isFinite(ys[i])) { px = -1; continue; }
+                if (!Double.isFinite(ys[i])) continue;
                 int x = left + (int) Math.round(pw * (n == 1 ? 0.5 : (double) i / (n - 1)));
                 int y = top + ph - (int) Math.round(ph * (ys[i] - min) / (max - min));
                 if (px >= 0) g.drawLine(px, py, x, y);
-                else g.fillRect(x - 1, y - 1, 3, 3);
+                g.fillRect(x - 1, y - 1, 3, 3);
                 px = x;
                 py = y;
             }
@@ -77,5 +77,22 @@ public final class LineChart {
 
     public static void write(Path file, String title, Map<String, double[]> series) throws IOException {
         Png.write(render(title, new LinkedHashMap<>(series), 800, 400), file);
+    }
+
+    /** One panel of a {@link #write(Path, java.util.List)} figure. */
+    public record Panel(String title, Map<String, double[]> series, int height) {}
+
+    /** Panels stacked top to bottom, 800 px wide (e.g. losses above k-NN accuracy, on one step axis). */
+    public static void write(Path file, java.util.List<Panel> panels) throws IOException {
+        int h = panels.stream().mapToInt(Panel::height).sum();
+        BufferedImage all = new BufferedImage(800, h, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = all.createGraphics();
+        int y = 0;
+        for (Panel p : panels) {
+            g.drawImage(render(p.title(), new LinkedHashMap<>(p.series()), 800, p.height()), 0, y, null);
+            y += p.height();
+        }
+        g.dispose();
+        Png.write(all, file);
     }
 }

@@ -75,6 +75,11 @@ public final class SslConfig {
         return (int) Math.round(num(key));
     }
 
+    /** An integer key that may be null (then {@code dflt}). */
+    public int orDefault(String key, int dflt) {
+        return get(key) == null ? dflt : integer(key);
+    }
+
     public String str(String key) {
         return String.valueOf(get(key));
     }
@@ -102,7 +107,8 @@ public final class SslConfig {
             throw new IllegalArgumentException("train.centering must be centering or sinkhorn_knopp, is " + centering);
         int len = integer("train.OFFICIAL_EPOCH_LENGTH"), globalSize = integer("crops.global_crops_size");
         ModelConfig a = ModelConfig.arch(str("student.arch").replace("_memeff", ""));
-        ModelConfig model = new ModelConfig(globalSize, integer("student.patch_size"), 3, a.embedDim(), a.depth(), a.numHeads(),
+        ModelConfig model = new ModelConfig(globalSize, integer("student.patch_size"), 3, orDefault("student.embed_dim", a.embedDim()),
+                orDefault("student.depth", a.depth()), orDefault("student.num_heads", a.numHeads()),
                 a.mlpRatio(), bool("student.qkv_bias"), bool("student.proj_bias"), bool("student.ffn_bias"),
                 num("student.layerscale"), str("student.ffn_layer"), integer("student.num_register_tokens"),
                 bool("student.interpolate_antialias"), num("student.interpolate_offset"), 1e-6);

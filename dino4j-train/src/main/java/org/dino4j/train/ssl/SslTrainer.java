@@ -70,11 +70,57 @@ public final class SslTrainer {
     private final MaskCollator masks;
     private final DinoLoss dinoLoss;
     private final IbotPatchLoss ibotLoss;
+    private final Frozen frozen;
     private long step;
 
+    /**
+     * Distillation's teacher (paper section 5): a trained backbone and DINO head, never updated. The head must have
+     * the student head's number of prototypes, and the backbone the student's patch size (iBOT compares patch by patch).
+     */
+    public record Frozen(DinoVisionTransformer backbone, Map<String, Var> head, int headLayers) {}
+
     public SslTrainer(Config cfg, long seed) {
+        this(cfg, seed, null);
+    }
+
+    /**
+     * The teacher (EMA) backbone and DINO head of a {@link #save}d run as distillation's frozen teacher; {@code cfg}
+     * is that run's configuration. The backbone stays memory-mapped from the file.
+     */
+    public static Frozen frozenFrom(java.nio.file.Path ckpt, Config cfg) {
+        TensorStore f = org.dino4j.io.SafeTensors.read(ckpt);
+        try {
+            if (!f.contains("teacher/backbone.cls_token"))
+                throw new IllegalArgumentException(ckpt + ": not a dino4j training checkpoint (no teacher/backbone.cls_token)");
+            DinoVisionTransformer net = DinoVisionTransformer.fromStateDict(cfg.model(), f.withPrefix("teacher/backbone."), f);
+            Map<String, Var> head = new LinkedHashMap<>();
+            for (var e : f.withPrefix("teacher/dino_head.").tensors().entrySet())
+                head.put(e.getKey(), Var.constant(e.getValue().toFloatArray(), e.getValue().intShape()));
+            return new Frozen(net, head, cfg.headLayers());
+        } catch (RuntimeException e) {
+            f.close();
+            throw e;
+        }
+    }
+
+    /**
+     * With {@code frozen} set this is distillation as the paper describes it: the frozen model gives the targets,
+     * the student sees no masks and no drop-path, iBOT's loss covers every patch of the global crops, and the
+     * EMA of the student (what {@link #teacher()} returns) is the result.
+     */
+    public SslTrainer(Config cfg, long seed, Frozen frozen) {
         this.cfg = cfg;
         this.seed = seed;
+        this.frozen = frozen;
+        if (frozen != null) {
+            ModelConfig fc = frozen.backbone().config();
+            if (fc.patchSize() != cfg.model().patchSize())
+                throw new IllegalArgumentException("teacher patch size " + fc.patchSize() + " != student's " + cfg.model().patchSize()
+                        + " (iBOT's targets are per patch)");
+            int k = frozen.head().get("last_layer.weight_v").shape()[0];
+            if (k != cfg.prototypes())
+                throw new IllegalArgumentException("teacher head has " + k + " prototypes, the student's " + cfg.prototypes());
+        }
         SplittableRandom init = new SplittableRandom(seed);
         sBackbone = Init.vit(cfg.model(), init);
         sHead = Init.dinoHead(cfg.model().embedDim(), cfg.prototypes(), cfg.headLayers(), cfg.headHidden(), cfg.headBottleneck(), init);
@@ -102,6 +148,11 @@ public final class SslTrainer {
         return step;
     }
 
+    /** The learning rate of the step just done (the schedule's value, before per-group multipliers). */
+    public double currentLr() {
+        return lr.get(Math.max(0, step - 1));
+    }
+
     /** The teacher backbone as an inference model (EMA weights; Linear weights alias the trainer's arrays). */
     public DinoVisionTransformer teacher() {
         return DinoVisionTransformer.fromStateDict(cfg.model(), Weights.stateDict(tBackbone), null);
@@ -122,22 +173,33 @@ public final class SslTrainer {
         MaskCollator.Masks mk = masks.collate(2 * b, new PyRandom(seed * 1_000_003L + step));
         boolean[] mask = mk.masks();
         int[] maskedRows = mk.indices();
+        float[] masksWeight = mk.weights();
+        if (frozen != null) { // distillation: no masks; iBOT on all patches, each image weighted 1 / patches
+            int p = mask.length / (2 * b);
+            mask = new boolean[mask.length];
+            Arrays.fill(mask, true);
+            maskedRows = range(0, mask.length);
+            masksWeight = new float[mask.length];
+            Arrays.fill(masksWeight, 1f / p);
+        }
         int m = maskedRows.length;
         float temp = (float) teacherTemp.get(step);
 
         // teacher: no gradient; CLS chunks swapped so crop A's student output meets crop B's target
         float[] tCls, tPatch;
-        try (DinoVisionTransformer teacher = teacher()) {
-            var f = teacher.forwardFeatures(new Tensor(global, 2 * b, 3, gs, gs));
+        try (DinoVisionTransformer teacher = frozen != null ? null : teacher()) {
+            DinoVisionTransformer net = frozen != null ? frozen.backbone() : teacher;
+            int td = net.config().embedDim();
+            var f = net.forwardFeatures(new Tensor(global, 2 * b, 3, gs, gs));
             float[] cls = f.xNormClstoken().data(), swapped = new float[cls.length];
-            System.arraycopy(cls, b * d, swapped, 0, b * d);
-            System.arraycopy(cls, 0, swapped, b * d, b * d);
-            DinoHead th = new DinoHead(tHead, cfg.headLayers());
+            System.arraycopy(cls, b * td, swapped, 0, b * td);
+            System.arraycopy(cls, 0, swapped, b * td, b * td);
+            DinoHead th = frozen != null ? new DinoHead(frozen.head(), frozen.headLayers()) : new DinoHead(tHead, cfg.headLayers());
             Tape none = new Tape();
-            tCls = th.forward(none, Var.constant(swapped, 2 * b, d)).value();
-            float[] pt = f.xNormPatchtokens().data(), sel = new float[Math.max(m, 1) * d];
-            for (int i = 0; i < m; i++) System.arraycopy(pt, maskedRows[i] * d, sel, i * d, d);
-            tPatch = m > 0 ? th.forward(none, Var.constant(sel, m, d)).value() : new float[0];
+            tCls = th.forward(none, Var.constant(swapped, 2 * b, td)).value();
+            float[] pt = f.xNormPatchtokens().data(), sel = new float[Math.max(m, 1) * td];
+            for (int i = 0; i < m; i++) System.arraycopy(pt, maskedRows[i] * td, sel, i * td, td);
+            tPatch = m > 0 ? th.forward(none, Var.constant(sel, m, td)).value() : new float[0];
         }
         float[] pDino, pIbot;
         if (cfg.sinkhornKnopp()) {
@@ -152,8 +214,8 @@ public final class SslTrainer {
 
         // student
         Tape t = new Tape();
-        TrainableVit.DropPath dp = cfg.dropPathRate() > 0 ? new TrainableVit.DropPath(cfg.dropPathRate(), true, rng) : null;
-        TrainableVit.Out g = student.forward(t, global, 2 * b, gs, gs, mask, dp);
+        TrainableVit.DropPath dp = cfg.dropPathRate() > 0 && frozen == null ? new TrainableVit.DropPath(cfg.dropPathRate(), true, rng) : null;
+        TrainableVit.Out g = student.forward(t, global, 2 * b, gs, gs, frozen != null ? null : mask, dp);
         TrainableVit.Out l = student.forward(t, local, L * b, ls, ls, null, dp);
         Var sLocal = head.forward(t, l.xNormClstoken()), sGlobal = head.forward(t, g.xNormClstoken());
         int localTerms = L * 2, globalTerms = 2;
@@ -168,7 +230,7 @@ public final class SslTrainer {
         Var ibot = null;
         if (m > 0) {
             Var sPatch = head.forward(t, t.rows(g.xNormPatchtokens(), maskedRows));
-            ibot = ibotLoss.forwardMasked(t, sPatch, pIbot, mask, 2 * b, mk.weights()); // * 2 * 0.5: ibot_loss_scale
+            ibot = ibotLoss.forwardMasked(t, sPatch, pIbot, mask, 2 * b, masksWeight); // * 2 * 0.5: ibot_loss_scale
             loss = t.add(loss, ibot);
         }
         if (!Float.isFinite(loss.item()))

@@ -1,0 +1,84 @@
+package org.dino4j.eval;
+
+import java.util.function.IntConsumer;
+
+import org.dino4j.data.Dataset;
+import org.dino4j.data.ImageDecoder;
+import org.dino4j.data.Preprocess;
+import org.dino4j.data.RgbImage;
+import org.dino4j.data.Sample;
+import org.dino4j.model.DinoVisionTransformer;
+import org.dino4j.tensor.Tensor;
+
+/** Features of a labelled dataset held in memory, for the protocols that read all of them (k-NN, probes). */
+public record Features(float[] x, int[] labels, int dim, int numClasses) {
+    public int size() {
+        return labels.length;
+    }
+
+    /** The model's {@code x_norm_clstoken} of every image, batch by batch; {@code done} hears the running count. */
+    public static Features cls(DinoVisionTransformer model, Dataset ds, Preprocess pre, int batch, IntConsumer done) {
+        int n = ds.size(), d = model.config().embedDim();
+        float[] out = new float[n * d];
+        ImageDecoder dec = new ImageDecoder();
+        for (int i0 = 0; i0 < n; i0 += batch) {
+            int b = Math.min(batch, n - i0);
+            float[] px = null;
+            int h = 0, w = 0;
+            for (int j = 0; j < b; j++) {
+                RgbImage im = ds.get(i0 + j).source().load(dec);
+                int[] hw = pre.outputSize(im.width(), im.height());
+                if (px == null) {
+                    h = hw[0];
+                    w = hw[1];
+                    px = new float[b * 3 * h * w];
+                } else if (hw[0] != h || hw[1] != w) {
+                    throw new IllegalArgumentException(ds.get(i0 + j).id() + ": preprocessed to " + hw[1] + "x" + hw[0]
+                            + ", the batch's first image to " + w + "x" + h + " (give a crop size)");
+                }
+                System.arraycopy(pre.chw(im), 0, px, j * 3 * h * w, 3 * h * w);
+            }
+            float[] cls = model.forwardFeatures(new Tensor(px, b, 3, h, w)).xNormClstoken().data();
+            System.arraycopy(cls, 0, out, i0 * d, b * d);
+            if (done != null) done.accept(i0 + b);
+        }
+        return new Features(out, labels(ds), d, numClasses(ds));
+    }
+
+    /** Raw pixels as features (RGB bytes / 255, all images the same size): the baseline every feature should beat. */
+    public static Features pixels(Dataset ds) {
+        int n = ds.size();
+        ImageDecoder dec = new ImageDecoder();
+        float[] out = null;
+        int d = 0;
+        for (int i = 0; i < n; i++) {
+            RgbImage im = ds.get(i).source().load(dec);
+            if (out == null) {
+                d = im.rgb().length;
+                out = new float[n * d];
+            } else if (im.rgb().length != d) {
+                throw new IllegalArgumentException(ds.get(i).id() + ": " + im.width() + "x" + im.height()
+                        + " differs from the first image's size; raw-pixel features need one size");
+            }
+            byte[] px = im.rgb();
+            for (int j = 0; j < d; j++) out[i * d + j] = (px[j] & 0xff) / 255f;
+        }
+        return new Features(out == null ? new float[0] : out, labels(ds), d, numClasses(ds));
+    }
+
+    private static int[] labels(Dataset ds) {
+        int[] l = new int[ds.size()];
+        for (int i = 0; i < l.length; i++) {
+            Sample s = ds.get(i);
+            if (s.label() < 0) throw new IllegalArgumentException(s.id() + ": no label (evaluation needs labelled images)");
+            l[i] = s.label();
+        }
+        return l;
+    }
+
+    private static int numClasses(Dataset ds) {
+        int max = -1;
+        for (int i = 0; i < ds.size(); i++) max = Math.max(max, ds.get(i).label());
+        return Math.max(ds.classes().size(), max + 1);
+    }
+}
