@@ -3,9 +3,7 @@ package org.dino4j.cli;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.List;
-import java.util.stream.Stream;
 
 import org.dino4j.train.ssl.SslConfig;
 import org.dino4j.train.ssl.SslTrainer;
@@ -27,17 +25,11 @@ final class DistillCommand extends TrainCommand {
 
     @Override
     SslTrainer.Frozen frozenTeacher(List<String> overrides) {
-        Path ckpt = teacher;
-        if (Files.isDirectory(teacher)) {
-            try (Stream<Path> s = Files.list(teacher)) {
-                ckpt = s.filter(p -> p.getFileName().toString().matches("ckpt-\\d{7}\\.safetensors"))
-                        .max(Comparator.comparing(p -> p.getFileName().toString()))
-                        .orElseThrow(() -> new IllegalArgumentException(teacher + ": no ckpt-*.safetensors in it"));
-            } catch (IOException e) {
-                throw new IllegalArgumentException(teacher + ": cannot list: " + e.getMessage());
-            }
-        } else if (!Files.isRegularFile(teacher)) {
-            throw new IllegalArgumentException(teacher + ": no such file or folder");
+        Path ckpt;
+        try {
+            ckpt = ExportCommand.newestCheckpoint(teacher);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(teacher + ": cannot list: " + e.getMessage());
         }
         Path yaml = ckpt.resolveSibling("config.yaml");
         if (!Files.exists(yaml)) throw new IllegalArgumentException(yaml + ": missing (the teacher run's configuration)");
