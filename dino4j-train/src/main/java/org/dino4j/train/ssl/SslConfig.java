@@ -96,7 +96,6 @@ public final class SslConfig {
 
     /** The trainer's settings, as build_schedulers and SSLMetaArch derive them from this configuration. */
     public SslTrainer.Config trainer() {
-        if (bool("ibot.separate_head")) throw new IllegalArgumentException("ibot.separate_head: true is not supported yet");
         if (integer("student.block_chunks") < 0) throw new IllegalArgumentException("student.block_chunks < 0");
         if (!str("optim.scaling_rule").equals("sqrt_wrt_1024"))
             throw new IllegalArgumentException("optim.scaling_rule " + str("optim.scaling_rule") + ": only sqrt_wrt_1024");
@@ -116,9 +115,10 @@ public final class SslConfig {
         @SuppressWarnings("unchecked") List<Number> ls = (List<Number>) get("crops.local_crops_scale");
         @SuppressWarnings("unchecked") List<Number> mr = (List<Number>) get("ibot.mask_ratio_min_max");
         var crops = new DataAugmentationDino.Config(gs.get(0).doubleValue(), gs.get(1).doubleValue(), ls.get(0).doubleValue(),
-                ls.get(1).doubleValue(), integer("crops.local_crops_number"), globalSize, integer("crops.local_crops_size"), false);
-        if (!bool("student.drop_path_uniform") && num("student.drop_path_rate") > 0)
-            throw new IllegalArgumentException("student.drop_path_uniform: false is not supported by the trainer yet");
+                ls.get(1).doubleValue(), integer("crops.local_crops_number"), globalSize, integer("crops.local_crops_size"),
+                bool("crops.paper_blur_probabilities"));
+        SslTrainer.IbotHead ibotHead = bool("ibot.separate_head") ? new SslTrainer.IbotHead(integer("ibot.head_n_prototypes"),
+                integer("ibot.head_hidden_dim"), integer("ibot.head_bottleneck_dim"), integer("ibot.head_nlayers")) : null;
         return new SslTrainer.Config(model, crops, integer("dino.head_n_prototypes"), integer("dino.head_hidden_dim"),
                 integer("dino.head_bottleneck_dim"), integer("dino.head_nlayers"), centering.equals("sinkhorn_knopp"),
                 num("optim.base_lr"), integer("train.batch_size_per_gpu"), num("optim.min_lr"), num("optim.weight_decay"),
@@ -127,7 +127,9 @@ public final class SslConfig {
                 integer("optim.warmup_epochs") * len, iterations(), integer("optim.freeze_last_layer_epochs") * len,
                 num("optim.clip_grad"), num("optim.layerwise_decay"), num("optim.patch_embed_lr_mult"),
                 num("student.drop_path_rate"), num("dino.koleo_loss_weight"), mr.get(0).doubleValue(), mr.get(1).doubleValue(),
-                num("ibot.mask_sample_probability"));
+                num("ibot.mask_sample_probability"), num("dino.loss_weight"), num("ibot.loss_weight"),
+                bool("student.drop_path_uniform"), ibotHead, orDefault("crops.high_res_global_crops_size", 0),
+                integer("crops.high_res_iterations"));
     }
 
     /** The merged configuration as YAML (written beside a run, as the official config.yaml). */

@@ -48,12 +48,31 @@ public final class SslTrainer {
                          double teacherTemp, double warmupTeacherTemp, int warmupTeacherTempIters, int warmupIters,
                          int totalIters, int freezeLastLayerIters, double clipGrad, double layerwiseDecay,
                          double patchEmbedLrMult, double dropPathRate, double koleoWeight, double maskRatioMin,
-                         double maskRatioMax, double maskProbability) {
+                         double maskRatioMax, double maskProbability, double dinoLossWeight, double ibotLossWeight,
+                         boolean dropPathUniform, IbotHead ibotHead, int highResSize, int highResIters) {
+        /** The official defaults of the knobs added after the first 27 (shared iBOT head, no high-resolution phase). */
+        public Config(ModelConfig model, DataAugmentationDino.Config crops, int prototypes, int headHidden,
+                      int headBottleneck, int headLayers, boolean sinkhornKnopp, double baseLr, int batchPerStep,
+                      double minLr, double weightDecay, double weightDecayEnd, double momentumTeacher,
+                      double teacherTemp, double warmupTeacherTemp, int warmupTeacherTempIters, int warmupIters,
+                      int totalIters, int freezeLastLayerIters, double clipGrad, double layerwiseDecay,
+                      double patchEmbedLrMult, double dropPathRate, double koleoWeight, double maskRatioMin,
+                      double maskRatioMax, double maskProbability) {
+            this(model, crops, prototypes, headHidden, headBottleneck, headLayers, sinkhornKnopp, baseLr, batchPerStep,
+                    minLr, weightDecay, weightDecayEnd, momentumTeacher, teacherTemp, warmupTeacherTemp,
+                    warmupTeacherTempIters, warmupIters, totalIters, freezeLastLayerIters, clipGrad, layerwiseDecay,
+                    patchEmbedLrMult, dropPathRate, koleoWeight, maskRatioMin, maskRatioMax, maskProbability, 1.0, 1.0,
+                    true, null, 0, 0);
+        }
+
         /** optim.lr scaled by sqrt(batch / 1024) (scaling_rule sqrt_wrt_1024). */
         public double lr() {
             return baseLr * Math.sqrt(batchPerStep / 1024.0);
         }
     }
+
+    /** ibot.separate_head: the iBOT loss gets its own head (student and teacher), with these sizes. */
+    public record IbotHead(int prototypes, int hidden, int bottleneck, int layers) {}
 
     /** One step's losses (as the official logs them: koleo and ibot before their weights' halving for display). */
     public record Losses(float total, float dinoLocal, float dinoGlobal, float koleo, float ibot) {}
@@ -62,12 +81,14 @@ public final class SslTrainer {
     private final long seed;
     private final TrainableVit student;
     private final DinoHead head;
-    private final Map<String, Var> sBackbone, sHead, tBackbone, tHead;
-    private final List<ParamGroups.Param> backboneParams, headParams;
+    private final Map<String, Var> sBackbone, sHead, tBackbone, tHead, sIbot, tIbot; // *Ibot: null with a shared head
+    private final List<ParamGroups.Param> backboneParams, headParams, ibotParams;
+    private final List<List<ParamGroups.Param>> groups; // per submodule: clipping is per group
+    private final DinoHead ibotHead;
     private final AdamW opt = new AdamW();
     private final CosineScheduler lr, lastLayerLr, wd, momentum, teacherTemp;
-    private final DataAugmentationDino aug;
-    private final MaskCollator masks;
+    private final DataAugmentationDino aug, augHighRes;
+    private final MaskCollator masks, masksHighRes;
     private final DinoLoss dinoLoss;
     private final IbotPatchLoss ibotLoss;
     private final Frozen frozen;
@@ -121,6 +142,8 @@ public final class SslTrainer {
             if (k != cfg.prototypes())
                 throw new IllegalArgumentException("teacher head has " + k + " prototypes, the student's " + cfg.prototypes());
         }
+        if (frozen != null && cfg.ibotHead() != null)
+            throw new IllegalArgumentException("distillation with ibot.separate_head is not supported (the frozen teacher brings one head)");
         SplittableRandom init = new SplittableRandom(seed);
         sBackbone = Init.vit(cfg.model(), init);
         sHead = Init.dinoHead(cfg.model().embedDim(), cfg.prototypes(), cfg.headLayers(), cfg.headHidden(), cfg.headBottleneck(), init);
@@ -130,6 +153,12 @@ public final class SslTrainer {
         head = new DinoHead(sHead, cfg.headLayers());
         backboneParams = ParamGroups.of("backbone", sBackbone, cfg.model().depth(), cfg.layerwiseDecay(), cfg.patchEmbedLrMult());
         headParams = ParamGroups.of("dino_head", sHead, 0, cfg.layerwiseDecay(), cfg.patchEmbedLrMult());
+        IbotHead ih = cfg.ibotHead();
+        sIbot = ih == null ? null : Init.dinoHead(cfg.model().embedDim(), ih.prototypes(), ih.layers(), ih.hidden(), ih.bottleneck(), init);
+        tIbot = ih == null ? null : Weights.constantCopy(sIbot);
+        ibotHead = ih == null ? head : new DinoHead(sIbot, ih.layers());
+        ibotParams = ih == null ? List.of() : ParamGroups.of("ibot_head", sIbot, 0, cfg.layerwiseDecay(), cfg.patchEmbedLrMult());
+        groups = ih == null ? List.of(backboneParams, headParams) : List.of(backboneParams, headParams, ibotParams);
         lr = new CosineScheduler(cfg.lr(), cfg.minLr(), cfg.totalIters(), cfg.warmupIters(), 0, 0);
         lastLayerLr = new CosineScheduler(cfg.lr(), cfg.minLr(), cfg.totalIters(), cfg.warmupIters(), 0, 0).zeroFirst(cfg.freezeLastLayerIters());
         wd = new CosineScheduler(cfg.weightDecay(), cfg.weightDecayEnd(), cfg.totalIters());
@@ -137,11 +166,28 @@ public final class SslTrainer {
         teacherTemp = new CosineScheduler(cfg.teacherTemp(), cfg.teacherTemp(), cfg.warmupTeacherTempIters(),
                 cfg.warmupTeacherTempIters(), cfg.warmupTeacherTemp(), 0);
         aug = new DataAugmentationDino(cfg.crops());
-        int g = cfg.crops().globalSize() / cfg.model().patchSize();
-        masks = new MaskCollator(MaskingGenerator.official(cfg.crops().globalSize(), cfg.model().patchSize()), g * g,
-                cfg.maskRatioMin(), cfg.maskRatioMax(), cfg.maskProbability());
+        masks = collator(cfg, cfg.crops().globalSize());
+        boolean hr = cfg.highResIters() > 0;
+        if (hr && (cfg.highResSize() <= 0 || cfg.highResSize() % cfg.model().patchSize() != 0))
+            throw new IllegalArgumentException("high-resolution global crops of " + cfg.highResSize() + " px: must be a multiple of the patch size "
+                    + cfg.model().patchSize());
+        var c = cfg.crops();
+        augHighRes = hr ? new DataAugmentationDino(new DataAugmentationDino.Config(c.globalScaleMin(), c.globalScaleMax(), c.localScaleMin(),
+                c.localScaleMax(), c.localCrops(), cfg.highResSize(), c.localSize(), c.paperBlur())) : null;
+        masksHighRes = hr ? collator(cfg, cfg.highResSize()) : null;
         dinoLoss = new DinoLoss(cfg.prototypes());
-        ibotLoss = new IbotPatchLoss(cfg.prototypes());
+        ibotLoss = new IbotPatchLoss(ih == null ? cfg.prototypes() : ih.prototypes());
+    }
+
+    private static MaskCollator collator(Config cfg, int globalSize) {
+        int g = globalSize / cfg.model().patchSize();
+        return new MaskCollator(MaskingGenerator.official(globalSize, cfg.model().patchSize()), g * g,
+                cfg.maskRatioMin(), cfg.maskRatioMax(), cfg.maskProbability());
+    }
+
+    /** The global crop size of step s: the high-resolution phase's for the last highResIters steps. */
+    public int globalCropSize(long s) {
+        return cfg.highResIters() > 0 && s >= cfg.totalIters() - cfg.highResIters() ? cfg.highResSize() : cfg.crops().globalSize();
     }
 
     public long step() {
@@ -160,17 +206,18 @@ public final class SslTrainer {
 
     /** One training step on a batch of images. */
     public Losses train(List<RgbImage> images) {
-        int b = images.size(), L = cfg.crops().localCrops(), gs = cfg.crops().globalSize(), ls = cfg.crops().localSize();
+        int b = images.size(), L = cfg.crops().localCrops(), gs = globalCropSize(step), ls = cfg.crops().localSize();
+        boolean highRes = gs != cfg.crops().globalSize();
         int d = cfg.model().embedDim(), k = cfg.prototypes(), gsz = 3 * gs * gs, lsz = 3 * ls * ls;
         SplittableRandom rng = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + step);
         // collate: crop i of every image, crop by crop (collate_data_and_cast's order)
         float[] global = new float[2 * b * gsz], local = new float[L * b * lsz];
         for (int s = 0; s < b; s++) {
-            DataAugmentationDino.Crops c = aug.apply(images.get(s), rng);
+            DataAugmentationDino.Crops c = (highRes ? augHighRes : aug).apply(images.get(s), rng);
             for (int i = 0; i < 2; i++) System.arraycopy(c.global().get(i), 0, global, (i * b + s) * gsz, gsz);
             for (int i = 0; i < L; i++) System.arraycopy(c.local().get(i), 0, local, (i * b + s) * lsz, lsz);
         }
-        MaskCollator.Masks mk = masks.collate(2 * b, new PyRandom(seed * 1_000_003L + step));
+        MaskCollator.Masks mk = (highRes ? masksHighRes : masks).collate(2 * b, new PyRandom(seed * 1_000_003L + step));
         boolean[] mask = mk.masks();
         int[] maskedRows = mk.indices();
         float[] masksWeight = mk.weights();
@@ -199,12 +246,13 @@ public final class SslTrainer {
             tCls = th.forward(none, Var.constant(swapped, 2 * b, td)).value();
             float[] pt = f.xNormPatchtokens().data(), sel = new float[Math.max(m, 1) * td];
             for (int i = 0; i < m; i++) System.arraycopy(pt, maskedRows[i] * td, sel, i * td, td);
-            tPatch = m > 0 ? th.forward(none, Var.constant(sel, m, td)).value() : new float[0];
+            DinoHead tib = tIbot == null ? th : new DinoHead(tIbot, cfg.ibotHead().layers());
+            tPatch = m > 0 ? tib.forward(none, Var.constant(sel, m, td)).value() : new float[0];
         }
         float[] pDino, pIbot;
         if (cfg.sinkhornKnopp()) {
             pDino = dinoLoss.sinkhornKnoppTeacher(tCls, temp, 3);
-            pIbot = m > 0 ? ibotLoss.sinkhornKnoppTeacher(tPatch, k, temp, m, 3) : new float[0];
+            pIbot = m > 0 ? ibotLoss.sinkhornKnoppTeacher(tPatch, cfg.ibotHead() == null ? k : cfg.ibotHead().prototypes(), temp, m, 3) : new float[0];
         } else {
             pDino = dinoLoss.softmaxCenterTeacher(tCls, temp);
             dinoLoss.updateCenter(tCls);
@@ -214,7 +262,8 @@ public final class SslTrainer {
 
         // student
         Tape t = new Tape();
-        TrainableVit.DropPath dp = cfg.dropPathRate() > 0 && frozen == null ? new TrainableVit.DropPath(cfg.dropPathRate(), true, rng) : null;
+        TrainableVit.DropPath dp = cfg.dropPathRate() > 0 && frozen == null
+                ? new TrainableVit.DropPath(cfg.dropPathRate(), cfg.dropPathUniform(), rng) : null;
         TrainableVit.Out g = student.forward(t, global, 2 * b, gs, gs, frozen != null ? null : mask, dp);
         TrainableVit.Out l = student.forward(t, local, L * b, ls, ls, null, dp);
         Var sLocal = head.forward(t, l.xNormClstoken()), sGlobal = head.forward(t, g.xNormClstoken());
@@ -226,30 +275,30 @@ public final class SslTrainer {
         Var dinoGlobal = t.affine(dinoLoss.forward(t, List.of(sGlobal), List.of(pDino)), 2f / (globalTerms + localTerms), 0f);
         Var koleo = t.affine(t.add(KoLeoLoss.forward(t, t.rows(g.xNormClstoken(), range(0, b))),
                 KoLeoLoss.forward(t, t.rows(g.xNormClstoken(), range(b, 2 * b)))), (float) cfg.koleoWeight(), 0f);
-        Var loss = t.add(t.add(dinoLocal, dinoGlobal), koleo);
+        Var dino = t.add(dinoLocal, dinoGlobal);
+        Var loss = t.add(cfg.dinoLossWeight() == 1 ? dino : t.affine(dino, (float) cfg.dinoLossWeight(), 0f), koleo);
         Var ibot = null;
         if (m > 0) {
-            Var sPatch = head.forward(t, t.rows(g.xNormPatchtokens(), maskedRows));
+            Var sPatch = ibotHead.forward(t, t.rows(g.xNormPatchtokens(), maskedRows));
             ibot = ibotLoss.forwardMasked(t, sPatch, pIbot, mask, 2 * b, masksWeight); // * 2 * 0.5: ibot_loss_scale
-            loss = t.add(loss, ibot);
+            loss = t.add(loss, cfg.ibotLossWeight() == 1 ? ibot : t.affine(ibot, (float) cfg.ibotLossWeight(), 0f));
         }
         if (!Float.isFinite(loss.item()))
             throw new IllegalStateException("loss is " + loss.item() + " at step " + step + ": stopping (NaN/Inf)");
-        for (var p : backboneParams) p.var().zeroGrad();
-        for (var p : headParams) p.var().zeroGrad();
+        for (var group : groups) for (var p : group) p.var().zeroGrad();
         t.backward(loss);
 
         // optimizer: per-submodule clipping, per-group lr / wd, AdamW; then EMA
-        AdamW.clipGradNorm(backboneParams.stream().map(ParamGroups.Param::var).toList(), cfg.clipGrad());
-        AdamW.clipGradNorm(headParams.stream().map(ParamGroups.Param::var).toList(), cfg.clipGrad());
+        for (var group : groups) AdamW.clipGradNorm(group.stream().map(ParamGroups.Param::var).toList(), cfg.clipGrad());
         double mom = momentum.get(step);
-        for (List<ParamGroups.Param> group : List.of(backboneParams, headParams))
+        for (List<ParamGroups.Param> group : groups)
             for (ParamGroups.Param p : group) {
                 double plr = (p.lastLayer() ? lastLayerLr : lr).get(step) * p.lrMultiplier();
                 opt.step(p.var(), p.var().grad(), plr, wd.get(step) * p.wdMultiplier());
             }
         for (var e : sBackbone.entrySet()) AdamW.ema(tBackbone.get(e.getKey()).value(), e.getValue().value(), mom);
         for (var e : sHead.entrySet()) AdamW.ema(tHead.get(e.getKey()).value(), e.getValue().value(), mom);
+        if (sIbot != null) for (var e : sIbot.entrySet()) AdamW.ema(tIbot.get(e.getKey()).value(), e.getValue().value(), mom);
         step++;
         return new Losses(loss.item(), dinoLocal.item(), dinoGlobal.item(), koleo.item(), ibot == null ? 0f : ibot.item());
     }
@@ -260,7 +309,7 @@ public final class SslTrainer {
      */
     public void save(java.nio.file.Path file) throws java.io.IOException {
         List<TensorEntry> t = new ArrayList<>();
-        for (var group : List.of(backboneParams, headParams))
+        for (var group : groups)
             for (ParamGroups.Param p : group) {
                 Var v = p.var();
                 long[] shape = Arrays.stream(v.shape()).asLongStream().toArray();
@@ -280,7 +329,7 @@ public final class SslTrainer {
     /** Restores a {@link #save}d state into this trainer (same configuration). */
     public void load(java.nio.file.Path file) {
         try (TensorStore f = org.dino4j.io.SafeTensors.read(file)) {
-            for (var group : List.of(backboneParams, headParams))
+            for (var group : groups)
                 for (ParamGroups.Param p : group) {
                     copyInto(f, "student/" + p.name(), p.var().value(), file);
                     copyInto(f, "teacher/" + p.name(), teacherOf(p).value(), file);
@@ -297,7 +346,9 @@ public final class SslTrainer {
     }
 
     private Var teacherOf(ParamGroups.Param p) {
-        return p.name().startsWith("backbone.") ? tBackbone.get(p.name().substring(9)) : tHead.get(p.name().substring(10));
+        String n = p.name();
+        if (n.startsWith("backbone.")) return tBackbone.get(n.substring(9));
+        return n.startsWith("dino_head.") ? tHead.get(n.substring(10)) : tIbot.get(n.substring(10));
     }
 
     private static void copyInto(TensorStore f, String name, float[] dst, java.nio.file.Path file) {

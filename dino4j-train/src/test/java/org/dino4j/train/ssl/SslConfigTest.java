@@ -40,6 +40,18 @@ class SslConfigTest {
         Path bad = Files.writeString(dir.resolve("bad.yaml"), "studnet:\n  arch: vit_small\n");
         assertTrue(assertThrows(IllegalArgumentException.class, () -> SslConfig.load(null, bad, List.of()))
                 .getMessage().contains("unknown config key studnet"));
-        assertThrows(IllegalArgumentException.class, () -> SslConfig.load(null, null, List.of("ibot.separate_head=true")).trainer());
+        var sep = SslConfig.load("small28", null, List.of("ibot.separate_head=true", "ibot.head_n_prototypes=1000",
+                "student.drop_path_uniform=false", "crops.high_res_global_crops_size=56", "crops.high_res_iterations=100",
+                "ibot.loss_weight=0.5", "crops.paper_blur_probabilities=true")).trainer();
+        assertEquals(1000, sep.ibotHead().prototypes());
+        assertEquals(4096, sep.prototypes());
+        assertTrue(!sep.dropPathUniform() && sep.crops().paperBlur());
+        assertEquals(56, sep.highResSize());
+        assertEquals(100, sep.highResIters());
+        assertEquals(0.5, sep.ibotLossWeight());
+        assertEquals(null, SslConfig.load(null, null, List.of()).trainer().ibotHead());
+        // a high-resolution size that is no multiple of the patch size is refused when the trainer is built
+        var odd = SslConfig.load("small28", null, List.of("crops.high_res_global_crops_size=30", "crops.high_res_iterations=1")).trainer();
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new SslTrainer(odd, 0)).getMessage().contains("multiple of the patch size"));
     }
 }

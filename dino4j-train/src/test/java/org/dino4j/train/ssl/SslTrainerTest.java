@@ -142,4 +142,62 @@ class SslTrainerTest {
         // chance; a few dozen steps must already spread the features (KoLeo) and carry class information
         assertTrue(after > before + 0.08, "k-NN " + before + " -> " + after);
     }
+
+    /**
+     * The options beyond the defaults: a separate iBOT head (its own parameters, optimizer state, EMA copy and
+     * prototype count), linearly increasing drop-path, loss weights, and the high-resolution phase (the last 2 of 4
+     * steps use 36-px global crops on a 28-px model, position embeddings interpolated); all keep a resume bit-identical.
+     */
+    @Test
+    void separateIbotHeadDropPathRampAndHighResolutionPhase(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        assertTrue(Files.exists(TRAIN), TRAIN + " missing: apt-get install dataset-fashion-mnist");
+        SslTrainer.Config b = config(4);
+        ModelConfig m = new ModelConfig(28, 4, 3, 32, 2, 2, 4.0, true, true, true, 1e-5, "mlp", 0, false, 0.1, 1e-6);
+        SslTrainer.Config cfg = new SslTrainer.Config(m, b.crops(), 64, 32, 16, 3, false, b.baseLr(), 4, b.minLr(),
+                b.weightDecay(), b.weightDecayEnd(), b.momentumTeacher(), b.teacherTemp(), b.warmupTeacherTemp(), 1, 1, 4, 1,
+                3.0, 0.9, 0.2, 0.2, 0.1, 0.1, 0.5, 1.0, 1.0, 0.5, false, new SslTrainer.IbotHead(48, 24, 8, 2), 36, 2);
+        Dataset train = Datasets.of(List.of(TRAIN));
+        ImageDecoder dec = new ImageDecoder();
+        java.util.function.IntFunction<List<RgbImage>> batchAt = s -> {
+            List<RgbImage> imgs = new ArrayList<>();
+            for (int i = 0; i < 4; i++) imgs.add(train.get(s * 4 + i).source().load(dec));
+            return imgs;
+        };
+        SslTrainer a = new SslTrainer(cfg, 9);
+        assertEquals(28, a.globalCropSize(1));
+        assertEquals(36, a.globalCropSize(2));
+        List<Float> la = new ArrayList<>();
+        for (int s = 0; s < 4; s++) {
+            SslTrainer.Losses l = a.train(batchAt.apply(s));
+            assertTrue(Float.isFinite(l.total()) && l.ibot() > 0, "step " + s + ": " + l);
+            la.add(l.total());
+        }
+        SslTrainer c = new SslTrainer(cfg, 9);
+        List<Float> lc = new ArrayList<>();
+        for (int s = 0; s < 3; s++) lc.add(c.train(batchAt.apply(s)).total());
+        Path ck = dir.resolve("c.safetensors");
+        c.save(ck);
+        SslTrainer d = new SslTrainer(cfg, 9);
+        d.load(ck);
+        lc.add(d.train(batchAt.apply(3)).total());
+        assertEquals(la, lc);
+        Path fa = dir.resolve("a.safetensors"), fd = dir.resolve("d.safetensors");
+        a.save(fa);
+        d.save(fd);
+        try (var x = org.dino4j.io.SafeTensors.read(fa); var y = org.dino4j.io.SafeTensors.read(fd)) {
+            assertEquals(48, x.get("teacher/ibot_head.last_layer.weight_v").intShape()[0]);
+            assertEquals(64, x.get("teacher/dino_head.last_layer.weight_v").intShape()[0]);
+            assertTrue(x.contains("adam_m/ibot_head.mlp.0.weight") && x.contains("ibot/center"));
+            assertEquals(x.names(), y.names());
+            for (String n : x.names()) assertTrue(java.util.Arrays.equals(x.get(n).toFloatArray(), y.get(n).toFloatArray()), n);
+            // the separate head learned: its student weights left their initialisation
+            SslTrainer fresh = new SslTrainer(cfg, 9);
+            Path f0 = dir.resolve("f0.safetensors");
+            fresh.save(f0);
+            try (var z = org.dino4j.io.SafeTensors.read(f0)) {
+                assertTrue(!java.util.Arrays.equals(z.get("student/ibot_head.mlp.0.weight").toFloatArray(),
+                        x.get("student/ibot_head.mlp.0.weight").toFloatArray()));
+            }
+        }
+    }
 }
