@@ -10,10 +10,13 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import org.dino4j.data.Dataset;
 import org.dino4j.data.Datasets;
 import org.dino4j.data.Preprocess;
 import org.dino4j.eval.Features;
 import org.dino4j.eval.Knn;
+import org.dino4j.eval.LinearProbe;
+import org.dino4j.eval.LogisticRegression;
 import org.dino4j.io.Json;
 import org.dino4j.kernels.Parallel;
 import org.dino4j.model.DinoVisionTransformer;
@@ -22,23 +25,20 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "eval", mixinStandardHelpOptions = true, subcommands = EvalCommand.KnnCommand.class,
+@Command(name = "eval", mixinStandardHelpOptions = true,
+        subcommands = {EvalCommand.KnnCommand.class, EvalCommand.LogregCommand.class, EvalCommand.LinearCommand.class},
         description = "The paper's evaluation protocols on frozen features (dinov2/eval/).")
 final class EvalCommand {
 
-    @Command(name = "knn", mixinStandardHelpOptions = true,
-            description = {"Weighted k-NN classification as the official knn.py: L2-normalised features, cosine "
-                    + "similarity, votes weighted by softmax(sim / T) over the neighbours; top-1 and top-5 for each k.",
-                    "Features: the CLS token of a model (--weights/--model/--config) on labelled images, raw pixels "
-                            + "(--pixels), or a `dino4j embed` output folder given as --train/--test (its cls vectors)."})
-    static final class KnnCommand implements Callable<Integer> {
+    /** Where the features come from: a model on labelled images, raw pixels, or two `embed` output folders. */
+    static final class FeatureOptions {
         @Option(names = "--train", required = true, paramLabel = "PATH", description = "Labelled images or an embed output folder.")
         Path train;
 
         @Option(names = "--test", required = true, paramLabel = "PATH")
         Path test;
 
-        @Option(names = "--pixels", description = "Raw pixels (RGB / 255) as the features: the baseline.")
+        @Option(names = "--pixels", description = "Raw pixels (RGB / 255; one channel when all images are gray) as the features: the baseline.")
         boolean pixels;
 
         @Mixin
@@ -50,73 +50,224 @@ final class EvalCommand {
         @Option(names = "--crop", defaultValue = "224", description = "Eval transform: centre crop (default: ${DEFAULT-VALUE}).")
         int crop;
 
+        @Option(names = "--batch-size", defaultValue = "64")
+        int batch;
+
+        @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
+        Integer threads;
+
+        record Loaded(Features train, Features test, String source) {}
+
+        Preprocess preprocess() {
+            return new Preprocess(resize != null ? resize : Math.round(crop * 256f / 224f), crop, 0);
+        }
+
+        Loaded load() {
+            if (threads != null) Parallel.setThreads(threads);
+            Loaded l;
+            if (Files.isRegularFile(train.resolve("manifest.tsv")) || Files.isRegularFile(test.resolve("manifest.tsv"))) {
+                l = new Loaded(Features.fromEmbedDir(train, "cls"), Features.fromEmbedDir(test, "cls"), "embed outputs (cls)");
+            } else if (pixels) {
+                l = new Loaded(Features.pixels(Datasets.of(List.of(train))), Features.pixels(Datasets.of(List.of(test))), "raw pixels");
+            } else {
+                Preprocess pre = preprocess();
+                try (DinoVisionTransformer m = model.load()) {
+                    Dataset dtr = Datasets.of(List.of(train)), dte = Datasets.of(List.of(test));
+                    ProgressBar bar = new ProgressBar("features", "img");
+                    long total = dtr.size() + dte.size();
+                    Features tr = Features.cls(m, dtr, pre, batch, i -> bar.update(i, total, 0));
+                    Features te = Features.cls(m, dte, pre, batch, i -> bar.update(dtr.size() + i, total, 0));
+                    bar.finish();
+                    l = new Loaded(tr, te, "CLS of the model");
+                }
+            }
+            if (l.train().dim() != l.test().dim())
+                throw new IllegalArgumentException("train features have " + l.train().dim() + " dimensions, test " + l.test().dim());
+            return l;
+        }
+    }
+
+    static void writeJson(Path output, Map<String, Object> j) throws IOException {
+        if (output != null) Files.writeString(output, Json.write(j) + "\n");
+    }
+
+    @Command(name = "knn", mixinStandardHelpOptions = true,
+            description = {"Weighted k-NN classification as the official knn.py: L2-normalised features, cosine "
+                    + "similarity, votes weighted by softmax(sim / T) over the neighbours; top-1 and top-5 for each k.",
+                    "Features: the CLS token of a model (--weights/--model/--config) on labelled images, raw pixels "
+                            + "(--pixels), or a `dino4j embed` output folder given as --train/--test (its cls vectors)."})
+    static final class KnnCommand implements Callable<Integer> {
+        @Mixin
+        FeatureOptions fo;
+
         @Option(names = "--nb-knn", split = ",", defaultValue = "10,20,100,200", description = "k values (default: ${DEFAULT-VALUE}).")
         int[] ks;
 
         @Option(names = "--temperature", defaultValue = "0.07")
         double temperature;
 
-        @Option(names = "--batch-size", defaultValue = "64")
-        int batch;
-
         @Option(names = "--output", paramLabel = "FILE.json", description = "Also write the results as JSON.")
         Path output;
 
-        @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
-        Integer threads;
-
         @Override
         public Integer call() throws IOException {
-            if (threads != null) Parallel.setThreads(threads);
             long t0 = System.nanoTime();
-            Features tr, te;
-            String source;
-            if (Files.isRegularFile(train.resolve("manifest.tsv")) || Files.isRegularFile(test.resolve("manifest.tsv"))) {
-                tr = Features.fromEmbedDir(train, "cls");
-                te = Features.fromEmbedDir(test, "cls");
-                source = "embed outputs (cls)";
-            } else if (pixels) {
-                tr = Features.pixels(Datasets.of(List.of(train)));
-                te = Features.pixels(Datasets.of(List.of(test)));
-                source = "raw pixels";
-            } else {
-                Preprocess pre = new Preprocess(resize != null ? resize : Math.round(crop * 256f / 224f), crop, 0);
-                try (DinoVisionTransformer m = model.load()) {
-                    var dtr = Datasets.of(List.of(train));
-                    var dte = Datasets.of(List.of(test));
-                    ProgressBar bar = new ProgressBar("features", "img");
-                    long total = dtr.size() + dte.size();
-                    tr = Features.cls(m, dtr, pre, batch, i -> bar.update(i, total, 0));
-                    te = Features.cls(m, dte, pre, batch, i -> bar.update(dtr.size() + i, total, 0));
-                    bar.finish();
-                }
-                source = "CLS of the model";
-            }
-            if (tr.dim() != te.dim()) throw new IllegalArgumentException("train features have " + tr.dim() + " dimensions, test " + te.dim());
+            var f = fo.load();
+            Features tr = f.train(), te = f.test();
             List<Knn.Result> res = Knn.evaluate(tr.x(), tr.labels(), te.x(), te.labels(), tr.dim(),
                     Math.max(tr.numClasses(), te.numClasses()), ks, temperature);
-            System.out.printf(Locale.ROOT, "k-NN on %s: %d train, %d test, %d dimensions, T = %s (%.1f s)%n", source, tr.size(),
+            System.out.printf(Locale.ROOT, "k-NN on %s: %d train, %d test, %d dimensions, T = %s (%.1f s)%n", f.source(), tr.size(),
                     te.size(), tr.dim(), temperature, (System.nanoTime() - t0) / 1e9);
             System.out.println("    k   top-1   top-5");
             List<Object> rows = new ArrayList<>();
             for (Knn.Result r : res) {
                 System.out.printf(Locale.ROOT, "%5d  %6.2f  %6.2f%n", r.k(), 100 * r.top1(), 100 * r.top5());
-                Map<String, Object> m = new LinkedHashMap<>();
-                m.put("k", r.k());
-                m.put("top1", 100 * r.top1());
-                m.put("top5", 100 * r.top5());
-                rows.add(m);
+                rows.add(Map.of("k", r.k(), "top1", 100 * r.top1(), "top5", 100 * r.top5()));
             }
-            if (output != null) {
-                Map<String, Object> j = new LinkedHashMap<>();
-                j.put("features", source);
-                j.put("train", train.toString());
-                j.put("test", test.toString());
-                j.put("temperature", temperature);
-                j.put("results", rows);
-                Files.writeString(output, Json.write(j) + "\n");
-            }
+            Map<String, Object> j = new LinkedHashMap<>();
+            j.put("protocol", "knn");
+            j.put("features", f.source());
+            j.put("train", fo.train.toString());
+            j.put("test", fo.test.toString());
+            j.put("temperature", temperature);
+            j.put("results", rows);
+            writeJson(output, j);
             return 0;
+        }
+    }
+
+    @Command(name = "logreg", mixinStandardHelpOptions = true,
+            description = {"Logistic regression as the official log_regression.py: multinomial, L2, L-BFGS (scikit-learn's "
+                    + "objective and stopping rules) on un-normalised features; each C fitted on 90 % of the training rows "
+                    + "and scored on the other 10 %, the best C refitted on all of them and scored on the test rows."})
+    static final class LogregCommand implements Callable<Integer> {
+        @Mixin
+        FeatureOptions fo;
+
+        @Option(names = "--C", split = ",", paramLabel = "C", description = "C values (default: the official 45, 10^linspace(-6, 5, 45)).")
+        double[] cs;
+
+        @Option(names = "--max-iter", defaultValue = "1000")
+        int maxIter;
+
+        @Option(names = "--tol", defaultValue = "1e-12")
+        double tol;
+
+        @Option(names = "--seed", defaultValue = "0")
+        long seed;
+
+        @Option(names = "--output", paramLabel = "FILE.json")
+        Path output;
+
+        @Override
+        public Integer call() throws IOException {
+            var f = fo.load();
+            double[] grid = cs != null ? cs : LogisticRegression.officialCs();
+            System.out.printf(Locale.ROOT, "logistic regression on %s: %d train, %d test, %d dimensions, %d C values%n",
+                    f.source(), f.train().size(), f.test().size(), f.train().dim(), grid.length);
+            var sweep = LogisticRegression.sweep(f.train(), f.test(), grid, seed, maxIter, tol, p -> System.out.printf(Locale.ROOT,
+                    "  C = %-10.4g validation top-1 %6.2f%%  (%d iterations, %.1f s)%n", p.c(), 100 * p.validationAccuracy(),
+                    p.iterations(), p.millis() / 1e3));
+            System.out.printf(Locale.ROOT, "best C %.4g: test top-1 %.2f%%%n", sweep.bestC(), 100 * sweep.testAccuracy());
+            Map<String, Object> j = new LinkedHashMap<>();
+            j.put("protocol", "logreg");
+            j.put("features", f.source());
+            j.put("best_C", sweep.bestC());
+            j.put("test_top1", 100 * sweep.testAccuracy());
+            List<Object> pts = new ArrayList<>();
+            for (var p : sweep.points()) pts.add(Map.of("C", p.c(), "val_top1", 100 * p.validationAccuracy(), "iterations", p.iterations()));
+            j.put("sweep", pts);
+            writeJson(output, j);
+            return 0;
+        }
+    }
+
+    @Command(name = "linear", mixinStandardHelpOptions = true,
+            description = {"Linear probing as the official linear.py on cached features: CLS tokens of the last 1 or 4 "
+                    + "blocks, with or without the averaged patch tokens, x 13 learning rates, trained together (SGD, "
+                    + "momentum 0.9, cosine schedule); the best on the validation images is reported with its test top-1.",
+                    "Differences from the official run: features are computed once (no random-resized-crop/flip of the "
+                            + "training images per epoch); without --val, 10 % of the training images are held out."})
+    static final class LinearCommand implements Callable<Integer> {
+        @Option(names = "--train", required = true, paramLabel = "PATH")
+        Path train;
+
+        @Option(names = "--val", paramLabel = "PATH", description = "Validation images (default: a seeded 10 % of --train).")
+        Path val;
+
+        @Option(names = "--test", required = true, paramLabel = "PATH")
+        Path test;
+
+        @Mixin
+        ModelOptions model;
+
+        @Option(names = "--resize")
+        Integer resize;
+
+        @Option(names = "--crop", defaultValue = "224")
+        int crop;
+
+        @Option(names = "--epochs", defaultValue = "10")
+        int epochs;
+
+        @Option(names = "--batch-size", defaultValue = "128", description = "Training batch of the classifiers (official 128).")
+        int batch;
+
+        @Option(names = "--seed", defaultValue = "0")
+        long seed;
+
+        @Option(names = "--output", paramLabel = "FILE.json")
+        Path output;
+
+        @Option(names = "--threads")
+        Integer threads;
+
+        @Override
+        public Integer call() throws IOException {
+            if (threads != null) Parallel.setThreads(threads);
+            Preprocess pre = new Preprocess(resize != null ? resize : Math.round(crop * 256f / 224f), crop, 0);
+            Dataset dtr = Datasets.of(List.of(train)), dte = Datasets.of(List.of(test)), dva = val == null ? null : Datasets.of(List.of(val));
+            LinearProbe.Inputs tr, va, te;
+            try (DinoVisionTransformer m = model.load()) {
+                ProgressBar bar = new ProgressBar("features", "img");
+                long total = dtr.size() + dte.size() + (dva == null ? 0 : dva.size());
+                tr = LinearProbe.inputs(m, dtr, pre, 64, i -> bar.update(i, total, 0));
+                te = LinearProbe.inputs(m, dte, pre, 64, i -> bar.update(dtr.size() + i, total, 0));
+                va = dva == null ? null : LinearProbe.inputs(m, dva, pre, 64, i -> bar.update(dtr.size() + dte.size() + i, total, 0));
+                bar.finish();
+            }
+            if (va == null) { // hold out a seeded 10 % of the training images
+                int[] perm = LogisticRegression.permutation(tr.size(), seed);
+                int nv = tr.size() / 10;
+                if (nv < 1) throw new IllegalArgumentException(train + ": too few images to hold out 10 % for validation");
+                va = subset(tr, java.util.Arrays.copyOfRange(perm, 0, nv));
+                tr = subset(tr, java.util.Arrays.copyOfRange(perm, nv, perm.length));
+            }
+            var res = LinearProbe.run(tr, va, te, new int[] {1, 4}, LinearProbe.LEARNING_RATES, epochs, batch, seed);
+            var best = res.get(0);
+            System.out.printf(Locale.ROOT, "linear probe: %d train, %d val, %d test; best %s: val top-1 %.2f%%, test top-1 %.2f%%%n",
+                    tr.size(), va.size(), te.size(), best.name(), 100 * best.valTop1(), 100 * best.testTop1());
+            List<Object> rows = new ArrayList<>();
+            for (var r : res)
+                rows.add(Map.of("classifier", r.name(), "val_top1", 100 * r.valTop1(), "test_top1", 100 * r.testTop1()));
+            Map<String, Object> j = new LinkedHashMap<>();
+            j.put("protocol", "linear");
+            j.put("best", best.name());
+            j.put("test_top1", 100 * best.testTop1());
+            j.put("classifiers", rows);
+            writeJson(output, j);
+            return 0;
+        }
+
+        private static LinearProbe.Inputs subset(LinearProbe.Inputs in, int[] rows) {
+            int s = 5 * in.embedDim();
+            float[] x = new float[rows.length * s];
+            int[] y = new int[rows.length];
+            for (int i = 0; i < rows.length; i++) {
+                System.arraycopy(in.x(), rows[i] * s, x, i * s, s);
+                y[i] = in.labels()[rows[i]];
+            }
+            return new LinearProbe.Inputs(x, y, in.embedDim(), in.numClasses());
         }
     }
 }
