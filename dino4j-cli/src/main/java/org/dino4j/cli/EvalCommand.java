@@ -17,6 +17,7 @@ import org.dino4j.eval.Features;
 import org.dino4j.eval.Knn;
 import org.dino4j.eval.LinearProbe;
 import org.dino4j.eval.LogisticRegression;
+import org.dino4j.eval.Retrieval;
 import org.dino4j.io.Json;
 import org.dino4j.kernels.Parallel;
 import org.dino4j.model.DinoVisionTransformer;
@@ -26,7 +27,8 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        subcommands = {EvalCommand.KnnCommand.class, EvalCommand.LogregCommand.class, EvalCommand.LinearCommand.class},
+        subcommands = {EvalCommand.KnnCommand.class, EvalCommand.LogregCommand.class, EvalCommand.LinearCommand.class,
+                EvalCommand.RetrievalCommand.class},
         description = "The paper's evaluation protocols on frozen features (dinov2/eval/).")
 final class EvalCommand {
 
@@ -268,6 +270,115 @@ final class EvalCommand {
                 y[i] = in.labels()[rows[i]];
             }
             return new LinearProbe.Inputs(x, y, in.embedDim(), in.numClasses());
+        }
+    }
+
+    @Command(name = "retrieval", mixinStandardHelpOptions = true,
+            description = {"Instance retrieval as the revisited Oxford/Paris benchmark: gallery ranked by cosine "
+                    + "similarity of CLS features to each query; mAP and mP@1/5/10 for the Easy, Medium and Hard protocols "
+                    + "(revisitop's compute_map).",
+                    "GND.json: {\"imlist\": [gallery names], \"qimlist\": [query names], \"gnd\": [{\"easy\": [...], \"hard\": "
+                            + "[...], \"junk\": [...], \"bbx\": [x1, y1, x2, y2]}, ...]} with gallery indices; names are file "
+                            + "names without extension. From revisitop's gnd_*.pkl: python3 -c \"import pickle,json; "
+                            + "g=pickle.load(open('gnd_roxford5k.pkl','rb')); json.dump({'imlist':g['imlist'],'qimlist':g['qimlist'],"
+                            + "'gnd':[{k:[float(x) for x in v] for k,v in q.items()} for q in g['gnd']]},open('gnd.json','w'))\". "
+                            + "Query images are cropped to their bbx first, as the benchmark prescribes."})
+    static final class RetrievalCommand implements Callable<Integer> {
+        @Option(names = "--images", required = true, paramLabel = "DIR", description = "Folder holding the gallery and query images (searched recursively).")
+        Path images;
+
+        @Option(names = "--gnd", required = true, paramLabel = "GND.json")
+        Path gnd;
+
+        @Mixin
+        ModelOptions model;
+
+        @Option(names = "--resize", defaultValue = "224", description = "Shorter side before the model (default: ${DEFAULT-VALUE}); padded to the patch size.")
+        int resize;
+
+        @Option(names = "--output", paramLabel = "FILE.json")
+        Path output;
+
+        @Option(names = "--threads")
+        Integer threads;
+
+        @Override
+        @SuppressWarnings("unchecked")
+        public Integer call() throws IOException {
+            if (threads != null) Parallel.setThreads(threads);
+            Map<String, Object> g;
+            try {
+                g = Json.parseObject(Files.readString(gnd));
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException(gnd + ": not valid JSON: " + e.getMessage());
+            }
+            if (!(g.get("imlist") instanceof List<?> im) || !(g.get("qimlist") instanceof List<?> qim) || !(g.get("gnd") instanceof List<?> gl))
+                throw new IllegalArgumentException(gnd + ": needs imlist, qimlist and gnd lists");
+            if (gl.size() != qim.size()) throw new IllegalArgumentException(gnd + ": " + gl.size() + " gnd entries for " + qim.size() + " queries");
+            Map<String, Path> byName = new java.util.HashMap<>();
+            try (var st = Files.walk(images)) {
+                st.filter(Files::isRegularFile).forEach(f -> {
+                    String n = f.getFileName().toString();
+                    int dot = n.lastIndexOf('.');
+                    byName.putIfAbsent(dot > 0 ? n.substring(0, dot) : n, f);
+                });
+            }
+            org.dino4j.data.ImageDecoder dec = new org.dino4j.data.ImageDecoder();
+            List<Retrieval.Truth> truth = new ArrayList<>();
+            try (DinoVisionTransformer m = model.load()) {
+                int d = m.config().embedDim();
+                Preprocess pre = new Preprocess(resize, 0, m.config().patchSize());
+                ProgressBar bar = new ProgressBar("features", "img");
+                int total = im.size() + qim.size();
+                float[] gal = new float[im.size() * d], q = new float[qim.size() * d];
+                for (int i = 0; i < im.size(); i++) {
+                    embed(m, pre, load(dec, byName, String.valueOf(im.get(i)), null), gal, i * d);
+                    bar.update(i + 1, total, 0);
+                }
+                for (int i = 0; i < qim.size(); i++) {
+                    Map<String, Object> e = (Map<String, Object>) gl.get(i);
+                    truth.add(new Retrieval.Truth(ints(e.get("easy")), ints(e.get("hard")), ints(e.get("junk"))));
+                    embed(m, pre, load(dec, byName, String.valueOf(qim.get(i)), (List<Object>) e.get("bbx")), q, i * d);
+                    bar.update(im.size() + i + 1, total, 0);
+                }
+                bar.finish();
+                int[][] ranking = Retrieval.rank(gal, im.size(), q, qim.size(), d);
+                int[] ks = {1, 5, 10};
+                Map<String, Object> j = new LinkedHashMap<>();
+                j.put("protocol", "retrieval");
+                System.out.printf(Locale.ROOT, "retrieval: %d gallery images, %d queries%n", im.size(), qim.size());
+                for (Retrieval.Protocol p : Retrieval.Protocol.values()) {
+                    Retrieval.Score s = Retrieval.score(ranking, truth, p, ks);
+                    System.out.printf(Locale.ROOT, "  %-6s mAP %6.2f  mP@1 %6.2f  mP@5 %6.2f  mP@10 %6.2f  (%d queries)%n", p.name(),
+                            100 * s.map(), 100 * s.meanPrecisionAt()[0], 100 * s.meanPrecisionAt()[1], 100 * s.meanPrecisionAt()[2], s.queries());
+                    j.put(p.name().toLowerCase(Locale.ROOT), Map.of("mAP", 100 * s.map(), "mP@1", 100 * s.meanPrecisionAt()[0],
+                            "mP@5", 100 * s.meanPrecisionAt()[1], "mP@10", 100 * s.meanPrecisionAt()[2]));
+                }
+                writeJson(output, j);
+            }
+            return 0;
+        }
+
+        private static org.dino4j.data.RgbImage load(org.dino4j.data.ImageDecoder dec, Map<String, Path> byName, String name, List<Object> bbx) {
+            Path f = byName.get(name);
+            if (f == null) throw new IllegalArgumentException("image '" + name + "' of the ground truth is not in the --images folder");
+            org.dino4j.data.RgbImage img = dec.decode(f);
+            if (bbx == null || bbx.size() != 4) return img;
+            int x1 = (int) Math.max(0, Math.floor(((Number) bbx.get(0)).doubleValue())), y1 = (int) Math.max(0, Math.floor(((Number) bbx.get(1)).doubleValue()));
+            int x2 = (int) Math.min(img.width(), Math.ceil(((Number) bbx.get(2)).doubleValue())), y2 = (int) Math.min(img.height(), Math.ceil(((Number) bbx.get(3)).doubleValue()));
+            if (x2 <= x1 || y2 <= y1) throw new IllegalArgumentException(f + ": empty query box " + bbx);
+            return org.dino4j.data.aug.PilOps.crop(img, y1, x1, y2 - y1, x2 - x1);
+        }
+
+        private static void embed(DinoVisionTransformer m, Preprocess pre, org.dino4j.data.RgbImage img, float[] out, int off) {
+            int[] hw = pre.outputSize(img.width(), img.height());
+            float[] cls = m.forwardFeatures(new org.dino4j.tensor.Tensor(pre.chw(img), 1, 3, hw[0], hw[1])).xNormClstoken().data();
+            System.arraycopy(cls, 0, out, off, cls.length);
+        }
+
+        private static int[] ints(Object o) {
+            if (o == null) return new int[0];
+            return ((List<?>) o).stream().mapToInt(x -> ((Number) x).intValue()).toArray();
         }
     }
 }

@@ -60,6 +60,27 @@ class EvalCommandTest {
         assertEquals(52, cl.size());
         assertTrue(r.out().contains("linear probe: 108 train, 12 val, 40 test"), r.out());
 
+        // retrieval: queries that are copies of gallery images (the box covers the whole image) find them first
+        Path ret = Files.createDirectories(dir.resolve("ret"));
+        List<String> names = new java.util.ArrayList<>();
+        try (var st = Files.walk(train)) {
+            for (Path f : st.filter(Files::isRegularFile).sorted().limit(12).toList()) {
+                String n = "g" + names.size();
+                Files.copy(f, ret.resolve(n + ".png"));
+                names.add(n);
+            }
+        }
+        for (int i : new int[] {3, 7}) Files.copy(ret.resolve("g" + i + ".png"), ret.resolve("q" + i + ".png"));
+        Path gnd = Files.writeString(dir.resolve("gnd.json"), "{\"imlist\": " + Json.write(names) + ", \"qimlist\": [\"q3\", \"q7\"], "
+                + "\"gnd\": [{\"easy\": [3], \"hard\": [], \"junk\": [], \"bbx\": [0, 0, 28, 28]}, {\"easy\": [7], \"hard\": [1], \"junk\": [2]}]}");
+        Path rj = dir.resolve("ret.json");
+        r = CliTest.run(concat(new String[] {"eval", "retrieval", "--images", ret.toString(), "--gnd", gnd.toString(), "--output", rj.toString()},
+                new String[] {"--random-weights", "1", "--config", cfg.toString(), "--resize", "28"}));
+        assertEquals(0, r.code(), r.out() + r.err());
+        @SuppressWarnings("unchecked") Map<String, Object> easy = (Map<String, Object>) Json.parseObject(Files.readString(rj)).get("easy");
+        assertEquals(100.0, ((Number) easy.get("mAP")).doubleValue(), 1e-9, r.out());
+        assertTrue(r.out().contains("HARD") && r.out().contains("(1 queries)"), r.out());
+
         // bad input: unlabelled images
         Path plain = Files.createDirectories(dir.resolve("plain"));
         Files.copy(Files.list(train.resolve(Files.list(train).findFirst().orElseThrow().getFileName())).findFirst().orElseThrow(), plain.resolve("a.png"));
