@@ -111,6 +111,10 @@ final class EvalCommand {
         @Option(names = "--output", paramLabel = "FILE.json", description = "Also write the results as JSON.")
         Path output;
 
+        @Option(names = "--plots", paramLabel = "DIR", description = "Write knn_accuracy_vs_k.png, knn_per_class.png and "
+                + "knn_confusion.png (up to 100 classes; per class at k = 20, or the first k when 20 is not asked).")
+        Path plots;
+
         @Override
         public Integer call() throws IOException {
             long t0 = System.nanoTime();
@@ -126,6 +130,7 @@ final class EvalCommand {
                 System.out.printf(Locale.ROOT, "%5d  %6.2f  %6.2f%n", r.k(), 100 * r.top1(), 100 * r.top5());
                 rows.add(Map.of("k", r.k(), "top1", 100 * r.top1(), "top5", 100 * r.top5()));
             }
+            if (plots != null) plots(tr, te, res);
             Map<String, Object> j = new LinkedHashMap<>();
             j.put("protocol", "knn");
             j.put("features", f.source());
@@ -136,6 +141,45 @@ final class EvalCommand {
             writeJson(output, j);
             return 0;
         }
+
+        private void plots(Features tr, Features te, List<Knn.Result> res) throws IOException {
+            Files.createDirectories(plots);
+            org.dino4j.viz.Charts.bars(plots.resolve("knn_accuracy_vs_k.png"), "k-NN top-1 % by k (T = " + temperature + ")",
+                    res.stream().map(r -> "k = " + r.k()).toList(), res.stream().mapToDouble(r -> 100 * r.top1()).toArray(), 100);
+            int k = java.util.Arrays.stream(ks).anyMatch(x -> x == 20) ? 20 : ks[0];
+            int classes = Math.max(tr.numClasses(), te.numClasses());
+            int[] pred = Knn.predict(tr.x(), tr.labels(), te.x(), te.size(), tr.dim(), classes, k, temperature);
+            long[][] cm = new long[classes][classes];
+            for (int i = 0; i < pred.length; i++) cm[te.labels()[i]][pred[i]]++;
+            double[] per = new double[classes];
+            for (int c = 0; c < classes; c++) {
+                long row = 0;
+                for (long v : cm[c]) row += v;
+                per[c] = row == 0 ? 0 : 100.0 * cm[c][c] / row;
+            }
+            List<String> names = classNames(fo.test, classes);
+            org.dino4j.viz.Charts.bars(plots.resolve("knn_per_class.png"), "k-NN top-1 % per class (k = " + k + ")", names, per, 100);
+            if (classes <= 100) org.dino4j.viz.Charts.confusion(plots.resolve("knn_confusion.png"), "k-NN, k = " + k, names, cm);
+            System.out.println("plots in " + plots);
+        }
+    }
+
+    /** Class names: an image dataset's, or the class column of an embed manifest; else the label numbers. */
+    static List<String> classNames(Path p, int numClasses) throws IOException {
+        List<String> names = new ArrayList<>();
+        if (Files.isRegularFile(p.resolve("manifest.tsv"))) {
+            Map<Integer, String> m = new java.util.TreeMap<>();
+            List<String> lines = Files.readAllLines(p.resolve("manifest.tsv"));
+            for (String l : lines.subList(1, lines.size())) {
+                String[] f = l.split("\t", -1);
+                if (f.length > 3 && !f[2].equals("-1")) m.putIfAbsent(Integer.parseInt(f[2]), f[3]);
+            }
+            for (int c = 0; c < numClasses; c++) names.add(m.getOrDefault(c, Integer.toString(c)));
+        } else if (Files.exists(p)) {
+            List<String> cl = Datasets.of(List.of(p)).classes();
+            for (int c = 0; c < numClasses; c++) names.add(c < cl.size() ? cl.get(c) : Integer.toString(c));
+        }
+        return names;
     }
 
     @Command(name = "logreg", mixinStandardHelpOptions = true,

@@ -24,10 +24,13 @@ class EvalCommandTest {
 
         // raw pixels: k-NN on 120 images classifies the 40 others far above chance (10 %)
         Path kp = dir.resolve("knn_pixels.json");
-        Result r = CliTest.run("eval", "knn", "--pixels", "--train", train.toString(), "--test", test.toString(), "--nb-knn", "1,5,20", "--output", kp.toString());
+        Result r = CliTest.run("eval", "knn", "--pixels", "--train", train.toString(), "--test", test.toString(), "--nb-knn", "1,5,20", "--output", kp.toString(),
+                "--plots", dir.resolve("plots").toString());
         assertEquals(0, r.code(), r.out() + r.err());
         @SuppressWarnings("unchecked") List<Map<String, Object>> rows = (List<Map<String, Object>>) Json.parseObject(Files.readString(kp)).get("results");
         assertEquals(3, rows.size());
+        for (String png : new String[] {"knn_accuracy_vs_k.png", "knn_per_class.png", "knn_confusion.png"})
+            assertTrue(javax.imageio.ImageIO.read(dir.resolve("plots").resolve(png).toFile()).getWidth() > 300, png);
         double top1 = ((Number) rows.get(1).get("top1")).doubleValue();
         assertTrue(top1 > 40 && top1 <= 100 && Math.round(top1 * 40 / 100) == top1 * 40 / 100, r.out());
 

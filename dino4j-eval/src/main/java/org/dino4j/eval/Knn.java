@@ -74,6 +74,27 @@ public final class Knn {
         return out;
     }
 
+    /** The top-1 class of every test row for one k (for confusion matrices and per-class accuracy). */
+    public static int[] predict(float[] train, int[] trainLabels, float[] test, int m, int d, int numClasses, int k,
+                                double temperature) {
+        int n = trainLabels.length;
+        if (k < 1 || k > n) throw new IllegalArgumentException("k = " + k + " with " + n + " training rows");
+        float[] tr = normalizeRows(train.clone(), n, d), te = normalizeRows(test.clone(), m, d);
+        int[][] idx = new int[m][];
+        float[][] sim = new float[m][];
+        neighbours(tr, n, te, m, d, k, idx, sim);
+        int[] out = new int[m];
+        double[] score = new double[numClasses];
+        for (int i = 0; i < m; i++) {
+            java.util.Arrays.fill(score, 0);
+            for (int j = 0; j < k; j++) score[trainLabels[idx[i][j]]] += Math.exp((sim[i][j] - sim[i][0]) / temperature);
+            int best = 0;
+            for (int c = 1; c < numClasses; c++) if (score[c] > score[best]) best = c;
+            out[i] = best;
+        }
+        return out;
+    }
+
     /** How many classes score strictly higher than the true one, ties broken toward the lower class index (as topk). */
     private static int rankOf(double[] score, int label) {
         int r = 0;

@@ -1,0 +1,100 @@
+package org.dino4j.eval.dense;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import org.dino4j.model.DinoVisionTransformer;
+import org.dino4j.tensor.Tensor;
+
+/**
+ * One image's frozen features on its (h, w) patch grid, as the dense heads read them: {@code layers} blocks of
+ * {@code dim}-wide patch tokens, channels-last ({@code patch[(y*w + x) * layers*dim + l*dim + c]}), and optionally
+ * each block's CLS token ({@code cls[l*dim + c]}). The head's per-pixel input is the official channel order: without
+ * CLS {@code cat(p_1, ..., p_L)} (segmentation BNHead, {@code resize_concat}); with CLS {@code cat(p_1, cls_1, ...,
+ * p_L, cls_L)} (the depth BNHead's per-layer {@code cat((x, cls_token), 1)} before {@code resize_concat}), the CLS
+ * broadcast to every pixel.
+ */
+public record FeatureMap(int h, int w, int layers, int dim, float[] patch, float[] cls) {
+    public FeatureMap {
+        if (h < 1 || w < 1 || layers < 1 || dim < 1) throw new IllegalArgumentException("feature map sizes must be positive");
+        if (patch.length != h * w * layers * dim)
+            throw new IllegalArgumentException("patch features have " + patch.length + " floats, expected " + h + "x" + w + "x" + layers + "x" + dim);
+        if (cls != null && cls.length != layers * dim)
+            throw new IllegalArgumentException("cls features have " + cls.length + " floats, expected " + layers + "x" + dim);
+    }
+
+    /** Width of the head's per-pixel input. */
+    public int channels() {
+        return layers * dim * (cls == null ? 1 : 2);
+    }
+
+    public int pixels() {
+        return h * w;
+    }
+
+    /** Writes pixel p's head input (official channel order) into dst at off. */
+    public void row(int p, float[] dst, int off) {
+        int ld = layers * dim;
+        if (cls == null) {
+            System.arraycopy(patch, p * ld, dst, off, ld);
+            return;
+        }
+        for (int l = 0; l < layers; l++) {
+            System.arraycopy(patch, p * ld + l * dim, dst, off + 2 * l * dim, dim);
+            System.arraycopy(cls, l * dim, dst, off + (2 * l + 1) * dim, dim);
+        }
+    }
+
+    /**
+     * The segmentation heads' input: {@code get_intermediate_layers(x, n, reshape=True)} with the final norm (the
+     * official default), last {@code nLayers} blocks (1: the paper's "linear", 4: "+ms"), one map per image.
+     */
+    public static List<FeatureMap> segmentation(DinoVisionTransformer model, Tensor pixels, int nLayers) {
+        return collect(model, pixels, model.intermediateLayers(pixels, nLayers, false, false, true), false);
+    }
+
+    /**
+     * The depth heads' input: {@code get_intermediate_layers(x, out_index, reshape=True, return_class_token=True,
+     * norm=False)} - no final LayerNorm, as {@code dinov2/hub/depthers.py}.
+     */
+    public static List<FeatureMap> depth(DinoVisionTransformer model, Tensor pixels, int[] blockIndices) {
+        return collect(model, pixels, model.intermediateLayers(pixels, blockIndices, false, true, false), true);
+    }
+
+    /**
+     * The official {@code out_index} (0-based) of the depth heads: 1 layer = the last block; 4 layers = S/B
+     * [2,5,8,11], L [4,11,17,23], g [9,19,29,39]; other depths (test models) spread 4 evenly the same way
+     * (round(depth*(i+1)/4) - 1).
+     */
+    public static int[] depthBlocks(int depth, int nLayers) {
+        if (nLayers == 1) return new int[] {depth - 1};
+        if (nLayers != 4) throw new IllegalArgumentException("the depth heads use 1 or 4 layers, got " + nLayers);
+        return switch (depth) {
+            case 12 -> new int[] {2, 5, 8, 11};
+            case 24 -> new int[] {4, 11, 17, 23};
+            case 40 -> new int[] {9, 19, 29, 39};
+            default -> {
+                if (depth < 4) throw new IllegalArgumentException("a 4-layer head needs a model with >= 4 blocks, got " + depth);
+                int[] idx = new int[4];
+                for (int i = 0; i < 4; i++) idx[i] = (int) Math.round(depth * (i + 1) / 4.0) - 1;
+                yield idx;
+            }
+        };
+    }
+
+    private static List<FeatureMap> collect(DinoVisionTransformer model, Tensor pixels, List<DinoVisionTransformer.Layer> ls, boolean withCls) {
+        int b = pixels.size(0), p = model.config().patchSize(), gh = pixels.size(2) / p, gw = pixels.size(3) / p;
+        int d = model.config().embedDim(), n = gh * gw, nl = ls.size();
+        List<FeatureMap> out = new ArrayList<>(b);
+        for (int i = 0; i < b; i++) {
+            float[] x = new float[n * nl * d], cls = withCls ? new float[nl * d] : null;
+            for (int l = 0; l < nl; l++) {
+                float[] pt = ls.get(l).patch().data();
+                for (int q = 0; q < n; q++) System.arraycopy(pt, (i * n + q) * d, x, q * nl * d + l * d, d);
+                if (withCls) System.arraycopy(ls.get(l).cls().data(), i * d, cls, l * d, d);
+            }
+            out.add(new FeatureMap(gh, gw, nl, d, x, cls));
+        }
+        return out;
+    }
+}
