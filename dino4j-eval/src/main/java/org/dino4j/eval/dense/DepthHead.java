@@ -99,6 +99,10 @@ public final class DepthHead {
         return opt;
     }
 
+    BnLinear core() {
+        return core;
+    }
+
     /** Per-pixel state of the bin head on the upsampled grid, kept for the backward pass. */
     private record Head(float[] logits, float[] sum, float[] depth, int h, int w) {}
 

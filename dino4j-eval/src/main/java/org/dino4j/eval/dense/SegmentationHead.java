@@ -82,6 +82,10 @@ public final class SegmentationHead {
         return core.in;
     }
 
+    BnLinear core() {
+        return core;
+    }
+
     /** Batch loss; sets the parameter gradients. mode TRAIN updates the BN running statistics. */
     double lossAndGrad(List<Sample> batch, BnLinear.Mode mode) {
         int c = core.in, k = numClasses, rows = 0;
