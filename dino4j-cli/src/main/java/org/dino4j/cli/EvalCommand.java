@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
 
 @Command(name = "eval", mixinStandardHelpOptions = true,
         subcommands = {EvalCommand.KnnCommand.class, EvalCommand.LogregCommand.class, EvalCommand.LinearCommand.class,
-                EvalCommand.RetrievalCommand.class},
+                EvalCommand.RetrievalCommand.class, DenseEvalCommands.SegmentationCommand.class, DenseEvalCommands.DepthCommand.class},
         description = "The paper's evaluation protocols on frozen features (dinov2/eval/).")
 final class EvalCommand {
 

@@ -1,0 +1,445 @@
+package org.dino4j.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.function.IntFunction;
+
+import org.dino4j.data.ImageDecoder;
+import org.dino4j.data.PilResize;
+import org.dino4j.data.Preprocess;
+import org.dino4j.data.RgbImage;
+import org.dino4j.eval.dense.DenseDatasets;
+import org.dino4j.eval.dense.DepthHead;
+import org.dino4j.eval.dense.FeatureMap;
+import org.dino4j.eval.dense.SegmentationHead;
+import org.dino4j.eval.dense.TrainConfig;
+import org.dino4j.kernels.Parallel;
+import org.dino4j.model.DinoVisionTransformer;
+import org.dino4j.tensor.Tensor;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code dino4j eval segmentation} and {@code dino4j eval depth}: the paper's linear dense heads
+ * ({@link SegmentationHead}, {@link DepthHead}) trained on a split's frozen features and scored on another.
+ *
+ * <p>Geometry: each image is resized (PIL bicubic) so that its shorter side is {@code --resolution}, each side then
+ * rounded to a multiple of the patch size (a slight aspect change, no padding, so the patch grid covers the whole
+ * image). Training targets are resized to that input size with nearest neighbour (labels and depth stay values, 255
+ * and 0 stay "no target"); validation is scored against the targets at their own size (the head's output is resized
+ * bilinearly to it, as mmseg's whole-image inference). The training split's features are computed once and kept in
+ * memory (no augmentation); the validation split is streamed image by image.
+ */
+final class DenseEvalCommands {
+    private DenseEvalCommands() {}
+
+    /** The options both commands share; defaults that differ (resolution, schedule) come from the subclass. */
+    abstract static class Base {
+        @Option(names = "--root", required = true, paramLabel = "DIR", description = "The dataset's folder (see --dataset).")
+        Path root;
+
+        @Option(names = "--train-split", paramLabel = "SPLIT", description = "Training split (default: the dataset's).")
+        String trainSplit;
+
+        @Option(names = "--val-split", paramLabel = "SPLIT", description = "Split scored (default: the dataset's validation/test split).")
+        String valSplit;
+
+        @Option(names = "--layers", defaultValue = "1", paramLabel = "1|4",
+                description = "Backbone blocks the head reads: 1 (the paper's \"linear\"/\"lin. 1\") or 4 (\"+ms\"/\"lin. 4\"); default ${DEFAULT-VALUE}.")
+        int layers;
+
+        @Option(names = "--resolution", paramLabel = "PX", description = "Shorter side of the model input, rounded to the patch size per side.")
+        Integer resolution;
+
+        @Option(names = "--iterations", paramLabel = "N", description = "Training steps of the head (default: the official schedule's).")
+        Integer iterations;
+
+        @Option(names = "--lr", description = "Peak learning rate (default: the official config's).")
+        Double lr;
+
+        @Option(names = "--batch-size", paramLabel = "N", description = "Images per training step (default: the official config's).")
+        Integer batch;
+
+        @Option(names = "--max-images", paramLabel = "N", description = "Use N images of each split, evenly spaced over it (quick runs).")
+        Integer maxImages;
+
+        @Option(names = "--seed", defaultValue = "0", description = "Head initialisation and batch order (default: ${DEFAULT-VALUE}).")
+        long seed;
+
+        @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
+        Integer threads;
+
+        @Option(names = "--output", paramLabel = "FILE.json", description = "Also write the settings and results as JSON.")
+        Path output;
+
+        final ImageDecoder decoder = new ImageDecoder();
+
+        abstract ModelOptions model();
+
+        void checkCommon() {
+            if (threads != null) Parallel.setThreads(threads);
+            if (!Files.isDirectory(root)) throw new IllegalArgumentException(root + ": no such folder (--root)");
+            if (layers != 1 && layers != 4) throw new IllegalArgumentException("--layers must be 1 or 4, got " + layers);
+            if (resolution != null && resolution < 1) throw new IllegalArgumentException("--resolution must be >= 1, got " + resolution);
+            if (iterations != null && iterations < 1) throw new IllegalArgumentException("--iterations must be >= 1, got " + iterations);
+            if (batch != null && batch < 1) throw new IllegalArgumentException("--batch-size must be >= 1, got " + batch);
+            if (lr != null && !(lr > 0)) throw new IllegalArgumentException("--lr must be > 0, got " + lr);
+            if (maxImages != null && maxImages < 1) throw new IllegalArgumentException("--max-images must be >= 1, got " + maxImages);
+        }
+
+        /** maxImages items spread evenly over the split (all of them without --max-images). */
+        List<DenseDatasets.Item> subset(List<DenseDatasets.Item> items) {
+            if (maxImages == null || maxImages >= items.size()) return items;
+            List<DenseDatasets.Item> out = new ArrayList<>(maxImages);
+            for (int i = 0; i < maxImages; i++) out.add(items.get((int) ((long) i * items.size() / maxImages)));
+            return out;
+        }
+
+        /** The model input (1, 3, H', W') of an image: shorter side to res, each side rounded to the patch size. */
+        static Tensor input(RgbImage im, int res, int patch) {
+            int w = im.width(), h = im.height();
+            double s = (double) res / Math.min(w, h);
+            int ow = Math.max(patch, (int) Math.round(w * s / patch) * patch), oh = Math.max(patch, (int) Math.round(h * s / patch) * patch);
+            RgbImage r = ow == w && oh == h ? im : PilResize.bicubic(im, ow, oh);
+            return new Tensor(new Preprocess(0, 0, 0).chw(r), 1, 3, oh, ow);
+        }
+
+        RgbImage image(DenseDatasets.Item it, int targetW, int targetH) {
+            RgbImage im = decoder.decode(it.image());
+            if (im.width() != targetW || im.height() != targetH)
+                throw new IllegalArgumentException(it.target() + ": " + targetW + "x" + targetH + " target for the "
+                        + im.width() + "x" + im.height() + " image " + it.image() + " (they must be the same size)");
+            return im;
+        }
+
+        /** Fails early when the training features would not fit the heap (estimated from the first image's). */
+        static void checkMemory(long bytesPerImage, int images) {
+            long need = bytesPerImage * images, max = Runtime.getRuntime().maxMemory();
+            if (need > 0.7 * max)
+                throw new IllegalArgumentException(String.format(Locale.ROOT, "the training features of %d images need about %.1f GiB, "
+                        + "the heap holds %.1f GiB: lower --max-images or --resolution, or raise it (JAVA_OPTS=-Xmx...)",
+                        images, need / 1073741824.0, max / 1073741824.0));
+        }
+
+        /**
+         * Wraps a sample source so that the head's training loop reports progress: train(n, data, ...) asks for
+         * sample 0 once (its width), then batchSize samples at the start of each step.
+         */
+        static <T> IntFunction<T> counting(IntFunction<T> data, int batchSize, int iterations, ProgressBar bar) {
+            long[] calls = {0};
+            return i -> {
+                long c = ++calls[0];
+                if (c >= 2 && (c - 2) % batchSize == 0) bar.update((c - 2) / batchSize, iterations, 0);
+                return data.apply(i);
+            };
+        }
+
+        Map<String, Object> settings(String protocol, String dataset, String tr, String va, int nTrain, int nVal, int res,
+                                     TrainConfig cfg, DinoVisionTransformer m) {
+            Map<String, Object> j = new LinkedHashMap<>();
+            j.put("protocol", protocol);
+            j.put("dataset", dataset);
+            j.put("root", root.toString());
+            j.put("train_split", tr);
+            j.put("val_split", va);
+            j.put("train_images", nTrain);
+            j.put("val_images", nVal);
+            j.put("layers", layers);
+            j.put("resolution", res);
+            j.put("patch_size", m.config().patchSize());
+            j.put("embed_dim", m.config().embedDim());
+            j.put("iterations", cfg.iterations());
+            j.put("batch_size", cfg.batchSize());
+            j.put("lr", cfg.lr());
+            j.put("schedule", cfg.schedule().name().toLowerCase(Locale.ROOT));
+            j.put("seed", seed);
+            j.put("random_weights", model().randomSeed != null);
+            return j;
+        }
+
+        static Object finite(double v) {
+            return Double.isNaN(v) ? null : v;
+        }
+    }
+
+    @Command(name = "segmentation", mixinStandardHelpOptions = true,
+            description = {"Linear semantic segmentation as the paper (official BNHead: BatchNorm + 1x1 conv on the frozen "
+                    + "patch tokens of the last 1 or 4 blocks, final norm applied; logits resized bilinearly; cross-entropy "
+                    + "with 255 ignored; AdamW, poly schedule with warm-up). Reports mmseg's mIoU, mAcc and pixel accuracy "
+                    + "(aAcc) on the validation split, per-class IoU in the JSON.",
+                    "Datasets (--root): ade20k = ADEChallengeData2016 (images/ and annotations/, splits training and "
+                            + "validation, 150 classes, label 0 ignored); voc = VOC2012 (ImageSets/Segmentation/<split>.txt, "
+                            + "JPEGImages, SegmentationClass palette PNGs, splits train and val, 21 classes).",
+                    "Not the official run: no training augmentation (random rescale, crops, flips), whole-image inference "
+                            + "instead of sliding windows, features computed once."})
+    static final class SegmentationCommand extends Base implements Callable<Integer> {
+        @Mixin
+        ModelOptions model;
+
+        @Option(names = "--dataset", required = true, paramLabel = "ade20k|voc")
+        String dataset;
+
+        @Override
+        ModelOptions model() {
+            return model;
+        }
+
+        @Override
+        public Integer call() throws Exception {
+            long t0 = System.nanoTime();
+            checkCommon();
+            boolean ade = switch (dataset) {
+                case "ade20k" -> true;
+                case "voc" -> false;
+                default -> throw new IllegalArgumentException("--dataset must be ade20k or voc, got '" + dataset + "'");
+            };
+            String trS = trainSplit != null ? trainSplit : ade ? "training" : "train", vaS = valSplit != null ? valSplit : ade ? "validation" : "val";
+            List<DenseDatasets.Item> trItems = subset(ade ? DenseDatasets.ade20k(root, trS) : DenseDatasets.voc2012(root, trS));
+            List<DenseDatasets.Item> vaItems = subset(ade ? DenseDatasets.ade20k(root, vaS) : DenseDatasets.voc2012(root, vaS));
+            int k = ade ? DenseDatasets.ADE20K_CLASSES : DenseDatasets.VOC_CLASSES;
+            TrainConfig base = TrainConfig.segmentation();
+            TrainConfig cfg = base.withSteps(iterations != null ? iterations : base.iterations(), batch != null ? batch : base.batchSize())
+                    .withLr(lr != null ? lr : base.lr()).withSeed(seed);
+            int res = resolution != null ? resolution : 512;
+
+            SegmentationHead.Metrics met;
+            Map<String, Object> j;
+            try (DinoVisionTransformer m = model.load()) {
+                int patch = m.config().patchSize();
+                List<SegmentationHead.Sample> train = new ArrayList<>(trItems.size());
+                ProgressBar fb = new ProgressBar("train features", "img");
+                for (DenseDatasets.Item it : trItems) {
+                    DenseDatasets.Labels l = labels(it, ade, k);
+                    Tensor px = input(image(it, l.width(), l.height()), res, patch);
+                    int h = px.size(2), w = px.size(3);
+                    FeatureMap f = FeatureMap.segmentation(m, px, layers).get(0);
+                    train.add(new SegmentationHead.Sample(f, nearest(l.labels(), l.width(), l.height(), w, h), h, w));
+                    if (train.size() == 1) checkMemory(4L * (f.patch().length + (long) h * w), trItems.size());
+                    fb.update(train.size(), trItems.size(), 0);
+                }
+                fb.finish();
+
+                ProgressBar tb = new ProgressBar("train head", "it");
+                SegmentationHead head = SegmentationHead.train(train.size(), counting(train::get, cfg.batchSize(), cfg.iterations(), tb), k, cfg);
+                tb.update(cfg.iterations(), cfg.iterations(), 0);
+                tb.finish();
+                train.clear();
+
+                SegmentationHead.IoU acc = new SegmentationHead.IoU(k);
+                ProgressBar vb = new ProgressBar("val", "img");
+                int done = 0;
+                for (DenseDatasets.Item it : vaItems) {
+                    DenseDatasets.Labels l = labels(it, ade, k);
+                    Tensor px = input(image(it, l.width(), l.height()), res, patch);
+                    acc.add(head.predict(FeatureMap.segmentation(m, px, layers).get(0), l.height(), l.width()), l.labels());
+                    vb.update(++done, vaItems.size(), 0);
+                }
+                vb.finish();
+                met = acc.metrics();
+                j = settings("segmentation", dataset, trS, vaS, trItems.size(), vaItems.size(), res, cfg, m);
+            }
+            double secs = (System.nanoTime() - t0) / 1e9;
+            List<String> names = ade ? null : DenseDatasets.VOC_CLASS_NAMES;
+            System.out.printf(Locale.ROOT, "segmentation on %s: %d train, %d val images; linear head on the last %d block(s), "
+                    + "input %d px, %d iterations x %d, lr %s (%.1f s)%n", dataset, trItems.size(), vaItems.size(), layers, res,
+                    cfg.iterations(), cfg.batchSize(), cfg.lr(), secs);
+            System.out.printf(Locale.ROOT, "  mIoU  %6.2f%n  mAcc  %6.2f%n  aAcc  %6.2f%n", 100 * met.mIoU(), 100 * met.mAcc(), 100 * met.aAcc());
+            List<Object> classes = new ArrayList<>();
+            int shown = 0;
+            for (int c = 0; c < k; c++) {
+                String name = names != null ? names.get(c) : Integer.toString(c);
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("class", c);
+                row.put("name", name);
+                row.put("iou", finite(100 * met.iou()[c]));
+                row.put("acc", finite(100 * met.acc()[c]));
+                classes.add(row);
+                if (k <= 40 && !Double.isNaN(met.iou()[c])) {
+                    if (shown++ == 0) System.out.println("  class               IoU     Acc");
+                    System.out.printf(Locale.ROOT, "  %-16s %6.2f  %6s%n", name, 100 * met.iou()[c],
+                            Double.isNaN(met.acc()[c]) ? "-" : String.format(Locale.ROOT, "%6.2f", 100 * met.acc()[c]));
+                }
+            }
+            if (k > 40) System.out.println("  (per-class IoU in the --output JSON)");
+            j.put("mIoU", finite(100 * met.mIoU()));
+            j.put("mAcc", finite(100 * met.mAcc()));
+            j.put("aAcc", finite(100 * met.aAcc()));
+            j.put("classes", classes);
+            j.put("seconds", secs);
+            EvalCommand.writeJson(output, j);
+            return 0;
+        }
+
+        private static DenseDatasets.Labels labels(DenseDatasets.Item it, boolean ade, int k) {
+            DenseDatasets.Labels l = ade ? DenseDatasets.ade20kLabels(it.target()) : DenseDatasets.vocLabels(it.target());
+            int[] v = l.labels();
+            for (int i = 0; i < v.length; i++)
+                if (v[i] != SegmentationHead.IGNORE_INDEX && v[i] >= k)
+                    throw new IllegalArgumentException(it.target() + ": label " + v[i] + " at (" + i % l.width() + ", " + i / l.width()
+                            + ") is not a class (0.." + (k - 1) + ", 255 = ignore)");
+            return l;
+        }
+    }
+
+    @Command(name = "depth", mixinStandardHelpOptions = true,
+            description = {"Linear monocular depth as the paper (\"lin. 1\" / \"lin. 4\": the hub's BNHead on cat(patch, CLS) "
+                    + "of the last block or of 4 spread blocks, no final norm; 256 uniform bins, x4 bilinear upsampling; "
+                    + "SigLoss; AdamW, one-cycle schedule, gradient clipping at 35). Reports the depth toolbox's metrics "
+                    + "per image, averaged: RMSE (m), abs rel, delta1/2/3, log10, RMSE log, SILog, sq rel.",
+                    "Dataset (--root): nyu = NYU-Depth v2 as BinsFormer's toolbox: split files of lines 'rgb_path depth_path "
+                            + "[focal]' relative to the root (default nyu_train.txt and nyu_test.txt; any such pair list "
+                            + "works), 16-bit PNG depth in millimetres (--depth-scale), 0 = no measurement. The Eigen crop "
+                            + "(on by default) needs 480x640 depth maps.",
+                    "Not the official run: no training augmentation, features computed once."})
+    static final class DepthCommand extends Base implements Callable<Integer> {
+        @Mixin
+        ModelOptions model;
+
+        @Option(names = "--dataset", defaultValue = "nyu", paramLabel = "nyu", description = "Default: ${DEFAULT-VALUE}.")
+        String dataset;
+
+        @Option(names = "--max-depth", defaultValue = "10", paramLabel = "M",
+                description = "Top of the bins and of the evaluated range, metres (default: ${DEFAULT-VALUE}, NYU's).")
+        double maxDepth;
+
+        @Option(names = "--depth-scale", defaultValue = "1000",
+                description = "Depth PNG value per metre (default: ${DEFAULT-VALUE}, millimetres).")
+        double depthScale;
+
+        @Option(names = "--eigen-crop", negatable = true, defaultValue = "true", fallbackValue = "true",
+                description = "Score inside NYU's Eigen crop [45:471, 41:601] (default: on; --no-eigen-crop for other sizes).")
+        boolean eigenCrop;
+
+        @Override
+        ModelOptions model() {
+            return model;
+        }
+
+        @Override
+        public Integer call() throws Exception {
+            long t0 = System.nanoTime();
+            checkCommon();
+            if (!dataset.equals("nyu")) throw new IllegalArgumentException("--dataset must be nyu, got '" + dataset + "'");
+            if (!(depthScale > 0)) throw new IllegalArgumentException("--depth-scale must be > 0, got " + depthScale);
+            DepthHead.Options o = DepthHead.Options.nyu();
+            o = new DepthHead.Options(o.nBins(), o.minDepth(), maxDepth, o.upsample(), o.batchNorm(), o.lossWeight(), o.sigLossMaxDepth());
+            String trS = trainSplit != null ? trainSplit : "nyu_train.txt", vaS = valSplit != null ? valSplit : "nyu_test.txt";
+            List<DenseDatasets.Item> trItems = subset(DenseDatasets.nyu(root, trS)), vaItems = subset(DenseDatasets.nyu(root, vaS));
+            TrainConfig base = TrainConfig.depth();
+            TrainConfig cfg = base.withSteps(iterations != null ? iterations : base.iterations(), batch != null ? batch : base.batchSize())
+                    .withLr(lr != null ? lr : base.lr()).withSeed(seed);
+            int res = resolution != null ? resolution : 480;
+            if (eigenCrop) { // fail before the model and the training, not at the first validation image
+                DenseDatasets.Depth d = DenseDatasets.readDepth(vaItems.get(0).target(), depthScale);
+                eigenCheck(vaItems.get(0), d);
+            }
+
+            double[] sum = new double[9];
+            int scored = 0;
+            Map<String, Object> j;
+            int[] blocks;
+            try (DinoVisionTransformer m = model.load()) {
+                int patch = m.config().patchSize();
+                blocks = FeatureMap.depthBlocks(m.depth(), layers);
+                List<DepthHead.Sample> train = new ArrayList<>(trItems.size());
+                ProgressBar fb = new ProgressBar("train features", "img");
+                for (DenseDatasets.Item it : trItems) {
+                    DenseDatasets.Depth d = DenseDatasets.readDepth(it.target(), depthScale);
+                    Tensor px = input(image(it, d.width(), d.height()), res, patch);
+                    int h = px.size(2), w = px.size(3);
+                    FeatureMap f = FeatureMap.depth(m, px, blocks).get(0);
+                    train.add(new DepthHead.Sample(f, nearest(d.metres(), d.width(), d.height(), w, h), h, w));
+                    if (train.size() == 1) checkMemory(4L * (f.patch().length + f.cls().length + (long) h * w), trItems.size());
+                    fb.update(train.size(), trItems.size(), 0);
+                }
+                fb.finish();
+
+                ProgressBar tb = new ProgressBar("train head", "it");
+                DepthHead head = DepthHead.train(train.size(), counting(train::get, cfg.batchSize(), cfg.iterations(), tb), o, cfg);
+                tb.update(cfg.iterations(), cfg.iterations(), 0);
+                tb.finish();
+                train.clear();
+
+                ProgressBar vb = new ProgressBar("val", "img");
+                int done = 0;
+                for (DenseDatasets.Item it : vaItems) {
+                    DenseDatasets.Depth d = DenseDatasets.readDepth(it.target(), depthScale);
+                    if (eigenCrop) eigenCheck(it, d);
+                    Tensor px = input(image(it, d.width(), d.height()), res, patch);
+                    float[] pred = head.predict(FeatureMap.depth(m, px, blocks).get(0), d.height(), d.width());
+                    DepthHead.Metrics one = DepthHead.metrics(List.of(pred), List.of(d.metres()), List.of(new int[] {d.height(), d.width()}),
+                            o.minDepth(), o.maxDepth(), eigenCrop);
+                    if (one.images() == 1) { // the toolbox's nanmean: images without valid pixels are left out
+                        double[] v = {one.a1(), one.a2(), one.a3(), one.absRel(), one.rmse(), one.log10(), one.rmseLog(), one.silog(), one.sqRel()};
+                        for (int q = 0; q < 9; q++) sum[q] += v[q];
+                        scored++;
+                    }
+                    vb.update(++done, vaItems.size(), 0);
+                }
+                vb.finish();
+                j = settings("depth", dataset, trS, vaS, trItems.size(), vaItems.size(), res, cfg, m);
+            }
+            if (scored == 0) throw new IllegalArgumentException(root.resolve(vaS) + ": no validation depth map has a pixel in (" + o.minDepth() + ", " + o.maxDepth() + ") m");
+            for (int q = 0; q < 9; q++) sum[q] /= scored;
+            double secs = (System.nanoTime() - t0) / 1e9;
+            System.out.printf(Locale.ROOT, "depth on %s: %d train, %d val images (%d scored); linear head on %d block(s) + CLS %s, "
+                    + "input %d px, %d iterations x %d, lr %s%s (%.1f s)%n", dataset, trItems.size(), vaItems.size(), scored, layers,
+                    java.util.Arrays.toString(blocks), res, cfg.iterations(), cfg.batchSize(), cfg.lr(), eigenCrop ? ", Eigen crop" : "", secs);
+            System.out.printf(Locale.ROOT, "  RMSE      %.4f m%n  abs rel   %.4f%n  d1        %.4f  (max(pred/gt, gt/pred) < 1.25)%n"
+                    + "  d2        %.4f%n  d3        %.4f%n  log10     %.4f%n  RMSE log  %.4f%n  SILog     %.4f%n  sq rel    %.4f%n",
+                    sum[4], sum[3], sum[0], sum[1], sum[2], sum[5], sum[6], sum[7], sum[8]);
+            j.put("blocks", blocks);
+            j.put("max_depth", maxDepth);
+            j.put("depth_scale", depthScale);
+            j.put("eigen_crop", eigenCrop);
+            j.put("scored_images", scored);
+            j.put("rmse", sum[4]);
+            j.put("abs_rel", sum[3]);
+            j.put("a1", sum[0]);
+            j.put("a2", sum[1]);
+            j.put("a3", sum[2]);
+            j.put("log10", sum[5]);
+            j.put("rmse_log", sum[6]);
+            j.put("silog", sum[7]);
+            j.put("sq_rel", sum[8]);
+            j.put("seconds", secs);
+            EvalCommand.writeJson(output, j);
+            return 0;
+        }
+    }
+
+    static void eigenCheck(DenseDatasets.Item it, DenseDatasets.Depth d) {
+        if (d.width() != 640 || d.height() != 480)
+            throw new IllegalArgumentException(it.target() + ": the Eigen crop is defined on 640x480 NYU depth maps, got "
+                    + d.width() + "x" + d.height() + " (pass --no-eigen-crop)");
+    }
+
+    /** Nearest-neighbour resize of a (sh, sw) map to (h, w): source index floor(dst * in / out), as cv2 INTER_NEAREST. */
+    static int[] nearest(int[] src, int sw, int sh, int w, int h) {
+        if (sw == w && sh == h) return src;
+        int[] out = new int[w * h];
+        for (int y = 0; y < h; y++) {
+            int sy = Math.min((int) ((long) y * sh / h), sh - 1);
+            for (int x = 0; x < w; x++) out[y * w + x] = src[sy * sw + Math.min((int) ((long) x * sw / w), sw - 1)];
+        }
+        return out;
+    }
+
+    static float[] nearest(float[] src, int sw, int sh, int w, int h) {
+        if (sw == w && sh == h) return src;
+        float[] out = new float[w * h];
+        for (int y = 0; y < h; y++) {
+            int sy = Math.min((int) ((long) y * sh / h), sh - 1);
+            for (int x = 0; x < w; x++) out[y * w + x] = src[sy * sw + Math.min((int) ((long) x * sw / w), sw - 1)];
+        }
+        return out;
+    }
+}
