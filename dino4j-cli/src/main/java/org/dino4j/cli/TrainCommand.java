@@ -193,7 +193,7 @@ class TrainCommand implements Callable<Integer> {
                 int st = ((Number) m.get("step")).intValue();
                 if (st < top1.length) top1[st] = ((Number) m.get("top1")).doubleValue() * 100;
             }
-            panels.add(new org.dino4j.viz.LineChart.Panel("k-NN top-1 % (k = 20, T = 0.07) of the teacher on the held-out images",
+            panels.add(new org.dino4j.viz.LineChart.Panel("k-NN top-1 % (k = 20, T = 0.07) of the EMA backbone (train: the teacher; distill: the EMA student) on the held-out images",
                     java.util.Map.of("knn_top1", top1), 260));
         }
         org.dino4j.viz.LineChart.write(png, panels);
