@@ -113,7 +113,9 @@ class TrainCommand implements Callable<Integer> {
         ImageDecoder dec = new ImageDecoder();
         ProgressBar bar = new ProgressBar("train", "steps");
         Path lastGood = checkpoints().stream().reduce((a, b) -> b).orElse(null);
+        long trainNanos = 0, stepsDone = 0; // images/s counts training only, not the k-NN evaluations
         for (long s = trainer.step(); s < steps; s++) {
+            long t0 = System.nanoTime();
             List<RgbImage> imgs = new ArrayList<>(batch);
             for (int i : batchIndices(ds.size(), s, batch, seed)) imgs.add(ds.get(i).source().load(dec));
             SslTrainer.Losses l;
@@ -123,12 +125,14 @@ class TrainCommand implements Callable<Integer> {
                 bar.finish();
                 throw new IllegalStateException(e.getMessage() + "; the last good checkpoint is " + (lastGood == null ? "none" : lastGood));
             }
+            trainNanos += System.nanoTime() - t0;
+            stepsDone++;
             Files.writeString(metrics, String.format(Locale.ROOT,
                     "{\"step\":%d,\"total_loss\":%.6f,\"dino_local_crops_loss\":%.6f,\"dino_global_crops_loss\":%.6f,\"koleo_loss\":%.6f,\"ibot_loss\":%.6f}%n",
                     s, l.total(), l.dinoLocal(), l.dinoGlobal(), l.koleo(), l.ibot()), StandardCharsets.UTF_8,
                     StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-            bar.update(s + 1, steps, 0, String.format(Locale.ROOT, "  loss %.4f (dino %.4f/%.4f ibot %.4f koleo %.4f)  lr %.2e  %d img/step",
-                    l.total(), l.dinoLocal(), l.dinoGlobal(), l.ibot(), l.koleo(), trainer.currentLr(), batch));
+            bar.update(s + 1, steps, 0, String.format(Locale.ROOT, "  loss %.4f (dino %.4f/%.4f ibot %.4f koleo %.4f)  lr %.2e  %.1f img/s",
+                    l.total(), l.dinoLocal(), l.dinoGlobal(), l.ibot(), l.koleo(), trainer.currentLr(), stepsDone * batch / (trainNanos / 1e9)));
             boolean evalNow = probe != null && ((s + 1) % evalPeriod == 0 || s + 1 == steps);
             if (evalNow) { // before the checkpoint, so that a resumed run never evaluates a step twice or skips one
                 bar.finish();
