@@ -26,7 +26,7 @@ public final class Main implements Runnable {
             PrintWriter err = cmd.getErr();
             if (System.getenv("DINO4J_DEBUG") != null) ex.printStackTrace(err);
             String msg = ex.getMessage() == null ? ex.toString() : ex.getMessage();
-            err.println("dino4j " + cmd.getCommandName() + ": error: " + msg);
+            err.println(cmd.getCommandSpec().qualifiedName() + ": error: " + msg);
             err.flush();
             return 1;
         });

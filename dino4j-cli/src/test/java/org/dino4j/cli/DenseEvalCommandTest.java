@@ -176,17 +176,17 @@ class DenseEvalCommandTest {
         }
         assertTrue(r.out().contains("mIoU") && r.out().contains("aeroplane"), r.out());
 
-        // bad input (Main prints "dino4j <subcommand>: error: ..."): a missing root; labels of another size than their image (named, one line, exit 1)
+        // bad input (Main prints "dino4j eval segmentation: error: ..."): a missing root; labels of another size than their image (named, one line, exit 1)
         Path missing = dir.resolve("nowhere");
         Result e = CliTest.run("eval", "segmentation", "--dataset", "voc", "--root", missing.toString(), "--random-weights", "1", "--config", cfg.toString());
         assertEquals(1, e.code(), e.err());
-        assertTrue(e.err().contains("dino4j segmentation: error: " + missing), e.err());
+        assertTrue(e.err().contains("dino4j eval segmentation: error: " + missing), e.err());
         Path lab = voc.resolve("VOC2012/SegmentationClass/2007_100000.png");
         labelPng(lab, 16, 16, new int[256]);
         e = CliTest.run(args);
         assertEquals(1, e.code(), e.err());
         String line = e.err().lines().filter(l -> l.contains("error:")).findFirst().orElse("");
-        assertTrue(line.startsWith("dino4j segmentation: error: " + lab) && line.contains("2007_100000.jpg"), e.err());
+        assertTrue(line.startsWith("dino4j eval segmentation: error: " + lab) && line.contains("2007_100000.jpg"), e.err());
         assertTrue(!e.err().contains("\tat "), "no stack trace: " + e.err());
     }
 
@@ -230,7 +230,7 @@ class DenseEvalCommandTest {
         // the Eigen crop (on by default) refuses depth maps other than 640x480, naming the file, before any work
         Result e = CliTest.run(args);
         assertEquals(1, e.code(), e.err());
-        assertTrue(e.err().contains("dino4j depth: error: " + nyu.resolve("test_room_0/sync_depth_00000.png"))
+        assertTrue(e.err().contains("dino4j eval depth: error: " + nyu.resolve("test_room_0/sync_depth_00000.png"))
                 && e.err().contains("--no-eigen-crop"), e.err());
     }
 }
