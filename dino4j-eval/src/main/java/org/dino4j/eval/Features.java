@@ -24,26 +24,32 @@ public record Features(float[] x, int[] labels, int dim, int numClasses) {
         ImageDecoder dec = new ImageDecoder();
         for (int i0 = 0; i0 < n; i0 += batch) {
             int b = Math.min(batch, n - i0);
-            float[] px = null;
-            int h = 0, w = 0;
-            for (int j = 0; j < b; j++) {
-                RgbImage im = ds.get(i0 + j).source().load(dec);
-                int[] hw = pre.outputSize(im.width(), im.height());
-                if (px == null) {
-                    h = hw[0];
-                    w = hw[1];
-                    px = new float[b * 3 * h * w];
-                } else if (hw[0] != h || hw[1] != w) {
-                    throw new IllegalArgumentException(ds.get(i0 + j).id() + ": preprocessed to " + hw[1] + "x" + hw[0]
-                            + ", the batch's first image to " + w + "x" + h + " (give a crop size)");
-                }
-                System.arraycopy(pre.chw(im), 0, px, j * 3 * h * w, 3 * h * w);
-            }
-            float[] cls = model.forwardFeatures(new Tensor(px, b, 3, h, w)).xNormClstoken().data();
+            Tensor px = batch(ds, i0, b, pre, dec);
+            float[] cls = model.forwardFeatures(px).xNormClstoken().data();
             System.arraycopy(cls, 0, out, i0 * d, b * d);
             if (done != null) done.accept(i0 + b);
         }
         return new Features(out, labels(ds), d, numClasses(ds));
+    }
+
+    /** Images [i0, i0 + b) of ds, decoded and preprocessed into one (b, 3, H, W) tensor; all must come out one size. */
+    static Tensor batch(Dataset ds, int i0, int b, Preprocess pre, ImageDecoder dec) {
+        float[] px = null;
+        int h = 0, w = 0;
+        for (int j = 0; j < b; j++) {
+            RgbImage im = ds.get(i0 + j).source().load(dec);
+            int[] hw = pre.outputSize(im.width(), im.height());
+            if (px == null) {
+                h = hw[0];
+                w = hw[1];
+                px = new float[b * 3 * h * w];
+            } else if (hw[0] != h || hw[1] != w) {
+                throw new IllegalArgumentException(ds.get(i0 + j).id() + ": preprocessed to " + hw[1] + "x" + hw[0]
+                        + ", the batch's first image to " + w + "x" + h + " (give a crop size)");
+            }
+            System.arraycopy(pre.chw(im), 0, px, j * 3 * h * w, 3 * h * w);
+        }
+        return new Tensor(px, b, 3, h, w);
     }
 
     /**
@@ -90,6 +96,7 @@ public record Features(float[] x, int[] labels, int dim, int numClasses) {
             throw new IllegalArgumentException(manifest + ": cannot read (not a `dino4j embed` output?): " + e.getMessage());
         }
         java.util.Map<Integer, float[]> shards = new java.util.HashMap<>();
+        int[] dim = {-1}; // the vectors' length, read from the first shard's shape
         java.util.Map<String, Integer> classIds = new java.util.LinkedHashMap<>();
         List<float[]> rows = new java.util.ArrayList<>();
         List<Integer> labels = new java.util.ArrayList<>();
@@ -108,15 +115,13 @@ public record Features(float[] x, int[] labels, int dim, int numClasses) {
                 java.nio.file.Path file = dir.resolve(org.dino4j.embed.Embedder.shardName(sh) + ".safetensors");
                 try (var st = org.dino4j.io.SafeTensors.read(file)) {
                     if (!st.contains(key)) throw new IllegalArgumentException(file + ": no '" + key + "' tensor (embed it with that output)");
-                    return st.get(key).toFloatArray();
+                    long[] shape = st.get(key).shape();
+                    float[] v = st.get(key).toFloatArray();
+                    if (dim[0] < 0) dim[0] = (int) (v.length / shape[0]);
+                    return v;
                 }
             });
-            if (d < 0) {
-                try (var st = org.dino4j.io.SafeTensors.read(dir.resolve(org.dino4j.embed.Embedder.shardName(shard) + ".safetensors"))) {
-                    long[] shape = st.get(key).shape();
-                    d = (int) (x.length / shape[0]);
-                }
-            }
+            d = dim[0];
             rows.add(java.util.Arrays.copyOfRange(x, row * d, (row + 1) * d));
             labels.add(label);
             maxLabel = Math.max(maxLabel, label);

@@ -9,10 +9,8 @@ import java.util.function.IntConsumer;
 import org.dino4j.data.Dataset;
 import org.dino4j.data.ImageDecoder;
 import org.dino4j.data.Preprocess;
-import org.dino4j.data.RgbImage;
 import org.dino4j.kernels.Gemm;
 import org.dino4j.model.DinoVisionTransformer;
-import org.dino4j.tensor.Tensor;
 
 /**
  * Linear probing as the official {@code dinov2/eval/linear.py}, on cached features: for each way of building the
@@ -69,21 +67,8 @@ public final class LinearProbe {
         float[] out = new float[n * 5 * d];
         ImageDecoder dec = new ImageDecoder();
         for (int i0 = 0; i0 < n; i0 += batch) {
-            int b = Math.min(batch, n - i0), h = 0, w = 0;
-            float[] px = null;
-            for (int j = 0; j < b; j++) {
-                RgbImage im = ds.get(i0 + j).source().load(dec);
-                int[] hw = pre.outputSize(im.width(), im.height());
-                if (px == null) {
-                    h = hw[0];
-                    w = hw[1];
-                    px = new float[b * 3 * h * w];
-                } else if (hw[0] != h || hw[1] != w) {
-                    throw new IllegalArgumentException(ds.get(i0 + j).id() + ": preprocessed to " + hw[1] + "x" + hw[0] + ", not " + w + "x" + h);
-                }
-                System.arraycopy(pre.chw(im), 0, px, j * 3 * h * w, 3 * h * w);
-            }
-            List<DinoVisionTransformer.Layer> layers = model.intermediateLayers(new Tensor(px, b, 3, h, w), 4, false, true, true);
+            int b = Math.min(batch, n - i0);
+            List<DinoVisionTransformer.Layer> layers = model.intermediateLayers(Features.batch(ds, i0, b, pre, dec), 4, false, true, true);
             for (int j = 0; j < b; j++) {
                 int base = (i0 + j) * 5 * d;
                 for (int l = 0; l < 4; l++) System.arraycopy(layers.get(l).cls().data(), j * d, out, base + l * d, d);
