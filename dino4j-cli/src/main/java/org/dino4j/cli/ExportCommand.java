@@ -4,12 +4,10 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 
 import org.dino4j.io.SafeTensors;
 import org.dino4j.io.TensorEntry;
@@ -74,10 +72,8 @@ final class ExportCommand implements Callable<Integer> {
     static Path newestCheckpoint(Path run) throws IOException {
         if (Files.isRegularFile(run)) return run;
         if (!Files.isDirectory(run)) throw new IllegalArgumentException(run + ": no such file or folder");
-        try (Stream<Path> s = Files.list(run)) {
-            return s.filter(p -> p.getFileName().toString().matches("ckpt-\\d{7}\\.safetensors"))
-                    .max(Comparator.comparing(p -> p.getFileName().toString()))
-                    .orElseThrow(() -> new IllegalArgumentException(run + ": no ckpt-*.safetensors in it"));
-        }
+        List<Path> all = TrainCommand.checkpoints(run);
+        if (all.isEmpty()) throw new IllegalArgumentException(run + ": no ckpt-*.safetensors in it");
+        return all.getLast();
     }
 }

@@ -168,8 +168,13 @@ class TrainCommand implements Callable<Integer> {
     }
 
     private List<Path> checkpoints() throws IOException {
-        if (!Files.isDirectory(output)) return List.of();
-        try (Stream<Path> s = Files.list(output)) {
+        return checkpoints(output);
+    }
+
+    /** A run folder's ckpt-NNNNNNN.safetensors files, oldest first (none when the folder does not exist). */
+    static List<Path> checkpoints(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) return List.of();
+        try (Stream<Path> s = Files.list(dir)) {
             return s.filter(p -> p.getFileName().toString().matches("ckpt-\\d{7}\\.safetensors"))
                     .sorted(Comparator.comparing(p -> p.getFileName().toString())).toList();
         }
