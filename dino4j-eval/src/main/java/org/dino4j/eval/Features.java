@@ -88,48 +88,21 @@ public record Features(float[] x, int[] labels, int dim, int numClasses) {
      * {@code key} vectors (e.g. cls) from the shards, their labels from the manifest.
      */
     public static Features fromEmbedDir(java.nio.file.Path dir, String key) {
-        java.nio.file.Path manifest = dir.resolve("manifest.tsv");
-        List<String> lines;
-        try {
-            lines = java.nio.file.Files.readAllLines(manifest);
-        } catch (java.io.IOException e) {
-            throw new IllegalArgumentException(manifest + ": cannot read (not a `dino4j embed` output?): " + e.getMessage());
-        }
-        java.util.Map<Integer, float[]> shards = new java.util.HashMap<>();
-        int[] dim = {-1}; // the vectors' length, read from the first shard's shape
+        org.dino4j.embed.EmbedDir.Rows r = org.dino4j.embed.EmbedDir.read(dir, key);
         java.util.Map<String, Integer> classIds = new java.util.LinkedHashMap<>();
-        List<float[]> rows = new java.util.ArrayList<>();
-        List<Integer> labels = new java.util.ArrayList<>();
-        int d = -1, maxLabel = -1;
-        for (int i = 1; i < lines.size(); i++) {
-            String[] f = lines.get(i).split("\t", -1);
-            if (f.length < 7) throw new IllegalArgumentException(manifest + ":" + (i + 1) + ": expected 7 columns");
-            if (!f[6].equals("ok")) continue;
-            int label = Integer.parseInt(f[2]);
+        int[] labels = new int[r.size()];
+        int maxLabel = -1;
+        for (int i = 0; i < labels.length; i++) {
+            int label = r.labels()[i];
             if (label < 0) {
-                if (f[3].isEmpty()) throw new IllegalArgumentException(manifest + ":" + (i + 1) + ": " + f[1] + " has no label");
-                label = classIds.computeIfAbsent(f[3], c -> classIds.size());
+                String c = r.classNames().get(i);
+                if (c.isEmpty()) throw new IllegalArgumentException(dir.resolve("manifest.tsv") + ": " + r.ids().get(i) + " has no label");
+                label = classIds.computeIfAbsent(c, k -> classIds.size());
             }
-            int shard = Integer.parseInt(f[4]), row = Integer.parseInt(f[5]);
-            float[] x = shards.computeIfAbsent(shard, sh -> {
-                java.nio.file.Path file = dir.resolve(org.dino4j.embed.Embedder.shardName(sh) + ".safetensors");
-                try (var st = org.dino4j.io.SafeTensors.read(file)) {
-                    if (!st.contains(key)) throw new IllegalArgumentException(file + ": no '" + key + "' tensor (embed it with that output)");
-                    long[] shape = st.get(key).shape();
-                    float[] v = st.get(key).toFloatArray();
-                    if (dim[0] < 0) dim[0] = (int) (v.length / shape[0]);
-                    return v;
-                }
-            });
-            d = dim[0];
-            rows.add(java.util.Arrays.copyOfRange(x, row * d, (row + 1) * d));
-            labels.add(label);
+            labels[i] = label;
             maxLabel = Math.max(maxLabel, label);
-            if (shards.size() > 2) shards.keySet().removeIf(k -> k < shard); // shards come in order: keep memory to one
         }
-        float[] out = new float[rows.size() * Math.max(d, 0)];
-        for (int i = 0; i < rows.size(); i++) System.arraycopy(rows.get(i), 0, out, i * d, d);
-        return new Features(out, labels.stream().mapToInt(Integer::intValue).toArray(), Math.max(d, 0), maxLabel + 1);
+        return new Features(r.x(), labels, r.dim(), maxLabel + 1);
     }
 
     private static int[] labels(Dataset ds) {

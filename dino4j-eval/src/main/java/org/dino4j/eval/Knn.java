@@ -103,8 +103,11 @@ public final class Knn {
         return r;
     }
 
-    /** For each test row, the maxK most similar training rows, most similar first. */
-    static void neighbours(float[] tr, int n, float[] te, int m, int d, int maxK, int[][] idx, float[][] sim) {
+    /**
+     * For each test row, the maxK most similar training rows (inner product: cosine when both are L2-normalised), most
+     * similar first; equal similarities keep the lower training index first.
+     */
+    public static void neighbours(float[] tr, int n, float[] te, int m, int d, int maxK, int[][] idx, float[][] sim) {
         int blocks = (m + TEST_BLOCK - 1) / TEST_BLOCK;
         // test blocks in parallel, each with its own similarity buffer; the GEMM inside runs single-threaded
         MemorySegment train = MemorySegment.ofArray(tr);

@@ -1,0 +1,103 @@
+package org.dino4j.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.function.Function;
+
+import org.dino4j.curate.CurateConfig;
+import org.dino4j.curate.CurationReport;
+import org.dino4j.curate.Curator;
+import org.dino4j.curate.Engine;
+import org.dino4j.curate.LocalEngine;
+import org.dino4j.data.Dataset;
+import org.dino4j.data.Datasets;
+import org.dino4j.data.ImageDecoder;
+import org.dino4j.data.RgbImage;
+import org.dino4j.data.Sample;
+import org.dino4j.kernels.Parallel;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "curate", mixinStandardHelpOptions = true,
+        description = {"Data curation as the paper's LVD-142M recipe: embed the pool, self-deduplicate (k-NN graph, cosine above "
+                + "dedup.threshold, connected components, one image kept per component), drop components close to evaluation "
+                + "images, then retrieve from seed sets (nearest neighbours or k-means clusters) and/or sample a balanced subset "
+                + "with hierarchical k-means.",
+                "Writes curated.tsv (path, source, reason), removed.tsv, report.json and PNGs (similarity histogram, cluster "
+                        + "sizes, removed duplicates). Embeddings are kept under OUTPUT/embeddings: a rerun resumes them."})
+final class CurateCommand implements Callable<Integer> {
+    @Option(names = "--config", required = true, paramLabel = "curate.yaml")
+    Path config;
+
+    @Option(names = "--output", paramLabel = "DIR", description = "Output folder (overrides the config's output).")
+    Path output;
+
+    @Option(names = "--spark", paramLabel = "MASTER",
+            description = "Run on Apache Spark (e.g. local[*], spark://host:7077); needs the dino4j-spark module on the class path.")
+    String spark;
+
+    @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
+    Integer threads;
+
+    @Override
+    public Integer call() throws Exception {
+        if (threads != null) Parallel.setThreads(threads);
+        CurateConfig cfg = CurateConfig.read(config);
+        Path out = output != null ? output : cfg.output();
+        if (out == null) throw new IllegalArgumentException("give --output or `output:` in " + config);
+        Files.createDirectories(out);
+        Map<String, ProgressBar> bars = new HashMap<>();
+        String[] last = {null};
+        Engine.Progress progress = (step, done, total) -> {
+            synchronized (bars) {
+                if (last[0] != null && !last[0].equals(step)) bars.get(last[0]).finish();
+                last[0] = step;
+                bars.computeIfAbsent(step, s -> new ProgressBar(s, s.startsWith("embed") ? "images" : "")).update(done, total, 0);
+            }
+        };
+        long t0 = System.nanoTime();
+        try (Engine engine = spark != null ? sparkEngine(spark, cfg) : new LocalEngine(cfg.index(), cfg.hnswAbove())) {
+            Curator.Curation c = new Curator(cfg, engine, progress).run(out);
+            if (last[0] != null) bars.get(last[0]).finish();
+            double secs = (System.nanoTime() - t0) / 1e9;
+            CurationReport.write(c, cfg, engine.name(), secs, out, images(cfg));
+            for (var e : c.counts().entrySet()) System.out.printf(Locale.ROOT, "%-28s %,d%n", e.getKey(), e.getValue());
+            System.out.printf(Locale.ROOT, "%.1f s -> %s%n", secs, out.resolve("curated.tsv"));
+        }
+        return 0;
+    }
+
+    /** The pool's images by id for the contact sheet (not for "embedded" pools, whose inputs are vectors). */
+    private static Function<String, RgbImage> images(CurateConfig cfg) {
+        if (cfg.embedding().kind().equals("embedded")) return null;
+        Dataset ds = Datasets.of(cfg.pool());
+        Map<String, Sample> byId = new HashMap<>();
+        for (int i = 0; i < ds.size(); i++) byId.put(ds.get(i).id(), ds.get(i));
+        ImageDecoder dec = new ImageDecoder();
+        return id -> {
+            Sample s = byId.get(id);
+            try {
+                return s == null ? null : s.source().load(dec);
+            } catch (RuntimeException e) {
+                return null;
+            }
+        };
+    }
+
+    /** The Spark engine lives in dino4j-spark, so that the CLI jar does not carry Spark; it is loaded by name. */
+    private static Engine sparkEngine(String master, CurateConfig cfg) throws ReflectiveOperationException {
+        Class<?> c;
+        try {
+            c = Class.forName("org.dino4j.spark.SparkEngine");
+        } catch (ClassNotFoundException e) {
+            throw new IllegalArgumentException("--spark: the Spark engine is not on the class path; build it with "
+                    + "`mvn -B package -DskipTests` (module dino4j-spark) and run ./dino4j again, or spark-submit dino4j-spark.jar");
+        }
+        return (Engine) c.getConstructor(String.class, CurateConfig.class).newInstance(master, cfg);
+    }
+}

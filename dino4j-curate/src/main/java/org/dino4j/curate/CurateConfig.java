@@ -1,0 +1,190 @@
+package org.dino4j.curate;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+
+/**
+ * {@code curate.yaml}: what to embed, the pool, the seed and evaluation sets, and each stage's parameters (the
+ * paper's values are the defaults). Unknown keys are errors, so a typo does not silently run the defaults.
+ */
+public record CurateConfig(Path output, Embedding embedding, List<Path> pool, List<SeedSet> seeds, List<Path> evalSets,
+                           Dedup dedup, double evalThreshold, Clusters clusters, Hierarchical hierarchical,
+                           String index, long hnswAbove, long seed) {
+
+    /**
+     * How images become vectors. kind: "model" (embed with weights, optionally a hub preset or config.json as model),
+     * "pixels" (raw pixels: the baseline, all images one size), "embedded" (the inputs are {@code dino4j embed}
+     * output folders; key picks the vector, cls by default).
+     */
+    public record Embedding(String kind, Path weights, String model, int resolution, int batchSize, String key) {}
+
+    /** A curated seed set; perImage > 0: sample-based retrieval (its nearest pool images); else cluster-based. */
+    public record SeedSet(String name, List<Path> inputs, int perImage) {}
+
+    public record Dedup(int k, double threshold) {}
+
+    /** Cluster-based retrieval (paper: 100k clusters, > 3 seeds, 10k images per cluster, 1M per set). */
+    public record Clusters(int k, int minSeeds, int perCluster, int cap, int iterations) {}
+
+    /** ssl-data-curation's hierarchical k-means and balanced sampling: curation without seeds. */
+    public record Hierarchical(List<HierarchicalKMeans.Level> levels, long target, boolean closest, int iterations) {}
+
+    public static CurateConfig read(Path file) {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(file + ": cannot read: " + e.getMessage());
+        }
+        Object root;
+        try {
+            root = new Yaml(new SafeConstructor(new LoaderOptions())).load(text);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException(file + ": not valid YAML: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+        if (!(root instanceof Map<?, ?> m)) throw new IllegalArgumentException(file + ": expected a mapping at the top");
+        try {
+            return parse(m, file.toAbsolutePath().getParent());
+        } catch (IllegalArgumentException | ClassCastException e) {
+            throw new IllegalArgumentException(file + ": " + e.getMessage());
+        }
+    }
+
+    /** Relative paths are taken relative to {@code base} (the config file's folder). */
+    static CurateConfig parse(Map<?, ?> m, Path base) {
+        Node r = new Node("", m);
+        r.allow("output", "embedding", "pool", "seeds", "eval_sets", "dedup", "eval_dedup", "clusters", "hierarchical", "index",
+                "hnsw_above", "seed");
+        Node e = r.child("embedding");
+        e.allow("kind", "weights", "model", "resolution", "batch_size", "key");
+        String kind = e.str("kind", "model").toLowerCase(Locale.ROOT);
+        if (!Set.of("model", "pixels", "embedded").contains(kind))
+            throw new IllegalArgumentException("embedding.kind: " + kind + " (use model, pixels or embedded)");
+        Path weights = e.has("weights") ? base.resolve(e.str("weights", null)) : null;
+        if (kind.equals("model") && weights == null) throw new IllegalArgumentException("embedding.weights is required for kind model");
+        String model = e.str("model", null);
+        if (model != null && model.endsWith(".json")) model = base.resolve(model).toString();
+        Embedding emb = new Embedding(kind, weights, model, e.integer("resolution", 224), e.integer("batch_size", 8),
+                e.str("key", "cls"));
+        List<Path> pool = r.paths("pool", base);
+        if (pool.isEmpty()) throw new IllegalArgumentException("pool: give at least one input");
+        List<SeedSet> seeds = new ArrayList<>();
+        Set<String> names = new HashSet<>();
+        for (Node s : r.list("seeds")) {
+            s.allow("name", "inputs", "per_image");
+            String name = s.str("name", "seeds" + seeds.size());
+            if (!names.add(name) || name.equals("pool") || name.startsWith("eval"))
+                throw new IllegalArgumentException("seeds: the name '" + name + "' is taken");
+            List<Path> in = s.paths("inputs", base);
+            if (in.isEmpty()) throw new IllegalArgumentException("seeds." + name + ".inputs: give at least one input");
+            seeds.add(new SeedSet(name, in, s.integer("per_image", 4)));
+        }
+        Node d = r.child("dedup");
+        d.allow("k", "threshold");
+        Dedup dedup = new Dedup(d.integer("k", 64), d.dbl("threshold", 0.6));
+        Node ed = r.child("eval_dedup");
+        ed.allow("threshold");
+        Node c = r.child("clusters");
+        c.allow("k", "min_seeds", "per_cluster", "cap", "iterations");
+        Clusters cl = new Clusters(c.integer("k", 100_000), c.integer("min_seeds", 3), c.integer("per_cluster", 10_000),
+                c.integer("cap", 1_000_000), c.integer("iterations", 50));
+        Hierarchical h = null;
+        if (r.has("hierarchical")) {
+            Node hn = r.child("hierarchical");
+            hn.allow("levels", "target", "strategy", "iterations");
+            List<HierarchicalKMeans.Level> levels = new ArrayList<>();
+            for (Node l : hn.list("levels")) {
+                l.allow("clusters", "resamples", "sample_size");
+                levels.add(new HierarchicalKMeans.Level(l.integer("clusters", -1), l.integer("resamples", 10), l.integer("sample_size", 1)));
+                if (levels.getLast().clusters() < 1) throw new IllegalArgumentException("hierarchical.levels: each level needs clusters >= 1");
+            }
+            if (levels.isEmpty()) throw new IllegalArgumentException("hierarchical.levels: give at least one level");
+            String strat = hn.str("strategy", "closest");
+            if (!strat.equals("closest") && !strat.equals("random"))
+                throw new IllegalArgumentException("hierarchical.strategy: " + strat + " (closest or random)");
+            long target = hn.integer("target", -1);
+            if (target < 1) throw new IllegalArgumentException("hierarchical.target: the number of images to keep is required");
+            h = new Hierarchical(levels, target, strat.equals("closest"), hn.integer("iterations", 50));
+        }
+        String index = r.str("index", "auto");
+        if (!Set.of("auto", "exact", "hnsw").contains(index)) throw new IllegalArgumentException("index: " + index + " (auto, exact or hnsw)");
+        if (dedup.k() < 1) throw new IllegalArgumentException("dedup.k must be >= 1");
+        Path out = r.has("output") ? base.resolve(r.str("output", null)) : null;
+        return new CurateConfig(out, emb, pool, seeds, r.paths("eval_sets", base), dedup, ed.dbl("threshold", 0.45), cl, h, index,
+                r.integer("hnsw_above", 2_000_000), r.integer("seed", 0));
+    }
+
+    /** A YAML mapping with the path of keys that led to it, for error messages. */
+    private record Node(String path, Map<?, ?> map) {
+        void allow(String... keys) {
+            Set<String> ok = Set.of(keys);
+            for (Object k : map.keySet())
+                if (!ok.contains(String.valueOf(k)))
+                    throw new IllegalArgumentException("unknown key '" + where(String.valueOf(k)) + "' (known here: " + String.join(", ", keys) + ")");
+        }
+
+        String where(String key) {
+            return path.isEmpty() ? key : path + "." + key;
+        }
+
+        boolean has(String key) {
+            return map.containsKey(key) && map.get(key) != null;
+        }
+
+        Node child(String key) {
+            Object v = map.get(key);
+            if (v == null) return new Node(where(key), new LinkedHashMap<>());
+            if (!(v instanceof Map<?, ?> c)) throw new IllegalArgumentException(where(key) + ": expected a mapping");
+            return new Node(where(key), c);
+        }
+
+        List<Node> list(String key) {
+            Object v = map.get(key);
+            List<Node> out = new ArrayList<>();
+            if (v == null) return out;
+            if (!(v instanceof List<?> l)) throw new IllegalArgumentException(where(key) + ": expected a list");
+            for (int i = 0; i < l.size(); i++) {
+                if (!(l.get(i) instanceof Map<?, ?> c)) throw new IllegalArgumentException(where(key) + "[" + i + "]: expected a mapping");
+                out.add(new Node(where(key) + "[" + i + "]", c));
+            }
+            return out;
+        }
+
+        String str(String key, String def) {
+            return has(key) ? String.valueOf(map.get(key)) : def;
+        }
+
+        int integer(String key, int def) {
+            if (!has(key)) return def;
+            if (map.get(key) instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue())) return n.intValue();
+            throw new IllegalArgumentException(where(key) + ": expected an integer, got " + map.get(key));
+        }
+
+        double dbl(String key, double def) {
+            if (!has(key)) return def;
+            if (map.get(key) instanceof Number n) return n.doubleValue();
+            throw new IllegalArgumentException(where(key) + ": expected a number, got " + map.get(key));
+        }
+
+        List<Path> paths(String key, Path base) {
+            Object v = map.get(key);
+            List<Path> out = new ArrayList<>();
+            if (v == null) return out;
+            List<?> l = v instanceof List<?> ll ? ll : List.of(v);
+            for (Object o : l) out.add(base.resolve(String.valueOf(o)));
+            return out;
+        }
+    }
+}

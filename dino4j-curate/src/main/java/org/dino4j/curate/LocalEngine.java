@@ -1,0 +1,134 @@
+package org.dino4j.curate;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+
+import org.dino4j.data.Dataset;
+import org.dino4j.data.Datasets;
+import org.dino4j.data.Preprocess;
+import org.dino4j.embed.EmbedDir;
+import org.dino4j.embed.Embedder;
+import org.dino4j.eval.Features;
+import org.dino4j.model.DinoVisionTransformer;
+import org.dino4j.model.Dinov2;
+import org.dino4j.model.ModelConfig;
+
+/**
+ * In-process engine: images embedded with {@link Embedder} (resumable shards under the work folder), exact neighbour
+ * search by blocked GEMM up to {@code hnswAbove} base rows and an HNSW graph (jvector) above that, k-means on arrays.
+ */
+public final class LocalEngine implements Engine {
+    private final String index;
+    private final long hnswAbove;
+
+    /** @param index "exact", "hnsw" or "auto" (HNSW when the base has more than hnswAbove rows) */
+    public LocalEngine(String index, long hnswAbove) {
+        this.index = index;
+        this.hnswAbove = hnswAbove;
+    }
+
+    @Override
+    public String name() {
+        return "local";
+    }
+
+    @Override
+    public VectorSet embed(String name, List<Path> inputs, CurateConfig.Embedding e, Path workDir, Progress progress) {
+        return embedLocally(name, inputs, e, workDir, progress);
+    }
+
+    /** Shared with engines that embed on the driver for small sets. */
+    public static VectorSet embedLocally(String name, List<Path> inputs, CurateConfig.Embedding e, Path workDir, Progress progress) {
+        switch (e.kind()) {
+            case "embedded" -> {
+                List<String> ids = new ArrayList<>(), sources = new ArrayList<>();
+                List<float[]> parts = new ArrayList<>();
+                int d = -1;
+                for (Path dir : inputs) {
+                    EmbedDir.Rows r = EmbedDir.read(dir, e.key());
+                    if (d >= 0 && r.dim() != d && r.size() > 0)
+                        throw new IllegalArgumentException(dir + ": vectors of length " + r.dim() + ", the other inputs' are " + d);
+                    if (r.size() > 0) d = r.dim();
+                    ids.addAll(r.ids());
+                    for (int i = 0; i < r.size(); i++) sources.add(dir.toString());
+                    parts.add(r.x());
+                }
+                return VectorSet.normalized(name, ids, sources, concat(parts), Math.max(d, 0));
+            }
+            case "pixels" -> {
+                Dataset ds = dataset(name, inputs);
+                Features f = Features.pixels(ds);
+                return VectorSet.normalized(name, ids(ds), sources(ds, inputs), f.x(), f.dim());
+            }
+            default -> {
+                Dataset ds = dataset(name, inputs);
+                Path dir = workDir.resolve("embeddings").resolve(name);
+                ModelConfig cfg = e.model() == null ? null
+                        : e.model().endsWith(".json") ? ModelConfig.read(Path.of(e.model())) : ModelConfig.preset(e.model());
+                try (DinoVisionTransformer m = Dinov2.load(e.weights(), cfg)) {
+                    Preprocess pre = new Preprocess(Math.round(e.resolution() * 8f / 7f), e.resolution(), 0);
+                    Embedder emb = new Embedder(m, e.weights().toAbsolutePath().normalize().toString(),
+                            new Embedder.Options(EnumSet.of(Embedder.Output.CLS), EnumSet.of(Embedder.Format.SAFETENSORS),
+                                    e.batchSize(), 4096, 2, pre, 0));
+                    emb.run(ds, dir, (done, total, failed) -> progress.update("embed " + name, done, total));
+                } catch (java.io.IOException ex) {
+                    throw new java.io.UncheckedIOException(dir + ": " + ex.getMessage(), ex);
+                }
+                EmbedDir.Rows r = EmbedDir.read(dir, "cls");
+                List<String> sources = new ArrayList<>();
+                for (String id : r.ids()) sources.add(sourceOf(id, inputs));
+                return VectorSet.normalized(name, r.ids(), sources, r.x(), r.dim());
+            }
+        }
+    }
+
+    static Dataset dataset(String name, List<Path> inputs) {
+        Dataset ds = Datasets.of(inputs);
+        if (ds.size() == 0) throw new IllegalArgumentException(name + ": no images found in " + inputs);
+        return ds;
+    }
+
+    static List<String> ids(Dataset ds) {
+        List<String> out = new ArrayList<>(ds.size());
+        for (int i = 0; i < ds.size(); i++) out.add(ds.get(i).id());
+        return out;
+    }
+
+    static List<String> sources(Dataset ds, List<Path> inputs) {
+        List<String> out = new ArrayList<>(ds.size());
+        for (int i = 0; i < ds.size(); i++) out.add(sourceOf(ds.get(i).id(), inputs));
+        return out;
+    }
+
+    /** The input an id came from: the first input whose path starts the id (a file, a folder, an IDX file#index). */
+    public static String sourceOf(String id, List<Path> inputs) {
+        for (Path p : inputs) if (id.startsWith(p.toString())) return p.toString();
+        return inputs.size() == 1 ? inputs.get(0).toString() : "";
+    }
+
+    static float[] concat(List<float[]> parts) {
+        int n = 0;
+        for (float[] p : parts) n += p.length;
+        float[] out = new float[n];
+        int o = 0;
+        for (float[] p : parts) {
+            System.arraycopy(p, 0, out, o, p.length);
+            o += p.length;
+        }
+        return out;
+    }
+
+    @Override
+    public Neighbours knn(VectorSet base, VectorSet queries, int k) {
+        boolean hnsw = index.equals("hnsw") || (index.equals("auto") && base.size() > hnswAbove);
+        if (hnsw) return HnswIndex.build(base).search(queries, k);
+        return Neighbours.exact(base.x(), base.size(), queries.x(), queries.size(), base.dim(), k);
+    }
+
+    @Override
+    public KMeans.Data kmeansData(VectorSet set) {
+        return KMeans.local(set.x(), set.size(), set.dim());
+    }
+}
