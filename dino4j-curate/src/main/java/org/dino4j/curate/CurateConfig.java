@@ -26,9 +26,11 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
     /**
      * How images become vectors. kind: "model" (embed with weights, optionally a hub preset or config.json as model),
      * "pixels" (raw pixels: the baseline, all images one size), "embedded" (the inputs are {@code dino4j embed}
-     * output folders; key picks the vector, cls by default).
+     * output folders; key picks the vector, cls by default). center: subtract the pool's mean vector before the
+     * cosine (every set, with the pool's mean): a component shared by all images (the dark background of every
+     * Fashion-MNIST image, say) otherwise makes unrelated images look alike.
      */
-    public record Embedding(String kind, Path weights, String model, int resolution, int batchSize, String key) {}
+    public record Embedding(String kind, Path weights, String model, int resolution, int batchSize, String key, boolean center) {}
 
     /** A curated seed set; perImage > 0: sample-based retrieval (its nearest pool images); else cluster-based. */
     public record SeedSet(String name, List<Path> inputs, int perImage) {}
@@ -68,7 +70,7 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
         r.allow("output", "embedding", "pool", "seeds", "eval_sets", "dedup", "eval_dedup", "clusters", "hierarchical", "index",
                 "hnsw_above", "seed");
         Node e = r.child("embedding");
-        e.allow("kind", "weights", "model", "resolution", "batch_size", "key");
+        e.allow("kind", "weights", "model", "resolution", "batch_size", "key", "center");
         String kind = e.str("kind", "model").toLowerCase(Locale.ROOT);
         if (!Set.of("model", "pixels", "embedded").contains(kind))
             throw new IllegalArgumentException("embedding.kind: " + kind + " (use model, pixels or embedded)");
@@ -77,7 +79,7 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
         String model = e.str("model", null);
         if (model != null && model.endsWith(".json")) model = base.resolve(model).toString();
         Embedding emb = new Embedding(kind, weights, model, e.integer("resolution", 224), e.integer("batch_size", 8),
-                e.str("key", "cls"));
+                e.str("key", "cls"), e.bool("center", false));
         List<Path> pool = r.paths("pool", base);
         if (pool.isEmpty()) throw new IllegalArgumentException("pool: give at least one input");
         List<SeedSet> seeds = new ArrayList<>();
@@ -170,6 +172,12 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
             if (!has(key)) return def;
             if (map.get(key) instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue())) return n.intValue();
             throw new IllegalArgumentException(where(key) + ": expected an integer, got " + map.get(key));
+        }
+
+        boolean bool(String key, boolean def) {
+            if (!has(key)) return def;
+            if (map.get(key) instanceof Boolean b) return b;
+            throw new IllegalArgumentException(where(key) + ": expected true or false, got " + map.get(key));
         }
 
         double dbl(String key, double def) {

@@ -46,6 +46,8 @@ public final class Curator {
     public Curation run(Path workDir) {
         Map<String, Long> counts = new LinkedHashMap<>();
         VectorSet pool = engine.embed("pool", cfg.pool(), cfg.embedding(), workDir, progress);
+        float[] mean = cfg.embedding().center() ? mean(pool) : null;
+        pool = centered(pool, mean);
         int n = pool.size();
         if (n < 2) throw new IllegalArgumentException("pool: " + n + " image(s) embedded; curation needs at least 2");
         counts.put("pool", (long) n);
@@ -81,7 +83,7 @@ public final class Curator {
             long before = removals.size();
             Map<Integer, String> touched = new LinkedHashMap<>(); // component root -> why
             for (int e = 0; e < cfg.evalSets().size(); e++) {
-                VectorSet ev = engine.embed("eval" + e, List.of(cfg.evalSets().get(e)), cfg.embedding(), workDir, progress);
+                VectorSet ev = centered(engine.embed("eval" + e, List.of(cfg.evalSets().get(e)), cfg.embedding(), workDir, progress), mean);
                 Neighbours en = engine.knn(ev, pool, 1);
                 for (int q = 0; q < n; q++) {
                     float s = en.similarity(q, 0);
@@ -113,7 +115,7 @@ public final class Curator {
         double objective = Double.NaN;
         KMeans.Result flat = null;
         for (CurateConfig.SeedSet s : cfg.seeds()) {
-            VectorSet seeds = engine.embed("seeds-" + s.name(), s.inputs(), cfg.embedding(), workDir, progress);
+            VectorSet seeds = centered(engine.embed("seeds-" + s.name(), s.inputs(), cfg.embedding(), workDir, progress), mean);
             long before = chosen.size();
             if (s.perImage() > 0) {
                 int per = Math.min(s.perImage(), kept.size());
@@ -185,6 +187,25 @@ public final class Curator {
     private static float bestEdge(Neighbours nn, int q, int root, DisjointSet ds) {
         for (int j = 0; j < nn.k(); j++) if (ds.find(nn.index(q, j)) == root) return nn.similarity(q, j);
         return Float.NaN;
+    }
+
+    /** The mean of the rows (in double). */
+    static float[] mean(VectorSet s) {
+        int d = s.dim(), n = s.size();
+        double[] acc = new double[d];
+        for (int i = 0; i < n; i++) for (int t = 0; t < d; t++) acc[t] += s.x()[i * d + t];
+        float[] m = new float[d];
+        for (int t = 0; t < d; t++) m[t] = (float) (acc[t] / Math.max(1, n));
+        return m;
+    }
+
+    /** s minus mean, L2-normalised again (s itself when mean is null). */
+    static VectorSet centered(VectorSet s, float[] mean) {
+        if (mean == null) return s;
+        int d = s.dim();
+        float[] x = s.x().clone();
+        for (int i = 0; i < s.size(); i++) for (int t = 0; t < d; t++) x[i * d + t] -= mean[t];
+        return VectorSet.normalized(s.name(), s.ids(), s.sources(), x, d);
     }
 
     static int[] rows(boolean[] removed, boolean value) {

@@ -59,8 +59,8 @@ public final class LocalEngine implements Engine {
             }
             case "pixels" -> {
                 Dataset ds = dataset(name, inputs);
-                Features f = Features.pixels(ds);
-                return VectorSet.normalized(name, ids(ds), sources(ds, inputs), f.x(), f.dim());
+                Features.PixelRows px = Features.pixelRows(ds);
+                return VectorSet.normalized(name, ids(ds), sources(ds, inputs), px.x(), px.dim());
             }
             default -> {
                 Dataset ds = dataset(name, inputs);

@@ -57,6 +57,15 @@ public record Features(float[] x, int[] labels, int dim, int numClasses) {
      * When every image is gray (R = G = B) one channel is kept: the same cosine similarities at a third of the cost.
      */
     public static Features pixels(Dataset ds) {
+        PixelRows r = pixelRows(ds);
+        return new Features(r.x(), labels(ds), r.dim(), numClasses(ds));
+    }
+
+    /** Rows of length dim, row-major. */
+    public record PixelRows(float[] x, int dim) {}
+
+    /** The raw-pixel rows of {@link #pixels} without labels, for unlabelled images (curation). */
+    public static PixelRows pixelRows(Dataset ds) {
         int n = ds.size();
         ImageDecoder dec = new ImageDecoder();
         boolean gray = true;
@@ -80,7 +89,7 @@ public record Features(float[] x, int[] labels, int dim, int numClasses) {
                         + " differs from the first image's size; raw-pixel features need one size");
             for (int j = 0; j < d; j++) out[i * d + j] = (px[j * step] & 0xff) / 255f;
         }
-        return new Features(out, labels(ds), d, numClasses(ds));
+        return new PixelRows(out, d);
     }
 
     /**
