@@ -30,12 +30,20 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
      * cosine (every set, with the pool's mean): a component shared by all images (the dark background of every
      * Fashion-MNIST image, say) otherwise makes unrelated images look alike.
      */
-    public record Embedding(String kind, Path weights, String model, int resolution, int batchSize, String key, boolean center) {}
+    public record Embedding(String kind, Path weights, String model, int resolution, int batchSize, String key, boolean center,
+                            boolean mirrored) {
+        /** The same embedding of the images mirrored left to right (for dedup.flip). */
+        public Embedding mirror() {
+            if (kind.equals("embedded")) throw new IllegalArgumentException("dedup.flip needs images: kind embedded has only vectors");
+            return new Embedding(kind, weights, model, resolution, batchSize, key, center, true);
+        }
+    }
 
     /** A curated seed set; perImage > 0: sample-based retrieval (its nearest pool images); else cluster-based. */
     public record SeedSet(String name, List<Path> inputs, int perImage) {}
 
-    public record Dedup(int k, double threshold) {}
+    /** flip: also search with every image mirrored, so that a mirrored copy is found whatever the embedding. */
+    public record Dedup(int k, double threshold, boolean flip) {}
 
     /** Cluster-based retrieval (paper: 100k clusters, > 3 seeds, 10k images per cluster, 1M per set). */
     public record Clusters(int k, int minSeeds, int perCluster, int cap, int iterations) {}
@@ -79,7 +87,7 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
         String model = e.str("model", null);
         if (model != null && model.endsWith(".json")) model = base.resolve(model).toString();
         Embedding emb = new Embedding(kind, weights, model, e.integer("resolution", 224), e.integer("batch_size", 8),
-                e.str("key", "cls"), e.bool("center", false));
+                e.str("key", "cls"), e.bool("center", false), false);
         List<Path> pool = r.paths("pool", base);
         if (pool.isEmpty()) throw new IllegalArgumentException("pool: give at least one input");
         List<SeedSet> seeds = new ArrayList<>();
@@ -94,8 +102,9 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
             seeds.add(new SeedSet(name, in, s.integer("per_image", 4)));
         }
         Node d = r.child("dedup");
-        d.allow("k", "threshold");
-        Dedup dedup = new Dedup(d.integer("k", 64), d.dbl("threshold", 0.6));
+        d.allow("k", "threshold", "flip");
+        Dedup dedup = new Dedup(d.integer("k", 64), d.dbl("threshold", 0.6), d.bool("flip", false));
+        if (dedup.flip() && kind.equals("embedded")) throw new IllegalArgumentException("dedup.flip needs images: kind embedded has only vectors");
         Node ed = r.child("eval_dedup");
         ed.allow("threshold");
         Node c = r.child("clusters");

@@ -56,12 +56,17 @@ public final class Curator {
         int k = Math.min(cfg.dedup().k(), n - 1);
         progress.update("self-dedup k-NN", 0, n);
         Neighbours nn = engine.knn(pool, pool, k + 1).withoutSelf();
+        if (cfg.dedup().flip()) { // mirrored queries: a mirrored copy is close to the original's mirror image
+            VectorSet mirrored = centered(engine.embed("pool-mirrored", cfg.pool(), cfg.embedding().mirror(), workDir, progress), mean);
+            if (mirrored.size() != n) throw new IllegalStateException("pool-mirrored: " + mirrored.size() + " images, the pool " + n);
+            nn = Neighbours.merge(nn, engine.knn(pool, mirrored, k + 1).withoutSelf());
+        }
         progress.update("self-dedup k-NN", n, n);
         float[] nearest = new float[n];
         DisjointSet ds = new DisjointSet(n);
         for (int q = 0; q < n; q++) {
             nearest[q] = nn.similarity(q, 0);
-            for (int j = 0; j < k && nn.similarity(q, j) > cfg.dedup().threshold(); j++) ds.union(q, nn.index(q, j));
+            for (int j = 0; j < nn.k() && nn.similarity(q, j) > cfg.dedup().threshold(); j++) ds.union(q, nn.index(q, j));
         }
         boolean[] removed = new boolean[n];
         List<Removal> removals = new ArrayList<>();

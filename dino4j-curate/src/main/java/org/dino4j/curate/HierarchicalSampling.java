@@ -36,6 +36,10 @@ public final class HierarchicalSampling {
         }
     }
 
+    static HierarchicalSampling forTest(List<HierarchicalKMeans.LevelResult> levels) {
+        return new HierarchicalSampling(levels, true, 0);
+    }
+
     /** Row indices (level-1 members) of a balanced sample of {@code target} rows (all rows if fewer). */
     public static int[] sample(List<HierarchicalKMeans.LevelResult> levels, long target, boolean closest, long seed) {
         HierarchicalSampling s = new HierarchicalSampling(levels, closest, seed);

@@ -19,7 +19,7 @@ import org.dino4j.kernels.Parallel;
 
 /**
  * Approximate neighbour search for pools too large for the exact blocked search: a hierarchical navigable-small-world
- * graph (jvector; M 32, beam 200). The graph proposes candidates (2k of them); their similarities are then computed
+ * graph (jvector; M 32, beam 200). The graph proposes candidates (4k, at least 40); their similarities are then computed
  * exactly here and sorted as the exact search sorts, so the two differ only in what the graph misses.
  */
 public final class HnswIndex {
@@ -59,7 +59,7 @@ public final class HnswIndex {
         float[][] sim = new float[m][];
         Parallel.forRange(m, 64, (lo, hi) -> {
             for (int q = lo; q < hi; q++) {
-                SearchResult r = GraphSearcher.search(vector(queries.x(), q * d, d), Math.min(n, 2 * k), ravv,
+                SearchResult r = GraphSearcher.search(vector(queries.x(), q * d, d), Math.min(n, Math.max(4 * k, 40)), ravv,
                         VectorSimilarityFunction.DOT_PRODUCT, graph, Bits.ALL);
                 SearchResult.NodeScore[] nodes = r.getNodes();
                 int c = nodes.length;

@@ -58,12 +58,12 @@ public final class LocalEngine implements Engine {
                 return VectorSet.normalized(name, ids, sources, concat(parts), Math.max(d, 0));
             }
             case "pixels" -> {
-                Dataset ds = dataset(name, inputs);
+                Dataset ds = dataset(name, inputs, e.mirrored());
                 Features.PixelRows px = Features.pixelRows(ds);
                 return VectorSet.normalized(name, ids(ds), sources(ds, inputs), px.x(), px.dim());
             }
             default -> {
-                Dataset ds = dataset(name, inputs);
+                Dataset ds = dataset(name, inputs, e.mirrored());
                 Path dir = workDir.resolve("embeddings").resolve(name);
                 ModelConfig cfg = e.model() == null ? null
                         : e.model().endsWith(".json") ? ModelConfig.read(Path.of(e.model())) : ModelConfig.preset(e.model());
@@ -84,10 +84,10 @@ public final class LocalEngine implements Engine {
         }
     }
 
-    static Dataset dataset(String name, List<Path> inputs) {
+    static Dataset dataset(String name, List<Path> inputs, boolean mirrored) {
         Dataset ds = Datasets.of(inputs);
         if (ds.size() == 0) throw new IllegalArgumentException(name + ": no images found in " + inputs);
-        return ds;
+        return mirrored ? Datasets.mirrored(ds) : ds;
     }
 
     static List<String> ids(Dataset ds) {

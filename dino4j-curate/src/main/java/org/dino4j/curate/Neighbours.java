@@ -64,4 +64,27 @@ public record Neighbours(int queries, int k, int[] idx, float[] sim) {
         }
         return new Neighbours(queries, k1, fi, fs);
     }
+
+    /**
+     * Per query, the k best of both lists (same k), a base row found by both counted once at its higher similarity;
+     * the order rule as {@link #exact}.
+     */
+    public static Neighbours merge(Neighbours a, Neighbours b) {
+        if (a.queries != b.queries || a.k != b.k) throw new IllegalArgumentException("merging neighbour lists of different shapes");
+        int k = a.k;
+        int[] fi = new int[a.idx.length];
+        float[] fs = new float[a.sim.length];
+        for (int q = 0; q < a.queries; q++) {
+            java.util.Map<Integer, Float> best = new java.util.HashMap<>();
+            for (Neighbours l : new Neighbours[] {a, b})
+                for (int j = 0; j < k; j++) best.merge(l.index(q, j), l.similarity(q, j), Math::max);
+            Integer[] rows = best.keySet().toArray(new Integer[0]);
+            java.util.Arrays.sort(rows, (x, y) -> !best.get(x).equals(best.get(y)) ? Float.compare(best.get(y), best.get(x)) : Integer.compare(x, y));
+            for (int j = 0; j < k; j++) {
+                fi[q * k + j] = rows[j];
+                fs[q * k + j] = best.get(rows[j]);
+            }
+        }
+        return new Neighbours(a.queries, k, fi, fs);
+    }
 }

@@ -77,6 +77,16 @@ public final class Datasets {
         return classes;
     }
 
+    /** The same samples (ids, labels) with every image mirrored left to right. */
+    public static Dataset mirrored(Dataset ds) {
+        List<Sample> out = new ArrayList<>(ds.size());
+        for (int i = 0; i < ds.size(); i++) {
+            Sample s = ds.get(i);
+            out.add(new Sample(s.id(), s.label(), s.className(), new Sample.MirroredSource(s.source())));
+        }
+        return Dataset.of(out, ds.classes());
+    }
+
     /** One input as a dataset with its own class list. */
     public static Dataset open(Path p) {
         List<Sample> samples = samples(p);

@@ -9,7 +9,7 @@ import java.nio.file.Path;
  */
 public record Sample(String id, int label, String className, Source source) {
     /** Where the pixels are. */
-    public sealed interface Source permits FileSource, PixelSource {
+    public sealed interface Source permits FileSource, PixelSource, MirroredSource {
         RgbImage load(ImageDecoder decoder);
     }
 
@@ -26,6 +26,14 @@ public record Sample(String id, int label, String className, Source source) {
         @Override
         public RgbImage load(ImageDecoder decoder) {
             return image;
+        }
+    }
+
+    /** Another source's image mirrored left to right (copy detection queries with both orientations). */
+    public record MirroredSource(Source inner) implements Source {
+        @Override
+        public RgbImage load(ImageDecoder decoder) {
+            return org.dino4j.data.aug.PilOps.hflip(inner.load(decoder));
         }
     }
 }

@@ -1,0 +1,75 @@
+package org.dino4j.curate;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import org.junit.jupiter.api.Test;
+
+class NeighboursTest {
+    static VectorSet random(String name, int n, int d, long seed, int copiesOfRow0) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] x = new float[n * d];
+        for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+        for (int c = 1; c <= copiesOfRow0; c++) System.arraycopy(x, 0, x, c * 7 * d, d); // exact copies: ties
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < n; i++) ids.add(name + i);
+        return VectorSet.normalized(name, ids, Collections.nCopies(n, name), x, d);
+    }
+
+    @Test
+    void exactSearchEqualsBruteForceWithTiesBrokenByIndex() {
+        VectorSet base = random("b", 301, 23, 1, 5), q = random("q", 37, 23, 2, 0);
+        System.arraycopy(base.x(), 0, q.x(), 3 * 23, 23); // query 3 is base row 0, which has 5 exact copies
+        int k = 9;
+        Neighbours nn = Neighbours.exact(base.x(), base.size(), q.x(), q.size(), 23, k);
+        for (int i = 0; i < q.size(); i++) {
+            Integer[] order = new Integer[base.size()];
+            double[] s = new double[base.size()];
+            for (int j = 0; j < base.size(); j++) {
+                order[j] = j;
+                for (int t = 0; t < 23; t++) s[j] += q.x()[i * 23 + t] * base.x()[j * 23 + t];
+            }
+            java.util.Arrays.sort(order, (a, b) -> Math.abs(s[a] - s[b]) > 1e-5 ? Double.compare(s[b], s[a]) : Integer.compare(a, b));
+            for (int j = 0; j < k; j++) {
+                assertEquals(s[order[j]], nn.similarity(i, j), 1e-5);
+                assertEquals((int) order[j], nn.index(i, j), "query " + i + " rank " + j);
+            }
+        }
+        assertArrayEquals(new int[] {0, 7, 14, 21, 28, 35}, java.util.Arrays.copyOfRange(nn.idx(), 3 * k, 3 * k + 6));
+    }
+
+    @Test
+    void withoutSelfDropsTheRowItselfEvenBehindExactCopies() {
+        VectorSet s = random("s", 100, 8, 3, 4);
+        Neighbours nn = Neighbours.exact(s.x(), 100, s.x(), 100, 8, 3).withoutSelf(); // row 28 ties with 0, 7, 14, 21
+        assertEquals(2, nn.k());
+        for (int q = 0; q < 100; q++) for (int j = 0; j < 2; j++) assertNotEquals(q, nn.index(q, j));
+        assertEquals(7, nn.index(0, 0));
+        assertEquals(1.0f, nn.similarity(28, 1), 1e-5f);
+    }
+
+    @Test
+    void hnswFindsAlmostAllExactNeighbours() {
+        VectorSet base = random("b", 3000, 32, 4, 0), q = random("q", 200, 32, 5, 0);
+        int k = 10;
+        Neighbours exact = Neighbours.exact(base.x(), base.size(), q.x(), q.size(), 32, k);
+        Neighbours approx = HnswIndex.build(base).search(q, k);
+        int hit = 0;
+        for (int i = 0; i < q.size(); i++) {
+            java.util.Set<Integer> truth = new java.util.HashSet<>();
+            for (int j = 0; j < k; j++) truth.add(exact.index(i, j));
+            for (int j = 0; j < k; j++) {
+                if (truth.contains(approx.index(i, j))) hit++;
+                if (j > 0) assertTrue(approx.similarity(i, j) <= approx.similarity(i, j - 1), "sorted");
+            }
+        }
+        double recall = hit / (double) (q.size() * k);
+        assertTrue(recall >= 0.95, "recall@10 " + recall);
+        // similarities are recomputed exactly: where both found a row, they agree
+        assertEquals(exact.similarity(0, 0) == approx.similarity(0, 0), exact.index(0, 0) == approx.index(0, 0));
+    }
+}
