@@ -35,13 +35,20 @@ class PicturesCommandTest {
     /** The official tiny ViT's weights under plain names, and its config, as a user would have them. */
     @BeforeAll
     static void tinyModel() throws Exception {
-        weights = dir.resolve("tiny.safetensors");
-        config = dir.resolve("tiny.json");
+        Path[] wc = tinyModel(dir);
+        weights = wc[0];
+        config = wc[1];
+    }
+
+    /** Writes {weights, config.json} of the official tiny test ViT (patch 14, width 48, depth 3) into dir. */
+    static Path[] tinyModel(Path dir) throws Exception {
+        Path weights = dir.resolve("tiny.safetensors"), config = dir.resolve("tiny.json");
         try (TensorStore f = SafeTensors.read(CliTest.fixtures().resolve("official/official_vit_tiny.safetensors"))) {
             List<TensorEntry> w = new ArrayList<>(f.withPrefix("weights/").tensors().values());
             SafeTensors.write(weights, w, null);
             Files.writeString(config, f.metadata().get("config"));
         }
+        return new Path[] {weights, config};
     }
 
     static Path image(String name) {

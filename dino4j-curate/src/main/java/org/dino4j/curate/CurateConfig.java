@@ -25,17 +25,18 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
 
     /**
      * How images become vectors. kind: "model" (embed with weights, optionally a hub preset or config.json as model),
-     * "pixels" (raw pixels: the baseline, all images one size), "embedded" (the inputs are {@code dino4j embed}
+     * "pixels" (raw pixels: the baseline, all images one size); resolution is the model's input side (centre crop),
+     * resize the shorter side before it (default resolution·8/7, as the official evaluation transform); "embedded" (the inputs are {@code dino4j embed}
      * output folders; key picks the vector, cls by default). center: subtract the pool's mean vector before the
      * cosine (every set, with the pool's mean): a component shared by all images (the dark background of every
      * Fashion-MNIST image, say) otherwise makes unrelated images look alike.
      */
-    public record Embedding(String kind, Path weights, String model, int resolution, int batchSize, String key, boolean center,
-                            boolean mirrored) {
+    public record Embedding(String kind, Path weights, String model, int resolution, int resize, int batchSize, String key,
+                            boolean center, boolean mirrored) {
         /** The same embedding of the images mirrored left to right (for dedup.flip). */
         public Embedding mirror() {
             if (kind.equals("embedded")) throw new IllegalArgumentException("dedup.flip needs images: kind embedded has only vectors");
-            return new Embedding(kind, weights, model, resolution, batchSize, key, center, true);
+            return new Embedding(kind, weights, model, resolution, resize, batchSize, key, center, true);
         }
     }
 
@@ -78,7 +79,7 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
         r.allow("output", "embedding", "pool", "seeds", "eval_sets", "dedup", "eval_dedup", "clusters", "hierarchical", "index",
                 "hnsw_above", "seed");
         Node e = r.child("embedding");
-        e.allow("kind", "weights", "model", "resolution", "batch_size", "key", "center");
+        e.allow("kind", "weights", "model", "resolution", "resize", "batch_size", "key", "center");
         String kind = e.str("kind", "model").toLowerCase(Locale.ROOT);
         if (!Set.of("model", "pixels", "embedded").contains(kind))
             throw new IllegalArgumentException("embedding.kind: " + kind + " (use model, pixels or embedded)");
@@ -86,7 +87,8 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
         if (kind.equals("model") && weights == null) throw new IllegalArgumentException("embedding.weights is required for kind model");
         String model = e.str("model", null);
         if (model != null && model.endsWith(".json")) model = base.resolve(model).toString();
-        Embedding emb = new Embedding(kind, weights, model, e.integer("resolution", 224), e.integer("batch_size", 8),
+        int res = e.integer("resolution", 224);
+        Embedding emb = new Embedding(kind, weights, model, res, e.integer("resize", Math.round(res * 8f / 7f)), e.integer("batch_size", 8),
                 e.str("key", "cls"), e.bool("center", false), false);
         List<Path> pool = r.paths("pool", base);
         if (pool.isEmpty()) throw new IllegalArgumentException("pool: give at least one input");

@@ -68,10 +68,10 @@ public final class LocalEngine implements Engine {
                 ModelConfig cfg = e.model() == null ? null
                         : e.model().endsWith(".json") ? ModelConfig.read(Path.of(e.model())) : ModelConfig.preset(e.model());
                 try (DinoVisionTransformer m = Dinov2.load(e.weights(), cfg)) {
-                    Preprocess pre = new Preprocess(Math.round(e.resolution() * 8f / 7f), e.resolution(), 0);
+                    Preprocess pre = new Preprocess(e.resize(), e.resolution(), 0);
                     Embedder emb = new Embedder(m, e.weights().toAbsolutePath().normalize().toString(),
                             new Embedder.Options(EnumSet.of(Embedder.Output.CLS), EnumSet.of(Embedder.Format.SAFETENSORS),
-                                    e.batchSize(), 4096, 2, pre, 0));
+                                    e.batchSize(), 4096, 2, pre, org.dino4j.data.ImageDecoder.DEFAULT_MAX_PIXELS));
                     emb.run(ds, dir, (done, total, failed) -> progress.update("embed " + name, done, total));
                 } catch (java.io.IOException ex) {
                     throw new java.io.UncheckedIOException(dir + ": " + ex.getMessage(), ex);

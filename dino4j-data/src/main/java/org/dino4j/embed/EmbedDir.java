@@ -47,7 +47,7 @@ public final class EmbedDir {
             if (!f[6].equals("ok")) continue;
             int shard, row;
             try {
-                labels[ids.size()] = Integer.parseInt(f[2]);
+                labels[ids.size()] = f[2].isEmpty() ? -1 : Integer.parseInt(f[2]);
                 shard = Integer.parseInt(f[4]);
                 row = Integer.parseInt(f[5]);
             } catch (NumberFormatException e) {
