@@ -75,23 +75,26 @@ public final class CurationReport {
         return s.replace('\t', ' ').replace('\n', ' ');
     }
 
-    /** Bins of 0.05 over [min, 1]; counts in log10(1 + count) so that the duplicate tail is visible. */
+    /**
+     * One bin below (threshold − 0.2), then bins of 0.01 up to 1: the region around the threshold is what a user
+     * tunes. Counts as log10(1 + count) so that the duplicate tail is visible.
+     */
     static void similarityHistogram(float[] sim, double threshold, Path file) throws IOException {
-        float lo = 1;
-        for (float s : sim) lo = Math.min(lo, s);
-        int first = (int) Math.floor(Math.max(-1, lo) / 0.05), bins = 20 - first + 1;
+        double lo = Math.floor((threshold - 0.2) * 100) / 100;
+        int bins = 1 + (int) Math.round((1 - lo) * 100) + 1; // below lo, [lo, lo+0.01), ..., [1, ...]
         long[] h = new long[bins];
-        for (float s : sim) h[Math.min(bins - 1, Math.max(0, (int) Math.floor(s / 0.05) - first))]++;
+        for (float s : sim) h[s < lo ? 0 : Math.min(bins - 1, 1 + (int) Math.floor((s - lo) * 100 + 1e-6))]++;
         List<String> labels = new ArrayList<>();
         double[] v = new double[bins];
         double max = 0;
         for (int b = 0; b < bins; b++) {
-            labels.add(String.format(Locale.ROOT, "%.2f %d", (first + b) * 0.05, h[b]));
+            String edge = b == 0 ? String.format(Locale.ROOT, "<%.2f", lo) : String.format(Locale.ROOT, "%.2f", lo + (b - 1) * 0.01);
+            labels.add(edge + " " + h[b]);
             v[b] = Math.log10(1 + h[b]);
             max = Math.max(max, v[b]);
         }
-        Charts.bars(file, String.format(Locale.ROOT, "nearest-neighbour cosine similarity of %d pool images (log10(1+count); "
-                + "self-dedup threshold %.2f)", sim.length, threshold), labels, v, Math.max(1, Math.ceil(max)));
+        Charts.bars(file, String.format(Locale.ROOT, "similarity of each of %d pool images to its nearest neighbour (bar: log10(1+count); "
+                + "label: bin start, count); duplicates: above %.2f", sim.length, threshold), labels, v, Math.max(1, Math.ceil(max)));
     }
 
     /** Cluster sizes in powers of two. */
@@ -112,23 +115,29 @@ public final class CurationReport {
         Charts.bars(file, sizes.length + " clusters: how many have each size", labels, v, Math.max(1, top));
     }
 
-    /** Up to 12 groups, the largest first: the kept image (green) then up to 7 removed ones (red) with their similarity. */
+    /**
+     * Twelve groups: the six largest, then six of the smallest (one removed image: usually a plain copy): the kept
+     * image (green) then up to 7 removed ones (red) with their similarity.
+     */
     static void contactSheet(Curator.Curation c, Function<String, RgbImage> images, Path file) throws IOException {
         Map<Integer, Float> simOf = new LinkedHashMap<>();
         for (Curator.Removal r : c.removed()) if (r.stage().equals("self-dedup")) simOf.put(r.row(), r.sim());
         List<Map.Entry<Integer, List<Integer>>> groups = new ArrayList<>(c.groups().entrySet());
         groups.sort((a, b) -> b.getValue().size() != a.getValue().size() ? b.getValue().size() - a.getValue().size()
                 : Integer.compare(a.getKey(), b.getKey()));
+        if (groups.size() > 12) {
+            List<Map.Entry<Integer, List<Integer>>> shown = new ArrayList<>(groups.subList(0, 6));
+            List<Map.Entry<Integer, List<Integer>>> small = new ArrayList<>(groups.subList(6, groups.size()));
+            small.sort((a, b) -> a.getValue().size() != b.getValue().size() ? a.getValue().size() - b.getValue().size()
+                    : Integer.compare(a.getKey(), b.getKey()));
+            shown.addAll(small.subList(0, 6));
+            groups = shown;
+        }
         int rowsN = Math.min(12, groups.size()), cols = 8, tile = 96, pad = 6, label = 14;
         BufferedImage img = new BufferedImage(pad + cols * (tile + pad), 24 + rowsN * (tile + label + pad), BufferedImage.TYPE_INT_RGB);
-        System.setProperty("java.awt.headless", System.getProperty("java.awt.headless", "true"));
-        Graphics2D g = img.createGraphics();
+        Graphics2D g = Charts.canvas(img);
         g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
-        g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
-        g.setColor(Color.WHITE);
-        g.fillRect(0, 0, img.getWidth(), img.getHeight());
         g.setColor(Color.BLACK);
-        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
         g.drawString("removed duplicates (red, cosine similarity) beside the image kept for them (green)", pad, 16);
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 10));
         for (int r = 0; r < rowsN; r++) {

@@ -14,7 +14,8 @@ import java.util.Locale;
 public final class Charts {
     private Charts() {}
 
-    private static Graphics2D canvas(BufferedImage img) {
+    /** A white, antialiased canvas over img with a 12-point sans-serif font (headless). */
+    public static Graphics2D canvas(BufferedImage img) {
         System.setProperty("java.awt.headless", System.getProperty("java.awt.headless", "true"));
         Graphics2D g = img.createGraphics();
         g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
