@@ -15,12 +15,6 @@ with open(out + '/removed.tsv') as f:
         if r['stage'] == 'self-dedup':
             root[r['path']] = r['reason'].removeprefix('duplicate of ')
 originals, copies = set(), []
-with open(out + '/removed.tsv') as f:
-    pass
-import os
-pool = None
-for line in open(out + '/curated.tsv'):
-    pass
 # ids: .../originals/NNNNNN.png and .../copies/dNNNNNN-of-NNNNNN-kind.ext
 ids = list(root) + [l.split('\t')[0] for l in open(out + '/curated.tsv')][1:]
 base = None

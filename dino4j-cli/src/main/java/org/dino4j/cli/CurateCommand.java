@@ -3,21 +3,14 @@ package org.dino4j.cli;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.function.Function;
 
 import org.dino4j.curate.CurateConfig;
 import org.dino4j.curate.CurationReport;
 import org.dino4j.curate.Curator;
 import org.dino4j.curate.Engine;
 import org.dino4j.curate.LocalEngine;
-import org.dino4j.data.Dataset;
-import org.dino4j.data.Datasets;
-import org.dino4j.data.ImageDecoder;
-import org.dino4j.data.RgbImage;
-import org.dino4j.data.Sample;
 import org.dino4j.kernels.Parallel;
 
 import picocli.CommandLine.Command;
@@ -65,28 +58,10 @@ final class CurateCommand implements Callable<Integer> {
             Curator.Curation c = new Curator(cfg, engine, progress).run(out);
             if (last[0] != null) bars.get(last[0]).finish();
             double secs = (System.nanoTime() - t0) / 1e9;
-            CurationReport.write(c, cfg, engine.name(), secs, out, images(cfg));
-            for (var e : c.counts().entrySet()) System.out.printf(Locale.ROOT, "%-28s %,d%n", e.getKey(), e.getValue());
-            System.out.printf(Locale.ROOT, "%.1f s -> %s%n", secs, out.resolve("curated.tsv"));
+            CurationReport.write(c, cfg, engine.name(), secs, out, CurationReport.poolImages(cfg));
+            System.out.print(CurationReport.summary(c, secs, out));
         }
         return 0;
-    }
-
-    /** The pool's images by id for the contact sheet (not for "embedded" pools, whose inputs are vectors). */
-    private static Function<String, RgbImage> images(CurateConfig cfg) {
-        if (cfg.embedding().kind().equals("embedded")) return null;
-        Dataset ds = Datasets.of(cfg.pool());
-        Map<String, Sample> byId = new HashMap<>();
-        for (int i = 0; i < ds.size(); i++) byId.put(ds.get(i).id(), ds.get(i));
-        ImageDecoder dec = new ImageDecoder();
-        return id -> {
-            Sample s = byId.get(id);
-            try {
-                return s == null ? null : s.source().load(dec);
-            } catch (RuntimeException e) {
-                return null;
-            }
-        };
     }
 
     /** The Spark engine lives in dino4j-spark, so that the CLI jar does not carry Spark; it is loaded by name. */

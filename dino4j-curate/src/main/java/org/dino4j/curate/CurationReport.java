@@ -67,6 +67,30 @@ public final class CurationReport {
         if (!c.groups().isEmpty()) contactSheet(c, images, out.resolve("duplicates.png"));
     }
 
+    /** The pool's images by id for the contact sheet (null for "embedded" pools, whose inputs are vectors). */
+    public static Function<String, RgbImage> poolImages(CurateConfig cfg) {
+        if (cfg.embedding().kind().equals("embedded")) return null;
+        org.dino4j.data.Dataset ds = org.dino4j.data.Datasets.of(cfg.pool());
+        Map<String, org.dino4j.data.Sample> byId = new java.util.HashMap<>();
+        for (int i = 0; i < ds.size(); i++) byId.put(ds.get(i).id(), ds.get(i));
+        org.dino4j.data.ImageDecoder dec = new org.dino4j.data.ImageDecoder();
+        return id -> {
+            org.dino4j.data.Sample s = byId.get(id);
+            try {
+                return s == null ? null : s.source().load(dec);
+            } catch (RuntimeException e) {
+                return null; // a grey tile: the picture is not worth failing the run for
+            }
+        };
+    }
+
+    /** The counts per stage, one per line, and where the list went. */
+    public static String summary(Curator.Curation c, double seconds, Path out) {
+        StringBuilder sb = new StringBuilder();
+        for (var e : c.counts().entrySet()) sb.append(String.format(Locale.ROOT, "%-28s %,d%n", e.getKey(), e.getValue()));
+        return sb.append(String.format(Locale.ROOT, "%.1f s -> %s%n", seconds, out.resolve("curated.tsv"))).toString();
+    }
+
     private static void text(Path file, String s) throws IOException {
         AtomicFile.write(file, os -> os.write(s.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     }

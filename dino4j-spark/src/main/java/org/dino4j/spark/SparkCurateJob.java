@@ -2,10 +2,7 @@ package org.dino4j.spark;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.Locale;
-import java.util.Map;
-import java.util.function.Function;
 
 import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
@@ -13,11 +10,6 @@ import org.dino4j.curate.CurateConfig;
 import org.dino4j.curate.CurationReport;
 import org.dino4j.curate.Curator;
 import org.dino4j.curate.Engine;
-import org.dino4j.data.Dataset;
-import org.dino4j.data.Datasets;
-import org.dino4j.data.ImageDecoder;
-import org.dino4j.data.RgbImage;
-import org.dino4j.data.Sample;
 
 /**
  * The curation as a Spark application:
@@ -67,9 +59,8 @@ public final class SparkCurateJob {
             long t0 = System.nanoTime();
             Curator.Curation c = new Curator(cfg, engine, progress()).run(out);
             double secs = (System.nanoTime() - t0) / 1e9;
-            CurationReport.write(c, cfg, engine.name(), secs, out, images(cfg));
-            for (var e : c.counts().entrySet()) System.out.printf(Locale.ROOT, "%-28s %,d%n", e.getKey(), e.getValue());
-            System.out.printf(Locale.ROOT, "%.1f s -> %s%n", secs, out.resolve("curated.tsv"));
+            CurationReport.write(c, cfg, engine.name(), secs, out, CurationReport.poolImages(cfg));
+            System.out.print(CurationReport.summary(c, secs, out));
         } finally {
             spark.stop();
         }
@@ -92,23 +83,6 @@ public final class SparkCurateJob {
                 last[0] = step;
                 shown[0] = tenth;
                 System.err.println(total > 0 ? String.format(Locale.ROOT, "%s: %,d/%,d", step, done, total) : step + ": " + done);
-            }
-        };
-    }
-
-    /** The pool's images by id for the report's contact sheet (none for "embedded" pools, whose inputs are vectors). */
-    static Function<String, RgbImage> images(CurateConfig cfg) {
-        if (cfg.embedding().kind().equals("embedded")) return null;
-        Dataset ds = Datasets.of(cfg.pool());
-        Map<String, Sample> byId = new HashMap<>();
-        for (int i = 0; i < ds.size(); i++) byId.put(ds.get(i).id(), ds.get(i));
-        ImageDecoder dec = new ImageDecoder();
-        return id -> {
-            Sample s = byId.get(id);
-            try {
-                return s == null ? null : s.source().load(dec);
-            } catch (RuntimeException e) {
-                return null;
             }
         };
     }
