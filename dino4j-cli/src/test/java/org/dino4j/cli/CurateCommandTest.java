@@ -37,9 +37,12 @@ class CurateCommandTest {
                   levels: [{clusters: 20, resamples: 2, sample_size: 4}, {clusters: 5, resamples: 2, sample_size: 2}]
                   target: 60
                 """);
+        Files.writeString(dir.resolve("copies/zz-broken.png"), "not a png"); // left out, reported, the rest curated
         CliTest.Result r = CliTest.run("curate", "--config", cfg.toString());
         assertEquals(0, r.code(), r.out() + r.err());
         Path out = dir.resolve("out");
+        assertTrue(r.err().contains("pool: 1 of 441 image(s) failed to decode"), r.err());
+        assertTrue(Files.readString(out.resolve("embeddings/pool/failed.tsv")).contains("zz-broken.png"));
         List<String> curated = Files.readAllLines(out.resolve("curated.tsv"));
         Map<String, Object> rep = Json.parseObject(Files.readString(out.resolve("report.json")));
         @SuppressWarnings("unchecked") Map<String, Object> counts = (Map<String, Object>) rep.get("counts");

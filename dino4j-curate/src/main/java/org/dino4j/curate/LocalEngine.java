@@ -58,7 +58,21 @@ public final class LocalEngine implements Engine {
                 return VectorSet.normalized(name, ids, sources, concat(parts), Math.max(d, 0));
             }
             case "pixels" -> {
-                Dataset ds = dataset(name, inputs, e.mirrored());
+                Dataset all = dataset(name, inputs, e.mirrored());
+                List<org.dino4j.data.Sample> ok = new ArrayList<>();
+                List<String> failures = new ArrayList<>();
+                org.dino4j.data.ImageDecoder dec = new org.dino4j.data.ImageDecoder();
+                for (int i = 0; i < all.size(); i++) {
+                    try {
+                        all.get(i).source().load(dec);
+                        ok.add(all.get(i));
+                    } catch (org.dino4j.data.ImageException ex) {
+                        failures.add(all.get(i).id() + "\t" + ex.getMessage());
+                    }
+                    if ((i + 1) % 4096 == 0 || i + 1 == all.size()) progress.update("decode " + name, i + 1, all.size());
+                }
+                reportFailures(name, all.size(), failures, workDir);
+                Dataset ds = Dataset.of(ok, all.classes());
                 Features.PixelRows px = Features.pixelRows(ds);
                 return VectorSet.normalized(name, ids(ds), sources(ds, inputs), px.x(), px.dim());
             }
@@ -72,7 +86,8 @@ public final class LocalEngine implements Engine {
                     Embedder emb = new Embedder(m, e.weights().toAbsolutePath().normalize().toString(),
                             new Embedder.Options(EnumSet.of(Embedder.Output.CLS), EnumSet.of(Embedder.Format.SAFETENSORS),
                                     e.batchSize(), 4096, 2, pre, org.dino4j.data.ImageDecoder.DEFAULT_MAX_PIXELS));
-                    emb.run(ds, dir, (done, total, failed) -> progress.update("embed " + name, done, total));
+                    Embedder.Result res = emb.run(ds, dir, (done, total, failed) -> progress.update("embed " + name, done, total));
+                    reportFailures(name, res.inputs(), res.errors().stream().map(x -> x.replaceFirst(": ", "\t")).toList(), workDir);
                 } catch (java.io.IOException ex) {
                     throw new java.io.UncheckedIOException(dir + ": " + ex.getMessage(), ex);
                 }
@@ -82,6 +97,23 @@ public final class LocalEngine implements Engine {
                 return VectorSet.normalized(name, r.ids(), sources, r.x(), r.dim());
             }
         }
+    }
+
+    /**
+     * Images that failed to decode are left out of a set: listed in {@code workDir/embeddings/<name>/failed.tsv}
+     * (id, error) and counted in one line on stderr. Nothing when none failed.
+     */
+    public static void reportFailures(String name, int total, List<String> failures, Path workDir) {
+        if (failures.isEmpty()) return;
+        Path f = workDir.resolve("embeddings").resolve(name).resolve("failed.tsv");
+        try {
+            java.nio.file.Files.createDirectories(f.getParent());
+            java.nio.file.Files.writeString(f, "id\terror\n" + String.join("\n", failures) + "\n");
+        } catch (java.io.IOException ex) {
+            throw new java.io.UncheckedIOException(f + ": " + ex.getMessage(), ex);
+        }
+        System.err.printf(java.util.Locale.ROOT, "%s: %d of %d image(s) failed to decode and were left out (first: %s; all in %s)%n", name,
+                failures.size(), total, failures.get(0).replace('\t', ' '), f);
     }
 
     static Dataset dataset(String name, List<Path> inputs, boolean mirrored) {

@@ -1,10 +1,7 @@
 package org.dino4j.spark;
 
-import java.io.IOException;
 import java.io.Serializable;
-import java.io.UncheckedIOException;
 import java.lang.ref.SoftReference;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -224,17 +221,7 @@ public final class SparkEngine implements Engine {
         }
         lastFailures = failures.size();
         progress.update(step, n, n);
-        if (!failures.isEmpty()) {
-            Path f = workDir.resolve("embeddings").resolve(name).resolve("failed.tsv");
-            try {
-                Files.createDirectories(f.getParent());
-                Files.writeString(f, "id\terror\n" + String.join("\n", failures) + "\n");
-            } catch (IOException ex) {
-                throw new UncheckedIOException(f + ": " + ex.getMessage(), ex);
-            }
-            System.err.printf(Locale.ROOT, "%s: %d of %d image(s) failed to decode and were left out (first: %s; all in %s)%n", name,
-                    failures.size(), n, failures.get(0).replace('\t', ' '), f);
-        }
+        LocalEngine.reportFailures(name, n, failures, workDir);
         return VectorSet.normalized(name, ids, sources, x, dim);
     }
 
