@@ -134,8 +134,8 @@ public final class Curator {
                     int kc = Math.min(cfg.clusters().k(), kept.size());
                     progress.update("k-means (" + kc + " clusters)", 0, cfg.clusters().iterations());
                     KMeans.Data data = engine.kmeansData(kept);
-                    flat = KMeans.fit(data, KMeans.init(data, kc, cfg.seed()), kc, cfg.clusters().iterations(),
-                            (it, obj) -> progress.update("k-means (" + kc + " clusters)", it + 1, cfg.clusters().iterations()));
+                    KMeans.Listener l = listener("k-means (" + kc + " clusters)", cfg.clusters().iterations());
+                    flat = KMeans.fit(data, KMeans.init(data, kc, cfg.seed(), l), kc, cfg.clusters().iterations(), l);
                     clusterSizes = flat.sizes();
                     objective = flat.objective();
                 }
@@ -146,7 +146,7 @@ public final class Curator {
         if (cfg.hierarchical() != null) {
             CurateConfig.Hierarchical h = cfg.hierarchical();
             List<HierarchicalKMeans.LevelResult> levels = HierarchicalKMeans.fit(engine.kmeansData(kept), h.levels(), h.iterations(),
-                    h.closest(), cfg.seed(), (it, obj) -> progress.update("hierarchical k-means", it + 1, h.iterations()));
+                    h.closest(), cfg.seed(), listener("hierarchical k-means", h.iterations()));
             int[] pick = HierarchicalSampling.sample(levels, h.target(), h.closest(), cfg.seed());
             HierarchicalKMeans.LevelResult l1 = levels.get(0);
             long before = chosen.size();
@@ -167,6 +167,19 @@ public final class Curator {
         }
         counts.put("curated", (long) curated.size());
         return new Curation(pool, curated, removals, counts, nearest, groups, clusterSizes, objective);
+    }
+
+    /** Progress of k-means: its k-means++ start (centres chosen), then its iterations. */
+    private KMeans.Listener listener(String step, int iterations) {
+        return new KMeans.Listener() {
+            public void iteration(int iter, double objective) {
+                progress.update(step + " iterations", iter + 1, iterations);
+            }
+
+            public void initProgress(int done, int k) {
+                progress.update(step + ": k-means++ centres", done, k);
+            }
+        };
     }
 
     /** Paper: clusters holding more than minSeeds seed images give up to perCluster images each; at most cap per set. */

@@ -40,7 +40,7 @@ public final class HierarchicalKMeans {
             if (data.n() < lv.clusters())
                 throw new IllegalArgumentException("level " + (l + 1) + ": " + lv.clusters() + " clusters for " + data.n()
                         + (l == 0 ? " rows" : " clusters of the level below"));
-            KMeans.Result r = KMeans.fit(data, KMeans.init(data, lv.clusters(), rnd.nextLong()), lv.clusters(), iters, listener);
+            KMeans.Result r = KMeans.fit(data, KMeans.init(data, lv.clusters(), rnd.nextLong(), listener), lv.clusters(), iters, listener);
             float[] c = r.centroids();
             int[] assign = r.assignment();
             float[] dist2 = r.dist2();

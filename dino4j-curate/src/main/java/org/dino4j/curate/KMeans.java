@@ -57,6 +57,9 @@ public final class KMeans {
     /** Hears each iteration's objective (of the assignment to the centroids before that iteration's update). */
     public interface Listener {
         void iteration(int iter, double objective);
+
+        /** k-means++ has chosen {@code done} of {@code k} centres (slow for large k: each is a pass over the rows). */
+        default void initProgress(int done, int k) {}
     }
 
     private static final int ROW_BLOCK = 256, COL_BLOCK = 4096;
@@ -116,6 +119,10 @@ public final class KMeans {
 
     /** k-means++ over the data, or over a seeded sample of 256·k rows when there are more. Same seed, same centres. */
     public static float[] init(Data data, int k, long seed) {
+        return init(data, k, seed, null);
+    }
+
+    public static float[] init(Data data, int k, long seed, Listener listener) {
         long n = data.n();
         if (n < k) throw new IllegalArgumentException(k + " clusters for " + n + " rows");
         long cap = (long) INIT_ROWS_PER_CLUSTER * k;
@@ -126,7 +133,7 @@ public final class KMeans {
         } else {
             idx = new SplittableRandom(seed ^ 0x5DEECE66DL).ints(0, (int) n).distinct().limit(cap).sorted().toArray();
         }
-        return initPlusPlus(data.rows(idx), idx.length, data.d(), k, seed);
+        return initPlusPlus(data.rows(idx), idx.length, data.d(), k, seed, listener);
     }
 
     /** Lloyd's iterations from {@code init} (k x d, not modified). */
@@ -208,6 +215,10 @@ public final class KMeans {
      * centre so far. Deterministic for a seed.
      */
     public static float[] initPlusPlus(float[] x, int n, int d, int k, long seed) {
+        return initPlusPlus(x, n, d, k, seed, null);
+    }
+
+    static float[] initPlusPlus(float[] x, int n, int d, int k, long seed, Listener listener) {
         if (k < 1 || k > n) throw new IllegalArgumentException(k + " clusters for " + n + " rows");
         SplittableRandom rnd = new SplittableRandom(seed);
         int trials = 2 + (int) Math.log(k);
@@ -246,6 +257,7 @@ public final class KMeans {
             }
             for (int i = 0; i < n; i++) closest[i] = Math.min(closest[i], dc[best * n + i]);
             System.arraycopy(x, pick[best] * d, c, j * d, d);
+            if (listener != null && ((j + 1) % 16 == 0 || j + 1 == k)) listener.initProgress(j + 1, k);
         }
         return c;
     }
