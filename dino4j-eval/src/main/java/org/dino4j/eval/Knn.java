@@ -58,12 +58,8 @@ public final class Knn {
         long[] correct1 = new long[ks.length], correct5 = new long[ks.length];
         double[] score = new double[numClasses];
         for (int i = 0; i < m; i++) {
-            float[] s = nbrSim[i];
-            double[] w = new double[maxK];
-            for (int j = 0; j < maxK; j++) w[j] = Math.exp((s[j] - s[0]) / temperature); // softmax up to a common factor
             for (int q = 0; q < ks.length; q++) {
-                java.util.Arrays.fill(score, 0);
-                for (int j = 0; j < ks[q]; j++) score[trainLabels[nbrIdx[i][j]]] += w[j];
+                vote(nbrIdx[i], nbrSim[i], ks[q], trainLabels, temperature, score);
                 int rank = rankOf(score, testLabels[i]);
                 if (rank == 0) correct1[q]++;
                 if (rank < 5) correct5[q]++;
@@ -86,13 +82,18 @@ public final class Knn {
         int[] out = new int[m];
         double[] score = new double[numClasses];
         for (int i = 0; i < m; i++) {
-            java.util.Arrays.fill(score, 0);
-            for (int j = 0; j < k; j++) score[trainLabels[idx[i][j]]] += Math.exp((sim[i][j] - sim[i][0]) / temperature);
+            vote(idx[i], sim[i], k, trainLabels, temperature, score);
             int best = 0;
             for (int c = 1; c < numClasses; c++) if (score[c] > score[best]) best = c;
             out[i] = best;
         }
         return out;
+    }
+
+    /** score[c] = sum over the first k neighbours of class c of exp((sim − sim_0) / T): softmax votes up to a common factor. */
+    private static void vote(int[] idx, float[] sim, int k, int[] trainLabels, double temperature, double[] score) {
+        java.util.Arrays.fill(score, 0);
+        for (int j = 0; j < k; j++) score[trainLabels[idx[j]]] += Math.exp((sim[j] - sim[0]) / temperature);
     }
 
     /** How many classes score strictly higher than the true one, ties broken toward the lower class index (as topk). */
