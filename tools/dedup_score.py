@@ -6,7 +6,7 @@ A copy counts as found when it ends in the same component as the image it copies
 'duplicate of ROOT' and an original's own row name the component's kept image). Originals removed = original
 images that self-dedup dropped (the pool holds the originals first, so an original is only dropped for another
 original, never for its own copy)."""
-import collections, csv, re, sys
+import collections, csv, os, re, sys
 
 out = sys.argv[1]
 root = {}
@@ -14,17 +14,14 @@ with open(out + '/removed.tsv') as f:
     for r in csv.DictReader(f, delimiter='\t'):
         if r['stage'] == 'self-dedup':
             root[r['path']] = r['reason'].removeprefix('duplicate of ')
-originals, copies = set(), []
-# ids: .../originals/NNNNNN.png and .../copies/dNNNNNN-of-NNNNNN-kind.ext
-ids = list(root) + [l.split('\t')[0] for l in open(out + '/curated.tsv')][1:]
-base = None
-for i in ids:
-    m = re.match(r'(.*)/copies/d(\d+)-of-(\d+)-(\w+)\.\w+$', i)
+# the pool folder (tools/MakeDedupPool.java's OUT) from any removed id; then every original and copy in it
+base = next(re.match(r'(.*)/(originals|copies)/[^/]+$', i).group(1) for i in root if re.match(r'(.*)/(originals|copies)/[^/]+$', i))
+originals = {os.path.join(base, 'originals', f) for f in os.listdir(os.path.join(base, 'originals'))}
+copies = []
+for f in sorted(os.listdir(os.path.join(base, 'copies'))):
+    m = re.match(r'd(\d+)-of-(\d+)-(\w+)\.\w+$', f)
     if m:
-        base = m.group(1)
-        copies.append((i, int(m.group(3)), m.group(4)))
-    elif '/originals/' in i:
-        originals.add(i)
+        copies.append((os.path.join(base, 'copies', f), int(m.group(2)), m.group(3)))
 found = collections.Counter(); total = collections.Counter()
 for path, orig, kind in copies:
     o = '%s/originals/%06d.png' % (base, orig)

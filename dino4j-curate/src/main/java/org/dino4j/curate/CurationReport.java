@@ -118,7 +118,7 @@ public final class CurationReport {
             max = Math.max(max, v[b]);
         }
         Charts.bars(file, String.format(Locale.ROOT, "similarity of each of %d pool images to its nearest neighbour (bar: log10(1+count); "
-                + "label: bin start, count); duplicates: above %.2f", sim.length, threshold), labels, v, Math.max(1, Math.ceil(max)));
+                + "label: bin start, count); duplicates: above %s", sim.length, threshold), labels, v, Math.max(1, Math.ceil(max)));
     }
 
     /** Cluster sizes in powers of two. */
