@@ -80,6 +80,20 @@ class CurateCommandTest {
         assertEquals(0, r.code(), r.out() + r.err());
         assertEquals(stamp, Files.getLastModifiedTime(dir.resolve("mout/embeddings/pool/shard-00000.safetensors")).toMillis(), "shard kept");
 
+        // a copy detector trained on the pool (briefly), then used as the embedding
+        r = CliTest.run("copy-detector", dir.resolve("originals").toString(), dir.resolve("copies").toString(), "--steps", "20",
+                "--batch-size", "64", "--output", dir.resolve("cd.safetensors").toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(r.out().contains("440 images, 20 steps"), r.out());
+        Path ccfg = Files.writeString(dir.resolve("cd.yaml"), """
+                embedding: {kind: copy_detector, weights: cd.safetensors}
+                pool: [originals, copies]
+                dedup: {k: 8, threshold: 0.9}
+                """);
+        r = CliTest.run("curate", "--config", ccfg.toString(), "--output", dir.resolve("cdout").toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(Files.readString(dir.resolve("cdout/report.json")).contains("\"dimension\":128"));
+
         // bad input: one clear line naming the file, no stack trace
         Files.writeString(dir.resolve("bad.yaml"), "pool: [nowhere]\nembedding: {kind: pixels}\n");
         r = CliTest.run("curate", "--config", dir.resolve("bad.yaml").toString(), "--output", dir.resolve("bout").toString());

@@ -25,7 +25,7 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
 
     /**
      * How images become vectors. kind: "model" (embed with weights, optionally a hub preset or config.json as model),
-     * "pixels" (raw pixels: the baseline, all images one size); resolution is the model's input side (centre crop),
+     * "pixels" (raw pixels: the baseline, all images one size); "copy_detector" (weights from `dino4j copy-detector`); resolution is the model's input side (centre crop),
      * resize the shorter side before it (default resolution·8/7, as the official evaluation transform); "embedded" (the inputs are {@code dino4j embed}
      * output folders; key picks the vector, cls by default). center: subtract the pool's mean vector before the
      * cosine (every set, with the pool's mean): a component shared by all images (the dark background of every
@@ -81,10 +81,11 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
         Node e = r.child("embedding");
         e.allow("kind", "weights", "model", "resolution", "resize", "batch_size", "key", "center");
         String kind = e.str("kind", "model").toLowerCase(Locale.ROOT);
-        if (!Set.of("model", "pixels", "embedded").contains(kind))
-            throw new IllegalArgumentException("embedding.kind: " + kind + " (use model, pixels or embedded)");
+        if (!Set.of("model", "pixels", "embedded", "copy_detector").contains(kind))
+            throw new IllegalArgumentException("embedding.kind: " + kind + " (use model, pixels, copy_detector or embedded)");
         Path weights = e.has("weights") ? base.resolve(e.str("weights", null)) : null;
-        if (kind.equals("model") && weights == null) throw new IllegalArgumentException("embedding.weights is required for kind model");
+        if ((kind.equals("model") || kind.equals("copy_detector")) && weights == null)
+            throw new IllegalArgumentException("embedding.weights is required for kind " + kind);
         String model = e.str("model", null);
         if (model != null && model.endsWith(".json")) model = base.resolve(model).toString();
         int res = e.integer("resolution", 224);

@@ -14,6 +14,7 @@ import org.dino4j.eval.Features;
 import org.dino4j.model.DinoVisionTransformer;
 import org.dino4j.model.Dinov2;
 import org.dino4j.model.ModelConfig;
+import org.dino4j.train.copydetect.CopyDetector;
 
 /**
  * In-process engine: images embedded with {@link Embedder} (resumable shards under the work folder), exact neighbour
@@ -67,7 +68,7 @@ public final class LocalEngine implements Engine {
                         all.get(i).source().load(dec);
                         ok.add(all.get(i));
                     } catch (org.dino4j.data.ImageException ex) {
-                        failures.add(all.get(i).id() + "\t" + ex.getMessage());
+                        failures.add(failure(all.get(i).id(), ex));
                     }
                     if ((i + 1) % 4096 == 0 || i + 1 == all.size()) progress.update("decode " + name, i + 1, all.size());
                 }
@@ -75,6 +76,28 @@ public final class LocalEngine implements Engine {
                 Dataset ds = Dataset.of(ok, all.classes());
                 Features.PixelRows px = Features.pixelRows(ds);
                 return VectorSet.normalized(name, ids(ds), sources(ds, inputs), px.x(), px.dim());
+            }
+            case "copy_detector" -> {
+                CopyDetector cd = CopyDetector.load(e.weights());
+                Dataset all = dataset(name, inputs, e.mirrored());
+                int in = cd.inputSize();
+                float[] rows = new float[all.size() * in];
+                List<String> ids = new ArrayList<>(), failures = new ArrayList<>();
+                org.dino4j.data.ImageDecoder dec = new org.dino4j.data.ImageDecoder();
+                for (int i = 0; i < all.size(); i++) {
+                    try {
+                        CopyDetectorInput.row(all.get(i).source().load(dec), cd.side(), cd.channels(), rows, ids.size() * in);
+                        ids.add(all.get(i).id());
+                    } catch (org.dino4j.data.ImageException ex) {
+                        failures.add(failure(all.get(i).id(), ex));
+                    }
+                    if ((i + 1) % 4096 == 0 || i + 1 == all.size()) progress.update("embed " + name, i + 1, all.size());
+                }
+                reportFailures(name, all.size(), failures, workDir);
+                List<String> sources = new ArrayList<>();
+                for (String id : ids) sources.add(sourceOf(id, inputs));
+                float[] z = cd.embed(java.util.Arrays.copyOf(rows, ids.size() * in), ids.size());
+                return VectorSet.normalized(name, ids, sources, z, cd.dim()); // as the Spark engine: the same last bits
             }
             default -> {
                 Dataset ds = dataset(name, inputs, e.mirrored());
@@ -114,6 +137,12 @@ public final class LocalEngine implements Engine {
         }
         System.err.printf(java.util.Locale.ROOT, "%s: %d of %d image(s) failed to decode and were left out (first: %s; all in %s)%n", name,
                 failures.size(), total, failures.get(0).replace('\t', ' '), f);
+    }
+
+    /** "id TAB problem", without the id a second time when the message starts with it. */
+    private static String failure(String id, RuntimeException ex) {
+        String m = String.valueOf(ex.getMessage());
+        return id + "\t" + (m.startsWith(id + ": ") ? m.substring(id.length() + 2) : m);
     }
 
     static Dataset dataset(String name, List<Path> inputs, boolean mirrored) {

@@ -22,6 +22,7 @@ import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
 import org.apache.spark.util.LongAccumulator;
+import org.dino4j.curate.CopyDetectorInput;
 import org.dino4j.curate.CurateConfig;
 import org.dino4j.curate.Engine;
 import org.dino4j.curate.KMeans;
@@ -40,6 +41,7 @@ import org.dino4j.model.DinoVisionTransformer;
 import org.dino4j.model.Dinov2;
 import org.dino4j.model.ModelConfig;
 import org.dino4j.tensor.Tensor;
+import org.dino4j.train.copydetect.CopyDetector;
 
 import scala.Tuple2;
 
@@ -186,15 +188,21 @@ public final class SparkEngine implements Engine {
             dim = all.len() < 0 ? 0 : all.len() / stepPx;
             LongAccumulator done = jsc.sc().longAccumulator("embedded " + name);
             rows = withProgress(rdd.mapPartitions(it -> pixelRows(it, stepPx, done)).collectAsync(), done, step, n, progress);
+        } else if (e.kind().equals("copy_detector")) {
+            String weights = e.weights().toAbsolutePath().normalize().toString();
+            dim = CopyDetector.load(Path.of(weights)).dim(); // on the driver too: a bad file fails here, with its name
+            LongAccumulator done = jsc.sc().longAccumulator("embedded " + name);
+            JavaRDD<Item> rdd = jsc.parallelize(items, Math.max(1, Math.min(n, parallelism() * 2)));
+            rows = withProgress(rdd.mapPartitions(it -> copyDetectorRows(it, weights, done)).collectAsync(), done, step, n, progress);
         } else {
             int batch = Math.max(1, e.batchSize());
             List<List<Item>> chunks = chunks(items, batch, parallelism() * 2);
             String weights = e.weights().toAbsolutePath().normalize().toString();
             String model = e.model();
-            int res = e.resolution();
+            int res = e.resolution(), resize = e.resize();
             LongAccumulator done = jsc.sc().longAccumulator("embedded " + name);
             JavaRDD<List<Item>> rdd = jsc.parallelize(chunks, chunks.size());
-            rows = withProgress(rdd.mapPartitions(it -> modelRows(it, weights, model, res, batch, done)).collectAsync(), done, step, n,
+            rows = withProgress(rdd.mapPartitions(it -> modelRows(it, weights, model, res, resize, batch, done)).collectAsync(), done, step, n,
                     progress);
             dim = -1;
             for (Row r : rows) if (r.v() != null) { dim = r.v().length; break; }
@@ -373,16 +381,41 @@ public final class SparkEngine implements Engine {
         return out.iterator();
     }
 
+    /** A partition's copy-detection descriptors: the detector loaded once, the images that decode embedded together. */
+    private static Iterator<Row> copyDetectorRows(Iterator<Item> it, String weights, LongAccumulator done) {
+        CopyDetector cd = CopyDetector.load(Path.of(weights));
+        ImageDecoder dec = new ImageDecoder();
+        int in = cd.inputSize();
+        List<Row> out = new ArrayList<>();
+        List<Integer> okIndex = new ArrayList<>();
+        float[] x = new float[0];
+        while (it.hasNext()) {
+            Item item = it.next();
+            try {
+                RgbImage im = load(item, dec);
+                if (x.length < (okIndex.size() + 1) * in) x = Arrays.copyOf(x, Math.max(in, 2 * x.length));
+                CopyDetectorInput.row(im, cd.side(), cd.channels(), x, okIndex.size() * in);
+                okIndex.add(item.index());
+            } catch (RuntimeException ex) {
+                out.add(new Row(item.index(), null, problem(ex)));
+            }
+            done.add(1);
+        }
+        float[] z = cd.embed(Arrays.copyOf(x, okIndex.size() * in), okIndex.size());
+        for (int i = 0; i < okIndex.size(); i++) out.add(new Row(okIndex.get(i), Arrays.copyOfRange(z, i * cd.dim(), (i + 1) * cd.dim()), null));
+        return out.iterator();
+    }
+
     /** One decoded, preprocessed image, or why not (as the local embedder's). */
     private record Prepared(int index, float[] chw, int h, int w) {}
 
     /** The CLS vectors of a chunk: the model loaded once, batches formed as {@link org.dino4j.embed.Embedder} forms them. */
-    private static Iterator<Row> modelRows(Iterator<List<Item>> chunks, String weights, String model, int resolution, int batchSize,
-                                           LongAccumulator done) {
+    private static Iterator<Row> modelRows(Iterator<List<Item>> chunks, String weights, String model, int resolution, int resize,
+                                           int batchSize, LongAccumulator done) {
         List<Row> out = new ArrayList<>();
         if (!chunks.hasNext()) return out.iterator();
         ModelConfig cfg = model == null ? null : model.endsWith(".json") ? ModelConfig.read(Path.of(model)) : ModelConfig.preset(model);
-        Preprocess pre = new Preprocess(Math.round(resolution * 8f / 7f), resolution, 0);
+        Preprocess pre = new Preprocess(resize, resolution, 0);
         ImageDecoder dec = new ImageDecoder();
         try (DinoVisionTransformer m = Dinov2.load(Path.of(weights), cfg)) {
             int patch = m.config().patchSize();

@@ -1,0 +1,100 @@
+package org.dino4j.cli;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import org.dino4j.curate.CopyDetectorInput;
+import org.dino4j.data.Dataset;
+import org.dino4j.data.Datasets;
+import org.dino4j.data.ImageDecoder;
+import org.dino4j.data.ImageException;
+import org.dino4j.kernels.Parallel;
+import org.dino4j.train.copydetect.CopyDetector;
+import org.dino4j.train.copydetect.CopyDetectorTrainer;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "copy-detector", mixinStandardHelpOptions = true,
+        description = {"Trains a small copy-detection descriptor on your images, as SSCD (the model the paper deduplicates with) "
+                + "is trained: InfoNCE between two random copies of each image (crops resized back, noise, 8-bit rounding) plus "
+                + "KoLeo. An MLP over the pixels at --side: for small images (Fashion-MNIST-like), not a substitute for SSCD on photos.",
+                "Use it in curate.yaml as embedding: {kind: copy_detector, weights: FILE}."})
+final class CopyDetectorCommand implements Callable<Integer> {
+    @Parameters(paramLabel = "INPUT", arity = "1..*", description = "Images: files, folders, list files, IDX files.")
+    List<Path> inputs;
+
+    @Option(names = "--output", required = true, paramLabel = "FILE.safetensors")
+    Path output;
+
+    @Option(names = "--side", defaultValue = "28", description = "Images are resized to side x side (default: ${DEFAULT-VALUE}).")
+    int side;
+
+    @Option(names = "--rgb", description = "Keep colour (default: gray).")
+    boolean rgb;
+
+    @Option(names = "--steps", defaultValue = "3000", description = "Training steps (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--batch-size", defaultValue = "512", description = "Images per step; each is the others' negatives (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--koleo", defaultValue = "0", description = "Weight of the KoLeo spreading term (default: ${DEFAULT-VALUE}).")
+    float koleo;
+
+    @Option(names = "--temperature", defaultValue = "0.05", description = "InfoNCE temperature (default: ${DEFAULT-VALUE}).")
+    float temperature;
+
+    @Option(names = "--max-crop", defaultValue = "0.08", description = "Largest crop from each edge, as a fraction of the side (default: ${DEFAULT-VALUE}).")
+    double maxCrop;
+
+    @Option(names = "--no-flip", description = "Do not teach mirror invariance (then use dedup.flip: true).")
+    boolean noFlip;
+
+    @Option(names = "--seed", defaultValue = "0")
+    long seed;
+
+    @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
+    Integer threads;
+
+    @Override
+    public Integer call() throws Exception {
+        if (threads != null) Parallel.setThreads(threads);
+        int ch = rgb ? 3 : 1, in = side * side * ch;
+        Dataset ds = Datasets.of(inputs);
+        if (ds.size() < 2) throw new IllegalArgumentException("need at least 2 images in " + inputs + ", found " + ds.size());
+        float[] x = new float[ds.size() * in];
+        ImageDecoder dec = new ImageDecoder();
+        List<String> failed = new ArrayList<>();
+        int n = 0;
+        ProgressBar load = new ProgressBar("decode", "images");
+        for (int i = 0; i < ds.size(); i++) {
+            try {
+                CopyDetectorInput.row(ds.get(i).source().load(dec), side, ch, x, n * in);
+                n++;
+            } catch (ImageException e) {
+                failed.add(e.getMessage());
+            }
+            if ((i + 1) % 1024 == 0 || i + 1 == ds.size()) load.update(i + 1, ds.size(), failed.size());
+        }
+        load.finish();
+        if (!failed.isEmpty()) System.err.println(failed.size() + " image(s) could not be read and were left out; first: " + failed.get(0));
+        var base = CopyDetectorTrainer.Options.defaults(side, ch);
+        var o = new CopyDetectorTrainer.Options(side, ch, base.hidden(), base.dim(), steps, batch, base.lr(), base.weightDecay(),
+                temperature, koleo, maxCrop, base.noise(), !noFlip, seed);
+        ProgressBar bar = new ProgressBar("train", "steps");
+        double[] last = {Double.NaN};
+        CopyDetector cd = CopyDetectorTrainer.train(java.util.Arrays.copyOf(x, n * in), n, o, (step, total, loss) -> {
+            last[0] = loss;
+            if (step % 10 == 0 || step == total) bar.update(step, total, 0, String.format(Locale.ROOT, "  loss %.4f", loss));
+        });
+        bar.finish();
+        cd.save(output);
+        System.out.printf(Locale.ROOT, "%d images, %d steps, final loss %.4f -> %s%n", n, steps, last[0], output);
+        return 0;
+    }
+}
