@@ -1,7 +1,6 @@
 package org.dino4j.cli;
 
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -9,8 +8,6 @@ import java.util.concurrent.Callable;
 import org.dino4j.curate.CopyDetectorInput;
 import org.dino4j.data.Dataset;
 import org.dino4j.data.Datasets;
-import org.dino4j.data.ImageDecoder;
-import org.dino4j.data.ImageException;
 import org.dino4j.kernels.Parallel;
 import org.dino4j.train.copydetect.CopyDetector;
 import org.dino4j.train.copydetect.CopyDetectorTrainer;
@@ -64,31 +61,22 @@ final class CopyDetectorCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (threads != null) Parallel.setThreads(threads);
-        int ch = rgb ? 3 : 1, in = side * side * ch;
+        int ch = rgb ? 3 : 1;
         Dataset ds = Datasets.of(inputs);
         if (ds.size() < 2) throw new IllegalArgumentException("need at least 2 images in " + inputs + ", found " + ds.size());
-        float[] x = new float[ds.size() * in];
-        ImageDecoder dec = new ImageDecoder();
-        List<String> failed = new ArrayList<>();
-        int n = 0;
         ProgressBar load = new ProgressBar("decode", "images");
-        for (int i = 0; i < ds.size(); i++) {
-            try {
-                CopyDetectorInput.row(ds.get(i).source().load(dec), side, ch, x, n * in);
-                n++;
-            } catch (ImageException e) {
-                failed.add(e.getMessage());
-            }
-            if ((i + 1) % 1024 == 0 || i + 1 == ds.size()) load.update(i + 1, ds.size(), failed.size());
-        }
+        CopyDetectorInput.Rows rows = CopyDetectorInput.rows(ds, side, ch, "decode", (step, done, total) -> load.update(done, total, 0));
         load.finish();
-        if (!failed.isEmpty()) System.err.println(failed.size() + " image(s) could not be read and were left out; first: " + failed.get(0));
+        List<String> failed = rows.failures();
+        if (!failed.isEmpty())
+            System.err.println(failed.size() + " image(s) could not be read and were left out; first: " + failed.get(0).replace('\t', ' '));
+        int n = rows.ids().size();
         var base = CopyDetectorTrainer.Options.defaults(side, ch);
         var o = new CopyDetectorTrainer.Options(side, ch, base.hidden(), base.dim(), steps, batch, base.lr(), base.weightDecay(),
                 temperature, koleo, maxCrop, base.noise(), !noFlip, seed);
         ProgressBar bar = new ProgressBar("train", "steps");
         double[] last = {Double.NaN};
-        CopyDetector cd = CopyDetectorTrainer.train(java.util.Arrays.copyOf(x, n * in), n, o, (step, total, loss) -> {
+        CopyDetector cd = CopyDetectorTrainer.train(rows.x(), n, o, (step, total, loss) -> {
             last[0] = loss;
             if (step % 10 == 0 || step == total) bar.update(step, total, 0, String.format(Locale.ROOT, "  loss %.4f", loss));
         });

@@ -7,6 +7,29 @@ import org.dino4j.data.RgbImage;
 public final class CopyDetectorInput {
     private CopyDetectorInput() {}
 
+    /** Input rows of the images that decode (n x side * side * channels), their ids, and "id TAB problem" for the others. */
+    public record Rows(float[] x, java.util.List<String> ids, java.util.List<String> failures) {}
+
+    /** Every image of ds as an input row, in order; progress hears (step, done, total) every 4096 images. */
+    public static Rows rows(org.dino4j.data.Dataset ds, int side, int channels, String step, Engine.Progress progress) {
+        int in = side * side * channels;
+        float[] x = new float[ds.size() * in];
+        java.util.List<String> ids = new java.util.ArrayList<>(), failures = new java.util.ArrayList<>();
+        org.dino4j.data.ImageDecoder dec = new org.dino4j.data.ImageDecoder();
+        for (int i = 0; i < ds.size(); i++) {
+            String id = ds.get(i).id();
+            try {
+                row(ds.get(i).source().load(dec), side, channels, x, ids.size() * in);
+                ids.add(id);
+            } catch (org.dino4j.data.ImageException ex) {
+                String m = String.valueOf(ex.getMessage());
+                failures.add(id + "\t" + (m.startsWith(id + ": ") ? m.substring(id.length() + 2) : m));
+            }
+            if (progress != null && ((i + 1) % 4096 == 0 || i + 1 == ds.size())) progress.update(step, i + 1, ds.size());
+        }
+        return new Rows(java.util.Arrays.copyOf(x, ids.size() * in), ids, failures);
+    }
+
     /** Writes the image's input row (side * side * channels floats, channel-last) into out at off. */
     public static void row(RgbImage im, int side, int channels, float[] out, int off) {
         RgbImage s = im.width() == side && im.height() == side ? im : PilResize.bicubic(im, side, side);

@@ -79,25 +79,13 @@ public final class LocalEngine implements Engine {
             }
             case "copy_detector" -> {
                 CopyDetector cd = CopyDetector.load(e.weights());
-                Dataset all = dataset(name, inputs, e.mirrored());
-                int in = cd.inputSize();
-                float[] rows = new float[all.size() * in];
-                List<String> ids = new ArrayList<>(), failures = new ArrayList<>();
-                org.dino4j.data.ImageDecoder dec = new org.dino4j.data.ImageDecoder();
-                for (int i = 0; i < all.size(); i++) {
-                    try {
-                        CopyDetectorInput.row(all.get(i).source().load(dec), cd.side(), cd.channels(), rows, ids.size() * in);
-                        ids.add(all.get(i).id());
-                    } catch (org.dino4j.data.ImageException ex) {
-                        failures.add(failure(all.get(i).id(), ex));
-                    }
-                    if ((i + 1) % 4096 == 0 || i + 1 == all.size()) progress.update("embed " + name, i + 1, all.size());
-                }
-                reportFailures(name, all.size(), failures, workDir);
+                CopyDetectorInput.Rows r = CopyDetectorInput.rows(dataset(name, inputs, e.mirrored()), cd.side(), cd.channels(),
+                        "embed " + name, progress);
+                reportFailures(name, r.ids().size() + r.failures().size(), r.failures(), workDir);
                 List<String> sources = new ArrayList<>();
-                for (String id : ids) sources.add(sourceOf(id, inputs));
-                float[] z = cd.embed(java.util.Arrays.copyOf(rows, ids.size() * in), ids.size());
-                return VectorSet.normalized(name, ids, sources, z, cd.dim()); // as the Spark engine: the same last bits
+                for (String id : r.ids()) sources.add(sourceOf(id, inputs));
+                float[] z = cd.embed(r.x(), r.ids().size());
+                return VectorSet.normalized(name, r.ids(), sources, z, cd.dim()); // as the Spark engine: the same last bits
             }
             default -> {
                 Dataset ds = dataset(name, inputs, e.mirrored());
