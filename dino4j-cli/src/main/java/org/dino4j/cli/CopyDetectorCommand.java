@@ -52,6 +52,9 @@ final class CopyDetectorCommand implements Callable<Integer> {
     @Option(names = "--no-flip", description = "Do not teach mirror invariance (then use dedup.flip: true).")
     boolean noFlip;
 
+    @Option(names = "--constant-lr", description = "Keep the learning rate at 1e-3 instead of a cosine decay to 0.")
+    boolean constantLr;
+
     @Option(names = "--seed", defaultValue = "0")
     long seed;
 
@@ -73,7 +76,7 @@ final class CopyDetectorCommand implements Callable<Integer> {
         int n = rows.ids().size();
         var base = CopyDetectorTrainer.Options.defaults(side, ch);
         var o = new CopyDetectorTrainer.Options(side, ch, base.hidden(), base.dim(), steps, batch, base.lr(), base.weightDecay(),
-                temperature, koleo, maxCrop, base.noise(), !noFlip, seed);
+                temperature, koleo, maxCrop, base.noise(), !noFlip, !constantLr, seed);
         ProgressBar bar = new ProgressBar("train", "steps");
         double[] last = {Double.NaN};
         CopyDetector cd = CopyDetectorTrainer.train(rows.x(), n, o, (step, total, loss) -> {

@@ -243,7 +243,7 @@ class SparkEngineTest {
         Dataset idxDs = Datasets.open(idxFile);
         ImageDecoder dec = new ImageDecoder();
         for (int i = 0; i < 300; i++) org.dino4j.curate.CopyDetectorInput.row(idxDs.get(i).source().load(dec), 28, 1, rows, i * 784);
-        var o = new org.dino4j.train.copydetect.CopyDetectorTrainer.Options(28, 1, 64, 16, 5, 32, 1e-3, 1e-4, 0.1f, 0f, 0.08, 0.05, true, 1);
+        var o = new org.dino4j.train.copydetect.CopyDetectorTrainer.Options(28, 1, 64, 16, 5, 32, 1e-3, 1e-4, 0.1f, 0f, 0.08, 0.05, true, true, 1);
         org.dino4j.train.copydetect.CopyDetectorTrainer.train(rows, 300, o, null).save(dir.resolve("cd.safetensors"));
         CurateConfig cdc = CurateConfig.read(Files.writeString(dir.resolve("cd.yaml"),
                 "embedding: {kind: copy_detector, weights: cd.safetensors}\npool: [images]\n"));

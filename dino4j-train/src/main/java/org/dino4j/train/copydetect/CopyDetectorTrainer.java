@@ -15,14 +15,14 @@ import org.dino4j.train.optim.AdamW;
  * 8 bits), and minimises the symmetric InfoNCE
  * loss between the two copies' descriptors (temperature {@code temperature}: each copy must pick its twin among the
  * batch) plus {@code koleo} times the KoLeo entropy estimate of one copy (spreads the descriptors over the sphere).
- * AdamW with a cosine learning rate; deterministic for a seed.
+ * AdamW with a cosine (or constant) learning rate; deterministic for a seed.
  */
 public final class CopyDetectorTrainer {
     public record Options(int side, int channels, int hidden, int dim, int steps, int batch, double lr, double weightDecay,
-                          float temperature, float koleo, double maxCrop, double noise, boolean flip, long seed) {
+                          float temperature, float koleo, double maxCrop, double noise, boolean flip, boolean cosine, long seed) {
         /** What measured best on Fashion-MNIST (README): no KoLeo (it cost the cropped copies), flips learned. */
         public static Options defaults(int side, int channels) {
-            return new Options(side, channels, 1024, 128, 3000, 512, 1e-3, 1e-4, 0.05f, 0f, 0.08, 0.05, true, 0);
+            return new Options(side, channels, 1024, 128, 3000, 512, 1e-3, 1e-4, 0.05f, 0f, 0.08, 0.05, true, true, 0);
         }
     }
 
@@ -61,7 +61,7 @@ public final class CopyDetectorTrainer {
                     t.mean(t.softCrossEntropy(t.linear(z2, z1, null), eye, o.temperature()))), 0.5f, 0f);
             Var loss = o.koleo() > 0 ? t.add(nce, t.affine(KoLeoLoss.forward(t, z1), o.koleo(), 0f)) : nce;
             t.backward(loss);
-            double lr = o.lr() * 0.5 * (1 + Math.cos(Math.PI * step / o.steps()));
+            double lr = o.cosine() ? o.lr() * 0.5 * (1 + Math.cos(Math.PI * step / o.steps())) : o.lr();
             for (Var p : params) {
                 opt.step(p, p.grad(), lr, p.shape().length == 2 ? o.weightDecay() : 0);
                 p.zeroGrad();

@@ -29,7 +29,7 @@ class CopyDetectorTest {
     void trainedDescriptorFindsEachImagesCopyAmongTheOthersAndSurvivesSaveAndLoad(@TempDir Path dir) throws Exception {
         int n = 400, side = 16, in = side * side;
         float[] x = blobs(n, side, 1);
-        var o = new CopyDetectorTrainer.Options(side, 1, 128, 32, 150, 64, 2e-3, 1e-4, 0.1f, 0.2f, 0.08, 0.05, true, 3);
+        var o = new CopyDetectorTrainer.Options(side, 1, 128, 32, 150, 64, 2e-3, 1e-4, 0.1f, 0.2f, 0.08, 0.05, true, true, 3);
         double[] first = {Double.NaN}, last = {Double.NaN};
         CopyDetector cd = CopyDetectorTrainer.train(x, n, o, (s, total, loss) -> {
             if (s == 1) first[0] = loss;
