@@ -20,7 +20,8 @@ import picocli.CommandLine.Parameters;
         description = {"Trains a small copy-detection descriptor on your images, as SSCD (the model the paper deduplicates with) "
                 + "is trained: InfoNCE between two random copies of each image (crops resized back, noise, 8-bit rounding) plus "
                 + "KoLeo. An MLP over the pixels at --side: for small images (Fashion-MNIST-like), not a substitute for SSCD on photos.",
-                "Use it in curate.yaml as embedding: {kind: copy_detector, weights: FILE}."})
+                "Use it in curate.yaml as embedding: {kind: copy_detector, weights: FILE}. Killed, the same command resumes from "
+                        + "FILE.ckpt (written every 100 steps)."})
 final class CopyDetectorCommand implements Callable<Integer> {
     @Parameters(paramLabel = "INPUT", arity = "1..*", description = "Images: files, folders, list files, IDX files.")
     List<Path> inputs;
@@ -79,12 +80,16 @@ final class CopyDetectorCommand implements Callable<Integer> {
                 temperature, koleo, maxCrop, base.noise(), !noFlip, !constantLr, seed);
         ProgressBar bar = new ProgressBar("train", "steps");
         double[] last = {Double.NaN};
+        // OUTPUT.ckpt: every 100 steps; a rerun of the same command continues from it; removed once the model is written
+        Path ckpt = output.resolveSibling(output.getFileName() + ".ckpt");
+        if (java.nio.file.Files.exists(ckpt)) System.err.println("resuming from " + ckpt);
         CopyDetector cd = CopyDetectorTrainer.train(rows.x(), n, o, (step, total, loss) -> {
             last[0] = loss;
             if (step % 10 == 0 || step == total) bar.update(step, total, 0, String.format(Locale.ROOT, "  loss %.4f", loss));
-        });
+        }, ckpt, 100);
         bar.finish();
         cd.save(output);
+        java.nio.file.Files.deleteIfExists(ckpt);
         System.out.printf(Locale.ROOT, "%d images, %d steps, final loss %.4f -> %s%n", n, steps, last[0], output);
         return 0;
     }

@@ -35,6 +35,21 @@ public final class CopyDetectorTrainer {
 
     /** @param x n input rows (side x side x channels floats in [0, 1], channel-last) */
     public static CopyDetector train(float[] x, int n, Options o, Progress progress) {
+        try {
+            return train(x, n, o, progress, null, 0);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e); // no checkpoint: no I/O
+        }
+    }
+
+    /**
+     * As {@link #train(float[], int, Options, Progress)}, resumable: every {@code every} steps the weights, the AdamW
+     * moments and the step go to {@code checkpoint} (written to a temporary file and renamed); a checkpoint already
+     * there, written with the same options and image count, is continued from. Each step draws from its own random
+     * stream (seed, step), so a resumed run equals an uninterrupted one bit for bit.
+     */
+    public static CopyDetector train(float[] x, int n, Options o, Progress progress, java.nio.file.Path checkpoint, int every)
+            throws java.io.IOException {
         int in = o.side() * o.side() * o.channels();
         if (x.length != (long) n * in) throw new IllegalArgumentException(x.length + " floats for " + n + " images of " + in);
         if (n < 2) throw new IllegalArgumentException("a copy detector needs at least 2 images, got " + n);
@@ -47,12 +62,16 @@ public final class CopyDetectorTrainer {
         int b = Math.min(o.batch(), n);
         float[] eye = new float[b * b];
         for (int i = 0; i < b; i++) eye[i * b + i] = 1f;
-        for (int step = 0; step < o.steps(); step++) {
-            int[] idx = r.ints(0, n).limit(b).toArray();
+        String tag = o + " n=" + n;
+        int start = 0;
+        if (checkpoint != null && java.nio.file.Files.exists(checkpoint)) start = restore(checkpoint, tag, params, opt);
+        for (int step = start; step < o.steps(); step++) {
+            SplittableRandom sr = new SplittableRandom(o.seed() * 1_000_003L + step);
+            int[] idx = sr.ints(0, n).limit(b).toArray();
             float[] v1 = new float[b * in], v2 = new float[b * in];
             for (int i = 0; i < b; i++) {
-                augment(x, idx[i] * in, v1, i * in, o, r);
-                augment(x, idx[i] * in, v2, i * in, o, r);
+                augment(x, idx[i] * in, v1, i * in, o, sr);
+                augment(x, idx[i] * in, v2, i * in, o, sr);
             }
             Tape t = new Tape();
             Var z1 = forward(t, Var.constant(v1, b, in), w1, b1, w2, b2, w3, b3);
@@ -67,9 +86,47 @@ public final class CopyDetectorTrainer {
                 p.zeroGrad();
             }
             if (progress != null) progress.step(step + 1, o.steps(), loss.value()[0]);
+            if (checkpoint != null && every > 0 && ((step + 1) % every == 0 || step + 1 == o.steps()))
+                save(checkpoint, tag, step + 1, params, opt);
         }
         return new CopyDetector(o.side(), o.channels(), o.hidden(), o.dim(), w1.value(), b1.value(), w2.value(), b2.value(),
                 w3.value(), b3.value());
+    }
+
+    private static final String[] NAMES = {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"};
+
+    private static void save(java.nio.file.Path f, String tag, int step, List<Var> params, AdamW opt) throws java.io.IOException {
+        List<org.dino4j.io.TensorEntry> t = new java.util.ArrayList<>();
+        for (int i = 0; i < params.size(); i++) {
+            Var p = params.get(i);
+            long[] shape = java.util.Arrays.stream(p.shape()).asLongStream().toArray();
+            AdamW.State st = opt.state(p);
+            t.add(org.dino4j.io.TensorEntry.of(NAMES[i], shape, p.value()));
+            t.add(org.dino4j.io.TensorEntry.of(NAMES[i] + ".exp_avg", shape, st.expAvg));
+            t.add(org.dino4j.io.TensorEntry.of(NAMES[i] + ".exp_avg_sq", shape, st.expAvgSq));
+        }
+        java.nio.file.Path tmp = f.resolveSibling(f.getFileName() + ".tmp");
+        org.dino4j.io.SafeTensors.write(tmp, t, java.util.Map.of("options", tag, "step", String.valueOf(step)));
+        java.nio.file.Files.move(tmp, f, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** Loads a checkpoint into the parameters and the optimizer; returns its step. */
+    private static int restore(java.nio.file.Path f, String tag, List<Var> params, AdamW opt) {
+        try (org.dino4j.io.TensorStore st = org.dino4j.io.SafeTensors.read(f)) {
+            String was = st.metadata() == null ? null : st.metadata().get("options");
+            if (!tag.equals(was))
+                throw new IllegalArgumentException(f + ": a checkpoint of another run (" + was + "); delete it or use the same options");
+            int step = Integer.parseInt(st.metadata().get("step"));
+            for (int i = 0; i < params.size(); i++) {
+                Var p = params.get(i);
+                AdamW.State s = opt.state(p);
+                System.arraycopy(st.get(NAMES[i]).toFloatArray(), 0, p.value(), 0, p.numel());
+                System.arraycopy(st.get(NAMES[i] + ".exp_avg").toFloatArray(), 0, s.expAvg, 0, p.numel());
+                System.arraycopy(st.get(NAMES[i] + ".exp_avg_sq").toFloatArray(), 0, s.expAvgSq, 0, p.numel());
+                s.step = step;
+            }
+            return step;
+        }
     }
 
     static Var forward(Tape t, Var x, Var w1, Var b1, Var w2, Var b2, Var w3, Var b3) {

@@ -86,4 +86,30 @@ class CopyDetectorTest {
         }
         return hit;
     }
+
+    @Test
+    void aKilledRunResumesFromItsCheckpointToTheSameWeights(@TempDir Path dir) throws Exception {
+        int n = 100, side = 12;
+        float[] x = blobs(n, side, 5);
+        var o = new CopyDetectorTrainer.Options(side, 1, 32, 8, 40, 16, 2e-3, 1e-4, 0.1f, 0.1f, 0.08, 0.05, true, true, 9);
+        CopyDetector whole = CopyDetectorTrainer.train(x, n, o, null);
+        Path ck = dir.resolve("ck.safetensors");
+        RuntimeException kill = new RuntimeException("killed");
+        RuntimeException e = assertThrows(RuntimeException.class, () -> CopyDetectorTrainer.train(x, n, o, (s, t, l) -> {
+            if (s == 25) throw kill; // after the checkpoint of step 20
+        }, ck, 10));
+        assertSame(kill, e);
+        int[] firstStep = {-1};
+        CopyDetector resumed = CopyDetectorTrainer.train(x, n, o, (s, t, l) -> {
+            if (firstStep[0] < 0) firstStep[0] = s;
+        }, ck, 10);
+        assertEquals(21, firstStep[0], "resumed after step 20");
+        assertArrayEquals(whole.w1(), resumed.w1());
+        assertArrayEquals(whole.w3(), resumed.w3());
+        assertArrayEquals(whole.b3(), resumed.b3());
+        // another run's checkpoint is refused, naming the file
+        var other = new CopyDetectorTrainer.Options(side, 1, 32, 8, 50, 16, 2e-3, 1e-4, 0.1f, 0.1f, 0.08, 0.05, true, true, 9);
+        IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> CopyDetectorTrainer.train(x, n, other, null, ck, 10));
+        assertTrue(bad.getMessage().startsWith(ck.toString()), bad.getMessage());
+    }
 }
