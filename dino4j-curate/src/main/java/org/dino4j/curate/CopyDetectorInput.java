@@ -22,8 +22,7 @@ public final class CopyDetectorInput {
                 row(ds.get(i).source().load(dec), side, channels, x, ids.size() * in);
                 ids.add(id);
             } catch (org.dino4j.data.ImageException ex) {
-                String m = String.valueOf(ex.getMessage());
-                failures.add(id + "\t" + (m.startsWith(id + ": ") ? m.substring(id.length() + 2) : m));
+                failures.add(LocalEngine.failure(id, ex));
             }
             if (progress != null && ((i + 1) % 4096 == 0 || i + 1 == ds.size())) progress.update(step, i + 1, ds.size());
         }

@@ -64,9 +64,10 @@ public final class LocalEngine implements Engine {
                 List<String> failures = new ArrayList<>();
                 org.dino4j.data.ImageDecoder dec = new org.dino4j.data.ImageDecoder();
                 for (int i = 0; i < all.size(); i++) {
-                    try {
-                        all.get(i).source().load(dec);
-                        ok.add(all.get(i));
+                    org.dino4j.data.Sample smp = all.get(i);
+                    try { // decoded once and kept: pixelRows reads every image twice (one size? all gray?) and decodes nothing
+                        ok.add(new org.dino4j.data.Sample(smp.id(), smp.label(), smp.className(),
+                                new org.dino4j.data.Sample.PixelSource(smp.source().load(dec))));
                     } catch (org.dino4j.data.ImageException ex) {
                         failures.add(failure(all.get(i).id(), ex));
                     }
@@ -128,7 +129,7 @@ public final class LocalEngine implements Engine {
     }
 
     /** "id TAB problem", without the id a second time when the message starts with it. */
-    private static String failure(String id, RuntimeException ex) {
+    static String failure(String id, RuntimeException ex) {
         String m = String.valueOf(ex.getMessage());
         return id + "\t" + (m.startsWith(id + ": ") ? m.substring(id.length() + 2) : m);
     }
