@@ -230,8 +230,8 @@ public final class KMeans {
         distancesTo(x, n, d, xn, c, 0, 1, new float[n], closest);
         float[] cand = new float[trials * d], dc = new float[trials * n];
         int[] pick = new int[trials];
+        double[] cum = new double[n]; // cumulative squared distances, refilled for every centre
         for (int j = 1; j < k; j++) {
-            double[] cum = new double[n];
             double acc = 0;
             for (int i = 0; i < n; i++) cum[i] = acc += closest[i];
             for (int t = 0; t < trials; t++) {
