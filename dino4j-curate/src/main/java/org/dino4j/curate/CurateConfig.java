@@ -11,6 +11,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
+import org.dino4j.data.View;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
@@ -32,19 +33,35 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
      * Fashion-MNIST image, say) otherwise makes unrelated images look alike.
      */
     public record Embedding(String kind, Path weights, String model, int resolution, int resize, int batchSize, String key,
-                            boolean center, boolean mirrored) {
-        /** The same embedding of the images mirrored left to right (for dedup.flip). */
-        public Embedding mirror() {
-            if (kind.equals("embedded")) throw new IllegalArgumentException("dedup.flip needs images: kind embedded has only vectors");
-            return new Embedding(kind, weights, model, resolution, resize, batchSize, key, center, true);
+                            boolean center, View view) {
+        /** The same embedding of the images seen through a view (dedup.flip, dedup.crop). */
+        public Embedding withView(View v) {
+            if (kind.equals("embedded")) throw new IllegalArgumentException("dedup.flip and dedup.crop need images: kind embedded has only vectors");
+            return new Embedding(kind, weights, model, resolution, resize, batchSize, key, center, v);
         }
     }
 
     /** A curated seed set; perImage > 0: sample-based retrieval (its nearest pool images); else cluster-based. */
     public record SeedSet(String name, List<Path> inputs, int perImage) {}
 
-    /** flip: also search with every image mirrored, so that a mirrored copy is found whatever the embedding. */
-    public record Dedup(int k, double threshold, boolean flip) {}
+    /**
+     * flip: also search with every image mirrored, so that a mirrored copy is found whatever the embedding. crops: also
+     * search with every image's centred crop (that fraction of each side kept) resized back, once per fraction, so
+     * that a cropped-and-rescaled copy is found at a threshold that still keeps distinct images apart.
+     */
+    public record Dedup(int k, double threshold, boolean flip, List<Double> crops) {
+        public Dedup {
+            crops = List.copyOf(crops);
+        }
+
+        /** The views searched besides the images themselves. */
+        public List<View> views() {
+            List<View> out = new ArrayList<>();
+            if (flip) out.add(new View(1, true));
+            for (double c : crops) out.add(new View(c, false));
+            return out;
+        }
+    }
 
     /** Cluster-based retrieval (paper: 100k clusters, > 3 seeds, 10k images per cluster, 1M per set). */
     public record Clusters(int k, int minSeeds, int perCluster, int cap, int iterations) {}
@@ -90,7 +107,7 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
         if (model != null && model.endsWith(".json")) model = base.resolve(model).toString();
         int res = e.integer("resolution", 224);
         Embedding emb = new Embedding(kind, weights, model, res, e.integer("resize", Math.round(res * 8f / 7f)), e.integer("batch_size", 8),
-                e.str("key", "cls"), e.bool("center", false), false);
+                e.str("key", "cls"), e.bool("center", false), View.NONE);
         List<Path> pool = r.paths("pool", base);
         if (pool.isEmpty()) throw new IllegalArgumentException("pool: give at least one input");
         List<SeedSet> seeds = new ArrayList<>();
@@ -105,9 +122,13 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
             seeds.add(new SeedSet(name, in, s.integer("per_image", 4)));
         }
         Node d = r.child("dedup");
-        d.allow("k", "threshold", "flip");
-        Dedup dedup = new Dedup(d.integer("k", 64), d.dbl("threshold", 0.6), d.bool("flip", false));
-        if (dedup.flip() && kind.equals("embedded")) throw new IllegalArgumentException("dedup.flip needs images: kind embedded has only vectors");
+        d.allow("k", "threshold", "flip", "crop");
+        List<Double> crops = d.numbers("crop");
+        for (double cr : crops)
+            if (!(cr > 0 && cr < 1)) throw new IllegalArgumentException("dedup.crop: each value is the kept fraction of a side, in (0, 1); got " + cr);
+        Dedup dedup = new Dedup(d.integer("k", 64), d.dbl("threshold", 0.6), d.bool("flip", false), crops);
+        if (!dedup.views().isEmpty() && kind.equals("embedded"))
+            throw new IllegalArgumentException("dedup.flip and dedup.crop need images: kind embedded has only vectors");
         Node ed = r.child("eval_dedup");
         ed.allow("threshold");
         Node c = r.child("clusters");
@@ -196,6 +217,18 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
             if (!has(key)) return def;
             if (map.get(key) instanceof Number n) return n.doubleValue();
             throw new IllegalArgumentException(where(key) + ": expected a number, got " + map.get(key));
+        }
+
+        /** One number or a list of them (empty when absent). */
+        List<Double> numbers(String key) {
+            Object v = map.get(key);
+            List<Double> out = new ArrayList<>();
+            if (v == null) return out;
+            for (Object o : v instanceof List<?> l ? l : List.of(v)) {
+                if (!(o instanceof Number n)) throw new IllegalArgumentException(where(key) + ": expected a number or a list of numbers, got " + o);
+                out.add(n.doubleValue());
+            }
+            return out;
         }
 
         List<Path> paths(String key, Path base) {

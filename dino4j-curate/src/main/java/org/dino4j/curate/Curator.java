@@ -8,6 +8,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
+import org.dino4j.data.View;
+
 /**
  * The curation pipeline of the paper (§3, appendix A), engine-independent: embed the pool, self-deduplicate
  * (k-NN graph, edges above a cosine threshold, connected components, one image kept per component), drop whole
@@ -56,10 +58,11 @@ public final class Curator {
         int k = Math.min(cfg.dedup().k(), n - 1);
         progress.update("self-dedup k-NN", 0, n);
         Neighbours nn = engine.knn(pool, pool, k + 1).withoutSelf();
-        if (cfg.dedup().flip()) { // mirrored queries: a mirrored copy is close to the original's mirror image
-            VectorSet mirrored = centered(engine.embed("pool-mirrored", cfg.pool(), cfg.embedding().mirror(), workDir, progress), mean);
-            if (mirrored.size() != n) throw new IllegalStateException("pool-mirrored: " + mirrored.size() + " images, the pool " + n);
-            nn = Neighbours.merge(nn, engine.knn(pool, mirrored, k + 1).withoutSelf());
+        for (View v : cfg.dedup().views()) { // a mirrored (cropped) copy is close to the original's mirror image (crop)
+            String name = "pool-" + v.name();
+            VectorSet seen = centered(engine.embed(name, cfg.pool(), cfg.embedding().withView(v), workDir, progress), mean);
+            if (seen.size() != n) throw new IllegalStateException(name + ": " + seen.size() + " images, the pool " + n);
+            nn = Neighbours.merge(nn, engine.knn(pool, seen, k + 1).withoutSelf());
         }
         progress.update("self-dedup k-NN", n, n);
         float[] nearest = new float[n];

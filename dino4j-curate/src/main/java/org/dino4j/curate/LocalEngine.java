@@ -8,6 +8,7 @@ import java.util.List;
 import org.dino4j.data.Dataset;
 import org.dino4j.data.Datasets;
 import org.dino4j.data.Preprocess;
+import org.dino4j.data.View;
 import org.dino4j.embed.EmbedDir;
 import org.dino4j.embed.Embedder;
 import org.dino4j.eval.Features;
@@ -59,7 +60,7 @@ public final class LocalEngine implements Engine {
                 return VectorSet.normalized(name, ids, sources, concat(parts), Math.max(d, 0));
             }
             case "pixels" -> {
-                Dataset all = dataset(name, inputs, e.mirrored());
+                Dataset all = dataset(name, inputs, e.view());
                 List<org.dino4j.data.Sample> ok = new ArrayList<>();
                 List<String> failures = new ArrayList<>();
                 org.dino4j.data.ImageDecoder dec = new org.dino4j.data.ImageDecoder();
@@ -80,7 +81,7 @@ public final class LocalEngine implements Engine {
             }
             case "copy_detector" -> {
                 CopyDetector cd = CopyDetector.load(e.weights());
-                CopyDetectorInput.Rows r = CopyDetectorInput.rows(dataset(name, inputs, e.mirrored()), cd.side(), cd.channels(),
+                CopyDetectorInput.Rows r = CopyDetectorInput.rows(dataset(name, inputs, e.view()), cd.side(), cd.channels(),
                         "embed " + name, progress);
                 reportFailures(name, r.ids().size() + r.failures().size(), r.failures(), workDir);
                 List<String> sources = new ArrayList<>();
@@ -89,7 +90,7 @@ public final class LocalEngine implements Engine {
                 return VectorSet.normalized(name, r.ids(), sources, z, cd.dim()); // as the Spark engine: the same last bits
             }
             default -> {
-                Dataset ds = dataset(name, inputs, e.mirrored());
+                Dataset ds = dataset(name, inputs, e.view());
                 Path dir = workDir.resolve("embeddings").resolve(name);
                 ModelConfig cfg = e.model() == null ? null
                         : e.model().endsWith(".json") ? ModelConfig.read(Path.of(e.model())) : ModelConfig.preset(e.model());
@@ -134,10 +135,10 @@ public final class LocalEngine implements Engine {
         return id + "\t" + (m.startsWith(id + ": ") ? m.substring(id.length() + 2) : m);
     }
 
-    static Dataset dataset(String name, List<Path> inputs, boolean mirrored) {
+    static Dataset dataset(String name, List<Path> inputs, View view) {
         Dataset ds = Datasets.of(inputs);
         if (ds.size() == 0) throw new IllegalArgumentException(name + ": no images found in " + inputs);
-        return mirrored ? Datasets.mirrored(ds) : ds;
+        return Datasets.view(ds, view);
     }
 
     static List<String> ids(Dataset ds) {

@@ -77,12 +77,13 @@ public final class Datasets {
         return classes;
     }
 
-    /** The same samples (ids, labels) with every image mirrored left to right. */
-    public static Dataset mirrored(Dataset ds) {
+    /** The same samples (ids, labels) with every image seen through the view (ds itself for the identity). */
+    public static Dataset view(Dataset ds, View view) {
+        if (view.identity()) return ds;
         List<Sample> out = new ArrayList<>(ds.size());
         for (int i = 0; i < ds.size(); i++) {
             Sample s = ds.get(i);
-            out.add(new Sample(s.id(), s.label(), s.className(), new Sample.MirroredSource(s.source())));
+            out.add(new Sample(s.id(), s.label(), s.className(), new Sample.ViewSource(s.source(), view)));
         }
         return Dataset.of(out, ds.classes());
     }

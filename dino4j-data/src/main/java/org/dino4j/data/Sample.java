@@ -9,7 +9,7 @@ import java.nio.file.Path;
  */
 public record Sample(String id, int label, String className, Source source) {
     /** Where the pixels are. */
-    public sealed interface Source permits FileSource, PixelSource, MirroredSource {
+    public sealed interface Source permits FileSource, PixelSource, ViewSource {
         RgbImage load(ImageDecoder decoder);
     }
 
@@ -29,11 +29,11 @@ public record Sample(String id, int label, String className, Source source) {
         }
     }
 
-    /** Another source's image mirrored left to right (copy detection queries with both orientations). */
-    public record MirroredSource(Source inner) implements Source {
+    /** Another source's image seen through a {@link View} (copy detection queries with crops and mirror images). */
+    public record ViewSource(Source inner, View view) implements Source {
         @Override
         public RgbImage load(ImageDecoder decoder) {
-            return org.dino4j.data.aug.PilOps.hflip(inner.load(decoder));
+            return view.apply(inner.load(decoder));
         }
     }
 }

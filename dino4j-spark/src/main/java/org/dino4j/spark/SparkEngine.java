@@ -36,7 +36,7 @@ import org.dino4j.data.ImageException;
 import org.dino4j.data.Preprocess;
 import org.dino4j.data.RgbImage;
 import org.dino4j.data.Sample;
-import org.dino4j.data.aug.PilOps;
+import org.dino4j.data.View;
 import org.dino4j.model.DinoVisionTransformer;
 import org.dino4j.model.Dinov2;
 import org.dino4j.model.ModelConfig;
@@ -151,9 +151,9 @@ public final class SparkEngine implements Engine {
 
     /**
      * Where an image's pixels are, in a form that travels: a file, or an IDX file and the image's index in it;
-     * mirrored: flipped left to right after loading.
+     * view: applied after loading (mirror image, crop).
      */
-    record Item(int index, String file, int idxIndex, boolean mirrored) implements Serializable {}
+    record Item(int index, String file, int idxIndex, View view) implements Serializable {}
 
     /** One image's vector (null with an error when it did not decode). */
     record Row(int index, float[] v, String error) implements Serializable {}
@@ -170,7 +170,7 @@ public final class SparkEngine implements Engine {
         int n = ds.size();
         if (n == 0) throw new IllegalArgumentException(name + ": no images found in " + inputs);
         List<Item> items = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) items.add(item(i, ds.get(i).id(), ds.get(i).source(), e.mirrored()));
+        for (int i = 0; i < n; i++) items.add(item(i, ds.get(i).id(), ds.get(i).source(), e.view()));
         String step = "embed " + name;
         progress.update(step, 0, n);
         List<Row> rows;
@@ -233,15 +233,18 @@ public final class SparkEngine implements Engine {
         return VectorSet.normalized(name, ids, sources, x, dim);
     }
 
-    private static Item item(int i, String id, Sample.Source source, boolean mirrored) {
+    private static Item item(int i, String id, Sample.Source source, View view) {
         return switch (source) {
-            case Sample.FileSource f -> new Item(i, f.file().toString(), -1, mirrored);
+            case Sample.FileSource f -> new Item(i, f.file().toString(), -1, view);
             case Sample.PixelSource p -> {
                 int hash = id.lastIndexOf('#');
                 if (hash < 0) throw new IllegalArgumentException(id + ": in-memory pixels without a file#index id");
-                yield new Item(i, id.substring(0, hash), Integer.parseInt(id.substring(hash + 1)), mirrored);
+                yield new Item(i, id.substring(0, hash), Integer.parseInt(id.substring(hash + 1)), view);
             }
-            case Sample.MirroredSource m -> item(i, id, m.inner(), !mirrored);
+            case Sample.ViewSource v -> {
+                if (!view.identity()) throw new IllegalArgumentException(id + ": a view of a view");
+                yield item(i, id, v.inner(), v.view());
+            }
         };
     }
 
@@ -288,7 +291,7 @@ public final class SparkEngine implements Engine {
 
     static RgbImage load(Item it, ImageDecoder dec) {
         RgbImage im = loadPlain(it, dec);
-        return it.mirrored() ? PilOps.hflip(im) : im;
+        return it.view().apply(im);
     }
 
     private static RgbImage loadPlain(Item it, ImageDecoder dec) {

@@ -77,7 +77,7 @@ class SparkEngineTest {
                 embedding: {kind: pixels}
                 pool: [originals, copies]
                 eval_sets: [eval]
-                dedup: {k: 16, threshold: 0.98, flip: true}
+                dedup: {k: 16, threshold: 0.98, flip: true, crop: 0.93}
                 eval_dedup: {threshold: 0.95}
                 seeds:
                   - {name: a, inputs: [seeds-a], per_image: 3}
@@ -238,7 +238,7 @@ class SparkEngineTest {
         assertEquals(pxLocal.sources(), px.sources());
         assertArrayEquals(pxLocal.x(), px.x());
 
-        // a copy detector (briefly trained on these images), as files and mirrored: the same descriptors in the executors
+        // a copy detector (briefly trained on these images), as files, mirrored, cropped and mirrored: the same descriptors in the executors
         float[] rows = new float[300 * 784];
         Dataset idxDs = Datasets.open(idxFile);
         ImageDecoder dec = new ImageDecoder();
@@ -247,7 +247,8 @@ class SparkEngineTest {
         org.dino4j.train.copydetect.CopyDetectorTrainer.train(rows, 300, o, null).save(dir.resolve("cd.safetensors"));
         CurateConfig cdc = CurateConfig.read(Files.writeString(dir.resolve("cd.yaml"),
                 "embedding: {kind: copy_detector, weights: cd.safetensors}\npool: [images]\n"));
-        for (CurateConfig.Embedding e : List.of(cdc.embedding(), cdc.embedding().mirror())) {
+        for (CurateConfig.Embedding e : List.of(cdc.embedding(), cdc.embedding().withView(new org.dino4j.data.View(1, true)),
+                cdc.embedding().withView(new org.dino4j.data.View(0.9, true)))) {
             VectorSet l = LocalEngine.embedLocally("cd", cdc.pool(), e, dir.resolve("local"), QUIET);
             VectorSet g = engine.embed("cd", cdc.pool(), e, dir.resolve("spark"), QUIET);
             assertEquals(37, g.size());
