@@ -1,6 +1,7 @@
 // Builds the deduplication benchmark of issue 7: the first N Fashion-MNIST training images as PNG files plus M
 // near-duplicates (flip, crop, JPEG, noise) made by org.dino4j.curate.NearDuplicates.
-// Usage: java --add-modules jdk.incubator.vector -cp dino4j-cli/target/dino4j.jar tools/MakeDedupPool.java IDX N M OUT [CROP]
+// Usage: java --add-modules jdk.incubator.vector -cp dino4j-cli/target/dino4j.jar tools/MakeDedupPool.java IDX N M OUT [CROP [corners]]
+// corners: each crop copy is cut at a random one of the centre and the four corners (default: the centre)
 import java.nio.file.Path;
 
 import org.dino4j.curate.NearDuplicates;
@@ -14,7 +15,8 @@ public class MakeDedupPool {
         Path out = Path.of(a[3]);
         int crop = a.length > 4 ? Integer.parseInt(a[4]) : 1;
         NearDuplicates.writeOriginals(ds, n, out.resolve("originals"));
-        NearDuplicates.writeCopies(ds, n, m, crop, 7L, out.resolve("copies"));
+        boolean corners = a.length > 5 && a[5].equals("corners");
+        NearDuplicates.writeCopies(ds, n, m, crop, corners, 7L, out.resolve("copies"));
         System.out.println(n + " originals and " + m + " copies under " + out);
     }
 }

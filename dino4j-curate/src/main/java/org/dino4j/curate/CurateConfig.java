@@ -47,9 +47,10 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
     /**
      * flip: also search with every image mirrored, so that a mirrored copy is found whatever the embedding. crops: also
      * search with every image's centred crop (that fraction of each side kept) resized back, once per fraction, so
-     * that a cropped-and-rescaled copy is found at a threshold that still keeps distinct images apart.
+     * that a cropped-and-rescaled copy is found at a threshold that still keeps distinct images apart. cropCorners: the
+     * crops also at the four corners (five views per fraction), for copies cut from one side.
      */
-    public record Dedup(int k, double threshold, boolean flip, List<Double> crops) {
+    public record Dedup(int k, double threshold, boolean flip, List<Double> crops, boolean cropCorners) {
         public Dedup {
             crops = List.copyOf(crops);
         }
@@ -58,7 +59,9 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
         public List<View> views() {
             List<View> out = new ArrayList<>();
             if (flip) out.add(new View(1, true));
-            for (double c : crops) out.add(new View(c, false));
+            for (double c : crops)
+                for (View.Anchor a : View.Anchor.values())
+                    if (a == View.Anchor.CENTER || cropCorners) out.add(new View(c, a, false));
             return out;
         }
     }
@@ -122,11 +125,11 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
             seeds.add(new SeedSet(name, in, s.integer("per_image", 4)));
         }
         Node d = r.child("dedup");
-        d.allow("k", "threshold", "flip", "crop");
+        d.allow("k", "threshold", "flip", "crop", "crop_corners");
         List<Double> crops = d.numbers("crop");
         for (double cr : crops)
             if (!(cr > 0 && cr < 1)) throw new IllegalArgumentException("dedup.crop: each value is the kept fraction of a side, in (0, 1); got " + cr);
-        Dedup dedup = new Dedup(d.integer("k", 64), d.dbl("threshold", 0.6), d.bool("flip", false), crops);
+        Dedup dedup = new Dedup(d.integer("k", 64), d.dbl("threshold", 0.6), d.bool("flip", false), crops, d.bool("crop_corners", false));
         if (!dedup.views().isEmpty() && kind.equals("embedded"))
             throw new IllegalArgumentException("dedup.flip and dedup.crop need images: kind embedded has only vectors");
         Node ed = r.child("eval_dedup");

@@ -47,6 +47,15 @@ public final class NearDuplicates {
      * @param cropBorder pixels cut from each side before resizing back (bicubic) for CROP
      */
     public static List<Copy> writeCopies(Dataset ds, int n, int count, int cropBorder, long seed, Path dir) throws IOException {
+        return writeCopies(ds, n, count, cropBorder, false, seed, dir);
+    }
+
+    /**
+     * As above; anyCorner: each CROP copy cuts its 2·cropBorder pixels per axis at a random one of the centre and the
+     * four corners (a crop from one side), not always at the centre.
+     */
+    public static List<Copy> writeCopies(Dataset ds, int n, int count, int cropBorder, boolean anyCorner, long seed, Path dir)
+            throws IOException {
         if (count > n) throw new IllegalArgumentException(count + " copies of " + n + " images");
         Files.createDirectories(dir);
         SplittableRandom rnd = new SplittableRandom(seed);
@@ -61,8 +70,18 @@ public final class NearDuplicates {
             Path f = dir.resolve(name);
             switch (kind) {
                 case FLIP -> Png.write(Png.toBufferedImage(PilOps.hflip(im)), f);
-                case CROP -> Png.write(Png.toBufferedImage(PilOps.resizedCrop(im, cropBorder, cropBorder, im.height() - 2 * cropBorder,
-                        im.width() - 2 * cropBorder, im.width(), im.height())), f);
+                case CROP -> {
+                    int top = cropBorder, left = cropBorder;
+                    if (anyCorner) {
+                        int where = rnd.nextInt(5); // 0: centre, 1..4: a corner
+                        if (where > 0) {
+                            top = where <= 2 ? 0 : 2 * cropBorder;
+                            left = where % 2 == 1 ? 0 : 2 * cropBorder;
+                        }
+                    }
+                    Png.write(Png.toBufferedImage(PilOps.resizedCrop(im, top, left, im.height() - 2 * cropBorder,
+                            im.width() - 2 * cropBorder, im.width(), im.height())), f);
+                }
                 case JPEG -> jpeg(Png.toBufferedImage(im), f, 0.75f);
                 case NOISE -> {
                     byte[] px = im.rgb().clone();

@@ -63,6 +63,10 @@ class CuratorTest {
     }
 
     static Score score(Curator.Curation c) {
+        return score(c, copies);
+    }
+
+    static Score score(Curator.Curation c, List<NearDuplicates.Copy> copies) {
         Map<String, String> rootOf = new HashMap<>();
         for (Curator.Removal r : c.removed()) rootOf.put(r.id(), r.other());
         Map<NearDuplicates.Kind, int[]> found = new java.util.EnumMap<>(NearDuplicates.Kind.class);
@@ -116,6 +120,31 @@ class CuratorTest {
         Curator.Curation c = new Curator(cfg, new LocalEngine("exact", Long.MAX_VALUE), QUIET).run(dir.resolve("work3"));
         Score s = score(c);
         for (NearDuplicates.Kind k : NearDuplicates.Kind.values()) assertTrue(s.rate(k) >= 0.9, k + " found " + s.rate(k));
+        assertTrue(s.rate(NearDuplicates.Kind.CROP) >= 0.95, "crops found " + s.rate(NearDuplicates.Kind.CROP));
+        assertTrue(s.all() >= 0.95, "copies found " + s.all());
+        assertTrue(s.originalsRemoved() <= 0.01 * N, s.originalsRemoved() + " originals removed");
+    }
+
+    @Test
+    void cornerCropQueriesFindCopiesCutFromOneSide() throws IOException {
+        Dataset ds = Datasets.open(FMNIST);
+        List<NearDuplicates.Copy> cornered = NearDuplicates.writeCopies(ds, N, COPIES, 1, true, 7, dir.resolve("copies-corners"));
+        long offCentre = cornered.stream().filter(cp -> cp.kind() == NearDuplicates.Kind.CROP).filter(cp -> {
+            try { // a centred crop's copy equals the centred view of its original; count those that do not
+                return !java.util.Arrays.equals(new org.dino4j.data.ImageDecoder().decode(cp.file()).rgb(),
+                        new org.dino4j.data.View(26 / 28.0, false).apply(ds.get(cp.original()).source().load(new org.dino4j.data.ImageDecoder())).rgb());
+            } catch (RuntimeException e) {
+                throw new AssertionError(cp.file() + ": " + e.getMessage(), e);
+            }
+        }).count();
+        assertTrue(offCentre >= 30, offCentre + " of 50 crops off the centre"); // 4 in 5 expected
+        CurateConfig cfg = config("""
+                embedding: {kind: pixels, center: true}
+                pool: [originals, copies-corners]
+                dedup: {k: 16, threshold: 0.985, flip: true, crop: 0.93, crop_corners: true}
+                """);
+        Curator.Curation c = new Curator(cfg, new LocalEngine("exact", Long.MAX_VALUE), QUIET).run(dir.resolve("work4"));
+        Score s = score(c, cornered);
         assertTrue(s.rate(NearDuplicates.Kind.CROP) >= 0.95, "crops found " + s.rate(NearDuplicates.Kind.CROP));
         assertTrue(s.all() >= 0.95, "copies found " + s.all());
         assertTrue(s.originalsRemoved() <= 0.01 * N, s.originalsRemoved() + " originals removed");

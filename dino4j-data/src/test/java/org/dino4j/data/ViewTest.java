@@ -26,14 +26,19 @@ class ViewTest {
         assertArrayEquals(PilOps.hflip(v).rgb(), new View(0.93, true).apply(im).rgb()); // crop, then mirror
         assertArrayEquals(PilOps.hflip(im).rgb(), new View(1, true).apply(im).rgb());
         assertSame(im, View.NONE.apply(im));
+        assertArrayEquals(PilOps.resizedCrop(im, 0, 0, 19, 26, 28, 20).rgb(), new View(0.93, View.Anchor.TOP_LEFT, false).apply(im).rgb());
+        assertArrayEquals(PilOps.resizedCrop(im, 0, 2, 19, 26, 28, 20).rgb(), new View(0.93, View.Anchor.TOP_RIGHT, false).apply(im).rgb());
+        assertArrayEquals(PilOps.resizedCrop(im, 1, 0, 19, 26, 28, 20).rgb(), new View(0.93, View.Anchor.BOTTOM_LEFT, false).apply(im).rgb());
+        assertArrayEquals(PilOps.resizedCrop(im, 1, 2, 19, 26, 28, 20).rgb(), new View(0.93, View.Anchor.BOTTOM_RIGHT, false).apply(im).rgb());
         RgbImage small = random(8, 8, 2);
         assertSame(small, new View(0.99, false).apply(small)); // 0.99 of 8 px rounds to 8: nothing to crop
     }
 
     @Test
     void namesAndBounds() {
-        assertEquals(List.of("plain", "mirrored", "crop0.93", "crop0.875-mirrored"),
-                List.of(View.NONE.name(), new View(1, true).name(), new View(0.93, false).name(), new View(0.875, true).name()));
+        assertEquals(List.of("plain", "mirrored", "crop0.93", "crop0.875-mirrored", "crop0.9br"),
+                List.of(View.NONE.name(), new View(1, true).name(), new View(0.93, false).name(), new View(0.875, true).name(),
+                        new View(0.9, View.Anchor.BOTTOM_RIGHT, false).name()));
         assertThrows(IllegalArgumentException.class, () -> new View(0, false));
         assertThrows(IllegalArgumentException.class, () -> new View(1.5, false));
         assertThrows(IllegalArgumentException.class, () -> new View(Double.NaN, false));
