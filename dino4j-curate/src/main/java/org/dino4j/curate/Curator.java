@@ -56,15 +56,18 @@ public final class Curator {
 
         // 1. self-deduplication: k-NN graph, edges above the threshold, connected components
         int k = Math.min(cfg.dedup().k(), n - 1);
-        progress.update("self-dedup k-NN", 0, n);
+        List<View> views = cfg.dedup().views();
+        long searches = (long) n * (1 + views.size()); // one pass per view: the images themselves, then each view
+        progress.update("self-dedup k-NN", 0, searches);
         Neighbours nn = engine.knn(pool, pool, k + 1).withoutSelf();
-        for (View v : cfg.dedup().views()) { // a mirrored (cropped) copy is close to the original's mirror image (crop)
-            String name = "pool-" + v.name();
-            VectorSet seen = centered(engine.embed(name, cfg.pool(), cfg.embedding().withView(v), workDir, progress), mean);
+        progress.update("self-dedup k-NN", n, searches);
+        for (int i = 0; i < views.size(); i++) { // a mirrored (cropped) copy is close to the original's mirror image (crop)
+            String name = "pool-" + views.get(i).name();
+            VectorSet seen = centered(engine.embed(name, cfg.pool(), cfg.embedding().withView(views.get(i)), workDir, progress), mean);
             if (seen.size() != n) throw new IllegalStateException(name + ": " + seen.size() + " images, the pool " + n);
             nn = Neighbours.merge(nn, engine.knn(pool, seen, k + 1).withoutSelf());
+            progress.update("self-dedup k-NN", (long) n * (i + 2), searches);
         }
-        progress.update("self-dedup k-NN", n, n);
         float[] nearest = new float[n];
         DisjointSet ds = new DisjointSet(n);
         for (int q = 0; q < n; q++) {
