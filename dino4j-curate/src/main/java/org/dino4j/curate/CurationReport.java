@@ -54,6 +54,8 @@ public final class CurationReport {
         Map<String, Object> params = new LinkedHashMap<>();
         params.put("dedup_k", cfg.dedup().k());
         params.put("dedup_threshold", cfg.dedup().threshold());
+        params.put("dedup_views", cfg.dedup().views().stream().map(org.dino4j.data.View::name).toList());
+        params.put("center", cfg.embedding().center());
         params.put("eval_threshold", cfg.evalThreshold());
         rep.put("parameters", params);
         if (c.clusterSizes().length > 0) {

@@ -119,6 +119,9 @@ class CuratorTest {
                 """);
         Curator.Curation c = new Curator(cfg, new LocalEngine("exact", Long.MAX_VALUE), QUIET).run(dir.resolve("work3"));
         Score s = score(c);
+        CurationReport.write(c, cfg, "local", 1.0, dir.resolve("report3"), null);
+        assertTrue(Files.readString(dir.resolve("report3/report.json")).contains("\"dedup_views\":[\"mirrored\",\"crop0.93\"]"),
+                Files.readString(dir.resolve("report3/report.json")));
         for (NearDuplicates.Kind k : NearDuplicates.Kind.values()) assertTrue(s.rate(k) >= 0.9, k + " found " + s.rate(k));
         assertTrue(s.rate(NearDuplicates.Kind.CROP) >= 0.95, "crops found " + s.rate(NearDuplicates.Kind.CROP));
         assertTrue(s.all() >= 0.95, "copies found " + s.all());
@@ -151,6 +154,7 @@ class CuratorTest {
     }
 
     @Test
+    @SuppressWarnings("unchecked")
     void evalDedupRetrievalAndReport() throws IOException {
         CurateConfig cfg = config("""
                 embedding: {kind: pixels, center: true}
@@ -184,6 +188,9 @@ class CuratorTest {
         assertTrue(Files.size(out.resolve("similarity_histogram.png")) > 1000);
         assertTrue(Files.size(out.resolve("duplicates.png")) > 1000);
         assertTrue(Files.readString(out.resolve("report.json")).contains("\"eval-dedup removed\""));
+        Map<String, Object> params = (Map<String, Object>) org.dino4j.io.Json.parseObject(Files.readString(out.resolve("report.json"))).get("parameters");
+        assertEquals(List.of(), params.get("dedup_views"));
+        assertEquals(true, params.get("center"));
     }
 
     @Test
