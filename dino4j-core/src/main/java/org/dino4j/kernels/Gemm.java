@@ -1,6 +1,7 @@
 package org.dino4j.kernels;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.Objects;
@@ -185,7 +186,7 @@ public final class Gemm {
                 }
             return;
         }
-        final int mr = wide ? 6 : 4, nr = (wide ? 3 : 2) * L;
+        final int mr = wide ? 6 : NARROW_MR, nr = (wide ? 3 : 2) * L;
         // A confined arena's segment may only be read by its owner thread: then everything runs on the caller.
         final int threads = (2.0 * m * n * k < PARALLEL_FLOPS || (w != null && !w.isAccessibleBy(ANY_THREAD)))
                 ? 1 : Parallel.threads();
@@ -295,12 +296,14 @@ public final class Gemm {
                     int i0 = ip * mr, rows = Math.min(mr, m - i0);
                     if (rows == mr && cols == nr) { // the common case: registers -> C
                         if (wide) kernel6x3(ap, ao, bp, bo, kcb, c, cOff + i0 * ldc + j0, ldc, load, bs, gs, j0);
+                        else if (mr == 6) kernel6x2(ap, ao, bp, bo, kcb, c, cOff + i0 * ldc + j0, ldc, load, bs, gs, j0);
                         else kernel4x2(ap, ao, bp, bo, kcb, c, cOff + i0 * ldc + j0, ldc, load, bs, gs, j0);
                         continue;
                     }
                     // edge tiles via a tiny L1-hot tile, then the epilogue
                     float[] o1 = ones(nr);
                     if (wide) kernel6x3(ap, ao, bp, bo, kcb, tmp, 0, nr, false, z, o1, 0);
+                    else if (mr == 6) kernel6x2(ap, ao, bp, bo, kcb, tmp, 0, nr, false, z, o1, 0);
                     else kernel4x2(ap, ao, bp, bo, kcb, tmp, 0, nr, false, z, o1, 0);
                     epilogue(tmp, 0, nr, rows, cols, bs, gs, j0, c, cOff + i0 * ldc + j0, ldc, load);
                 }
@@ -357,6 +360,72 @@ public final class Gemm {
             c10.intoArray(out, o1); c11.intoArray(out, o1 + L);
             c20.intoArray(out, o2); c21.intoArray(out, o2 + L);
             c30.intoArray(out, o3); c31.intoArray(out, o3 + L);
+        }
+    }
+
+    static final int NARROW_MR = Integer.getInteger("dino4j.gemm.mr", 6);
+
+    /**
+     * As {@link #kernel4x2} with 6 rows: 12 accumulators. C2 would schedule all six broadcasts first (20 live
+     * registers, a spill per iteration); a load-load fence after each row keeps the next row's broadcast below it, so
+     * only one broadcast is live (12 + 2 B + 1 = 15). On x86 the fence emits no instruction: it only orders C2's
+     * schedule.
+     */
+    static void kernel6x2(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo,
+                          boolean load, float[] bs, float[] gs, int bj) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+                c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+        for (int p = 0; p < kc; p++) {
+            int bi = bo + p * (2 * L), ai = ao + p * 6;
+            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
+            FloatVector x = FloatVector.broadcast(S, ap[ai]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 1]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 3]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 4]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 5]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+        }
+        FloatVector bb0 = FloatVector.fromArray(S, bs, bj), bb1 = FloatVector.fromArray(S, bs, bj + L);
+        FloatVector g0 = FloatVector.fromArray(S, gs, bj), g1 = FloatVector.fromArray(S, gs, bj + L);
+        c00 = c00.add(bb0).mul(g0); c01 = c01.add(bb1).mul(g1);
+        c10 = c10.add(bb0).mul(g0); c11 = c11.add(bb1).mul(g1);
+        c20 = c20.add(bb0).mul(g0); c21 = c21.add(bb1).mul(g1);
+        c30 = c30.add(bb0).mul(g0); c31 = c31.add(bb1).mul(g1);
+        c40 = c40.add(bb0).mul(g0); c41 = c41.add(bb1).mul(g1);
+        c50 = c50.add(bb0).mul(g0); c51 = c51.add(bb1).mul(g1);
+        int o1 = oo + ldo, o2 = oo + 2 * ldo, o3 = oo + 3 * ldo, o4 = oo + 4 * ldo, o5 = oo + 5 * ldo;
+        if (load) { // as kernel4x2: no helper taking vectors, no vector phi
+            c00.add(FloatVector.fromArray(S, out, oo)).intoArray(out, oo);
+            c01.add(FloatVector.fromArray(S, out, oo + L)).intoArray(out, oo + L);
+            c10.add(FloatVector.fromArray(S, out, o1)).intoArray(out, o1);
+            c11.add(FloatVector.fromArray(S, out, o1 + L)).intoArray(out, o1 + L);
+            c20.add(FloatVector.fromArray(S, out, o2)).intoArray(out, o2);
+            c21.add(FloatVector.fromArray(S, out, o2 + L)).intoArray(out, o2 + L);
+            c30.add(FloatVector.fromArray(S, out, o3)).intoArray(out, o3);
+            c31.add(FloatVector.fromArray(S, out, o3 + L)).intoArray(out, o3 + L);
+            c40.add(FloatVector.fromArray(S, out, o4)).intoArray(out, o4);
+            c41.add(FloatVector.fromArray(S, out, o4 + L)).intoArray(out, o4 + L);
+            c50.add(FloatVector.fromArray(S, out, o5)).intoArray(out, o5);
+            c51.add(FloatVector.fromArray(S, out, o5 + L)).intoArray(out, o5 + L);
+        } else {
+            c00.intoArray(out, oo); c01.intoArray(out, oo + L);
+            c10.intoArray(out, o1); c11.intoArray(out, o1 + L);
+            c20.intoArray(out, o2); c21.intoArray(out, o2 + L);
+            c30.intoArray(out, o3); c31.intoArray(out, o3 + L);
+            c40.intoArray(out, o4); c41.intoArray(out, o4 + L);
+            c50.intoArray(out, o5); c51.intoArray(out, o5 + L);
         }
     }
 
