@@ -30,10 +30,13 @@ public final class Gemm {
     private static final int L = S.length();
 
     /**
-     * Micro-kernel shape: 6 rows x 3 vectors where there are 32 vector registers (AVX-512, NEON/SVE), else 4 x 2
-     * (AVX2's 16; see {@link #kernel4x2} for why not 6 x 2). -Ddino4j.gemm.kernel=4x2|6x3 forces one.
+     * Micro-kernel shape: 6 rows x 3 vectors where there are 32 vector registers (AVX-512, NEON/SVE), else 6 x 2
+     * (AVX2's 16; see {@link #kernel6x2} for how it avoids spilling). -Ddino4j.gemm.kernel=4x2|6x2|6x3 forces one
+     * (4 x 2: the earlier AVX2 kernel, still attention's).
      */
-    static final boolean WIDE = wide();
+    static final boolean WIDE = kernel().equals("6x3");
+    /** Rows of the narrow (2-vector) kernel: 6, or 4 when forced to 4x2. */
+    static final int NARROW_MR = kernel().equals("4x2") ? 4 : 6;
     /**
      * Largest K block. The B micro-panel (KC x NR floats: 24 KiB for 384 x 16) must stay in a 32 KiB L1 next to
      * the streaming A micro-panel; 384 also keeps ViT's K = 384 and 768 in whole, equal blocks.
@@ -52,14 +55,13 @@ public final class Gemm {
 
     private Gemm() {}
 
-    private static boolean wide() {
+    private static String kernel() {
         String p = System.getProperty("dino4j.gemm.kernel");
         if (p != null && !p.isBlank()) {
-            if (p.trim().equals("6x3")) return true;
-            if (p.trim().equals("4x2")) return false;
-            throw new IllegalArgumentException("dino4j.gemm.kernel must be 4x2 or 6x3, got " + p);
+            if (p.trim().matches("4x2|6x2|6x3")) return p.trim();
+            throw new IllegalArgumentException("dino4j.gemm.kernel must be 4x2, 6x2 or 6x3, got " + p);
         }
-        return L >= 16 || System.getProperty("os.arch", "").equals("aarch64");
+        return L >= 16 || System.getProperty("os.arch", "").equals("aarch64") ? "6x3" : "6x2";
     }
 
     /**
@@ -315,8 +317,8 @@ public final class Gemm {
     /**
      * out[4 x 2L] = (load ? out : 0) + A micro-panel (kc x 4, k-major) x B micro-panel (kc x 2L, k-major).
      * C2 schedules all of an iteration's broadcasts before the FMAs, so the live set is rows*vectors accumulators
-     * + rows broadcasts + vectors B loads: 8 + 4 + 2 = 14 of AVX2's 16 registers. (6 x 2 needs 20 and spills an
-     * accumulator to the stack every iteration, which halves the speed.)
+     * + rows broadcasts + vectors B loads: 8 + 4 + 2 = 14 of AVX2's 16 registers. (6 x 2 written the same way needs
+     * 20 and spills an accumulator to the stack every iteration, which halves the speed: see {@link #kernel6x2}.)
      */
     static void kernel4x2(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo,
                                   boolean load, float[] bs, float[] gs, int bj) {
@@ -362,8 +364,6 @@ public final class Gemm {
             c30.intoArray(out, o3); c31.intoArray(out, o3 + L);
         }
     }
-
-    static final int NARROW_MR = Integer.getInteger("dino4j.gemm.mr", 6);
 
     /**
      * As {@link #kernel4x2} with 6 rows: 12 accumulators. C2 would schedule all six broadcasts first (20 live

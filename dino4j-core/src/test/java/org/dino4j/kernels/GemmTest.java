@@ -27,7 +27,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class GemmTest {
-    /** {m, n, k}: degenerate, ragged, exact micro-tiles of both kernels (4 x 16, 6 x 24 on AVX2), K splits, ViT. */
+    /** {m, n, k}: degenerate, ragged, exact micro-tiles of both kernels (6 x 16, 6 x 24 on AVX2), K splits, ViT. */
     private static final int[][] SHAPES = {
         {1, 1, 1}, {1, 37, 50}, {13, 1, 29}, {2, 3, 1}, {7, 13, 17}, {4, 16, 256}, {6, 64, 512}, {12, 48, 512},
         {5, 17, 513}, {3, 700, 1000}, {97, 65, 513}, {33, 40, 1100}, {100, 130, 1536}, {257, 384, 588},
@@ -86,7 +86,7 @@ class GemmTest {
                 mag[ci] = (float) (s + (acc ? Math.abs(c0[ci]) : 0));
             }
         String what = m + "x" + n + "x" + k + " bias=" + withBias + " gamma=" + withGamma + " acc=" + acc;
-        for (int variant = 0; variant < 5; variant++) { // public, 4x2, 6x3, then both with a pre-packed weight
+        for (int variant = 0; variant < 5; variant++) { // public, narrow (6x2), wide (6x3), then both with a pre-packed weight
             float[] got = c0.clone();
             if (variant == 0) Gemm.linear(a, aOff, lda, w, bias, gamma, got, cOff, ldc, m, n, k, acc);
             else if (variant < 3) Gemm.linear(variant == 2, a, aOff, lda, w, bias, gamma, got, cOff, ldc, m, n, k, acc);
@@ -205,7 +205,7 @@ class GemmTest {
                 int ldat = m + pad;
                 float[] at = new float[aOff + k * ldat];
                 for (int i = 0; i < m; i++) for (int p = 0; p < k; p++) at[aOff + p * ldat + i] = a[aOff + i * lda + p];
-                for (int variant = 0; variant < 6; variant++) { // public, 4x2, 6x3; then the same with A transposed
+                for (int variant = 0; variant < 6; variant++) { // public, narrow (6x2), wide (6x3); then the same with A transposed
                     float[] got = c0.clone();
                     if (variant == 0) Gemm.matmul(a, aOff, lda, b, bOff, ldb, got, cOff, ldc, m, n, k, acc);
                     else if (variant < 3) Gemm.matmul(variant == 2, a, aOff, lda, b, bOff, ldb, got, cOff, ldc, m, n, k, acc);
