@@ -297,21 +297,25 @@ public final class Gemm {
                     int ao = (ip - rp0) * kcb * mr;
                     int i0 = ip * mr, rows = Math.min(mr, m - i0);
                     if (rows == mr && cols == nr) { // the common case: registers -> C
-                        if (wide) kernel6x3(ap, ao, bp, bo, kcb, c, cOff + i0 * ldc + j0, ldc, load, bs, gs, j0);
-                        else if (mr == 6) kernel6x2(ap, ao, bp, bo, kcb, c, cOff + i0 * ldc + j0, ldc, load, bs, gs, j0);
-                        else kernel4x2(ap, ao, bp, bo, kcb, c, cOff + i0 * ldc + j0, ldc, load, bs, gs, j0);
+                        micro(wide, mr, ap, ao, bp, bo, kcb, c, cOff + i0 * ldc + j0, ldc, load, bs, gs, j0);
                         continue;
                     }
                     // edge tiles via a tiny L1-hot tile, then the epilogue
                     float[] o1 = ones(nr);
-                    if (wide) kernel6x3(ap, ao, bp, bo, kcb, tmp, 0, nr, false, z, o1, 0);
-                    else if (mr == 6) kernel6x2(ap, ao, bp, bo, kcb, tmp, 0, nr, false, z, o1, 0);
-                    else kernel4x2(ap, ao, bp, bo, kcb, tmp, 0, nr, false, z, o1, 0);
+                    micro(wide, mr, ap, ao, bp, bo, kcb, tmp, 0, nr, false, z, o1, 0);
                     epilogue(tmp, 0, nr, rows, cols, bs, gs, j0, c, cOff + i0 * ldc + j0, ldc, load);
                 }
             }
         }
         s.sink = sink;
+    }
+
+    /** The micro-kernel of this shape: 6 x 3 vectors (wide), else 6 x 2 or 4 x 2 by rows. Arrays in, no vectors: nothing to box. */
+    private static void micro(boolean wide, int mr, float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo,
+                              boolean load, float[] bs, float[] gs, int bj) {
+        if (wide) kernel6x3(ap, ao, bp, bo, kc, out, oo, ldo, load, bs, gs, bj);
+        else if (mr == 6) kernel6x2(ap, ao, bp, bo, kc, out, oo, ldo, load, bs, gs, bj);
+        else kernel4x2(ap, ao, bp, bo, kc, out, oo, ldo, load, bs, gs, bj);
     }
 
     /**
