@@ -51,8 +51,11 @@ class CuratorTest {
 
     static final Engine.Progress QUIET = (s, d, t) -> {};
 
-    /** Copies found per kind ({found, total}) and originals removed, as tools/dedup_score.py counts them. */
-    record Score(Map<NearDuplicates.Kind, int[]> found, long originalsRemoved) {
+    /**
+     * Copies found per kind ({found, total}) and originals removed, as tools/dedup_score.py counts them; rootOf: each
+     * removed image's kept image.
+     */
+    record Score(Map<NearDuplicates.Kind, int[]> found, long originalsRemoved, Map<String, String> rootOf) {
         double rate(NearDuplicates.Kind k) {
             return found.get(k)[0] / (double) found.get(k)[1];
         }
@@ -80,7 +83,7 @@ class CuratorTest {
         long originalsRemoved = c.removed().stream().filter(r -> r.id().contains("/originals/")).count();
         System.out.printf("found %s; originals removed %d / %d%n",
                 found.entrySet().stream().map(e -> e.getKey() + " " + e.getValue()[0] + "/" + e.getValue()[1]).toList(), originalsRemoved, N);
-        return new Score(found, originalsRemoved);
+        return new Score(found, originalsRemoved, rootOf);
     }
 
     @Test
@@ -101,8 +104,7 @@ class CuratorTest {
         assertTrue(s.rate(NearDuplicates.Kind.CROP) <= 0.2, "crops found " + s.rate(NearDuplicates.Kind.CROP));
         assertTrue(s.originalsRemoved() <= 0.02 * N, s.originalsRemoved() + " originals removed");
         // each component keeps its first image: no curated image is a removed one's root twice
-        Map<String, String> rootOf = new HashMap<>();
-        for (Curator.Removal r : c.removed()) rootOf.put(r.id(), r.other());
+        Map<String, String> rootOf = s.rootOf();
         assertEquals(c.counts().get("curated"), (long) c.curated().size());
         assertEquals(N + COPIES - c.removed().size(), c.curated().size());
         for (Curator.Entry e : c.curated()) assertFalse(rootOf.containsKey(e.id()));
