@@ -266,9 +266,9 @@ public final class Gemm {
      * One C tile: micro-panels [rp0, rp1) x [cp0, cp1), over all K blocks. A K split accumulates straight into C:
      * out = (acc ? out : 0) + g * (s_1 + bias) after the first block, out += g * s_k after each later one (gamma
      * distributes over the sum), so no partial-sum buffer or separate epilogue pass is needed.
-     * Each micro-kernel call also reads one float per cache line of a slice of the next B micro-panel: Java has no
-     * prefetch instruction, and without this the first calls on each new micro-panel stall on L3 (kernel loop:
-     * 74 -> 86 GFLOP/s on Zen 3).
+     * (Reading one float per cache line of the next B micro-panel ahead of each micro-kernel call, as a software
+     * prefetch, sped up an isolated GEMM loop but cost 3-5 % of the samples in a ViT forward, waiting on the misses
+     * it was meant to hide: ViT-S/14 ran 1.6-4.6 % faster without it, ViT-B/14 within noise.)
      */
     private static void tile(boolean wide, boolean ta, int mr, int nr, float[] a, int aOff, int lda, float[] bp, int npad,
                              float[] bias, float[] gamma, float[] c, int cOff, int ldc, int m, int n, int k, int kc,
@@ -276,7 +276,6 @@ public final class Gemm {
         Scratch s = SCRATCH.get();
         float[] ap = s.a((rp1 - rp0) * mr * kc);
         float[] tmp = s.tmp(mr * nr);
-        float sink = 0;
         float[] z = zeros(Math.max(n, nr)), gs = gamma != null ? gamma : ones(Math.max(n, nr));
         for (int pb = 0; pb < nb; pb++) {
             int k0 = pb * kc, kcb = Math.min(kc, k - k0);
@@ -284,16 +283,10 @@ public final class Gemm {
             else packA(a, aOff, lda, m, mr, rp0, rp1, k0, kcb, ap);
             boolean load = acc || pb > 0;
             float[] bs = pb == 0 && bias != null ? bias : z;
-            int lines = kcb * nr / 16, per = (lines + (rp1 - rp0) - 1) / (rp1 - rp0);
             for (int jp = cp0; jp < cp1; jp++) {
                 int bo = k0 * npad + jp * kcb * nr;
                 int j0 = jp * nr, cols = Math.min(nr, n - j0);
-                int next = jp + 1 < cp1 ? bo + kcb * nr : -1;
                 for (int ip = rp0; ip < rp1; ip++) {
-                    if (next >= 0) {
-                        int q0 = (ip - rp0) * per, q1 = Math.min(lines, q0 + per);
-                        for (int q = q0; q < q1; q++) sink += bp[next + q * 16];
-                    }
                     int ao = (ip - rp0) * kcb * mr;
                     int i0 = ip * mr, rows = Math.min(mr, m - i0);
                     if (rows == mr && cols == nr) { // the common case: registers -> C
@@ -307,7 +300,6 @@ public final class Gemm {
                 }
             }
         }
-        s.sink = sink;
     }
 
     /** The micro-kernel of this shape: 6 x 3 vectors (wide), else 6 x 2 or 4 x 2 by rows. Arrays in, no vectors: nothing to box. */
@@ -716,7 +708,6 @@ public final class Gemm {
     /** Per-thread buffers that only grow: packed A block, packed B (owned by the calling thread), an edge tile. */
     private static final class Scratch {
         private float[] a = new float[0], b = new float[0], row = new float[0], tmp = new float[0];
-        float sink;
 
         float[] a(int n) { return a.length >= n ? a : (a = new float[n]); }
         float[] b(int n) { return b.length >= n ? b : (b = new float[n]); }
