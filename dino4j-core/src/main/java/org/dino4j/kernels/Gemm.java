@@ -555,6 +555,10 @@ public final class Gemm {
                               float[] ap) {
         for (int ip = rp0; ip < rp1; ip++) {
             int base = (ip - rp0) * kcb * mr;
+            if (mr == 6 && ip * mr + 6 <= m) { // six whole rows: contiguous stores
+                interleave6(a, aOff + ip * mr * lda + k0, lda, kcb, ap, base);
+                continue;
+            }
             for (int ii = 0; ii < mr; ii++) {
                 int i = ip * mr + ii;
                 if (i >= m) {
@@ -565,6 +569,20 @@ public final class Gemm {
                     scatter(a, aOff + i * lda + k0, kcb, ap, base + ii, 6);
                 }
             }
+        }
+    }
+
+    /** ap[d + kk*6 + r] = a[s + r*lda + kk] for r < 6, kk < len: six rows read side by side, written in order. */
+    private static void interleave6(float[] a, int s, int lda, int len, float[] ap, int d) {
+        int s1 = s + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda;
+        for (int kk = 0; kk < len; kk++) {
+            int o = d + kk * 6;
+            ap[o] = a[s + kk];
+            ap[o + 1] = a[s1 + kk];
+            ap[o + 2] = a[s2 + kk];
+            ap[o + 3] = a[s3 + kk];
+            ap[o + 4] = a[s4 + kk];
+            ap[o + 5] = a[s5 + kk];
         }
     }
 
