@@ -158,8 +158,9 @@ public final class Ops {
      * concatenated. No per-head Q/K/V tensors are made: a task (image, head) packs that head's keys into key panels
      * and its values into value panels once (both laid out as the GEMM's B micro-panels), then per block of RB query
      * rows packs the queries (as A micro-panels), computes the RB × T scores with the 4 × 2-vector micro-kernel (one
-     * key panel stays in L1 across the block), softmaxes them in place and multiplies by V (one value panel stays in
-     * L1 across the block). Reading K and V in place instead, a 4 KiB-strided walk per key, ran ~20% slower.
+     * key panel stays in L1 across the block), exponentiates them in place (max subtracted) and multiplies by V (one
+     * value panel stays in L1 across the block), dividing each output row by its row's sum of exponentials. Reading K
+     * and V in place instead, a 4 KiB-strided walk per key, ran ~20% slower.
      */
     public static void attention(float[] qkv, float[] out, int batch, int tokens, int dim, int heads) {
         int hd = dim / heads;
@@ -169,7 +170,7 @@ public final class Ops {
 
     /** Query rows per block: the block's scores (RB x T) stay in L2 between QKᵀ, softmax and PV. */
     private static final int RB = 64;
-    private static final ThreadLocal<float[][]> ATT = ThreadLocal.withInitial(() -> new float[4][0]);
+    private static final ThreadLocal<float[][]> ATT = ThreadLocal.withInitial(() -> new float[5][0]);
 
     private static void attentionHead(float[] qkv, float[] out, int b, int h, int T, int D, int hd, float scale) {
         final int W = 2 * L, ld = 3 * D, base = b * T * ld;
@@ -179,7 +180,8 @@ public final class Ops {
         if (sc[1].length < RB * tp) sc[1] = new float[RB * tp];
         if (sc[2].length < nc * T * W) sc[2] = new float[nc * T * W];
         if (sc[3].length < (RB + 3) / 4 * 4 * hd) sc[3] = new float[(RB + 3) / 4 * 4 * hd];
-        float[] kp = sc[0], p = sc[1], vp = sc[2], qp = sc[3];
+        if (sc[4].length < RB) sc[4] = new float[RB];
+        float[] kp = sc[0], p = sc[1], vp = sc[2], qp = sc[3], inv = sc[4];
         int ko = base + D + h * hd;
         for (int j = 0; j < tp; j++) {
             int dst = (j / W) * hd * W + j % W;
@@ -203,16 +205,21 @@ public final class Ops {
             // query block packed as the GEMM's A panels: group g holds rows r0+4g..+3 as [d][4] (last row repeated)
             for (int i0 = 0; i0 < rn; i0 += 4) {
                 int rows = Math.min(4, rn - i0);
-                for (int r = 0; r < 4; r++) {
-                    int src = base + (r0 + i0 + Math.min(r, rows - 1)) * ld + h * hd, dst = i0 * hd + r;
-                    for (int d = 0; d < hd; d++) qp[dst + d * 4] = qkv[src + d];
+                int q0 = base + (r0 + i0) * ld + h * hd, dst = i0 * hd;
+                int q1 = q0 + Math.min(1, rows - 1) * ld, q2 = q0 + Math.min(2, rows - 1) * ld, q3 = q0 + Math.min(3, rows - 1) * ld;
+                for (int d = 0; d < hd; d++, dst += 4) { // four rows side by side, written in order
+                    qp[dst] = qkv[q0 + d];
+                    qp[dst + 1] = qkv[q1 + d];
+                    qp[dst + 2] = qkv[q2 + d];
+                    qp[dst + 3] = qkv[q3 + d];
                 }
             }
             float[] zero = Gemm.zeros(W), one = Gemm.ones(W);
             for (int jb = 0; jb < np; jb++) // scores: the GEMM's 4 x 2-vector micro-kernel on packed Q and K panels
                 for (int i0 = 0; i0 < rn; i0 += 4)
                     Gemm.kernel4x2(qp, i0 * hd, kp, jb * hd * W, hd, p, i0 * tp + jb * W, tp, false, zero, one, 0);
-            for (int r = 0; r < rn; r++) Ops.softmaxRow(p, r * tp, T, scale);
+            // unnormalised softmax: each output row is divided by its sum after P·V, saving a pass over the scores
+            for (int r = 0; r < rn; r++) inv[r] = 1f / Ops.expRow(p, r * tp, T, scale);
             for (int c = 0; c < nc; c++) {
                 int d0 = c * W, vb = c * T * W;
                 boolean full = d0 + W <= hd;
@@ -232,6 +239,10 @@ public final class Ops {
                         x = FloatVector.broadcast(S, p[p3 + j]);
                         e0 = x.fma(v0, e0); e1 = x.fma(v1, e1);
                     }
+                    FloatVector s0 = FloatVector.broadcast(S, inv[i0]), s1 = FloatVector.broadcast(S, inv[i0 + Math.min(1, rows - 1)]),
+                            s2 = FloatVector.broadcast(S, inv[i0 + Math.min(2, rows - 1)]), s3 = FloatVector.broadcast(S, inv[i0 + Math.min(3, rows - 1)]);
+                    a0 = a0.mul(s0); a1 = a1.mul(s0); b0 = b0.mul(s1); b1 = b1.mul(s1);
+                    c0 = c0.mul(s2); c1 = c1.mul(s2); e0 = e0.mul(s3); e1 = e1.mul(s3);
                     int oo = (b * T + r0 + i0) * D + h * hd + d0;
                     if (full) {
                         a0.intoArray(out, oo); a1.intoArray(out, oo + L);
@@ -260,8 +271,8 @@ public final class Ops {
         return s;
     }
 
-    /** p ← softmax(p · scale) in place over p[o, o+n). */
-    static void softmaxRow(float[] p, int o, int n, float scale) {
+    /** p ← exp((p - max p) · scale) in place over p[o, o+n); returns the sum (the softmax is p / sum). */
+    static float expRow(float[] p, int o, int n, float scale) {
         int j = 0, ub = S.loopBound(n);
         FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         for (; j < ub; j += L) mv = mv.max(FloatVector.fromArray(S, p, o + j));
@@ -279,9 +290,6 @@ public final class Ops {
             p[o + j] = e;
             sum += e;
         }
-        FloatVector inv = FloatVector.broadcast(S, 1f / sum);
-        for (j = 0; j < ub; j += L) FloatVector.fromArray(S, p, o + j).mul(inv).intoArray(p, o + j);
-        float iv = 1f / sum;
-        for (; j < n; j++) p[o + j] *= iv;
+        return sum;
     }
 }
