@@ -21,13 +21,13 @@ public final class ScalarOps {
         }
     }
 
-    /** erf by Abramowitz & Stegun 7.1.26 (as PyTorch's vectorised CPU erf). */
+    /** erf by the rational approximation of {@link Ops#gelu} (TensorFlow/XLA's and Eigen's float erf). */
     public static float erf(float x) {
-        float ax = Math.abs(x);
-        float t = 1f / (Ops.ERF_P * ax + 1f);
-        float r = (((Ops.A5 * t + Ops.A4) * t + Ops.A3) * t + Ops.A2) * t + Ops.A1;
-        float y = 1f - r * t * (float) Math.exp(-x * x);
-        return x < 0 ? -y : y;
+        float z = Math.min(Math.max(x, -Ops.ERF_CLAMP), Ops.ERF_CLAMP), z2 = z * z;
+        float num = ((((((Ops.EA13 * z2 + Ops.EA11) * z2 + Ops.EA9) * z2 + Ops.EA7) * z2 + Ops.EA5) * z2 + Ops.EA3) * z2
+                + Ops.EA1) * z;
+        float den = (((Ops.EB8 * z2 + Ops.EB6) * z2 + Ops.EB4) * z2 + Ops.EB2) * z2 + Ops.EB0;
+        return num / den;
     }
 
     public static void gelu(float[] a, int off, int n) {

@@ -57,6 +57,16 @@ class OpsTest {
                 assertEquals(exact, a[i], 1e-6 * Math.max(1, Math.abs(x[i])), "gelu(" + x[i] + ")");
             }
         }
+        // the tails, around erf's clamp at |x/sqrt 2| = 4, and tiny inputs
+        float[] x = {0f, 1e-3f, -1e-3f, 2.5f, -2.5f, 5.6f, -5.6f, 5.7f, -5.7f, 6f, -6f, 10f, -10f, 100f, -100f, 0.7f};
+        float[] a = x.clone(), c = x.clone();
+        Ops.gelu(a, 0, x.length);
+        ScalarOps.gelu(c, 0, x.length);
+        for (int i = 0; i < x.length; i++) {
+            double exact = x[i] * 0.5 * (1 + erfSeries(x[i] / Math.sqrt(2)));
+            assertEquals(exact, a[i], 1e-6 * Math.max(1, Math.abs(x[i])), "gelu(" + x[i] + ")");
+            assertEquals(exact, c[i], 1e-6 * Math.max(1, Math.abs(x[i])), "scalar gelu(" + x[i] + ")");
+        }
     }
 
     /** erf by its Taylor series (|x| < 3) or continued fraction tail: an independent reference. */
