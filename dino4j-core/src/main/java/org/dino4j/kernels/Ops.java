@@ -99,7 +99,7 @@ public final class Ops {
     public static void gelu(float[] a, int off, int n) {
         int i = 0, ub = S.loopBound(n);
         for (; i < ub; i += L) geluAt(a, off + i);
-        if (i < n) geluTail(a, off + i, S.indexInRange(i, n));
+        if (i < n) geluTail(a, off + i, n - i);
     }
 
     /**
@@ -120,19 +120,12 @@ public final class Ops {
         hx.fma(num.div(den), hx).intoArray(a, o); // x/2 (1 + erf)
     }
 
-    /** {@link #geluAt} for the last, partial vector. */
-    private static void geluTail(float[] a, int o, VectorMask<Float> m) {
-        FloatVector x = FloatVector.fromArray(S, a, o, m);
-        FloatVector z = x.mul(SQRT1_2);
-        z = z.blend(ERF_CLAMP, z.compare(VectorOperators.GT, ERF_CLAMP)).blend(-ERF_CLAMP, z.compare(VectorOperators.LT, -ERF_CLAMP));
-        FloatVector z2 = z.mul(z);
-        FloatVector num = z2.fma(EA13, EA11).fma(z2, FloatVector.broadcast(S, EA9)).fma(z2, FloatVector.broadcast(S, EA7))
-                .fma(z2, FloatVector.broadcast(S, EA5)).fma(z2, FloatVector.broadcast(S, EA3))
-                .fma(z2, FloatVector.broadcast(S, EA1)).mul(z);
-        FloatVector den = z2.fma(EB8, EB6).fma(z2, FloatVector.broadcast(S, EB4)).fma(z2, FloatVector.broadcast(S, EB2))
-                .fma(z2, FloatVector.broadcast(S, EB0));
-        FloatVector hx = x.mul(0.5f);
-        hx.fma(num.div(den), hx).intoArray(a, o, m); // x/2 (1 + erf)
+    /** {@link #geluAt} for the last n < L elements, through a one-vector copy. */
+    private static void geluTail(float[] a, int o, int n) {
+        float[] t = new float[L];
+        System.arraycopy(a, o, t, 0, n);
+        geluAt(t, 0);
+        System.arraycopy(t, 0, a, o, n);
     }
 
     /** GELU over a large buffer, in parallel. */
