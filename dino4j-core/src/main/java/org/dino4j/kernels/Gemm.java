@@ -663,7 +663,7 @@ public final class Gemm {
     }
 
     /** ap[d + kk*6 + r] = a[s + r*lda + kk] for r < 6, kk < len: six rows read side by side, written in order. */
-    private static void interleave6(float[] a, int s, int lda, int len, float[] ap, int d) {
+    static void interleave6(float[] a, int s, int lda, int len, float[] ap, int d) {
         int s1 = s + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda;
         for (int kk = 0; kk < len; kk++) {
             int o = d + kk * 6;

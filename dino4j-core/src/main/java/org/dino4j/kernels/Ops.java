@@ -160,7 +160,7 @@ public final class Ops {
      * [q heads | k heads | v heads], the layout of the official qkv Linear), writing (B·T, D) with heads
      * concatenated. No per-head Q/K/V tensors are made: a task (image, head) packs that head's keys into key panels
      * and its values into value panels once (both laid out as the GEMM's B micro-panels), then per block of RB query
-     * rows packs the queries (as A micro-panels), computes the RB × T scores with the 4 × 2-vector micro-kernel (one
+     * rows packs the queries (as A micro-panels), computes the RB × T scores with the 6 × 2-vector micro-kernel (one
      * key panel stays in L1 across the block), exponentiates them in place (max subtracted) and multiplies by V (one
      * value panel stays in L1 across the block), dividing each output row by its row's sum of exponentials. Reading K
      * and V in place instead, a 4 KiB-strided walk per key, ran ~20% slower.
@@ -171,8 +171,8 @@ public final class Ops {
         Parallel.forEach(batch * heads, task -> attentionHead(qkv, out, task / heads, task % heads, tokens, dim, hd, scale));
     }
 
-    /** Query rows per block: the block's scores (RB x T) stay in L2 between QKᵀ, softmax and PV. */
-    private static final int RB = 64;
+    /** Query rows per block (a multiple of the 6-row kernel): the block's scores (RB x T) stay in L2 between QKᵀ, softmax and PV. */
+    private static final int RB = 66;
     private static final ThreadLocal<float[][]> ATT = ThreadLocal.withInitial(() -> new float[5][0]);
 
     private static void attentionHead(float[] qkv, float[] out, int b, int h, int T, int D, int hd, float scale) {
@@ -182,7 +182,7 @@ public final class Ops {
         if (sc[0].length < np * hd * W) sc[0] = new float[np * hd * W];
         if (sc[1].length < RB * tp) sc[1] = new float[RB * tp];
         if (sc[2].length < nc * T * W) sc[2] = new float[nc * T * W];
-        if (sc[3].length < (RB + 3) / 4 * 4 * hd) sc[3] = new float[(RB + 3) / 4 * 4 * hd];
+        if (sc[3].length < (RB + 5) / 6 * 6 * hd) sc[3] = new float[(RB + 5) / 6 * 6 * hd];
         if (sc[4].length < RB) sc[4] = new float[RB];
         float[] kp = sc[0], p = sc[1], vp = sc[2], qp = sc[3], inv = sc[4];
         int ko = base + D + h * hd;
@@ -205,22 +205,17 @@ public final class Ops {
         }
         for (int r0 = 0; r0 < T; r0 += RB) {
             int rn = Math.min(RB, T - r0);
-            // query block packed as the GEMM's A panels: group g holds rows r0+4g..+3 as [d][4] (last row repeated)
-            for (int i0 = 0; i0 < rn; i0 += 4) {
-                int rows = Math.min(4, rn - i0);
-                int q0 = base + (r0 + i0) * ld + h * hd, dst = i0 * hd;
-                int q1 = q0 + Math.min(1, rows - 1) * ld, q2 = q0 + Math.min(2, rows - 1) * ld, q3 = q0 + Math.min(3, rows - 1) * ld;
-                for (int d = 0; d < hd; d++, dst += 4) { // four rows side by side, written in order
-                    qp[dst] = qkv[q0 + d];
-                    qp[dst + 1] = qkv[q1 + d];
-                    qp[dst + 2] = qkv[q2 + d];
-                    qp[dst + 3] = qkv[q3 + d];
-                }
+            // query block packed as the GEMM's A panels: group g holds rows r0+6g..+5 as [d][6] (last row repeated)
+            for (int i0 = 0; i0 < rn; i0 += 6) {
+                int rows = Math.min(6, rn - i0), q0 = base + (r0 + i0) * ld + h * hd;
+                if (rows == 6) Gemm.interleave6(qkv, q0, ld, hd, qp, i0 * hd);
+                else for (int r = 0; r < 6; r++)
+                    for (int d = 0, src = q0 + Math.min(r, rows - 1) * ld; d < hd; d++) qp[i0 * hd + d * 6 + r] = qkv[src + d];
             }
             float[] zero = Gemm.zeros(W), one = Gemm.ones(W);
-            for (int jb = 0; jb < np; jb++) // scores: the GEMM's 4 x 2-vector micro-kernel on packed Q and K panels
-                for (int i0 = 0; i0 < rn; i0 += 4)
-                    Gemm.kernel4x2(qp, i0 * hd, kp, jb * hd * W, hd, p, i0 * tp + jb * W, tp, false, zero, one, 0);
+            for (int jb = 0; jb < np; jb++) // scores: the GEMM's 6 x 2-vector micro-kernel on packed Q and K panels
+                for (int i0 = 0; i0 < rn; i0 += 6)
+                    Gemm.kernel6x2(qp, i0 * hd, kp, jb * hd * W, hd, p, i0 * tp + jb * W, tp, false, zero, one, 0);
             // unnormalised softmax: each output row is divided by its sum after P·V, saving a pass over the scores
             for (int r = 0; r < rn; r++) inv[r] = 1f / Ops.expRow(p, r * tp, T, scale);
             for (int c = 0; c < nc; c++) {
