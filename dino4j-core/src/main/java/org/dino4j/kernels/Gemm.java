@@ -32,7 +32,7 @@ public final class Gemm {
     /**
      * Micro-kernel shape: 6 rows x 3 vectors where there are 32 vector registers (AVX-512, NEON/SVE), else 6 x 2
      * (AVX2's 16; see {@link #kernel6x2} for how it avoids spilling). -Ddino4j.gemm.kernel=4x2|6x2|6x3 forces one
-     * (4 x 2: the earlier AVX2 kernel, still attention's).
+     * (4 x 2: the earlier AVX2 kernel, kept for comparison).
      */
     static final boolean WIDE = kernel().equals("6x3");
     /** Rows of the narrow (2-vector) kernel: 6, or 4 when forced to 4x2. */
@@ -368,7 +368,7 @@ public final class Gemm {
      * schedule. The loop takes four k steps per iteration, so that the loads use constant offsets from one index and
      * the loop's own instructions are amortised (MLAS's AVX2 kernel has the same shape): ViT-S/14 forwards in one JVM
      * took 0.913-0.966 of the time of the one-step loop (batch 8), 0.944 (batch 1). The same unrolling of the 4 x 2
-     * kernel (attention's QKᵀ, 64 k steps) was slower, so it keeps one step.
+     * kernel (then attention's QKᵀ, 64 k steps) was slower, so it keeps one step.
      */
     static void kernel6x2(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo,
                           boolean load, float[] bs, float[] gs, int bj) {
