@@ -1,7 +1,6 @@
 package org.dino4j.kernels;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -161,9 +160,9 @@ public final class Ops {
      * concatenated. No per-head Q/K/V tensors are made: a task (image, head) packs that head's keys into key panels
      * and its values into value panels once (both laid out as the GEMM's B micro-panels), then per block of RB query
      * rows packs the queries (as A micro-panels), computes the RB × T scores with the 6 × 2-vector micro-kernel (one
-     * key panel stays in L1 across the block), exponentiates them in place (max subtracted) and multiplies by V (one
-     * value panel stays in L1 across the block), dividing each output row by its row's sum of exponentials. Reading K
-     * and V in place instead, a 4 KiB-strided walk per key, ran ~20% slower.
+     * key panel stays in L1 across the block), exponentiates them in place (max subtracted), packs them scaled by
+     * 1/sum as A micro-panels and multiplies by V with the same kernel (one value panel stays in L1 across the block).
+     * Reading K and V in place instead, a 4 KiB-strided walk per key, ran ~20% slower.
      */
     public static void attention(float[] qkv, float[] out, int batch, int tokens, int dim, int heads) {
         int hd = dim / heads;
@@ -173,7 +172,7 @@ public final class Ops {
 
     /** Query rows per block (a multiple of the 6-row kernel): the block's scores (RB x T) stay in L2 between QKᵀ, softmax and PV. */
     private static final int RB = 66;
-    private static final ThreadLocal<float[][]> ATT = ThreadLocal.withInitial(() -> new float[5][0]);
+    private static final ThreadLocal<float[][]> ATT = ThreadLocal.withInitial(() -> new float[7][0]);
 
     private static void attentionHead(float[] qkv, float[] out, int b, int h, int T, int D, int hd, float scale) {
         final int W = 2 * L, ld = 3 * D, base = b * T * ld;
@@ -184,7 +183,9 @@ public final class Ops {
         if (sc[2].length < nc * T * W) sc[2] = new float[nc * T * W];
         if (sc[3].length < (RB + 5) / 6 * 6 * hd) sc[3] = new float[(RB + 5) / 6 * 6 * hd];
         if (sc[4].length < RB) sc[4] = new float[RB];
-        float[] kp = sc[0], p = sc[1], vp = sc[2], qp = sc[3], inv = sc[4];
+        if (sc[5].length < (RB + 5) / 6 * 6 * T) sc[5] = new float[(RB + 5) / 6 * 6 * T];
+        if (sc[6].length < 6 * W) sc[6] = new float[6 * W];
+        float[] kp = sc[0], p = sc[1], vp = sc[2], qp = sc[3], inv = sc[4], pp = sc[5], tile = sc[6];
         int ko = base + D + h * hd;
         for (int j = 0; j < tp; j++) {
             int dst = (j / W) * hd * W + j % W;
@@ -216,44 +217,28 @@ public final class Ops {
             for (int jb = 0; jb < np; jb++) // scores: the GEMM's 6 x 2-vector micro-kernel on packed Q and K panels
                 for (int i0 = 0; i0 < rn; i0 += 6)
                     Gemm.kernel6x2(qp, i0 * hd, kp, jb * hd * W, hd, p, i0 * tp + jb * W, tp, false, zero, one, 0);
-            // unnormalised softmax: each output row is divided by its sum after P·V, saving a pass over the scores
+            // softmax numerators; the division by each row's sum happens while packing P for P·V (no extra pass)
             for (int r = 0; r < rn; r++) inv[r] = 1f / Ops.expRow(p, r * tp, T, scale);
+            // P·V: the exponentials, each row scaled by 1/sum, packed as the kernel's 6-row A panels ([j][6]), times
+            // each value panel (T x W, already the kernel's B layout) with the 6 x 2 kernel
+            for (int i0 = 0; i0 < rn; i0 += 6) {
+                int g = i0 * T;
+                for (int r = 0; r < 6; r++) {
+                    int ri = Math.min(i0 + r, rn - 1), src = ri * tp;
+                    float f = inv[ri];
+                    for (int jj = 0; jj < T; jj++) pp[g + jj * 6 + r] = p[src + jj] * f;
+                }
+            }
             for (int c = 0; c < nc; c++) {
-                int d0 = c * W, vb = c * T * W;
-                boolean full = d0 + W <= hd;
-                for (int i0 = 0; i0 < rn; i0 += 4) {
-                    int rows = Math.min(4, rn - i0);
-                    int p0 = i0 * tp, p1 = p0 + Math.min(1, rows - 1) * tp, p2 = p0 + Math.min(2, rows - 1) * tp, p3 = p0 + Math.min(3, rows - 1) * tp;
-                    FloatVector a0 = FloatVector.zero(S), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0;
-                    for (int j = 0; j < T; j++) {
-                        int v = vb + j * W;
-                        FloatVector v0 = FloatVector.fromArray(S, vp, v), v1 = FloatVector.fromArray(S, vp, v + L);
-                        FloatVector x = FloatVector.broadcast(S, p[p0 + j]);
-                        a0 = x.fma(v0, a0); a1 = x.fma(v1, a1);
-                        x = FloatVector.broadcast(S, p[p1 + j]);
-                        b0 = x.fma(v0, b0); b1 = x.fma(v1, b1);
-                        x = FloatVector.broadcast(S, p[p2 + j]);
-                        c0 = x.fma(v0, c0); c1 = x.fma(v1, c1);
-                        x = FloatVector.broadcast(S, p[p3 + j]);
-                        e0 = x.fma(v0, e0); e1 = x.fma(v1, e1);
+                int d0 = c * W, cols = Math.min(W, hd - d0);
+                for (int i0 = 0; i0 < rn; i0 += 6) {
+                    int rows = Math.min(6, rn - i0), oo = (b * T + r0 + i0) * D + h * hd + d0;
+                    if (rows == 6 && cols == W) {
+                        Gemm.kernel6x2(pp, i0 * T, vp, c * T * W, T, out, oo, D, false, zero, one, 0);
+                        continue;
                     }
-                    FloatVector s0 = FloatVector.broadcast(S, inv[i0]), s1 = FloatVector.broadcast(S, inv[i0 + Math.min(1, rows - 1)]),
-                            s2 = FloatVector.broadcast(S, inv[i0 + Math.min(2, rows - 1)]), s3 = FloatVector.broadcast(S, inv[i0 + Math.min(3, rows - 1)]);
-                    a0 = a0.mul(s0); a1 = a1.mul(s0); b0 = b0.mul(s1); b1 = b1.mul(s1);
-                    c0 = c0.mul(s2); c1 = c1.mul(s2); e0 = e0.mul(s3); e1 = e1.mul(s3);
-                    int oo = (b * T + r0 + i0) * D + h * hd + d0;
-                    if (full) {
-                        a0.intoArray(out, oo); a1.intoArray(out, oo + L);
-                        if (rows > 1) { b0.intoArray(out, oo + D); b1.intoArray(out, oo + D + L); }
-                        if (rows > 2) { c0.intoArray(out, oo + 2 * D); c1.intoArray(out, oo + 2 * D + L); }
-                        if (rows > 3) { e0.intoArray(out, oo + 3 * D); e1.intoArray(out, oo + 3 * D + L); }
-                    } else {
-                        VectorMask<Float> m0 = S.indexInRange(d0, hd), m1 = S.indexInRange(d0 + L, hd);
-                        a0.intoArray(out, oo, m0); a1.intoArray(out, oo + L, m1);
-                        if (rows > 1) { b0.intoArray(out, oo + D, m0); b1.intoArray(out, oo + D + L, m1); }
-                        if (rows > 2) { c0.intoArray(out, oo + 2 * D, m0); c1.intoArray(out, oo + 2 * D + L, m1); }
-                        if (rows > 3) { e0.intoArray(out, oo + 3 * D, m0); e1.intoArray(out, oo + 3 * D + L, m1); }
-                    }
+                    Gemm.kernel6x2(pp, i0 * T, vp, c * T * W, T, tile, 0, W, false, zero, one, 0);
+                    for (int r = 0; r < rows; r++) System.arraycopy(tile, r * W, out, oo + r * D, cols);
                 }
             }
         }
