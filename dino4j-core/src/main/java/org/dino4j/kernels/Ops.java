@@ -1,5 +1,7 @@
 package org.dino4j.kernels;
 
+import java.util.Arrays;
+
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -187,10 +189,11 @@ public final class Ops {
         if (sc[6].length < 6 * W) sc[6] = new float[6 * W];
         float[] kp = sc[0], p = sc[1], vp = sc[2], qp = sc[3], inv = sc[4], pp = sc[5], tile = sc[6];
         int ko = base + D + h * hd;
-        for (int j = 0; j < tp; j++) {
-            int dst = (j / W) * hd * W + j % W;
-            if (j < T) for (int d = 0, src = ko + j * ld; d < hd; d++) kp[dst + d * W] = qkv[src + d];
-            else for (int d = 0; d < hd; d++) kp[dst + d * W] = 0f;
+        for (int jb = 0; jb < np; jb++) { // key panel jb: dim-major [d][W keys], written in order; keys past T zero
+            int j0 = jb * W, keys = Math.min(W, T - j0), dst = jb * hd * W;
+            if (keys < W) Arrays.fill(kp, dst, dst + hd * W, 0f);
+            for (int d = 0, src = ko + j0 * ld; d < hd; d++, src++)
+                for (int jj = 0, o = dst + d * W; jj < keys; jj++) kp[o + jj] = qkv[src + jj * ld];
         }
         // value panels: chunk c holds dims [c·W, c·W + W) of every key as [j][W]; dims past hd are zero
         int vo = base + 2 * D + h * hd;
