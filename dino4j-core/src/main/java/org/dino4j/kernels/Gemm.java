@@ -367,8 +367,10 @@ public final class Gemm {
      * only one broadcast is live (12 + 2 B + 1 = 15). On x86 the fence emits no instruction: it only orders C2's
      * schedule. The loop takes four k steps per iteration, so that the loads use constant offsets from one index and
      * the loop's own instructions are amortised (MLAS's AVX2 kernel has the same shape): ViT-S/14 forwards in one JVM
-     * took 0.913-0.966 of the time of the one-step loop (batch 8), 0.944 (batch 1). The same unrolling of the 4 x 2
-     * kernel (then attention's QKᵀ, 64 k steps) was slower, so it keeps one step.
+     * took 0.913-0.966 of the time of the one-step loop (batch 8), 0.944 (batch 1). The four steps and the remainder
+     * loop are written out, not a helper per step: a helper taking vectors boxes them once C2 declines to inline it
+     * (see {@link #kernel4x2}'s epilogue). The same unrolling of the 4 x 2 kernel (then attention's QKᵀ, 64 k steps)
+     * was slower, so it keeps one step.
      */
     static void kernel6x2(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo,
                           boolean load, float[] bs, float[] gs, int bj) {
