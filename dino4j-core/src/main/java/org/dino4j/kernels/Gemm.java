@@ -28,6 +28,8 @@ import org.dino4j.io.TensorEntry;
 public final class Gemm {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
+    /** Width of the narrow kernels' B micro-panel (2 vectors). */
+    static final int W2 = 2 * L;
 
     /**
      * Micro-kernel shape: 6 rows x 3 vectors where there are 32 vector registers (AVX-512, NEON/SVE), else 6 x 2
@@ -515,6 +517,134 @@ public final class Gemm {
             c40.intoArray(out, o4); c41.intoArray(out, o4 + L);
             c50.intoArray(out, o5); c51.intoArray(out, o5 + L);
         }
+    }
+
+    /**
+     * {@link #kernel6x2} with A as [k/W2][6][W2] (W2 = 2L, the kernel's width: row r's k values in blocks of W2, the
+     * six rows' blocks side by side) instead of [k][6]: the layout kernel6x2 itself writes when its 6 x W2 C tiles go
+     * to consecutive 6·W2-float blocks (ldo = W2), so attention's scores feed P·V with no repacking. No epilogue: C is
+     * stored. Written out as kernel6x2 is (see there).
+     */
+    static void kernel6x2Blocked(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+                c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+        FloatVector b0, b1, x;
+        int bi, ai, p = 0;
+        for (; p + 3 < kc; p += 4) { // p % 4 == 0: the four steps lie in one block
+            ai = ao + (p & -W2) * 6 + (p & (W2 - 1));
+            bi = bo + p * (2 * L);
+            b0 = FloatVector.fromArray(S, bp, bi);
+            b1 = FloatVector.fromArray(S, bp, bi + L);
+            x = FloatVector.broadcast(S, ap[ai]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + W2]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 2 * W2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 3 * W2]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 4 * W2]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 5 * W2]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+            VarHandle.loadLoadFence();
+            bi = bo + (p + 1) * (2 * L);
+            b0 = FloatVector.fromArray(S, bp, bi);
+            b1 = FloatVector.fromArray(S, bp, bi + L);
+            x = FloatVector.broadcast(S, ap[ai + 1]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + W2 + 1]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 2 * W2 + 1]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 3 * W2 + 1]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 4 * W2 + 1]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 5 * W2 + 1]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+            VarHandle.loadLoadFence();
+            bi = bo + (p + 2) * (2 * L);
+            b0 = FloatVector.fromArray(S, bp, bi);
+            b1 = FloatVector.fromArray(S, bp, bi + L);
+            x = FloatVector.broadcast(S, ap[ai + 2]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + W2 + 2]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 2 * W2 + 2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 3 * W2 + 2]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 4 * W2 + 2]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 5 * W2 + 2]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+            VarHandle.loadLoadFence();
+            bi = bo + (p + 3) * (2 * L);
+            b0 = FloatVector.fromArray(S, bp, bi);
+            b1 = FloatVector.fromArray(S, bp, bi + L);
+            x = FloatVector.broadcast(S, ap[ai + 3]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + W2 + 3]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 2 * W2 + 3]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 3 * W2 + 3]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 4 * W2 + 3]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 5 * W2 + 3]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+        }
+        for (; p < kc; p++) {
+            bi = bo + p * (2 * L); ai = ao + (p & -W2) * 6 + (p & (W2 - 1));
+            b0 = FloatVector.fromArray(S, bp, bi);
+            b1 = FloatVector.fromArray(S, bp, bi + L);
+            x = FloatVector.broadcast(S, ap[ai]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + W2]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 2 * W2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 3 * W2]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 4 * W2]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 5 * W2]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+        }
+        int o1 = oo + ldo, o2 = oo + 2 * ldo, o3 = oo + 3 * ldo, o4 = oo + 4 * ldo, o5 = oo + 5 * ldo;
+        c00.intoArray(out, oo); c01.intoArray(out, oo + L);
+        c10.intoArray(out, o1); c11.intoArray(out, o1 + L);
+        c20.intoArray(out, o2); c21.intoArray(out, o2 + L);
+        c30.intoArray(out, o3); c31.intoArray(out, o3 + L);
+        c40.intoArray(out, o4); c41.intoArray(out, o4 + L);
+        c50.intoArray(out, o5); c51.intoArray(out, o5 + L);
     }
 
     private static volatile float[] zeros = new float[4096], ones = filled(4096);

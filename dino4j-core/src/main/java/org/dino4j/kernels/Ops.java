@@ -162,8 +162,9 @@ public final class Ops {
      * concatenated. No per-head Q/K/V tensors are made: a task (image, head) packs that head's keys into key panels
      * and its values into value panels once (both laid out as the GEMM's B micro-panels), then per block of RB query
      * rows packs the queries (as A micro-panels), computes the RB × T scores with the 6 × 2-vector micro-kernel (one
-     * key panel stays in L1 across the block), exponentiates them in place (max subtracted), packs them scaled by
-     * 1/sum as A micro-panels and multiplies by V with the same kernel (one value panel stays in L1 across the block).
+     * key panel stays in L1 across the block) into the layout P·V's kernel reads as A ({@link Gemm#kernel6x2Blocked}),
+     * exponentiates them in place (max subtracted), multiplies by V (one value panel stays in L1 across the block) and
+     * divides each output row by its sum.
      * Reading K and V in place instead, a 4 KiB-strided walk per key, ran ~20% slower.
      */
     public static void attention(float[] qkv, float[] out, int batch, int tokens, int dim, int heads) {
@@ -174,7 +175,7 @@ public final class Ops {
 
     /** Query rows per block (a multiple of the 6-row kernel): the block's scores (RB x T) stay in L2 between QKᵀ, softmax and PV. */
     private static final int RB = 66;
-    private static final ThreadLocal<float[][]> ATT = ThreadLocal.withInitial(() -> new float[7][0]);
+    private static final ThreadLocal<float[][]> ATT = ThreadLocal.withInitial(() -> new float[6][0]);
 
     private static void attentionHead(float[] qkv, float[] out, int b, int h, int T, int D, int hd, float scale) {
         final int W = 2 * L, ld = 3 * D, base = b * T * ld;
@@ -185,9 +186,8 @@ public final class Ops {
         if (sc[2].length < nc * T * W) sc[2] = new float[nc * T * W];
         if (sc[3].length < (RB + 5) / 6 * 6 * hd) sc[3] = new float[(RB + 5) / 6 * 6 * hd];
         if (sc[4].length < RB) sc[4] = new float[RB];
-        if (sc[5].length < (RB + 5) / 6 * 6 * T) sc[5] = new float[(RB + 5) / 6 * 6 * T];
-        if (sc[6].length < 6 * W) sc[6] = new float[6 * W];
-        float[] kp = sc[0], p = sc[1], vp = sc[2], qp = sc[3], inv = sc[4], pp = sc[5], tile = sc[6];
+        if (sc[5].length < 6 * W) sc[5] = new float[6 * W];
+        float[] kp = sc[0], p = sc[1], vp = sc[2], qp = sc[3], inv = sc[4], tile = sc[5];
         int ko = base + D + h * hd;
         for (int jb = 0; jb < np; jb++) { // key panel jb: dim-major [d][W keys], written in order; keys past T zero
             int j0 = jb * W, keys = Math.min(W, T - j0), dst = jb * hd * W;
@@ -216,35 +216,37 @@ public final class Ops {
                 else for (int r = 0; r < 6; r++)
                     for (int d = 0, src = q0 + Math.min(r, rows - 1) * ld; d < hd; d++) qp[i0 * hd + d * 6 + r] = qkv[src + d];
             }
+            // scores: the GEMM's 6 x 2-vector micro-kernel on packed Q and K panels, each 6 x W tile stored as one
+            // block of group g's [key block][6][W] layout, which P·V's kernel reads as its A panel (no repacking)
             float[] zero = Gemm.zeros(W), one = Gemm.ones(W);
-            for (int jb = 0; jb < np; jb++) // scores: the GEMM's 6 x 2-vector micro-kernel on packed Q and K panels
+            for (int jb = 0; jb < np; jb++)
                 for (int i0 = 0; i0 < rn; i0 += 6)
-                    Gemm.kernel6x2(qp, i0 * hd, kp, jb * hd * W, hd, p, i0 * tp + jb * W, tp, false, zero, one, 0);
-            // softmax numerators; the division by each row's sum happens while packing P for P·V (no extra pass)
-            for (int r = 0; r < rn; r++) inv[r] = 1f / Ops.expRow(p, r * tp, T, scale);
-            // P·V: the exponentials, each row scaled by 1/sum, packed as the kernel's 6-row A panels ([j][6]), times
-            // each value panel (T x W, already the kernel's B layout) with the 6 x 2 kernel
-            for (int i0 = 0; i0 < rn; i0 += 6) {
-                int g = i0 * T;
-                for (int r = 0; r < 6; r++) {
-                    int ri = Math.min(i0 + r, rn - 1), src = ri * tp;
-                    float f = inv[ri];
-                    for (int jj = 0; jj < T; jj++) pp[g + jj * 6 + r] = p[src + jj] * f;
-                }
-            }
+                    Gemm.kernel6x2(qp, i0 * hd, kp, jb * hd * W, hd, p, i0 * tp + jb * 6 * W, W, false, zero, one, 0);
+            // softmax numerators in place; each output row is divided by its sum after P·V
+            for (int r = 0; r < rn; r++) inv[r] = 1f / Ops.expRowBlocked(p, r / 6 * 6 * tp + r % 6 * W, T, scale);
             for (int c = 0; c < nc; c++) {
                 int d0 = c * W, cols = Math.min(W, hd - d0);
                 for (int i0 = 0; i0 < rn; i0 += 6) {
                     int rows = Math.min(6, rn - i0), oo = (b * T + r0 + i0) * D + h * hd + d0;
                     if (rows == 6 && cols == W) {
-                        Gemm.kernel6x2(pp, i0 * T, vp, c * T * W, T, out, oo, D, false, zero, one, 0);
+                        Gemm.kernel6x2Blocked(p, i0 * tp, vp, c * T * W, T, out, oo, D);
+                        for (int r = 0; r < 6; r++) scaleRow(out, oo + r * D, W, inv[i0 + r]);
                         continue;
                     }
-                    Gemm.kernel6x2(pp, i0 * T, vp, c * T * W, T, tile, 0, W, false, zero, one, 0);
-                    for (int r = 0; r < rows; r++) System.arraycopy(tile, r * W, out, oo + r * D, cols);
+                    Gemm.kernel6x2Blocked(p, i0 * tp, vp, c * T * W, T, tile, 0, W);
+                    for (int r = 0; r < rows; r++) {
+                        float f = inv[i0 + r];
+                        for (int d = 0; d < cols; d++) out[oo + r * D + d] = tile[r * W + d] * f;
+                    }
                 }
             }
         }
+    }
+
+    /** x[o, o + n) *= f (n a multiple of the vector length). */
+    private static void scaleRow(float[] x, int o, int n, float f) {
+        FloatVector fv = FloatVector.broadcast(S, f);
+        for (int j = 0; j < n; j += L) FloatVector.fromArray(S, x, o + j).mul(fv).intoArray(x, o + j);
     }
 
     /**
@@ -255,6 +257,39 @@ public final class Ops {
         float s = 0;
         for (float v : lanes) s += v;
         return s;
+    }
+
+    /**
+     * {@link #expRow} over a row stored in blocks of W = 2L floats, 6·W apart (a 6-row group's [key block][6][W]
+     * layout): the same operations in the same order, so the same bits. The running maximum is a compare and blend:
+     * FloatVector.max's NaN and -0 handling costs five instructions where two do.
+     */
+    static float expRowBlocked(float[] p, int o, int n, float scale) {
+        final int W = 2 * L, full = n / W, step = 6 * W;
+        FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        for (int jb = 0, q = o; jb < full; jb++, q += step) {
+            FloatVector v0 = FloatVector.fromArray(S, p, q), v1 = FloatVector.fromArray(S, p, q + L);
+            mv = mv.blend(v0, mv.compare(VectorOperators.LT, v0));
+            mv = mv.blend(v1, mv.compare(VectorOperators.LT, v1));
+        }
+        float max = mv.reduceLanes(VectorOperators.MAX);
+        int tail = o + full * step;
+        for (int j = 0; j < n - full * W; j++) max = Math.max(max, p[tail + j]);
+        FloatVector sv = FloatVector.zero(S), mb = FloatVector.broadcast(S, max), sc = FloatVector.broadcast(S, scale);
+        for (int jb = 0, q = o; jb < full; jb++, q += step) {
+            FloatVector e0 = exp(FloatVector.fromArray(S, p, q).sub(mb).mul(sc));
+            e0.intoArray(p, q);
+            FloatVector e1 = exp(FloatVector.fromArray(S, p, q + L).sub(mb).mul(sc));
+            e1.intoArray(p, q + L);
+            sv = sv.add(e0).add(e1);
+        }
+        float sum = sumInOrder(sv.toArray());
+        for (int j = 0; j < n - full * W; j++) {
+            float e = exp((p[tail + j] - max) * scale);
+            p[tail + j] = e;
+            sum += e;
+        }
+        return sum;
     }
 
     /** p ← exp((p - max p) · scale) in place over p[o, o+n); returns the sum (the softmax is p / sum). */
