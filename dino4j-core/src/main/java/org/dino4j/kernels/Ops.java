@@ -64,7 +64,9 @@ public final class Ops {
 
     /** e^x per lane, deterministic across JIT tiers (see above); inputs below -87.3 give 2^-126 rather than 0. */
     static FloatVector exp(FloatVector x) {
-        x = x.max(EXP_LO).min(EXP_HI);
+        // clamps by compare and blend: the same lanes as max(EXP_LO).min(EXP_HI), NaN included, in 4 instructions, not 10
+        x = x.blend(EXP_LO, x.compare(VectorOperators.LT, EXP_LO));
+        x = x.blend(EXP_HI, x.compare(VectorOperators.GT, EXP_HI));
         FloatVector t = x.fma(LOG2E, ROUND), n = t.sub(ROUND);
         FloatVector r = n.fma(FloatVector.broadcast(S, -LN2_HI), x);
         r = n.fma(FloatVector.broadcast(S, -LN2_LO), r);
@@ -260,9 +262,9 @@ public final class Ops {
     }
 
     /**
-     * {@link #expRow} over a row stored in blocks of W = 2L floats, 6·W apart (a 6-row group's [key block][6][W]
-     * layout): the same operations in the same order, so the same bits. The running maximum is a compare and blend:
-     * FloatVector.max's NaN and -0 handling costs five instructions where two do.
+     * p ← exp((p - max p) · scale) in place over a row of n stored in blocks of W = 2L floats, 6·W apart (a 6-row
+     * group's [key block][6][W] layout); returns the sum (the softmax is p / sum). The running maximum is a compare
+     * and blend: FloatVector.max's NaN and -0 handling costs five instructions where two do.
      */
     static float expRowBlocked(float[] p, int o, int n, float scale) {
         final int W = 2 * L, full = n / W, step = 6 * W;
@@ -287,28 +289,6 @@ public final class Ops {
         for (int j = 0; j < n - full * W; j++) {
             float e = exp((p[tail + j] - max) * scale);
             p[tail + j] = e;
-            sum += e;
-        }
-        return sum;
-    }
-
-    /** p ← exp((p - max p) · scale) in place over p[o, o+n); returns the sum (the softmax is p / sum). */
-    static float expRow(float[] p, int o, int n, float scale) {
-        int j = 0, ub = S.loopBound(n);
-        FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-        for (; j < ub; j += L) mv = mv.max(FloatVector.fromArray(S, p, o + j));
-        float max = mv.reduceLanes(VectorOperators.MAX);
-        for (; j < n; j++) max = Math.max(max, p[o + j]);
-        FloatVector sv = FloatVector.zero(S), mb = FloatVector.broadcast(S, max), sc = FloatVector.broadcast(S, scale);
-        for (j = 0; j < ub; j += L) {
-            FloatVector e = exp(FloatVector.fromArray(S, p, o + j).sub(mb).mul(sc));
-            e.intoArray(p, o + j);
-            sv = sv.add(e);
-        }
-        float sum = sumInOrder(sv.toArray());
-        for (; j < n; j++) {
-            float e = exp((p[o + j] - max) * scale);
-            p[o + j] = e;
             sum += e;
         }
         return sum;

@@ -93,6 +93,27 @@ class OpsTest {
     }
 
     @Test
+    void expVectorIsItsScalarTwinAndCloseToMathExp() {
+        var sp = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+        SplittableRandom r = new SplittableRandom(7);
+        float[] x = new float[4096];
+        float[] edges = {0f, -0f, 1f, -1f, 88.37626f, 88.5f, 200f, -87.33655f, -87.4f, -104f, -1000f,
+                Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN, Float.MIN_VALUE, 1e-30f};
+        System.arraycopy(edges, 0, x, 0, edges.length);
+        for (int i = edges.length; i < x.length; i++) x[i] = (float) (r.nextDouble(-90, 90));
+        float[] v = new float[x.length];
+        for (int i = 0; i < x.length; i += sp.length())
+            Ops.exp(jdk.incubator.vector.FloatVector.fromArray(sp, x, i)).intoArray(v, i);
+        for (int i = 0; i < x.length; i++) {
+            float s = Ops.exp(x[i]);
+            assertEquals(Float.floatToRawIntBits(s), Float.floatToRawIntBits(v[i]), "exp(" + x[i] + ") lanes differ from the scalar twin");
+            double want = Math.exp(Math.min(Math.max(x[i], Ops.EXP_LO), Ops.EXP_HI));
+            if (Float.isNaN(x[i])) assertTrue(Float.isNaN(s));
+            else assertEquals(want, s, 4e-7 * want, "exp(" + x[i] + ")");
+        }
+    }
+
+    @Test
     void attentionMatchesScalar() {
         SplittableRandom r = new SplittableRandom(4);
         // (batch, tokens, dim, heads): 1 token, head dims 16/64/8/20 (masked tails), token counts off the vector width
