@@ -170,17 +170,40 @@ public final class Ops {
      * Reading K and V in place instead, a 4 KiB-strided walk per key, ran ~20% slower.
      */
     public static void attention(float[] qkv, float[] out, int batch, int tokens, int dim, int heads) {
+        attention(qkv, out, batch, tokens, dim, heads, false);
+    }
+
+    /**
+     * {@link #attention} from qkv stored as column panels, as {@link Gemm#linearPanels} writes it: element (row i,
+     * column j) at (j / W)·B·T·W + i·W + j % W, W = {@link Gemm#W2}. Each head's queries, keys and values are then
+     * read in order rather than one strided row per token. Needs {@link #attentionPanelsFit}.
+     */
+    public static void attentionPanels(float[] qkv, float[] out, int batch, int tokens, int dim, int heads) {
+        if (!attentionPanelsFit(batch * tokens, dim, heads))
+            throw new IllegalArgumentException("attentionPanels needs head dims that are multiples of " + Gemm.W2
+                    + " and at least 6 rows; got dim " + dim + ", " + heads + " heads, " + batch * tokens + " rows");
+        attention(qkv, out, batch, tokens, dim, heads, true);
+    }
+
+    /** Whether qkv for these shapes can come as column panels ({@link #attentionPanels}, {@link Gemm#linearPanels}). */
+    public static boolean attentionPanelsFit(int rows, int dim, int heads) {
+        return rows >= 6 && dim % heads == 0 && (dim / heads) % Gemm.W2 == 0;
+    }
+
+    private static void attention(float[] qkv, float[] out, int batch, int tokens, int dim, int heads, boolean panels) {
         int hd = dim / heads;
         float scale = (float) (1.0 / Math.sqrt(hd));
-        Parallel.forEach(batch * heads, task -> attentionHead(qkv, out, task / heads, task % heads, tokens, dim, hd, scale));
+        Parallel.forEach(batch * heads, task -> attentionHead(qkv, out, task / heads, task % heads, batch, tokens, dim, hd,
+                scale, panels));
     }
 
     /** Query rows per block (a multiple of the 6-row kernel): the block's scores (RB x T) stay in L2 between QKᵀ, softmax and PV. */
     private static final int RB = 66;
     private static final ThreadLocal<float[][]> ATT = ThreadLocal.withInitial(() -> new float[6][0]);
 
-    private static void attentionHead(float[] qkv, float[] out, int b, int h, int T, int D, int hd, float scale) {
-        final int W = 2 * L, ld = 3 * D, base = b * T * ld;
+    private static void attentionHead(float[] qkv, float[] out, int b, int h, int B, int T, int D, int hd, float scale,
+                                      boolean panels) {
+        final int W = 2 * L, ld = 3 * D, base = b * T * ld, pw = B * T * W; // pw: one column panel (panels layout)
         int np = (T + W - 1) / W, tp = np * W, nc = (hd + W - 1) / W;
         float[][] sc = ATT.get();
         if (sc[0].length < np * hd * W) sc[0] = new float[np * hd * W];
@@ -190,31 +213,53 @@ public final class Ops {
         if (sc[4].length < RB) sc[4] = new float[RB];
         if (sc[5].length < 6 * W) sc[5] = new float[6 * W];
         float[] kp = sc[0], p = sc[1], vp = sc[2], qp = sc[3], inv = sc[4], tile = sc[5];
-        int ko = base + D + h * hd;
+        int ko = base + D + h * hd, kpo = (D + h * hd) / W * pw + b * T * W; // this head's keys: rows / first panel
         for (int jb = 0; jb < np; jb++) { // key panel jb: dim-major [d][W keys], written in order; keys past T zero
             int j0 = jb * W, keys = Math.min(W, T - j0), dst = jb * hd * W;
             if (keys < W) Arrays.fill(kp, dst, dst + hd * W, 0f);
-            for (int d = 0, src = ko + j0 * ld; d < hd; d++, src++)
-                for (int jj = 0, o = dst + d * W; jj < keys; jj++) kp[o + jj] = qkv[src + jj * ld];
+            if (panels) // W x W blocks (keys x dims) read in order, transposed
+                for (int c = 0; c < nc; c++)
+                    for (int jj = 0, src = kpo + c * pw + j0 * W, o = dst + c * W * W; jj < keys; jj++, src += W)
+                        for (int dd = 0; dd < W; dd++) kp[o + dd * W + jj] = qkv[src + dd];
+            else
+                for (int d = 0, src = ko + j0 * ld; d < hd; d++, src++)
+                    for (int jj = 0, o = dst + d * W; jj < keys; jj++) kp[o + jj] = qkv[src + jj * ld];
         }
-        // value panels: chunk c holds dims [c·W, c·W + W) of every key as [j][W]; dims past hd are zero
-        int vo = base + 2 * D + h * hd;
-        for (int c = 0; c < nc; c++) {
-            int d0 = c * W, cols = Math.min(W, hd - d0);
-            for (int j = 0; j < T; j++) {
-                int src = vo + j * ld + d0, dst = (c * T + j) * W;
-                if (cols == W) {
-                    FloatVector.fromArray(S, qkv, src).intoArray(vp, dst);
-                    FloatVector.fromArray(S, qkv, src + L).intoArray(vp, dst + L);
-                } else for (int d = 0; d < W; d++) vp[dst + d] = d < cols ? qkv[src + d] : 0f;
+        // value panels: chunk c holds dims [c·W, c·W + W) of every key as [j][W]; dims past hd are zero. The panels
+        // layout already is that: read in place.
+        float[] vsrc = vp;
+        int vbase = 0, vstride = T * W;
+        if (panels) {
+            vsrc = qkv;
+            vbase = (2 * D + h * hd) / W * pw + b * T * W;
+            vstride = pw;
+        } else {
+            int vo = base + 2 * D + h * hd;
+            for (int c = 0; c < nc; c++) {
+                int d0 = c * W, cols = Math.min(W, hd - d0);
+                for (int j = 0; j < T; j++) {
+                    int src = vo + j * ld + d0, dst = (c * T + j) * W;
+                    if (cols == W) {
+                        FloatVector.fromArray(S, qkv, src).intoArray(vp, dst);
+                        FloatVector.fromArray(S, qkv, src + L).intoArray(vp, dst + L);
+                    } else for (int d = 0; d < W; d++) vp[dst + d] = d < cols ? qkv[src + d] : 0f;
+                }
             }
         }
+        int qpo = h * hd / W * pw + b * T * W; // this head's queries: first panel (panels layout)
         for (int r0 = 0; r0 < T; r0 += RB) {
             int rn = Math.min(RB, T - r0);
             // query block packed as the GEMM's A panels: group g holds rows r0+6g..+5 as [d][6] (last row repeated)
             for (int i0 = 0; i0 < rn; i0 += 6) {
                 int rows = Math.min(6, rn - i0), q0 = base + (r0 + i0) * ld + h * hd;
-                if (rows == 6) Gemm.interleave6(qkv, q0, ld, hd, qp, i0 * hd);
+                if (panels) {
+                    for (int c = 0; c < nc; c++) {
+                        int src = qpo + c * pw + (r0 + i0) * W, dst = i0 * hd + c * W * 6;
+                        if (rows == 6) Gemm.interleave6(qkv, src, W, W, qp, dst);
+                        else for (int r = 0; r < 6; r++)
+                            for (int dd = 0, s0 = src + Math.min(r, rows - 1) * W; dd < W; dd++) qp[dst + dd * 6 + r] = qkv[s0 + dd];
+                    }
+                } else if (rows == 6) Gemm.interleave6(qkv, q0, ld, hd, qp, i0 * hd);
                 else for (int r = 0; r < 6; r++)
                     for (int d = 0, src = q0 + Math.min(r, rows - 1) * ld; d < hd; d++) qp[i0 * hd + d * 6 + r] = qkv[src + d];
             }
@@ -231,11 +276,11 @@ public final class Ops {
                 for (int i0 = 0; i0 < rn; i0 += 6) {
                     int rows = Math.min(6, rn - i0), oo = (b * T + r0 + i0) * D + h * hd + d0;
                     if (rows == 6 && cols == W) {
-                        Gemm.kernel6x2Blocked(p, i0 * tp, vp, c * T * W, T, out, oo, D);
+                        Gemm.kernel6x2Blocked(p, i0 * tp, vsrc, vbase + c * vstride, T, out, oo, D);
                         for (int r = 0; r < 6; r++) scaleRow(out, oo + r * D, W, inv[i0 + r]);
                         continue;
                     }
-                    Gemm.kernel6x2Blocked(p, i0 * tp, vp, c * T * W, T, tile, 0, W);
+                    Gemm.kernel6x2Blocked(p, i0 * tp, vsrc, vbase + c * vstride, T, tile, 0, W);
                     for (int r = 0; r < rows; r++) {
                         float f = inv[i0 + r];
                         for (int d = 0; d < cols; d++) out[oo + r * D + d] = tile[r * W + d] * f;

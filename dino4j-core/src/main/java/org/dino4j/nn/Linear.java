@@ -44,6 +44,14 @@ public record Linear(MemorySegment weight, float[] bias, int in, int out, Prepac
         Gemm.linear(x, 0, in, weight, packed(rows), bias, null, y, 0, out, rows, out, in, false);
     }
 
+    /**
+     * y = x Wᵀ + b stored as column panels ({@link Gemm#linearPanels}); the packed copy is used where the machine's
+     * kernel is the one linearPanels runs (AVX2), else B is packed per call.
+     */
+    public void forwardPanels(float[] x, int rows, float[] y) {
+        Gemm.linearPanels(x, in, weight, Gemm.narrowKernel() ? packed(rows) : null, bias, y, rows, out, in);
+    }
+
     /** x_res[rows, out] += gamma ⊙ (x Wᵀ + b): the residual add and LayerScale fused into the GEMM epilogue. */
     public void forwardResidual(float[] x, int rows, float[] gamma, float[] residual) {
         Gemm.linear(x, 0, in, weight, packed(rows), bias, gamma, residual, 0, out, rows, out, in, true);

@@ -125,6 +125,35 @@ class GemmTest {
     }
 
     @Test
+    void linearPanelsIsLinearStoredAsColumnPanels() {
+        SplittableRandom r = new SplittableRandom(9);
+        int w2 = Gemm.W2;
+        // rows: one micro-panel, ragged, several row blocks; columns: one panel, several; K: short, split in blocks
+        for (int[] s : new int[][] {{6, w2, 1}, {7, 2 * w2, 17}, {13, 3 * w2, 64}, {200, 4 * w2, 513}, {257, 6 * w2, 384}}) {
+            int m = s[0], n = s[1], k = s[2];
+            float[] wf = rand(r, n * k), a = rand(r, m * k), bias = rand(r, n);
+            MemorySegment w = unalignedSegment(wf);
+            float[] want = new float[m * n];
+            ScalarKernels.linear(a, 0, k, w, bias, null, want, 0, n, m, n, k, false);
+            for (Gemm.PackedWeight pw : new Gemm.PackedWeight[] {null, Gemm.packNarrow(w, n, k)}) {
+                float[] got = new float[m * n + 5];
+                java.util.Arrays.fill(got, 7f);
+                Gemm.linearPanels(a, k, w, pw, bias, got, m, n, k);
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < n; j++) {
+                        float g = got[j / w2 * m * w2 + i * w2 + j % w2], e = want[i * n + j];
+                        assertEquals(e, g, 1e-5 * (1 + Math.abs(e)) * Math.sqrt(k), m + "x" + n + "x" + k + " at " + i + "," + j);
+                    }
+                for (int i = m * n; i < got.length; i++) assertEquals(7f, got[i], "wrote past C");
+            }
+        }
+        float[] a = new float[5 * 8];
+        MemorySegment w = MemorySegment.ofArray(new float[w2 * 8]);
+        assertThrows(IllegalArgumentException.class, () -> Gemm.linearPanels(a, 8, w, null, null, new float[5 * w2], 5, w2, 8));
+        assertThrows(IllegalArgumentException.class, () -> Gemm.linearPanels(a, 8, w, null, null, new float[6 * w2], 6, w2 - 1, 8));
+    }
+
+    @Test
     void linearReadsMemoryMappedFile(@TempDir Path dir) throws IOException {
         SplittableRandom r = new SplittableRandom(3);
         int m = 29, n = 71, k = 530;

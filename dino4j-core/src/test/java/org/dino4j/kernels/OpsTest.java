@@ -129,6 +129,25 @@ class OpsTest {
     }
 
     @Test
+    void attentionFromColumnPanelsMatchesScalar() {
+        SplittableRandom r = new SplittableRandom(5);
+        int w = Gemm.W2;
+        // (batch, tokens, heads, head dim in panels): 6 rows, a partial query group and key panel, ViT-S's shape
+        for (int[] s : new int[][] {{1, 6, 1, 1}, {2, 5, 2, 1}, {1, 70, 3, 2}, {2, 257, 6, 64 / w}, {3, 17, 1, 3}}) {
+            int b = s[0], t = s[1], h = s[2], d = h * s[3] * w, rows = b * t, n = 3 * d;
+            assertTrue(Ops.attentionPanelsFit(rows, d, h));
+            float[] qkv = rand(r, rows * n, 1.5), panels = new float[rows * n];
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < n; j++) panels[j / w * rows * w + i * w + j % w] = qkv[i * n + j];
+            float[] a = new float[rows * d], c = new float[rows * d];
+            Ops.attentionPanels(panels, a, b, t, d, h);
+            ScalarOps.attention(qkv, c, b, t, d, h);
+            close(c, a, 2e-5);
+        }
+        assertTrue(!Ops.attentionPanelsFit(5, 2 * w, 1) && !Ops.attentionPanelsFit(60, 40, 2));
+    }
+
+    @Test
     void attentionIsThreadSafe() throws Exception {
         SplittableRandom r = new SplittableRandom(5);
         int b = 2, t = 40, d = 64, h = 4;
