@@ -131,6 +131,70 @@ public final class Ops {
         System.arraycopy(t, 0, a, o, n);
     }
 
+    /**
+     * GELU's backward: g[i] += dy[i] · (Φ(x) + x·φ(x)) over [0, n), in parallel; Φ by the erf of {@link #gelu}, φ by
+     * {@link #exp(FloatVector)}. The scalar twin is {@link ScalarOps#geluBackward}.
+     */
+    public static void geluBackward(float[] x, float[] dy, float[] g, int n) {
+        Parallel.forRange(n, 1 << 14, (lo, hi) -> {
+            int i = lo, ub = lo + S.loopBound(hi - lo);
+            for (; i < ub; i += L) geluBackwardAt(x, dy, g, i);
+            for (; i < hi; i++) {
+                float z = x[i];
+                g[i] += dy[i] * (0.5f * (1f + ScalarOps.erf(z * SQRT1_2)) + z * exp(-0.5f * z * z) * INV_SQRT_2PI);
+            }
+        });
+    }
+
+    static final float INV_SQRT_2PI = (float) (1 / Math.sqrt(2 * Math.PI));
+
+    /** One vector of {@link #geluBackward}, erf written out as in {@link #geluAt}. */
+    private static void geluBackwardAt(float[] xs, float[] dy, float[] g, int o) {
+        FloatVector x = FloatVector.fromArray(S, xs, o);
+        FloatVector z = x.mul(SQRT1_2);
+        z = z.blend(ERF_CLAMP, z.compare(VectorOperators.GT, ERF_CLAMP)).blend(-ERF_CLAMP, z.compare(VectorOperators.LT, -ERF_CLAMP));
+        FloatVector z2 = z.mul(z);
+        FloatVector num = z2.fma(EA13, EA11).fma(z2, FloatVector.broadcast(S, EA9)).fma(z2, FloatVector.broadcast(S, EA7))
+                .fma(z2, FloatVector.broadcast(S, EA5)).fma(z2, FloatVector.broadcast(S, EA3))
+                .fma(z2, FloatVector.broadcast(S, EA1)).mul(z);
+        FloatVector den = z2.fma(EB8, EB6).fma(z2, FloatVector.broadcast(S, EB4)).fma(z2, FloatVector.broadcast(S, EB2))
+                .fma(z2, FloatVector.broadcast(S, EB0));
+        FloatVector cdf = num.div(den).add(1f).mul(0.5f);
+        FloatVector pdf = exp(x.mul(x).mul(-0.5f)).mul(INV_SQRT_2PI);
+        FloatVector d = x.fma(pdf, cdf);
+        FloatVector.fromArray(S, dy, o).fma(d, FloatVector.fromArray(S, g, o)).intoArray(g, o);
+    }
+
+    /**
+     * p[o, o + n) ← softmax(p · scale) for scale > 0, in float (max subtracted, {@link #exp(FloatVector)}, lanes summed in order,
+     * then multiplied by 1/sum). The scalar twin is {@link ScalarOps#softmaxScaled}.
+     */
+    public static void softmaxScaled(float[] p, int o, int n, float scale) {
+        int j = 0, ub = S.loopBound(n);
+        FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        for (; j < ub; j += L) {
+            FloatVector v = FloatVector.fromArray(S, p, o + j);
+            mv = mv.blend(v, mv.compare(VectorOperators.LT, v));
+        }
+        float max = mv.reduceLanes(VectorOperators.MAX);
+        for (; j < n; j++) max = Math.max(max, p[o + j]);
+        FloatVector sv = FloatVector.zero(S), mb = FloatVector.broadcast(S, max), sc = FloatVector.broadcast(S, scale);
+        for (j = 0; j < ub; j += L) {
+            FloatVector e = exp(FloatVector.fromArray(S, p, o + j).sub(mb).mul(sc));
+            e.intoArray(p, o + j);
+            sv = sv.add(e);
+        }
+        float sum = sumInOrder(sv.toArray());
+        for (; j < n; j++) {
+            float e = exp((p[o + j] - max) * scale);
+            p[o + j] = e;
+            sum += e;
+        }
+        FloatVector inv = FloatVector.broadcast(S, 1f / sum);
+        for (j = 0; j < ub; j += L) FloatVector.fromArray(S, p, o + j).mul(inv).intoArray(p, o + j);
+        for (float f = 1f / sum; j < n; j++) p[o + j] *= f;
+    }
+
     /** GELU over a large buffer, in parallel. */
     public static void geluParallel(float[] a, int off, int n) {
         Parallel.forRange(n, 1 << 14, (lo, hi) -> gelu(a, off + lo, hi - lo));

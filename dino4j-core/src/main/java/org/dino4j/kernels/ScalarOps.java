@@ -34,6 +34,24 @@ public final class ScalarOps {
         for (int i = off; i < off + n; i++) a[i] = a[i] * 0.5f * (1f + erf(a[i] * Ops.SQRT1_2));
     }
 
+    /** g[i] += dy[i] · (Φ(x) + x·φ(x)), in double. */
+    public static void geluBackward(float[] x, float[] dy, float[] g, int n) {
+        for (int i = 0; i < n; i++) {
+            double z = x[i];
+            double cdf = 0.5 * (1 + erf((float) (z * Ops.SQRT1_2))), pdf = Math.exp(-0.5 * z * z) / Math.sqrt(2 * Math.PI);
+            g[i] += (float) (dy[i] * (cdf + z * pdf));
+        }
+    }
+
+    /** p[o, o + n) ← softmax(p · scale), in double. */
+    public static void softmaxScaled(float[] p, int o, int n, float scale) {
+        double max = Double.NEGATIVE_INFINITY, sum = 0;
+        for (int j = 0; j < n; j++) max = Math.max(max, (double) p[o + j] * scale);
+        double[] e = new double[n];
+        for (int j = 0; j < n; j++) sum += e[j] = Math.exp((double) p[o + j] * scale - max);
+        for (int j = 0; j < n; j++) p[o + j] = (float) (e[j] / sum);
+    }
+
     public static void siluGate(float[] in, float[] out, int rows, int h) {
         for (int r = 0; r < rows; r++)
             for (int j = 0; j < h; j++) {

@@ -114,6 +114,41 @@ class OpsTest {
     }
 
     @Test
+    void geluBackwardMatchesScalar() {
+        SplittableRandom r = new SplittableRandom(11);
+        for (int n : new int[] {1, 7, 33, 40_000}) {
+            float[] x = rand(r, n, 2.5), dy = rand(r, n, 1), g0 = rand(r, n, 1);
+            if (n > 10) { x[0] = 100f; x[1] = -100f; x[2] = 5.7f; x[3] = -5.7f; x[4] = 0f; }
+            float[] a = g0.clone(), c = g0.clone();
+            Ops.geluBackward(x, dy, a, n);
+            ScalarOps.geluBackward(x, dy, c, n);
+            close(c, a, 2e-6);
+        }
+        // d/dx GELU at 0 is 1/2; at large |x| it tends to 1 (x > 0) and 0 (x < 0)
+        float[] g = new float[3];
+        Ops.geluBackward(new float[] {0f, 30f, -30f}, new float[] {1f, 1f, 1f}, g, 3);
+        assertEquals(0.5f, g[0], 1e-7);
+        assertEquals(1f, g[1], 1e-6);
+        assertEquals(0f, g[2], 1e-6);
+    }
+
+    @Test
+    void softmaxScaledMatchesScalar() {
+        SplittableRandom r = new SplittableRandom(12);
+        for (int n : new int[] {1, 7, 50, 257, 1000}) {
+            float[] p = rand(r, n + 3, 6);
+            float[] a = p.clone(), c = p.clone();
+            Ops.softmaxScaled(a, 3, n, 0.125f);
+            ScalarOps.softmaxScaled(c, 3, n, 0.125f);
+            close(c, a, 1e-6);
+            double sum = 0;
+            for (int j = 3; j < n + 3; j++) sum += a[j];
+            assertEquals(1.0, sum, 2e-6);
+            assertEquals(p[0], a[0]); // untouched before o
+        }
+    }
+
+    @Test
     void attentionMatchesScalar() {
         SplittableRandom r = new SplittableRandom(4);
         // (batch, tokens, dim, heads): 1 token, head dims 16/64/8/20 (masked tails), token counts off the vector width

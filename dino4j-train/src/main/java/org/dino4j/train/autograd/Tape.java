@@ -7,7 +7,6 @@ import java.util.List;
 import org.dino4j.kernels.Gemm;
 import org.dino4j.kernels.Ops;
 import org.dino4j.kernels.Parallel;
-import org.dino4j.kernels.ScalarOps;
 
 /**
  * Reverse-mode automatic differentiation: every op computes its value at once and, when any input needs a
@@ -267,17 +266,7 @@ public final class Tape {
         float[] v = x.value.clone();
         Ops.geluParallel(v, 0, v.length);
         Var o = out(v, x.shape, x);
-        if (o.requiresGrad) o.backward = () -> {
-            float[] g = x.g();
-            Parallel.forRange(g.length, 4096, (lo, hi) -> {
-                for (int i = lo; i < hi; i++) {
-                    float z = x.value[i];
-                    float cdf = 0.5f * (1 + ScalarOps.erf(z * 0.70710678f));
-                    float pdf = (float) Math.exp(-0.5f * z * z) * 0.39894228f;
-                    g[i] += o.grad[i] * (cdf + z * pdf);
-                }
-            });
-        };
+        if (o.requiresGrad) o.backward = () -> Ops.geluBackward(x.value, o.grad, x.g(), v.length);
         return o;
     }
 
@@ -484,7 +473,7 @@ public final class Tape {
             float[] q = head(src, b, t, d3, h * hd, hd), k = head(src, b, t, d3, d + h * hd, hd);
             float[] v = head(src, b, t, d3, 2 * d + h * hd, hd), o = new float[t * hd];
             Gemm.linear(q, 0, hd, MemorySegment.ofArray(k), null, null, prob, po, t, t, t, hd, false); // Q K^T
-            for (int i = 0; i < t; i++) softmaxScaled(prob, po + i * t, t, scale);
+            for (int i = 0; i < t; i++) Ops.softmaxScaled(prob, po + i * t, t, scale);
             Gemm.matmul(prob, po, t, v, 0, hd, o, 0, hd, t, hd, t, false);
             for (int i = 0; i < t; i++) System.arraycopy(o, i * hd, out, (b * t + i) * d + h * hd, hd);
         });
@@ -524,15 +513,6 @@ public final class Tape {
         float[] h = new float[t * w];
         for (int i = 0; i < t; i++) System.arraycopy(src, (b * t + i) * ld + c0, h, i * w, w);
         return h;
-    }
-
-    /** p[o, o+n) <- softmax(p * scale), in double. */
-    private static void softmaxScaled(float[] p, int o, int n, float scale) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (int j = 0; j < n; j++) max = Math.max(max, (double) p[o + j] * scale);
-        double sum = 0;
-        for (int j = 0; j < n; j++) sum += p[o + j] = (float) Math.exp((double) p[o + j] * scale - max);
-        for (int j = 0; j < n; j++) p[o + j] /= (float) sum;
     }
 
     /**
