@@ -195,6 +195,60 @@ public final class Ops {
         for (float f = 1f / sum; j < n; j++) p[o + j] *= f;
     }
 
+    /**
+     * One row of a cross-entropy against soft targets: p[po + j] ← softmax(s · invTemp)_j and returns
+     * −Σ t_j log_softmax(s · invTemp)_j over j < k, with one exponential per element (log_softmax = s·invTemp − max −
+     * log Σ). Sums run in float over 64-element chunks, added up in double. The scalar twin is
+     * {@link ScalarOps#softCrossEntropyRow}.
+     */
+    public static float softCrossEntropyRow(float[] s, int so, int k, float invTemp, float[] t, int to, float[] p, int po) {
+        int ub = S.loopBound(k), j = 0;
+        FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        for (; j < ub; j += L) {
+            FloatVector v = FloatVector.fromArray(S, s, so + j);
+            mv = mv.blend(v, mv.compare(VectorOperators.LT, v));
+        }
+        float max = mv.reduceLanes(VectorOperators.MAX);
+        for (; j < k; j++) max = Math.max(max, s[so + j]);
+        float mx = max * invTemp; // invTemp > 0: the max of s·invTemp
+        FloatVector it = FloatVector.broadcast(S, invTemp), mb = FloatVector.broadcast(S, mx);
+        double sum = 0, dot = 0, tsum = 0;
+        for (j = 0; j < ub; ) {
+            FloatVector sv = FloatVector.zero(S), dv = sv, tv = sv;
+            for (int end = Math.min(ub, j + 64); j < end; j += L) { // 64 elements, then into the double sums
+                FloatVector x = FloatVector.fromArray(S, s, so + j).fma(it, mb.neg());
+                FloatVector e = exp(x), tt = FloatVector.fromArray(S, t, to + j);
+                e.intoArray(p, po + j);
+                sv = sv.add(e);
+                dv = tt.fma(x, dv);
+                tv = tv.add(tt);
+            }
+            sum += sv.reduceLanes(VectorOperators.ADD);
+            dot += dv.reduceLanes(VectorOperators.ADD);
+            tsum += tv.reduceLanes(VectorOperators.ADD);
+        }
+        for (; j < k; j++) {
+            float x = Math.fma(s[so + j], invTemp, -mx), e = exp(x);
+            p[po + j] = e;
+            sum += e;
+            dot += t[to + j] * x;
+            tsum += t[to + j];
+        }
+        FloatVector inv = FloatVector.broadcast(S, (float) (1 / sum));
+        for (j = 0; j < ub; j += L) FloatVector.fromArray(S, p, po + j).mul(inv).intoArray(p, po + j);
+        for (float f = (float) (1 / sum); j < k; j++) p[po + j] *= f;
+        return (float) (Math.log(sum) * tsum - dot);
+    }
+
+    /** out[i] = exp(x[i] / div - shift) for i < n, in parallel (the vector exp; the tail by its scalar twin). */
+    public static void expDivParallel(float[] x, float[] out, int n, float div, float shift) {
+        Parallel.forRange(n, 1 << 14, (lo, hi) -> {
+            int i = lo, ub = lo + S.loopBound(hi - lo);
+            for (; i < ub; i += L) exp(FloatVector.fromArray(S, x, i).div(div).sub(shift)).intoArray(out, i);
+            for (; i < hi; i++) out[i] = exp(x[i] / div - shift);
+        });
+    }
+
     /** GELU over a large buffer, in parallel. */
     public static void geluParallel(float[] a, int off, int n) {
         Parallel.forRange(n, 1 << 14, (lo, hi) -> gelu(a, off + lo, hi - lo));

@@ -43,6 +43,20 @@ public final class ScalarOps {
         }
     }
 
+    /** {@link Ops#softCrossEntropyRow} in double, two exponentials per element. */
+    public static float softCrossEntropyRow(float[] s, int so, int k, float invTemp, float[] t, int to, float[] p, int po) {
+        double max = Double.NEGATIVE_INFINITY, sum = 0, ce = 0;
+        for (int j = 0; j < k; j++) max = Math.max(max, (double) s[so + j] * invTemp);
+        for (int j = 0; j < k; j++) sum += Math.exp((double) s[so + j] * invTemp - max);
+        double lse = max + Math.log(sum);
+        for (int j = 0; j < k; j++) {
+            double ls = (double) s[so + j] * invTemp - lse;
+            p[po + j] = (float) Math.exp(ls);
+            ce -= t[to + j] * ls;
+        }
+        return (float) ce;
+    }
+
     /** p[o, o + n) ← softmax(p · scale), in double. */
     public static void softmaxScaled(float[] p, int o, int n, float scale) {
         double max = Double.NEGATIVE_INFINITY, sum = 0;

@@ -149,6 +149,25 @@ class OpsTest {
     }
 
     @Test
+    void softCrossEntropyRowMatchesScalar() {
+        SplittableRandom r = new SplittableRandom(13);
+        for (int k : new int[] {1, 7, 64, 65, 1000, 65_536}) {
+            float[] s = rand(r, k + 2, 1), t = new float[k + 1], a = new float[k + 3], c = new float[k + 3];
+            double tot = 0;
+            for (int j = 0; j < k; j++) tot += t[1 + j] = (float) r.nextDouble();
+            for (int j = 0; j < k; j++) t[1 + j] /= (float) tot; // a distribution, as the teacher's targets
+            float got = Ops.softCrossEntropyRow(s, 2, k, 10f, t, 1, a, 3);
+            float want = ScalarOps.softCrossEntropyRow(s, 2, k, 10f, t, 1, c, 3);
+            assertEquals(want, got, 2e-6 * Math.max(1, Math.abs(want)), "k=" + k);
+            close(c, a, 1e-6);
+        }
+        // one prototype: log_softmax is 0 whatever the logit, so the loss is 0 and p is 1
+        float[] p = new float[1];
+        assertEquals(0f, Ops.softCrossEntropyRow(new float[] {3f}, 0, 1, 10f, new float[] {1f}, 0, p, 0), 1e-7);
+        assertEquals(1f, p[0]);
+    }
+
+    @Test
     void attentionMatchesScalar() {
         SplittableRandom r = new SplittableRandom(4);
         // (batch, tokens, dim, heads): 1 token, head dims 16/64/8/20 (masked tails), token counts off the vector width

@@ -68,4 +68,26 @@ class LossFixturesTest {
         System.out.printf("worst relative error over losses and gradients: %.2e%n", worst);
         assertTrue(worst < 1e-5); // measured 1.3e-6: a regression shows long before the 1e-4 bar
     }
+
+    @Test
+    void sinkhornKnoppSurvivesLogitsThatOverflowFloat() {
+        // logits up to 10 at temp 0.07: exp(143) is beyond float; the official float32 code gives NaN here
+        int rows = 4, k = 6;
+        float[] t = new float[rows * k];
+        for (int i = 0; i < t.length; i++) t[i] = 10f * (i % 7) / 6f;
+        float[] q = org.dino4j.train.loss.Centering.sinkhornKnopp(t, rows, k, 0.07f, 3, rows);
+        for (int i = 0; i < rows; i++) {
+            double s = 0;
+            for (int j = 0; j < k; j++) {
+                assertTrue(Float.isFinite(q[i * k + j]) && q[i * k + j] >= 0, "q[" + i + "," + j + "] = " + q[i * k + j]);
+                s += q[i * k + j];
+            }
+            assertEquals(1.0, s, 1e-5, "sample " + i + " sums to 1");
+        }
+        // and below the guard the same logits shifted down give the same targets (Q is divided by its total)
+        float[] lo = t.clone();
+        for (int i = 0; i < lo.length; i++) lo[i] -= 6f;
+        float[] q2 = org.dino4j.train.loss.Centering.sinkhornKnopp(lo, rows, k, 0.07f, 3, rows);
+        assertTrue(relErr(q2, q) < 1e-4, "shifted logits: " + relErr(q2, q));
+    }
 }

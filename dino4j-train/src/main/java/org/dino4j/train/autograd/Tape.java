@@ -523,19 +523,9 @@ public final class Tape {
         int r = s.rows(), k = s.cols();
         if (t.length != s.numel()) throw new IllegalArgumentException("targets " + t.length + " for " + s);
         float[] v = new float[r], p = new float[s.numel()];
-        Parallel.forRange(r, 1, (lo, hi) -> { for (int i = lo; i < hi; i++) {
-            double max = Double.NEGATIVE_INFINITY;
-            for (int j = 0; j < k; j++) max = Math.max(max, s.value[i * k + j] / temp);
-            double sum = 0;
-            for (int j = 0; j < k; j++) sum += Math.exp(s.value[i * k + j] / temp - max);
-            double lse = max + Math.log(sum), ce = 0;
-            for (int j = 0; j < k; j++) {
-                double ls = s.value[i * k + j] / temp - lse;
-                p[i * k + j] = (float) Math.exp(ls);
-                ce -= t[i * k + j] * ls;
-            }
-            v[i] = (float) ce;
-        } });
+        Parallel.forRange(r, 1, (lo, hi) -> {
+            for (int i = lo; i < hi; i++) v[i] = Ops.softCrossEntropyRow(s.value, i * k, k, 1f / temp, t, i * k, p, i * k);
+        });
         Var o = out(v, new int[] {r}, s);
         if (o.requiresGrad) o.backward = () -> {
             float[] g = s.g();

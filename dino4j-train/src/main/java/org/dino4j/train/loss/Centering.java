@@ -1,5 +1,8 @@
 package org.dino4j.train.loss;
 
+import org.dino4j.kernels.Ops;
+import org.dino4j.kernels.Parallel;
+
 /**
  * The two ways DINOv2 turns teacher logits [rows, K] into targets: softmax centering with an EMA center, and
  * Sinkhorn-Knopp (the official {@code sinkhorn_knopp_teacher}, single process: the all-reduces are identities).
@@ -23,35 +26,39 @@ public final class Centering {
     /**
      * Q = exp(t / temp)^T, normalised to total 1, then {@code iterations} rounds of: rows (prototypes) to sum 1/K,
      * columns (samples) to sum 1/B; finally columns scaled to sum 1. {@code b} is the number of samples the column
-     * constraint counts (rows for DINO, the number of masked patches for iBOT). No max-subtraction, as the official
-     * code (float32 throughout there; double here, then rounded).
+     * constraint counts (rows for DINO, the number of masked patches for iBOT). Float32 throughout, as the official
+     * code, its divisions kept as divisions; the total and each sample's sum are added up in double, each
+     * prototype's sum over the samples in float.
      */
     public static float[] sinkhornKnopp(float[] t, int rows, int k, float temp, int iterations, double b) {
-        double[] q = new double[rows * k]; // q[i * k + j] = Q^T: sample i, prototype j
-        double[] partial = new double[rows];
-        org.dino4j.kernels.Parallel.forRange(rows, 1, (lo, hi) -> {
-            for (int i = lo; i < hi; i++) {
-                double s = 0;
-                for (int j = 0; j < k; j++) s += q[i * k + j] = Math.exp(t[i * k + j] / temp);
-                partial[i] = s;
-            }
-        });
+        float[] q = new float[rows * k]; // q[i * k + j] = Q^T: sample i, prototype j
+        // exp(t/temp), as the official code; only where that would overflow float (a logit above ~60·temp: the
+        // official result is then NaN) is a constant subtracted first, which the division by the total cancels
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < rows * k; i++) max = Math.max(max, t[i]);
+        Ops.expDivParallel(t, q, rows * k, temp, Math.max(0f, max / temp - 60f));
         double total = 0;
-        for (double s : partial) total += s;
+        for (float v : q) total += v;
+        float sumQ = (float) total, kf = k, bf = (float) b;
+        Parallel.forRange(q.length, 1 << 14, (lo, hi) -> { for (int i = lo; i < hi; i++) q[i] /= sumQ; });
+        float[] colSum = new float[k];
         for (int it = 0; it < iterations; it++) {
-            double[] colSum = new double[k]; // prototypes: rows of Q (the first pass also divides by the total)
-            for (int i = 0; i < rows; i++) for (int j = 0; j < k; j++) colSum[j] += q[i * k + j];
-            double tot = it == 0 ? total : 1;
-            org.dino4j.kernels.Parallel.forRange(rows, 1, (lo, hi) -> {
+            java.util.Arrays.fill(colSum, 0f);
+            Parallel.forRange(k, 1024, (lo, hi) -> { // prototypes: each task its own range of columns
+                for (int i = 0; i < rows; i++) for (int j = lo; j < hi; j++) colSum[j] += q[i * k + j];
+            });
+            Parallel.forRange(rows, 1, (lo, hi) -> {
                 for (int i = lo; i < hi; i++) {
+                    int o = i * k;
+                    for (int j = 0; j < k; j++) q[o + j] = q[o + j] / colSum[j] / kf;
                     double s = 0;
-                    for (int j = 0; j < k; j++) s += q[i * k + j] = q[i * k + j] / tot / (colSum[j] / tot * k);
-                    for (int j = 0; j < k; j++) q[i * k + j] /= s * b;
+                    for (int j = 0; j < k; j++) s += q[o + j];
+                    float sf = (float) s;
+                    for (int j = 0; j < k; j++) q[o + j] = q[o + j] / sf / bf;
                 }
             });
         }
-        float[] out = new float[q.length];
-        for (int i = 0; i < q.length; i++) out[i] = (float) (q[i] * b);
-        return out;
+        Parallel.forRange(q.length, 1 << 14, (lo, hi) -> { for (int i = lo; i < hi; i++) q[i] *= bf; });
+        return q;
     }
 }
