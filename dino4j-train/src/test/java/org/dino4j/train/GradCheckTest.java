@@ -72,6 +72,12 @@ class GradCheckTest {
             check("sub", List.of(param(1, s), param(1, s)), (t, v) -> t.sub(v.get(0), v.get(1)));
             check("affine", List.of(param(1, s)), (t, v) -> t.affine(v.get(0), -1.7f, 0.3f));
             check("mulCols", List.of(param(1, s), param(1, s[1])), (t, v) -> t.mulCols(v.get(0), v.get(1)));
+            float[] keep = new float[s[0]];
+            for (int i = 0; i < keep.length; i++) keep[i] = i % 3 == 1 ? 0f : 1.25f; // DropPath: dropped and kept rows
+            check("residual", List.of(param(1, s), param(1, s), param(1, s[1])),
+                    (t, v) -> t.residual(v.get(0), v.get(1), v.get(2), 1, keep));
+            check("residual (no gamma, no drop)", List.of(param(1, s), param(1, s)),
+                    (t, v) -> t.residual(v.get(0), v.get(1), null, 1, null));
             check("gelu", List.of(param(2, s)), (t, v) -> t.gelu(v.get(0)));
             check("log", List.of(Var.param(positive(s[0] * s[1]), s)), (t, v) -> t.log(v.get(0)));
             check("sum", List.of(param(1, s)), (t, v) -> t.sum(v.get(0)));

@@ -173,6 +173,51 @@ public final class Tape {
 
     // ------------------------------------------------------------------ elementwise
 
+    /**
+     * A block's residual add, x + keep[group] · gamma ⊙ h in one pass: LayerScale (gamma [cols], or null), DropPath's
+     * per-sample factor (keep [groups of rowsPerGroup rows], or null) and the add. As mulCols, scaleRowGroups and add
+     * in turn, but without their two intermediate arrays (kept on the tape until the backward).
+     */
+    public Var residual(Var x, Var h, Var gamma, int rowsPerGroup, float[] keep) {
+        sameSize(x, h);
+        int c = x.cols(), per = rowsPerGroup * c, n = x.numel();
+        if (gamma != null && gamma.numel() != c) throw new IllegalArgumentException("gamma " + gamma + " for " + x);
+        if (keep != null && keep.length * per != n) throw new IllegalArgumentException(keep.length + " groups of " + rowsPerGroup + " rows for " + x);
+        float[] v = new float[n], xv = x.value, hv = h.value, gv = gamma == null ? null : gamma.value;
+        Parallel.forRange(x.rows(), 64, (lo, hi) -> {
+            for (int i = lo; i < hi; i++) {
+                float s = keep == null ? 1f : keep[i * c / per];
+                for (int j = 0, o = i * c; j < c; j++, o++) v[o] = xv[o] + s * (gv == null ? hv[o] : gv[j] * hv[o]);
+            }
+        });
+        Var o = gamma == null ? out(v, x.shape, x, h) : out(v, x.shape, x, h, gamma);
+        if (o.requiresGrad) o.backward = () -> {
+            float[] g = o.grad;
+            if (x.requiresGrad) add(x.g(), g);
+            if (h.requiresGrad) {
+                float[] gh = h.g();
+                Parallel.forRange(x.rows(), 64, (lo, hi) -> {
+                    for (int i = lo; i < hi; i++) {
+                        float s = keep == null ? 1f : keep[i * c / per];
+                        for (int j = 0, q = i * c; j < c; j++, q++) gh[q] += g[q] * s * (gv == null ? 1f : gv[j]);
+                    }
+                });
+            }
+            if (gamma != null && gamma.requiresGrad) {
+                double[] acc = new double[c];
+                for (int i = 0, rows = x.rows(); i < rows; i++) {
+                    float s = keep == null ? 1f : keep[i * c / per];
+                    if (s == 0f) continue;
+                    for (int j = 0, q = i * c; j < c; j++, q++) acc[j] += (double) g[q] * hv[q] * s;
+                }
+                float[] gg = gamma.g();
+                for (int j = 0; j < c; j++) gg[j] += (float) acc[j];
+            }
+        };
+        return o;
+    }
+
+
     public Var mul(Var a, Var b) {
         sameSize(a, b);
         float[] v = new float[a.numel()];
@@ -354,10 +399,14 @@ public final class Tape {
         return o;
     }
 
-    /** nn.LayerNorm over the last dimension (biased variance). */
+    /**
+     * nn.LayerNorm over the last dimension (biased variance). Keeps each row's mean and 1/std for the backward, which
+     * recomputes x̂ from x (the same double arithmetic, so the same floats) instead of holding a copy of it.
+     */
     public Var layerNorm(Var x, Var w, Var b, float eps) {
         int r = x.rows(), c = x.cols();
-        float[] v = new float[x.numel()], xhat = new float[x.numel()], rstd = new float[r];
+        float[] v = new float[x.numel()];
+        double[] mean = new double[r], rstd = new double[r];
         Parallel.forRange(r, 16, (lo, hi) -> { for (int i = lo; i < hi; i++) {
             double m = 0, s = 0;
             for (int j = 0; j < c; j++) m += x.value[i * c + j];
@@ -367,40 +416,52 @@ public final class Tape {
                 s += d * d;
             }
             double rs = 1 / Math.sqrt(s / c + eps);
-            rstd[i] = (float) rs;
-            for (int j = 0; j < c; j++) {
-                xhat[i * c + j] = (float) ((x.value[i * c + j] - m) * rs);
-                v[i * c + j] = xhat[i * c + j] * w.value[j] + b.value[j];
-            }
+            mean[i] = m;
+            rstd[i] = rs;
+            for (int j = 0; j < c; j++) v[i * c + j] = (float) ((x.value[i * c + j] - m) * rs) * w.value[j] + b.value[j];
         } });
         Var o = out(v, x.shape, x, w, b);
         if (o.requiresGrad) o.backward = () -> {
             float[] dy = o.grad;
-            if (x.requiresGrad) {
-                float[] g = x.g();
-                Parallel.forRange(r, 16, (lo, hi) -> { for (int i = lo; i < hi; i++) {
+            // per chunk of rows: dx, and partial sums for dw and db (added in chunk order: the same result on any run)
+            int chunks = Math.max(1, Math.min(64, r / 16));
+            double[][] gw = new double[chunks][], gb = new double[chunks][];
+            float[] g = x.requiresGrad ? x.g() : null;
+            Parallel.forEach(chunks, ch -> {
+                int lo = (int) ((long) r * ch / chunks), hi = (int) ((long) r * (ch + 1) / chunks);
+                double[] pw = new double[c], pb = new double[c];
+                float[] xh = new float[c];
+                for (int i = lo; i < hi; i++) {
                     double m1 = 0, m2 = 0;
                     for (int j = 0; j < c; j++) {
+                        xh[j] = (float) ((x.value[i * c + j] - mean[i]) * rstd[i]);
                         double dxh = (double) dy[i * c + j] * w.value[j];
                         m1 += dxh;
-                        m2 += dxh * xhat[i * c + j];
+                        m2 += dxh * xh[j];
+                        pw[j] += (double) dy[i * c + j] * xh[j];
+                        pb[j] += dy[i * c + j];
                     }
+                    if (g == null) continue;
                     m1 /= c;
                     m2 /= c;
+                    float rs = (float) rstd[i];
                     for (int j = 0; j < c; j++) {
                         double dxh = (double) dy[i * c + j] * w.value[j];
-                        g[i * c + j] += (float) (rstd[i] * (dxh - m1 - xhat[i * c + j] * m2));
+                        g[i * c + j] += (float) (rs * (dxh - m1 - xh[j] * m2));
                     }
-                } });
-            }
-            if (w.requiresGrad || b.requiresGrad) {
-                double[] gw = new double[c], gb = new double[c];
-                for (int i = 0; i < r * c; i++) {
-                    gw[i % c] += (double) dy[i] * xhat[i];
-                    gb[i % c] += dy[i];
                 }
-                if (w.requiresGrad) for (int j = 0; j < c; j++) w.g()[j] += (float) gw[j];
-                if (b.requiresGrad) for (int j = 0; j < c; j++) b.g()[j] += (float) gb[j];
+                gw[ch] = pw;
+                gb[ch] = pb;
+            });
+            if (w.requiresGrad || b.requiresGrad) {
+                double[] sw = new double[c], sb = new double[c];
+                for (int ch = 0; ch < chunks; ch++)
+                    for (int j = 0; j < c; j++) {
+                        sw[j] += gw[ch][j];
+                        sb[j] += gb[ch][j];
+                    }
+                if (w.requiresGrad) for (int j = 0; j < c; j++) w.g()[j] += (float) sw[j];
+                if (b.requiresGrad) for (int j = 0; j < c; j++) b.g()[j] += (float) sb[j];
             }
         };
         return o;

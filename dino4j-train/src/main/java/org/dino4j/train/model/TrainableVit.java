@@ -85,15 +85,11 @@ public final class TrainableVit {
             java.util.function.BiFunction<Tape, Var, Var> block = (tt, xin) -> {
                 Var y = xin;
                 if (perm1 != null) { // drop_add_residual_stochastic_depth, once per branch
-                    y = subsetResidual(tt, y, batch, tok, perm1, z -> attnBranch(tt, z, b, z.rows() / tok, tok, eps));
-                    y = subsetResidual(tt, y, batch, tok, perm2, z -> ffnBranch(tt, z, b, eps));
-                } else {
-                    Var h = attnBranch(tt, y, b, batch, tok, eps);
-                    if (keep1 != null) h = tt.scaleRowGroups(h, tok, keep1);
-                    y = tt.add(y, h);
-                    h = ffnBranch(tt, y, b, eps);
-                    if (keep2 != null) h = tt.scaleRowGroups(h, tok, keep2);
-                    y = tt.add(y, h);
+                    y = subsetResidual(tt, y, batch, tok, perm1, z -> layerScale(tt, attnBranch(tt, z, b, z.rows() / tok, tok, eps), b + "ls1.gamma"));
+                    y = subsetResidual(tt, y, batch, tok, perm2, z -> layerScale(tt, ffnBranch(tt, z, b, eps), b + "ls2.gamma"));
+                } else { // x + drop_path(ls(branch(x))) as one op per branch
+                    y = tt.residual(y, attnBranch(tt, y, b, batch, tok, eps), params.get(b + "ls1.gamma"), tok, keep1);
+                    y = tt.residual(y, ffnBranch(tt, y, b, eps), params.get(b + "ls2.gamma"), tok, keep2);
                 }
                 return y;
             };
@@ -112,8 +108,12 @@ public final class TrainableVit {
         Var h = t.layerNorm(x, p(b + "norm1.weight"), p(b + "norm1.bias"), eps);
         h = t.linear(h, p(b + "attn.qkv.weight"), params.get(b + "attn.qkv.bias"));
         h = t.attention(h, batch, tok, cfg.numHeads());
-        h = t.linear(h, p(b + "attn.proj.weight"), params.get(b + "attn.proj.bias"));
-        return params.containsKey(b + "ls1.gamma") ? t.mulCols(h, p(b + "ls1.gamma")) : h;
+        return t.linear(h, p(b + "attn.proj.weight"), params.get(b + "attn.proj.bias"));
+    }
+
+    /** LayerScale where the model has it (init_values set), else the identity. */
+    private Var layerScale(Tape t, Var h, String gamma) {
+        return params.containsKey(gamma) ? t.mulCols(h, p(gamma)) : h;
     }
 
     private Var ffnBranch(Tape t, Var x, String b, float eps) {
@@ -128,7 +128,7 @@ public final class TrainableVit {
             h = t.gelu(h);
             h = t.linear(h, p(b + "mlp.fc2.weight"), params.get(b + "mlp.fc2.bias"));
         }
-        return params.containsKey(b + "ls2.gamma") ? t.mulCols(h, p(b + "ls2.gamma")) : h;
+        return h;
     }
 
     /** DropPath's per-sample factors: 0 with probability rate, else 1 / (1 - rate). */
