@@ -63,8 +63,10 @@ final class BenchCommand implements Callable<Integer> {
             + "../shared/bench/train_step_peer.py). --batch is B (default 16), --iters the timed steps (default 2)."})
     boolean train;
 
-    @Option(names = "--checkpoint", description = "With --train: activation checkpointing per block (recompute in the backward).")
-    boolean checkpoint;
+    @Option(names = "--checkpoint", arity = "0..1", fallbackValue = "1", defaultValue = "0", paramLabel = "N",
+            description = "With --train: activation checkpointing (recompute in the backward), for every block, or with "
+                    + "=N for every N-th block (=2: half the recompute, about half the blocks' activations kept).")
+    int checkpoint;
 
     @Option(names = "--prototypes", defaultValue = "65536", description = "DINO head prototypes for --train (default: ${DEFAULT-VALUE}).")
     int prototypes;
@@ -125,7 +127,7 @@ final class BenchCommand implements Callable<Integer> {
         m.put("batch", b);
         m.put("crops", "2x224 (half masked) + 8x98");
         m.put("prototypes", prototypes);
-        m.put("checkpoint", checkpoint);
+        m.put("checkpoint_every", checkpoint);
         m.put("max_heap_mb", Runtime.getRuntime().maxMemory() >> 20);
         m.put("threads", Parallel.threads());
         m.put("median_step_s", round(r.medianStepS()));

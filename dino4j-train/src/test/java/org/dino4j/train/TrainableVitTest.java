@@ -86,10 +86,10 @@ class TrainableVitTest {
     void checkpointedBlocksGiveTheSameGradients() {
         ModelConfig cfg = ModelConfig.fromJson("{\"img_size\": 28, \"patch_size\": 7, \"embed_dim\": 8, \"depth\": 3, \"num_heads\": 2, \"init_values\": 0.5}");
         for (double rate : new double[] {0.0, 0.05, 0.4}) {
-            float[][] grads = new float[2][];
-            for (int v = 0; v < 2; v++) {
+            float[][] grads = new float[3][];
+            for (int v = 0; v < 3; v++) { // none, every block, every other block (0 and 2 of 3)
                 Map<String, Var> params = paramsOf(cfg, new SplittableRandom(5));
-                TrainableVit vit = new TrainableVit(cfg, params, v == 1);
+                TrainableVit vit = new TrainableVit(cfg, params, v);
                 float[] px = new float[4 * 3 * 28 * 21];
                 SplittableRandom r = new SplittableRandom(8);
                 for (int i = 0; i < px.length; i++) px[i] = (float) r.nextGaussian();
@@ -103,6 +103,7 @@ class TrainableVitTest {
                 });
             }
             assertEquals(0, LossFixturesTest.relErr(grads[0], grads[1]), 1e-6, "drop rate " + rate);
+            assertEquals(0, LossFixturesTest.relErr(grads[0], grads[2]), 1e-6, "every other block, drop rate " + rate);
         }
     }
 

@@ -38,20 +38,23 @@ import org.dino4j.train.optim.AdamW;
  * AdamW; EMA. Random pixels and weights: this measures speed and memory only.
  */
 public final class TrainStepBench {
-    public record Result(String model, int batch, int prototypes, boolean checkpoint, double medianStepS, double minStepS,
+    public record Result(String model, int batch, int prototypes, int checkpointEvery, double medianStepS, double minStepS,
                          double imagesPerS, long peakHeapMb, float lastLoss) {}
 
     private TrainStepBench() {}
 
-    /** @param checkpoint activation checkpointing per block (recompute in the backward; much less memory) */
-    public static Result run(String preset, int batch, int prototypes, boolean checkpoint, int steps, int warmup, Consumer<String> log) {
+    /**
+     * @param checkpointEvery activation checkpointing (recompute in the backward; much less memory) for every k-th
+     *     block, 0 for none
+     */
+    public static Result run(String preset, int batch, int prototypes, int checkpointEvery, int steps, int warmup, Consumer<String> log) {
         ModelConfig hub = ModelConfig.preset(preset);
         ModelConfig cfg = new ModelConfig(224, hub.patchSize(), 3, hub.embedDim(), hub.depth(), hub.numHeads(), hub.mlpRatio(),
                 true, true, true, 1e-5, hub.ffnLayer(), hub.numRegisterTokens(), hub.interpolateAntialias(), hub.interpolateOffset(), 1e-6);
         SplittableRandom rng = new SplittableRandom(0);
         Map<String, Var> sBackbone = Init.vit(cfg, rng), sHead = Init.dinoHead(cfg.embedDim(), prototypes, 3, 2048, 256, rng);
         Map<String, Var> tBackbone = Weights.constantCopy(sBackbone), tHead = Weights.constantCopy(sHead);
-        TrainableVit student = new TrainableVit(cfg, sBackbone, checkpoint);
+        TrainableVit student = new TrainableVit(cfg, sBackbone, checkpointEvery);
         DinoHead head = new DinoHead(sHead, 3);
         List<Var> params = new ArrayList<>(sBackbone.values());
         params.addAll(sHead.values());
@@ -79,7 +82,7 @@ public final class TrainStepBench {
         }
         double[] t = times.stream().mapToDouble(Double::doubleValue).sorted().toArray();
         double med = t[t.length / 2];
-        return new Result(preset, batch, prototypes, checkpoint, med, t[0], batch / med, peak >> 20, loss);
+        return new Result(preset, batch, prototypes, checkpointEvery, med, t[0], batch / med, peak >> 20, loss);
     }
 
     private static float step(ModelConfig cfg, TrainableVit student, DinoHead head, Map<String, Var> tBackbone,

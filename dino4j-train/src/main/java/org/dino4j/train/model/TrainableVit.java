@@ -22,7 +22,8 @@ public final class TrainableVit {
     /** Row-resampling matrices of the position grid, per output grid. */
     private final Map<Long, float[]> posResize = new ConcurrentHashMap<>();
 
-    private final boolean checkpointBlocks;
+    /** 0: no activation checkpointing; k: blocks 0, k, 2k, ... are checkpointed. */
+    private final int checkpointEvery;
 
     /** @param params official names (patch_embed.proj.weight, blocks.0.attn.qkv.weight, ...) to trainable values */
     public TrainableVit(ModelConfig cfg, Map<String, Var> params) {
@@ -34,9 +35,18 @@ public final class TrainableVit {
      *     checkpointing: about a third more compute, a fraction of the memory)
      */
     public TrainableVit(ModelConfig cfg, Map<String, Var> params, boolean checkpointBlocks) {
+        this(cfg, params, checkpointBlocks ? 1 : 0);
+    }
+
+    /**
+     * @param checkpointEvery 0: none; k > 0: activation checkpointing for every k-th block (0, k, 2k, ...): 1 keeps
+     *     the least memory, 2 recomputes half as much and keeps about half the blocks' activations
+     */
+    public TrainableVit(ModelConfig cfg, Map<String, Var> params, int checkpointEvery) {
+        if (checkpointEvery < 0) throw new IllegalArgumentException("checkpointEvery must be >= 0, got " + checkpointEvery);
         this.cfg = cfg;
         this.params = new LinkedHashMap<>(params);
-        this.checkpointBlocks = checkpointBlocks;
+        this.checkpointEvery = checkpointEvery;
     }
 
     public ModelConfig config() {
@@ -93,7 +103,7 @@ public final class TrainableVit {
                 }
                 return y;
             };
-            x = checkpointBlocks ? t.checkpoint(x, block) : block.apply(t, x);
+            x = checkpointEvery > 0 && i % checkpointEvery == 0 ? t.checkpoint(x, block) : block.apply(t, x);
         }
         Var xn = t.layerNorm(x, p("norm.weight"), p("norm.bias"), eps);
         int[] clsRows = new int[batch], patchRows = new int[batch * n];
