@@ -393,11 +393,13 @@ public final class Tape {
         if (o.requiresGrad) o.backward = () -> {
             if (x.requiresGrad) Gemm.matmul(o.grad, 0, n, w.value, 0, k, x.g(), 0, k, r, k, n, true); // dX = dY W
             if (w.requiresGrad) Gemm.matmulTransA(o.grad, 0, n, x.value, 0, k, w.g(), 0, k, n, k, r, true); // dW = dY^T X
-            if (b != null && b.requiresGrad) {
-                float[] g = b.g();
-                double[] acc = new double[n];
-                for (int i = 0; i < r * n; i++) acc[i % n] += o.grad[i];
-                for (int j = 0; j < n; j++) g[j] += (float) acc[j];
+            if (b != null && b.requiresGrad) { // column sums, in parallel over column ranges (each sum in row order)
+                float[] g = b.g(), dy = o.grad;
+                Parallel.forRange(n, 64, (lo, hi) -> {
+                    double[] acc = new double[hi - lo];
+                    for (int i = 0; i < r; i++) for (int j = lo, q = i * n + lo; j < hi; j++, q++) acc[j - lo] += dy[q];
+                    for (int j = lo; j < hi; j++) g[j] += (float) acc[j - lo];
+                });
             }
         };
         return o;
