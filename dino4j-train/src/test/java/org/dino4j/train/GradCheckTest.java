@@ -95,6 +95,7 @@ class GradCheckTest {
             int r = s[0], k = s[1], n = s[2];
             check("linear", List.of(param(1, r, k), param(0.5, n, k), param(0.5, n)), (t, v) -> t.linear(v.get(0), v.get(1), v.get(2)));
             check("linear (no bias)", List.of(param(1, r, k), param(0.5, n, k)), (t, v) -> t.linear(v.get(0), v.get(1), null));
+            check("geluLinear", List.of(param(1.5, r, k), param(0.5, n, k), param(0.5, n)), (t, v) -> t.geluLinear(v.get(0), v.get(1), v.get(2)));
             if (k > 1) check("layerNorm", List.of(param(1, r, k), param(1, k), param(1, k)), (t, v) -> t.layerNorm(v.get(0), v.get(1), v.get(2), 1e-6f));
             check("normalize", List.of(param(1, r, k)), (t, v) -> t.normalize(v.get(0), 1e-12f));
             check("weightNorm", List.of(param(1, n, 1), param(1, n, k)), (t, v) -> t.weightNorm(v.get(0), v.get(1)));

@@ -393,13 +393,37 @@ public final class Tape {
         if (o.requiresGrad) o.backward = () -> {
             if (x.requiresGrad) Gemm.matmul(o.grad, 0, n, w.value, 0, k, x.g(), 0, k, r, k, n, true); // dX = dY W
             if (w.requiresGrad) Gemm.matmulTransA(o.grad, 0, n, x.value, 0, k, w.g(), 0, k, n, k, r, true); // dW = dY^T X
-            if (b != null && b.requiresGrad) { // column sums, in parallel over column ranges (each sum in row order)
-                float[] g = b.g(), dy = o.grad;
-                Parallel.forRange(n, 64, (lo, hi) -> {
-                    double[] acc = new double[hi - lo];
-                    for (int i = 0; i < r; i++) for (int j = lo, q = i * n + lo; j < hi; j++, q++) acc[j - lo] += dy[q];
-                    for (int j = lo; j < hi; j++) g[j] += (float) acc[j - lo];
-                });
+            if (b != null && b.requiresGrad) biasGrad(o.grad, r, n, b.g());
+        };
+        return o;
+    }
+
+    /**
+     * F.linear(gelu(h), w, b) keeping only h: the GELU output (the MLP's widest activation) is not held on the tape
+     * but recomputed in the backward, one vectorised pass, for dW. As {@code linear(gelu(h), w, b)}.
+     */
+    public Var geluLinear(Var h, Var w, Var b) {
+        int k = h.cols(), r = h.rows(), n = w.shape[0];
+        if (w.shape.length != 2 || w.shape[1] != k) throw new IllegalArgumentException("linear " + h + " x " + w);
+        if (b != null && b.numel() != n) throw new IllegalArgumentException("bias " + b + " for " + w);
+        float[] a = h.value.clone(), v = new float[r * n];
+        Ops.geluParallel(a, 0, a.length);
+        Gemm.linear(a, 0, k, MemorySegment.ofArray(w.value), b == null ? null : b.value, null, v, 0, n, r, n, k, false);
+        int[] shape = h.shape.clone();
+        shape[shape.length - 1] = n;
+        Var o = out(v, shape, h, w, b);
+        if (o.requiresGrad) o.backward = () -> {
+            float[] dy = o.grad;
+            if (w.requiresGrad) {
+                float[] act = h.value.clone();
+                Ops.geluParallel(act, 0, act.length);
+                Gemm.matmulTransA(dy, 0, n, act, 0, k, w.g(), 0, k, n, k, r, true); // dW = dY^T gelu(h)
+            }
+            if (b != null && b.requiresGrad) biasGrad(dy, r, n, b.g());
+            if (h.requiresGrad) {
+                float[] da = new float[r * k];
+                Gemm.matmul(dy, 0, n, w.value, 0, k, da, 0, k, r, k, n, false); // dA = dY W
+                Ops.geluBackward(h.value, da, h.g(), da.length);
             }
         };
         return o;
@@ -684,6 +708,15 @@ public final class Tape {
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /** g[j] += sum over rows of dy[i, j]: column sums in parallel over column ranges, each sum in row order. */
+    private static void biasGrad(float[] dy, int r, int n, float[] g) {
+        Parallel.forRange(n, 64, (lo, hi) -> {
+            double[] acc = new double[hi - lo];
+            for (int i = 0; i < r; i++) for (int j = lo, q = i * n + lo; j < hi; j++, q++) acc[j - lo] += dy[q];
+            for (int j = lo; j < hi; j++) g[j] += (float) acc[j - lo];
+        });
+    }
 
     private static void sameSize(Var a, Var b) {
         if (a.numel() != b.numel()) throw new IllegalArgumentException("sizes differ: " + a + " and " + b);

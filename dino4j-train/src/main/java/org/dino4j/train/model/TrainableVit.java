@@ -135,8 +135,7 @@ public final class TrainableVit {
             h = t.linear(h, p(b + "mlp.w3.weight"), params.get(b + "mlp.w3.bias"));
         } else {
             h = t.linear(h, p(b + "mlp.fc1.weight"), params.get(b + "mlp.fc1.bias"));
-            h = t.gelu(h);
-            h = t.linear(h, p(b + "mlp.fc2.weight"), params.get(b + "mlp.fc2.bias"));
+            h = t.geluLinear(h, p(b + "mlp.fc2.weight"), params.get(b + "mlp.fc2.bias")); // fc2(gelu(h))
         }
         return h;
     }
