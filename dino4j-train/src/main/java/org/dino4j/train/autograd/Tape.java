@@ -551,37 +551,36 @@ public final class Tape {
     /**
      * Multi-head self-attention core, softmax(q k^T / sqrt(hd)) v, from the qkv Linear's output [B*T, 3D] (q, k, v
      * heads side by side, as the official Attention) to [B*T, D]. Per (image, head), in parallel: the head's q, k, v
-     * copied out, scores and outputs by GEMM; the probabilities are kept for the backward (dV = P^T dO,
+     * copied out, scores and outputs by GEMM; the probabilities are recomputed in the backward (dV = P^T dO,
      * dP = dO V^T, dS = P (dP - rowsum(dP P)), dQ = dS K / sqrt(hd), dK = dS^T Q / sqrt(hd)).
      */
     public Var attention(Var qkv, int batch, int tokens, int heads) {
         int d3 = qkv.cols(), d = d3 / 3, hd = d / heads, t = tokens;
         if (qkv.rows() != batch * tokens || d % heads != 0) throw new IllegalArgumentException("attention over " + qkv);
         float scale = (float) (1 / Math.sqrt(hd));
-        float[] src = qkv.value, out = new float[batch * t * d], prob = new float[batch * heads * t * t];
+        float[] src = qkv.value, out = new float[batch * t * d];
         Parallel.forEach(batch * heads, task -> { // (image, head) pairs own disjoint rows/columns of out
-            int b = task / heads, h = task % heads, po = task * t * t;
+            int b = task / heads, h = task % heads;
             float[] q = head(src, b, t, d3, h * hd, hd), k = head(src, b, t, d3, d + h * hd, hd);
-            float[] v = head(src, b, t, d3, 2 * d + h * hd, hd), o = new float[t * hd];
-            Gemm.linear(q, 0, hd, MemorySegment.ofArray(k), null, null, prob, po, t, t, t, hd, false); // Q K^T
-            for (int i = 0; i < t; i++) Ops.softmaxScaled(prob, po + i * t, t, scale);
-            Gemm.matmul(prob, po, t, v, 0, hd, o, 0, hd, t, hd, t, false);
+            float[] v = head(src, b, t, d3, 2 * d + h * hd, hd), o = new float[t * hd], prob = probabilities(q, k, t, hd, scale);
+            Gemm.matmul(prob, 0, t, v, 0, hd, o, 0, hd, t, hd, t, false);
             for (int i = 0; i < t; i++) System.arraycopy(o, i * hd, out, (b * t + i) * d + h * hd, hd);
         });
         Var o = out(out, new int[] {batch * t, d}, qkv);
         if (o.requiresGrad) o.backward = () -> {
             float[] g = qkv.g(), dOut = o.grad;
             Parallel.forEach(batch * heads, task -> { // each pair writes only its own q, k, v columns of its image
-                int b = task / heads, h = task % heads, po = task * t * t;
+                int b = task / heads, h = task % heads;
                 float[] q = head(src, b, t, d3, h * hd, hd), k = head(src, b, t, d3, d + h * hd, hd);
                 float[] v = head(src, b, t, d3, 2 * d + h * hd, hd), dO = head(dOut, b, t, d, h * hd, hd);
+                float[] prob = probabilities(q, k, t, hd, scale); // recomputed: the same code, so the same floats
                 float[] dv = new float[t * hd], dp = new float[t * t];
-                Gemm.matmulTransA(prob, po, t, dO, 0, hd, dv, 0, hd, t, hd, t, false);
+                Gemm.matmulTransA(prob, 0, t, dO, 0, hd, dv, 0, hd, t, hd, t, false);
                 Gemm.linear(dO, 0, hd, MemorySegment.ofArray(v), null, null, dp, 0, t, t, t, hd, false); // dO V^T
                 for (int i = 0; i < t; i++) {
                     double rowDot = 0;
-                    for (int j = 0; j < t; j++) rowDot += (double) dp[i * t + j] * prob[po + i * t + j];
-                    for (int j = 0; j < t; j++) dp[i * t + j] = (float) (prob[po + i * t + j] * (dp[i * t + j] - rowDot) * scale);
+                    for (int j = 0; j < t; j++) rowDot += (double) dp[i * t + j] * prob[i * t + j];
+                    for (int j = 0; j < t; j++) dp[i * t + j] = (float) (prob[i * t + j] * (dp[i * t + j] - rowDot) * scale);
                 }
                 float[] dq = new float[t * hd], dk = new float[t * hd];
                 Gemm.matmul(dp, 0, t, k, 0, hd, dq, 0, hd, t, hd, t, false);
@@ -599,6 +598,14 @@ public final class Tape {
         return o;
     }
 
+    /** softmax(q kᵀ · scale) for one head, [t, t]: made in the forward and again in the backward (not kept). */
+    private static float[] probabilities(float[] q, float[] k, int t, int hd, float scale) {
+        float[] prob = new float[t * t];
+        Gemm.linear(q, 0, hd, MemorySegment.ofArray(k), null, null, prob, 0, t, t, t, hd, false); // Q K^T
+        for (int i = 0; i < t; i++) Ops.softmaxScaled(prob, i * t, t, scale);
+        return prob;
+    }
+
     /** Rows of image b, columns [c0, c0 + w) of a [B*T, ld] buffer: [T, w]. */
     private static float[] head(float[] src, int b, int t, int ld, int c0, int w) {
         float[] h = new float[t * w];
@@ -613,19 +620,24 @@ public final class Tape {
     public Var softCrossEntropy(Var s, float[] t, float temp) {
         int r = s.rows(), k = s.cols();
         if (t.length != s.numel()) throw new IllegalArgumentException("targets " + t.length + " for " + s);
-        float[] v = new float[r], p = new float[s.numel()];
+        float[] v = new float[r];
         Parallel.forRange(r, 1, (lo, hi) -> {
-            for (int i = lo; i < hi; i++) v[i] = Ops.softCrossEntropyRow(s.value, i * k, k, 1f / temp, t, i * k, p, i * k);
+            float[] p = new float[k]; // the probabilities are recomputed in the backward, not kept (rows x K floats)
+            for (int i = lo; i < hi; i++) v[i] = Ops.softCrossEntropyRow(s.value, i * k, k, 1f / temp, t, i * k, p, 0);
         });
         Var o = out(v, new int[] {r}, s);
         if (o.requiresGrad) o.backward = () -> {
             float[] g = s.g();
-            Parallel.forRange(r, 1, (lo, hi) -> { for (int i = lo; i < hi; i++) {
-                double tsum = 0;
-                for (int j = 0; j < k; j++) tsum += t[i * k + j];
-                for (int j = 0; j < k; j++)
-                    g[i * k + j] += (float) (o.grad[i] * (p[i * k + j] * tsum - t[i * k + j]) / temp);
-            } });
+            Parallel.forRange(r, 1, (lo, hi) -> {
+                float[] p = new float[k];
+                for (int i = lo; i < hi; i++) {
+                    Ops.softCrossEntropyRow(s.value, i * k, k, 1f / temp, t, i * k, p, 0);
+                    double tsum = 0;
+                    for (int j = 0; j < k; j++) tsum += t[i * k + j];
+                    for (int j = 0; j < k; j++)
+                        g[i * k + j] += (float) (o.grad[i] * (p[j] * tsum - t[i * k + j]) / temp);
+                }
+            });
         };
         return o;
     }

@@ -106,6 +106,7 @@ public final class TrainStepBench {
         }
         float[] tClsP = Centering.sinkhornKnopp(tCls, 2 * b, k, 0.07f, 3, 2 * b);
         float[] tPatchP = Centering.sinkhornKnopp(tPatch, m, k, 0.07f, 3, m);
+        tCls = tPatch = null; // the teacher's logits (m x K floats) are not needed past here; an interpreted frame would keep them
 
         Tape t = new Tape();
         TrainableVit.DropPath dp = new TrainableVit.DropPath(0.1, true, rng);

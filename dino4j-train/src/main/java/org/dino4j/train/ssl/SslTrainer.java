@@ -259,6 +259,7 @@ public final class SslTrainer {
             pIbot = m > 0 ? ibotLoss.softmaxCenterTeacher(tPatch, temp) : new float[0];
             if (m > 0) ibotLoss.updateCenter(tPatch);
         }
+        tCls = tPatch = null; // the teacher's logits are not needed past here (rows x K floats)
 
         // student
         Tape t = new Tape();
