@@ -223,9 +223,9 @@ public final class Ops {
                 dv = tt.fma(x, dv);
                 tv = tv.add(tt);
             }
-            sum += sv.reduceLanes(VectorOperators.ADD);
-            dot += dv.reduceLanes(VectorOperators.ADD);
-            tsum += tv.reduceLanes(VectorOperators.ADD);
+            sum += sumInOrder(sv.toArray()); // not reduceLanes: its order may depend on the JIT tier (see sumInOrder)
+            dot += sumInOrder(dv.toArray());
+            tsum += sumInOrder(tv.toArray());
         }
         for (; j < k; j++) {
             float x = Math.fma(s[so + j], invTemp, -mx), e = exp(x);
