@@ -78,6 +78,14 @@ class GradCheckTest {
                     (t, v) -> t.residual(v.get(0), v.get(1), v.get(2), 1, keep));
             check("residual (no gamma, no drop)", List.of(param(1, s), param(1, s)),
                     (t, v) -> t.residual(v.get(0), v.get(1), null, 1, null));
+            // a residual stream of intermediates, each also read by another op: the gradient handed down the stream
+            // must still collect the other consumers' contributions
+            check("residual chain", List.of(param(1, s), param(1, s), param(1, s[1])), (t, v) -> {
+                Var a = t.affine(v.get(0), 1.5f, 0.1f);
+                Var y = t.residual(a, v.get(1), v.get(2), 1, keep);
+                Var z = t.residual(y, t.gelu(y), null, 1, null);
+                return t.add(t.residual(z, t.gelu(a), v.get(2), 1, null), t.gelu(z));
+            });
             check("gelu", List.of(param(2, s)), (t, v) -> t.gelu(v.get(0)));
             check("log", List.of(Var.param(positive(s[0] * s[1]), s)), (t, v) -> t.log(v.get(0)));
             check("sum", List.of(param(1, s)), (t, v) -> t.sum(v.get(0)));

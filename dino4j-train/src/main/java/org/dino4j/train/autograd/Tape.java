@@ -31,10 +31,14 @@ public final class Tape {
         backward(loss, new float[] {1f});
     }
 
+    /** The value the running backward started from (its gradient is the caller's to read afterwards). */
+    private Var root;
+
     /** Backward from {@code out} with the given output gradient (vector-Jacobian product). */
     public void backward(Var out, float[] seed) {
         if (!out.requiresGrad) return;
         Var loss = out;
+        root = out;
         add(loss.g(), seed);
         for (int i = nodes.size() - 1; i >= 0; i--) {
             Var n = nodes.get(i);
@@ -46,6 +50,19 @@ public final class Tape {
             nodes.set(i, null);
         }
         nodes.clear();
+        root = null;
+    }
+
+    /**
+     * x's gradient += o's, for an op whose output gradient passes to x unchanged (a residual add): where x is an
+     * intermediate value with no gradient yet, o's gradient array is handed over instead of a zeroed copy being
+     * allocated and added into. o must not write its gradient afterwards (it may still read it).
+     */
+    private void passDown(Var x, Var o) {
+        if (x.grad == null && x.backward != null && o != root && x != o) {
+            x.grad = o.grad;
+            o.grad = null;
+        } else add(x.g(), o.grad);
     }
 
     /**
@@ -197,7 +214,8 @@ public final class Tape {
         Var o = gamma == null ? out(v, x.shape, x, h) : out(v, x.shape, x, h, gamma);
         if (o.requiresGrad) o.backward = () -> {
             float[] g = o.grad;
-            if (x.requiresGrad) add(x.g(), g);
+            if (x.requiresGrad && x != h) passDown(x, o); // the residual stream's gradient, handed down, not copied
+            else if (x.requiresGrad) add(x.g(), g);
             if (h.requiresGrad) {
                 float[] gh = h.g();
                 Parallel.forRange(x.rows(), 64, (lo, hi) -> {
