@@ -116,8 +116,7 @@ public final class Gemm {
     }
 
     static PackedWeight pack(boolean wide, MemorySegment w, int n, int k) {
-        if (w.byteSize() < (long) n * k * Float.BYTES)
-            throw new IllegalArgumentException("w has " + w.byteSize() + " bytes, need " + n + " x " + k + " floats");
+        checkWeight(w, null, wide, 1, n, k);
         int nr = (wide ? 3 : 2) * L, nb = (k + KC_MAX - 1) / KC_MAX, kc = (k + nb - 1) / nb, np = (n + nr - 1) / nr;
         float[] bp = new float[Math.multiplyExact(k, np * nr)];
         packBFromNK(w, n, k, kc, nr, np * nr, 0, np, bp);
@@ -138,15 +137,10 @@ public final class Gemm {
      */
     public static void linearPanels(float[] a, int lda, MemorySegment w, PackedWeight packed, float[] bias, float[] c,
                                     int m, int n, int k) {
-        Objects.requireNonNull(w, "w");
         if (m < 6 || n % W2 != 0 || k < 1)
             throw new IllegalArgumentException("linearPanels needs m >= 6, n a multiple of " + W2 + ", k >= 1; got "
                     + m + "x" + n + "x" + k);
-        if (packed != null && (packed.n != n || packed.k != k || packed.wide))
-            throw new IllegalArgumentException("packed weight is " + packed.n + " x " + packed.k + (packed.wide ? " (wide)" : "")
-                    + ", call needs " + n + " x " + k + " for the 6 x 2 kernel");
-        if (w.byteSize() < (long) n * k * Float.BYTES)
-            throw new IllegalArgumentException("w has " + w.byteSize() + " bytes, need " + n + " x " + k + " floats");
+        checkWeight(w, packed, false, m, n, k);
         if (c.length < (long) m * n) throw new IllegalArgumentException("c holds " + c.length + " floats, need " + m + " x " + n);
         gemm(false, false, a, 0, lda, w, null, 0, 0, packed, bias, null, c, 0, n, m, n, k, false, true);
     }
@@ -163,12 +157,22 @@ public final class Gemm {
 
     static void linear(boolean wide, float[] a, int aOff, int lda, MemorySegment w, PackedWeight packed, float[] bias,
                        float[] gamma, float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate) {
+        checkWeight(w, packed, wide, m, n, k);
+        gemm(wide, false, a, aOff, lda, w, null, 0, 0, packed, bias, gamma, c, cOff, ldc, m, n, k, accumulate);
+    }
+
+    /**
+     * w (n x k floats) is there and, for a product with rows (m > 0) and a sum (n·k > 0), large enough; and
+     * {@code packed}, if any, was made from such a w for the kernel the call runs (wide: 6 x 3; narrow: 2 vectors).
+     */
+    private static void checkWeight(MemorySegment w, PackedWeight packed, boolean wide, int m, int n, int k) {
         Objects.requireNonNull(w, "w");
         if (packed != null && (packed.n != n || packed.k != k || packed.wide != wide))
-            throw new IllegalArgumentException("packed weight is " + packed.n + " x " + packed.k + ", call needs " + n + " x " + k);
+            throw new IllegalArgumentException("packed weight is " + packed.n + " x " + packed.k + " for the "
+                    + (packed.wide ? "wide" : "narrow") + " kernel, call needs " + n + " x " + k + " for the "
+                    + (wide ? "wide" : "narrow") + " kernel");
         if (m > 0 && n > 0 && k > 0 && w.byteSize() < (long) n * k * Float.BYTES)
             throw new IllegalArgumentException("w has " + w.byteSize() + " bytes, need " + n + " x " + k + " floats");
-        gemm(wide, false, a, aOff, lda, w, null, 0, 0, packed, bias, gamma, c, cOff, ldc, m, n, k, accumulate);
     }
 
     /**
@@ -189,10 +193,7 @@ public final class Gemm {
     /** {@link #linear} with the micro-kernel chosen by the caller (tests run both kernels on any machine). */
     static void linear(boolean wide, float[] a, int aOff, int lda, MemorySegment w, float[] bias, float[] gamma,
                        float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate) {
-        Objects.requireNonNull(w, "w");
-        if (m > 0 && n > 0 && k > 0 && w.byteSize() < (long) n * k * Float.BYTES)
-            throw new IllegalArgumentException("w has " + w.byteSize() + " bytes, need " + n + " x " + k + " floats");
-        gemm(wide, false, a, aOff, lda, w, null, 0, 0, null, bias, gamma, c, cOff, ldc, m, n, k, accumulate);
+        linear(wide, a, aOff, lda, w, null, bias, gamma, c, cOff, ldc, m, n, k, accumulate);
     }
 
     /** {@link #matmul} with the micro-kernel chosen by the caller. */

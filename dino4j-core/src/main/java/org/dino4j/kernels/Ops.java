@@ -170,14 +170,8 @@ public final class Ops {
      * then multiplied by 1/sum). The scalar twin is {@link ScalarOps#softmaxScaled}.
      */
     public static void softmaxScaled(float[] p, int o, int n, float scale) {
-        int j = 0, ub = S.loopBound(n);
-        FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-        for (; j < ub; j += L) {
-            FloatVector v = FloatVector.fromArray(S, p, o + j);
-            mv = mv.blend(v, mv.compare(VectorOperators.LT, v));
-        }
-        float max = mv.reduceLanes(VectorOperators.MAX);
-        for (; j < n; j++) max = Math.max(max, p[o + j]);
+        int j, ub = S.loopBound(n);
+        float max = rowMax(p, o, n);
         FloatVector sv = FloatVector.zero(S), mb = FloatVector.broadcast(S, max), sc = FloatVector.broadcast(S, scale);
         for (j = 0; j < ub; j += L) {
             FloatVector e = exp(FloatVector.fromArray(S, p, o + j).sub(mb).mul(sc));
@@ -190,9 +184,31 @@ public final class Ops {
             p[o + j] = e;
             sum += e;
         }
-        FloatVector inv = FloatVector.broadcast(S, 1f / sum);
-        for (j = 0; j < ub; j += L) FloatVector.fromArray(S, p, o + j).mul(inv).intoArray(p, o + j);
-        for (float f = 1f / sum; j < n; j++) p[o + j] *= f;
+        scale(p, o, n, 1f / sum);
+    }
+
+    /**
+     * max of x[o, o + n). The running maximum is a compare and blend: FloatVector.max's NaN and -0 handling costs five
+     * instructions where two do (a NaN is skipped rather than returned; the max is exact in any order).
+     */
+    static float rowMax(float[] x, int o, int n) {
+        int j = 0, ub = S.loopBound(n);
+        FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        for (; j < ub; j += L) {
+            FloatVector v = FloatVector.fromArray(S, x, o + j);
+            mv = mv.blend(v, mv.compare(VectorOperators.LT, v));
+        }
+        float max = mv.reduceLanes(VectorOperators.MAX);
+        for (; j < n; j++) max = Math.max(max, x[o + j]);
+        return max;
+    }
+
+    /** x[o, o + n) *= f. */
+    static void scale(float[] x, int o, int n, float f) {
+        int j = 0, ub = S.loopBound(n);
+        FloatVector fv = FloatVector.broadcast(S, f);
+        for (; j < ub; j += L) FloatVector.fromArray(S, x, o + j).mul(fv).intoArray(x, o + j);
+        for (; j < n; j++) x[o + j] *= f;
     }
 
     /**
@@ -202,15 +218,8 @@ public final class Ops {
      * {@link ScalarOps#softCrossEntropyRow}.
      */
     public static float softCrossEntropyRow(float[] s, int so, int k, float invTemp, float[] t, int to, float[] p, int po) {
-        int ub = S.loopBound(k), j = 0;
-        FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-        for (; j < ub; j += L) {
-            FloatVector v = FloatVector.fromArray(S, s, so + j);
-            mv = mv.blend(v, mv.compare(VectorOperators.LT, v));
-        }
-        float max = mv.reduceLanes(VectorOperators.MAX);
-        for (; j < k; j++) max = Math.max(max, s[so + j]);
-        float mx = max * invTemp; // invTemp > 0: the max of s·invTemp
+        int ub = S.loopBound(k), j;
+        float mx = rowMax(s, so, k) * invTemp; // invTemp > 0: the max of s·invTemp
         FloatVector it = FloatVector.broadcast(S, invTemp), mb = FloatVector.broadcast(S, mx);
         double sum = 0, dot = 0, tsum = 0;
         for (j = 0; j < ub; ) {
@@ -234,9 +243,7 @@ public final class Ops {
             dot += t[to + j] * x;
             tsum += t[to + j];
         }
-        FloatVector inv = FloatVector.broadcast(S, (float) (1 / sum));
-        for (j = 0; j < ub; j += L) FloatVector.fromArray(S, p, po + j).mul(inv).intoArray(p, po + j);
-        for (float f = (float) (1 / sum); j < k; j++) p[po + j] *= f;
+        scale(p, po, k, (float) (1 / sum));
         return (float) (Math.log(sum) * tsum - dot);
     }
 
@@ -395,7 +402,7 @@ public final class Ops {
                     int rows = Math.min(6, rn - i0), oo = (b * T + r0 + i0) * D + h * hd + d0;
                     if (rows == 6 && cols == W) {
                         Gemm.kernel6x2Blocked(p, i0 * tp, vsrc, vbase + c * vstride, T, out, oo, D);
-                        for (int r = 0; r < 6; r++) scaleRow(out, oo + r * D, W, inv[i0 + r]);
+                        for (int r = 0; r < 6; r++) scale(out, oo + r * D, W, inv[i0 + r]);
                         continue;
                     }
                     Gemm.kernel6x2Blocked(p, i0 * tp, vsrc, vbase + c * vstride, T, tile, 0, W);
@@ -406,12 +413,6 @@ public final class Ops {
                 }
             }
         }
-    }
-
-    /** x[o, o + n) *= f (n a multiple of the vector length). */
-    private static void scaleRow(float[] x, int o, int n, float f) {
-        FloatVector fv = FloatVector.broadcast(S, f);
-        for (int j = 0; j < n; j += L) FloatVector.fromArray(S, x, o + j).mul(fv).intoArray(x, o + j);
     }
 
     /**

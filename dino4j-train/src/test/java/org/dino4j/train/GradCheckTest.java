@@ -138,7 +138,8 @@ class GradCheckTest {
         for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
         check("leftMultiply", List.of(param(1, 4, 3)), (t, v) -> t.leftMultiply(a, 5, v.get(0)));
         check("indexAddRows", List.of(param(1, 5, 3), param(1, 3, 3)), (t, v) -> t.indexAddRows(v.get(0), new int[] {4, 0, 4}, t.gelu(v.get(1)), 1.7f));
-        check("scaleRowGroups", List.of(param(1, 6, 2)), (t, v) -> t.scaleRowGroups(v.get(0), 2, new float[] {0f, 1.25f, 1.25f}));
+        check("residual (DropPath over groups of 2 rows)", List.of(param(1, 6, 2), param(1, 6, 2)),
+                (t, v) -> t.residual(v.get(0), v.get(1), null, 2, new float[] {0f, 1.25f, 1.25f}));
         check("mul", List.of(param(1, 3, 4), param(1, 3, 4)), (t, v) -> t.mul(v.get(0), v.get(1)));
         check("silu", List.of(param(2, 3, 5)), (t, v) -> t.silu(v.get(0)));
         boolean[] masks = {false, true, false, false};

@@ -59,7 +59,7 @@ public final class Tape {
      * allocated and added into. o must not write its gradient afterwards (it may still read it).
      */
     private void passDown(Var x, Var o) {
-        if (x.grad == null && x.backward != null && o != root && x != o) {
+        if (x.grad == null && x.backward != null && o != root) {
             x.grad = o.grad;
             o.grad = null;
         } else add(x.g(), o.grad);
@@ -178,26 +178,12 @@ public final class Tape {
         return o;
     }
 
-    /** Every row of group i (groups of {@code rowsPerGroup} consecutive rows) times s[i]: DropPath's per-sample scale. */
-    public Var scaleRowGroups(Var x, int rowsPerGroup, float[] s) {
-        int c = x.cols(), per = rowsPerGroup * c;
-        if (s.length * per != x.numel()) throw new IllegalArgumentException(s.length + " groups of " + rowsPerGroup + " rows for " + x);
-        float[] v = new float[x.numel()];
-        for (int i = 0; i < v.length; i++) v[i] = x.value[i] * s[i / per];
-        Var o = out(v, x.shape, x);
-        if (o.requiresGrad) o.backward = () -> {
-            float[] g = x.g();
-            for (int i = 0; i < g.length; i++) g[i] += o.grad[i] * s[i / per];
-        };
-        return o;
-    }
-
     // ------------------------------------------------------------------ elementwise
 
     /**
      * A block's residual add, x + keep[group] · gamma ⊙ h in one pass: LayerScale (gamma [cols], or null), DropPath's
-     * per-sample factor (keep [groups of rowsPerGroup rows], or null) and the add. As mulCols, scaleRowGroups and add
-     * in turn, but without their two intermediate arrays (kept on the tape until the backward).
+     * per-sample factor (keep [groups of rowsPerGroup rows], or null) and the add, without the intermediate arrays that
+     * separate ops would keep on the tape until the backward.
      */
     public Var residual(Var x, Var h, Var gamma, int rowsPerGroup, float[] keep) {
         sameSize(x, h);
@@ -211,7 +197,7 @@ public final class Tape {
                 for (int j = 0, o = i * c; j < c; j++, o++) v[o] = xv[o] + s * (gv == null ? hv[o] : gv[j] * hv[o]);
             }
         });
-        Var o = gamma == null ? out(v, x.shape, x, h) : out(v, x.shape, x, h, gamma);
+        Var o = out(v, x.shape, x, h, gamma);
         if (o.requiresGrad) o.backward = () -> {
             float[] g = o.grad;
             if (x.requiresGrad && x != h) passDown(x, o); // the residual stream's gradient, handed down, not copied
@@ -330,8 +316,7 @@ public final class Tape {
 
     /** Exact (erf) GELU; its derivative is Phi(x) + x phi(x). */
     public Var gelu(Var x) {
-        float[] v = x.value.clone();
-        Ops.geluParallel(v, 0, v.length);
+        float[] v = gelu(x.value);
         Var o = out(v, x.shape, x);
         if (o.requiresGrad) o.backward = () -> Ops.geluBackward(x.value, o.grad, x.g(), v.length);
         return o;
@@ -401,13 +386,7 @@ public final class Tape {
     /** F.linear: x [.., K] W[N, K]^T + b[N] -> [.., N]. */
     public Var linear(Var x, Var w, Var b) {
         int k = x.cols(), r = x.rows(), n = w.shape[0];
-        if (w.shape.length != 2 || w.shape[1] != k) throw new IllegalArgumentException("linear " + x + " x " + w);
-        if (b != null && b.numel() != n) throw new IllegalArgumentException("bias " + b + " for " + w);
-        float[] v = new float[r * n];
-        Gemm.linear(x.value, 0, k, MemorySegment.ofArray(w.value), b == null ? null : b.value, null, v, 0, n, r, n, k, false);
-        int[] shape = x.shape.clone();
-        shape[shape.length - 1] = n;
-        Var o = out(v, shape, x, w, b);
+        Var o = out(linearValue(x, x.value, w, b), linearShape(x, n), x, w, b);
         if (o.requiresGrad) o.backward = () -> {
             if (x.requiresGrad) Gemm.matmul(o.grad, 0, n, w.value, 0, k, x.g(), 0, k, r, k, n, true); // dX = dY W
             if (w.requiresGrad) Gemm.matmulTransA(o.grad, 0, n, x.value, 0, k, w.g(), 0, k, n, k, r, true); // dW = dY^T X
@@ -416,27 +395,33 @@ public final class Tape {
         return o;
     }
 
+    /** xv [x.rows, K] Wᵀ + b for {@link #linear}'s shapes (x gives the rows and K; xv may be a function of x's values). */
+    private static float[] linearValue(Var x, float[] xv, Var w, Var b) {
+        int k = x.cols(), r = x.rows(), n = w.shape[0];
+        if (w.shape.length != 2 || w.shape[1] != k) throw new IllegalArgumentException("linear " + x + " x " + w);
+        if (b != null && b.numel() != n) throw new IllegalArgumentException("bias " + b + " for " + w);
+        float[] v = new float[r * n];
+        Gemm.linear(xv, 0, k, MemorySegment.ofArray(w.value), b == null ? null : b.value, null, v, 0, n, r, n, k, false);
+        return v;
+    }
+
+    /** x's shape with the last dimension n. */
+    private static int[] linearShape(Var x, int n) {
+        int[] shape = x.shape.clone();
+        shape[shape.length - 1] = n;
+        return shape;
+    }
+
     /**
      * F.linear(gelu(h), w, b) keeping only h: the GELU output (the MLP's widest activation) is not held on the tape
      * but recomputed in the backward, one vectorised pass, for dW. As {@code linear(gelu(h), w, b)}.
      */
     public Var geluLinear(Var h, Var w, Var b) {
         int k = h.cols(), r = h.rows(), n = w.shape[0];
-        if (w.shape.length != 2 || w.shape[1] != k) throw new IllegalArgumentException("linear " + h + " x " + w);
-        if (b != null && b.numel() != n) throw new IllegalArgumentException("bias " + b + " for " + w);
-        float[] a = h.value.clone(), v = new float[r * n];
-        Ops.geluParallel(a, 0, a.length);
-        Gemm.linear(a, 0, k, MemorySegment.ofArray(w.value), b == null ? null : b.value, null, v, 0, n, r, n, k, false);
-        int[] shape = h.shape.clone();
-        shape[shape.length - 1] = n;
-        Var o = out(v, shape, h, w, b);
+        Var o = out(linearValue(h, gelu(h.value), w, b), linearShape(h, n), h, w, b);
         if (o.requiresGrad) o.backward = () -> {
             float[] dy = o.grad;
-            if (w.requiresGrad) {
-                float[] act = h.value.clone();
-                Ops.geluParallel(act, 0, act.length);
-                Gemm.matmulTransA(dy, 0, n, act, 0, k, w.g(), 0, k, n, k, r, true); // dW = dY^T gelu(h)
-            }
+            if (w.requiresGrad) Gemm.matmulTransA(dy, 0, n, gelu(h.value), 0, k, w.g(), 0, k, n, k, r, true); // dW = dY^T gelu(h)
             if (b != null && b.requiresGrad) biasGrad(dy, r, n, b.g());
             if (h.requiresGrad) {
                 float[] da = new float[r * k];
@@ -738,6 +723,13 @@ public final class Tape {
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /** GELU of a copy of x. */
+    private static float[] gelu(float[] x) {
+        float[] v = x.clone();
+        Ops.geluParallel(v, 0, v.length);
+        return v;
+    }
 
     /** g[j] += sum over rows of dy[i, j]: column sums in parallel over column ranges, each sum in row order. */
     private static void biasGrad(float[] dy, int r, int n, float[] g) {
