@@ -66,6 +66,13 @@ public final class ScalarOps {
         for (int j = 0; j < n; j++) p[o + j] = (float) (e[j] / sum);
     }
 
+    /** dp ← p ⊙ (dp − Σ dp·p) · scale over one row, in double. */
+    public static void softmaxBackwardRow(float[] p, float[] dp, int o, int n, float scale) {
+        double dot = 0;
+        for (int j = 0; j < n; j++) dot += (double) dp[o + j] * p[o + j];
+        for (int j = 0; j < n; j++) dp[o + j] = (float) ((dp[o + j] - dot) * p[o + j] * scale);
+    }
+
     public static void siluGate(float[] in, float[] out, int rows, int h) {
         for (int r = 0; r < rows; r++)
             for (int j = 0; j < h; j++) {

@@ -149,6 +149,23 @@ class OpsTest {
     }
 
     @Test
+    void softmaxBackwardRowMatchesScalar() {
+        SplittableRandom r = new SplittableRandom(14);
+        for (int n : new int[] {1, 7, 50, 257, 1000}) {
+            float[] p = rand(r, n + 3, 3), dp = rand(r, n + 3, 2);
+            Ops.softmaxScaled(p, 3, n, 1f); // a softmax row, as attention's backward gets
+            float[] a = dp.clone(), c = dp.clone();
+            Ops.softmaxBackwardRow(p, a, 3, n, 0.125f);
+            ScalarOps.softmaxBackwardRow(p, c, 3, n, 0.125f);
+            close(c, a, 1e-6);
+            assertEquals(dp[2], a[2]); // untouched before o
+            double sum = 0; // a softmax's input gradient sums to zero
+            for (int j = 3; j < n + 3; j++) sum += a[j];
+            assertEquals(0, sum, 1e-6);
+        }
+    }
+
+    @Test
     void softCrossEntropyRowMatchesScalar() {
         SplittableRandom r = new SplittableRandom(13);
         for (int k : new int[] {1, 7, 64, 65, 1000, 65_536}) {

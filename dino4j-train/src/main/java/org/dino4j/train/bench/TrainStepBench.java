@@ -2,8 +2,6 @@ package org.dino4j.train.bench;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.management.ManagementFactory;
-import java.lang.management.MemoryPoolMXBean;
-import java.lang.management.MemoryType;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -39,7 +37,7 @@ import org.dino4j.train.optim.AdamW;
  */
 public final class TrainStepBench {
     public record Result(String model, int batch, int prototypes, int checkpointEvery, double medianStepS, double minStepS,
-                         double imagesPerS, long peakHeapMb, float lastLoss) {}
+                         double imagesPerS, long peakLiveHeapMb, float lastLoss) {}
 
     private TrainStepBench() {}
 
@@ -71,14 +69,18 @@ public final class TrainStepBench {
         List<Double> times = new ArrayList<>();
         float loss = Float.NaN;
         long peak = 0;
+        try (LiveHeap heap = new LiveHeap()) {
         for (int s = 0; s < warmup + steps; s++) {
-            resetPeaks();
+            heap.reset();
             long t0 = System.nanoTime();
             loss = step(cfg, student, head, tBackbone, tHead, params, opt, global, local, masks, b, n, prototypes, rng);
             double sec = (System.nanoTime() - t0) / 1e9;
-            peak = Math.max(peak, peakHeap());
-            log.accept(String.format("step %d: %.2f s, loss %.4f, peak heap %d MB%s", s, sec, loss, peakHeap() >> 20, s < warmup ? " (warm-up)" : ""));
+            long stepPeak = heap.peak();
+            peak = Math.max(peak, stepPeak);
+            log.accept(String.format("step %d: %.2f s, loss %.4f, live heap after GC at most %d MB%s",
+                    s, sec, loss, stepPeak >> 20, s < warmup ? " (warm-up)" : ""));
             if (s >= warmup) times.add(sec);
+        }
         }
         double[] t = times.stream().mapToDouble(Double::doubleValue).sorted().toArray();
         double med = t[t.length / 2];
@@ -130,6 +132,7 @@ public final class TrainStepBench {
         Var koleo = t.add(KoLeoLoss.forward(t, t.rows(g.xNormClstoken(), range(0, b))),
                 KoLeoLoss.forward(t, t.rows(g.xNormClstoken(), range(b, 2 * b))));
         Var loss = t.add(t.add(dino, ibot), t.affine(koleo, 0.1f, 0f));
+        float value = loss.item();
         for (Var p : params) p.zeroGrad();
         t.backward(loss);
         for (Var p : params) opt.step(p, p.grad(), 1e-4, 0.04);
@@ -137,7 +140,7 @@ public final class TrainStepBench {
         List<Var> teacherVars = new ArrayList<>(tBackbone.values());
         teacherVars.addAll(tHead.values());
         for (Var p : params) AdamW.ema(teacherVars.get(i++).value(), p.value(), 0.994);
-        return loss.item();
+        return value;
     }
 
     private static float[] randn(SplittableRandom r, int n) {
@@ -162,14 +165,47 @@ public final class TrainStepBench {
         return r;
     }
 
-    private static void resetPeaks() {
-        for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) if (p.getType() == MemoryType.HEAP) p.resetPeakUsage();
-    }
+    /**
+     * The largest heap occupancy that a garbage collection left behind since {@link #reset}: the live data the step
+     * needs, free of the garbage that the heap fills up with between collections (and GC-agnostic, unlike the memory
+     * pools' own peaks, which under G1 fall at different times and cannot be summed).
+     */
+    private static final class LiveHeap implements AutoCloseable {
+        private final java.util.concurrent.atomic.AtomicLong peak = new java.util.concurrent.atomic.AtomicLong();
+        private final List<Runnable> removers = new ArrayList<>();
 
-    private static long peakHeap() {
-        long s = 0;
-        for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans())
-            if (p.getType() == MemoryType.HEAP && p.getPeakUsage() != null) s += p.getPeakUsage().getUsed();
-        return s;
+        LiveHeap() {
+            for (var gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+                if (!(gc instanceof javax.management.NotificationEmitter e)) continue;
+                javax.management.NotificationListener l = (n, h) -> {
+                    if (!com.sun.management.GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION.equals(n.getType())) return;
+                    var info = com.sun.management.GarbageCollectionNotificationInfo.from((javax.management.openmbean.CompositeData) n.getUserData());
+                    long used = 0;
+                    for (var u : info.getGcInfo().getMemoryUsageAfterGc().values()) used += u.getUsed();
+                    peak.accumulateAndGet(used, Math::max);
+                };
+                e.addNotificationListener(l, null, null);
+                removers.add(() -> {
+                    try {
+                        e.removeNotificationListener(l);
+                    } catch (javax.management.ListenerNotFoundException ignored) {
+                        // already gone
+                    }
+                });
+            }
+        }
+
+        void reset() {
+            peak.set(0);
+        }
+
+        long peak() {
+            return peak.get();
+        }
+
+        @Override
+        public void close() {
+            removers.forEach(Runnable::run);
+        }
     }
 }
