@@ -30,6 +30,7 @@ public final class Gemm {
     private static final int L = S.length();
     /** Width of the narrow kernels' B micro-panel (2 vectors). */
     static final int W2 = 2 * L;
+    private static final int W2_SHIFT = Integer.numberOfTrailingZeros(W2); // W2 is a power of two
 
     /**
      * Micro-kernel shape: 6 rows x 3 vectors where there are 32 vector registers (AVX-512, NEON/SVE), else 6 x 2
@@ -566,12 +567,21 @@ public final class Gemm {
      * stored. Written out as kernel6x2 is (see there).
      */
     static void kernel6x2Blocked(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo) {
+        kernel6x2Blocked(ap, ao, 6 * W2, bp, bo, kc, out, oo, ldo);
+    }
+
+    /**
+     * As {@link #kernel6x2Blocked(float[], int, float[], int, int, float[], int, int)} with A's k blocks {@code as}
+     * floats apart instead of 6·W2 (the six rows' W2-float pieces of one block stay W2 apart): attention's backward
+     * reads dS from key-block column panels, [key block][query][W2].
+     */
+    static void kernel6x2Blocked(float[] ap, int ao, int as, float[] bp, int bo, int kc, float[] out, int oo, int ldo) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
                 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
         FloatVector b0, b1, x;
         int bi, ai, p = 0;
         for (; p + 3 < kc; p += 4) { // p % 4 == 0: the four steps lie in one block
-            ai = ao + (p & -W2) * 6 + (p & (W2 - 1));
+            ai = ao + (p >> W2_SHIFT) * as + (p & (W2 - 1));
             bi = bo + p * (2 * L);
             b0 = FloatVector.fromArray(S, bp, bi);
             b1 = FloatVector.fromArray(S, bp, bi + L);
@@ -657,7 +667,7 @@ public final class Gemm {
             c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
         }
         for (; p < kc; p++) {
-            bi = bo + p * (2 * L); ai = ao + (p & -W2) * 6 + (p & (W2 - 1));
+            bi = bo + p * (2 * L); ai = ao + (p >> W2_SHIFT) * as + (p & (W2 - 1));
             b0 = FloatVector.fromArray(S, bp, bi);
             b1 = FloatVector.fromArray(S, bp, bi + L);
             x = FloatVector.broadcast(S, ap[ai]);

@@ -433,6 +433,141 @@ public final class Ops {
     }
 
     /**
+     * The backward of {@link #attention}: from qkv [B·T, 3D] and the output's gradient dOut [B·T, D], adds dQ, dK and
+     * dV into g [B·T, 3D] (qkv's layout). Per (image, head) in parallel, the 6 × 2-vector GEMM micro-kernel runs on
+     * operands packed once per head: P = softmax(Q Kᵀ · scale) recomputed, dP = dO Vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P))
+     * · scale, dQ = dS K, dKᵀ = Qᵀ dS, dVᵀ = dOᵀ P. P and dS are kept as key-block column panels, [T/W][T6][W] (T6: T
+     * rounded up to 6), which the kernel reads as B for dKᵀ and dVᵀ and as blocked A for dQ: no T × T matrix is
+     * transposed or repacked. The scalar twin is {@link ScalarOps#attentionBackward}.
+     */
+    public static void attentionBackward(float[] qkv, float[] dOut, float[] g, int batch, int tokens, int dim, int heads) {
+        int hd = dim / heads;
+        if (dim % heads != 0 || qkv.length < batch * tokens * 3 * dim || dOut.length < batch * tokens * dim || g.length < qkv.length)
+            throw new IllegalArgumentException("attentionBackward: " + batch + " x " + tokens + " tokens, dim " + dim + ", " + heads + " heads");
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        Parallel.forEach(batch * heads, task -> attentionHeadBackward(qkv, dOut, g, task / heads, task % heads, tokens, dim, hd, scale));
+    }
+
+    private static final ThreadLocal<float[][]> ATT_BACK = ThreadLocal.withInitial(() -> new float[12][0]);
+
+    private static void attentionHeadBackward(float[] qkv, float[] dOut, float[] g, int b, int h, int T, int D, int hd, float scale) {
+        final int W = 2 * L, ld = 3 * D, base = b * T * ld, obase = b * T * D;
+        final int np = (T + W - 1) / W, tp = np * W, tq = (T + 5) / 6 * 6, nc = (hd + W - 1) / W, ndg = (hd + 5) / 6;
+        float[][] sc = ATT_BACK.get();
+        int[] need = {tq * hd, tq * hd, np * hd * W, np * hd * W, nc * T * W, ndg * tq * 6, ndg * tq * 6, np * tq * W,
+                np * tq * W, ndg * 6 * tp, ndg * 6 * tp, 6 * W};
+        for (int i = 0; i < need.length; i++) if (sc[i].length < need[i]) sc[i] = new float[need[i]];
+        float[] qa = sc[0], oa = sc[1], kb = sc[2], vb = sc[3], kv = sc[4], qt = sc[5], ot = sc[6], pc = sc[7], ds = sc[8],
+                dkt = sc[9], dvt = sc[10], tile = sc[11];
+        int q0 = base + h * hd, k0 = base + D + h * hd, v0 = base + 2 * D + h * hd, o0 = obase + h * hd;
+        // Q and dO as A panels [group][d][6] (a partial last group repeats its last row); Qᵀ and dOᵀ as A panels
+        // [dim group][i][6] (zero past T and past hd)
+        for (int i0 = 0; i0 < T; i0 += 6) {
+            int rows = Math.min(6, T - i0);
+            if (rows == 6) {
+                Gemm.interleave6(qkv, q0 + i0 * ld, ld, hd, qa, i0 * hd);
+                Gemm.interleave6(dOut, o0 + i0 * D, D, hd, oa, i0 * hd);
+            } else for (int r = 0; r < 6; r++) {
+                int rr = Math.min(r, rows - 1);
+                for (int d = 0; d < hd; d++) {
+                    qa[i0 * hd + d * 6 + r] = qkv[q0 + (i0 + rr) * ld + d];
+                    oa[i0 * hd + d * 6 + r] = dOut[o0 + (i0 + rr) * D + d];
+                }
+            }
+        }
+        for (int q = 0; q < ndg; q++) {
+            int d0 = q * 6, dn = Math.min(6, hd - d0), dst = q * tq * 6;
+            for (int i = 0; i < tq; i++, dst += 6)
+                for (int r = 0; r < 6; r++) {
+                    boolean in = i < T && r < dn;
+                    qt[dst + r] = in ? qkv[q0 + i * ld + d0 + r] : 0f;
+                    ot[dst + r] = in ? dOut[o0 + i * D + d0 + r] : 0f;
+                }
+        }
+        // K and V as B panels [key block][d][W keys] (zero past T); K as value panels [dim chunk][key][W dims] (zero past hd)
+        for (int jb = 0; jb < np; jb++) {
+            int j0 = jb * W, keys = Math.min(W, T - j0), dst = jb * hd * W;
+            if (keys < W) {
+                Arrays.fill(kb, dst, dst + hd * W, 0f);
+                Arrays.fill(vb, dst, dst + hd * W, 0f);
+            }
+            for (int jj = 0; jj < keys; jj++) {
+                int ks = k0 + (j0 + jj) * ld, vs = v0 + (j0 + jj) * ld;
+                for (int d = 0; d < hd; d++) {
+                    kb[dst + d * W + jj] = qkv[ks + d];
+                    vb[dst + d * W + jj] = qkv[vs + d];
+                }
+            }
+        }
+        for (int c = 0; c < nc; c++) {
+            int d0 = c * W, cols = Math.min(W, hd - d0);
+            for (int j = 0; j < T; j++) {
+                int src = k0 + j * ld + d0, dst = (c * T + j) * W;
+                for (int d = 0; d < W; d++) kv[dst + d] = d < cols ? qkv[src + d] : 0f;
+            }
+        }
+        float[] zero = Gemm.zeros(W), one = Gemm.ones(W);
+        final int panel = tq * W; // one key block of P or dS: [T6][W]
+        // S = Q Kᵀ and dP = dO Vᵀ, 6 x W tiles into the key-block panels
+        for (int jb = 0; jb < np; jb++)
+            for (int i0 = 0; i0 < tq; i0 += 6) {
+                Gemm.kernel6x2(qa, i0 * hd, kb, jb * hd * W, hd, pc, jb * panel + i0 * W, W, false, zero, one, 0);
+                Gemm.kernel6x2(oa, i0 * hd, vb, jb * hd * W, hd, ds, jb * panel + i0 * W, W, false, zero, one, 0);
+            }
+        // P = softmax(S · scale) and dS = P ⊙ (dP − Σ dP ⊙ P) · scale over each row's first T keys (the padded keys
+        // stay 0: their scores and dP are products with zero panels)
+        for (int i = 0; i < tq; i++) {
+            float inv = 1f / expRowBlocked(pc, i * W, T, scale, panel);
+            FloatVector iv = FloatVector.broadcast(S, inv), acc = FloatVector.zero(S);
+            int full = T / L, j = 0;
+            for (int u = 0; u < full; u++, j += L) {
+                int o = (j / W) * panel + i * W + j % W;
+                FloatVector pv = FloatVector.fromArray(S, pc, o).mul(iv);
+                pv.intoArray(pc, o);
+                acc = FloatVector.fromArray(S, ds, o).fma(pv, acc);
+            }
+            float dot = sumInOrder(acc.toArray());
+            for (; j < T; j++) {
+                int o = (j / W) * panel + i * W + j % W;
+                pc[o] *= inv;
+                dot += ds[o] * pc[o];
+            }
+            FloatVector dv = FloatVector.broadcast(S, dot), sv = FloatVector.broadcast(S, scale);
+            j = 0;
+            for (int u = 0; u < full; u++, j += L) {
+                int o = (j / W) * panel + i * W + j % W;
+                FloatVector.fromArray(S, ds, o).sub(dv).mul(FloatVector.fromArray(S, pc, o)).mul(sv).intoArray(ds, o);
+            }
+            for (; j < T; j++) {
+                int o = (j / W) * panel + i * W + j % W;
+                ds[o] = (ds[o] - dot) * pc[o] * scale;
+            }
+        }
+        // dQ = dS K: dS read as blocked A (its key blocks one panel apart), K as value panels; added into g
+        for (int c = 0; c < nc; c++) {
+            int d0 = c * W, cols = Math.min(W, hd - d0);
+            for (int i0 = 0; i0 < T; i0 += 6) {
+                Gemm.kernel6x2Blocked(ds, i0 * W, panel, kv, c * T * W, T, tile, 0, W);
+                for (int r = 0, rows = Math.min(6, T - i0); r < rows; r++)
+                    for (int d = 0, o = q0 + (i0 + r) * ld + d0; d < cols; d++) g[o + d] += tile[r * W + d];
+            }
+        }
+        // dKᵀ = Qᵀ dS and dVᵀ = dOᵀ P: [dims][keys], the panels read as B over all T6 rows (zero A past T)
+        for (int q = 0; q < ndg; q++)
+            for (int jb = 0; jb < np; jb++) {
+                Gemm.kernel6x2(qt, q * tq * 6, ds, jb * panel, tq, dkt, q * 6 * tp + jb * W, tp, false, zero, one, 0);
+                Gemm.kernel6x2(ot, q * tq * 6, pc, jb * panel, tq, dvt, q * 6 * tp + jb * W, tp, false, zero, one, 0);
+            }
+        for (int j = 0; j < T; j++) {
+            int ko = k0 + j * ld, vo = v0 + j * ld;
+            for (int d = 0; d < hd; d++) {
+                g[ko + d] += dkt[d * tp + j];
+                g[vo + d] += dvt[d * tp + j];
+            }
+        }
+    }
+
+    /**
      * Lanes added first to last. reduceLanes(ADD) may associate differently when compiled than when interpreted, and
      * results must not depend on the JIT tier (bit-identical resumed training).
      */
@@ -448,7 +583,12 @@ public final class Ops {
      * and blend: FloatVector.max's NaN and -0 handling costs five instructions where two do.
      */
     static float expRowBlocked(float[] p, int o, int n, float scale) {
-        final int W = 2 * L, full = n / W, step = 6 * W;
+        return expRowBlocked(p, o, n, scale, 12 * L);
+    }
+
+    /** {@link #expRowBlocked(float[], int, int, float)} with the row's W-float blocks {@code step} floats apart. */
+    static float expRowBlocked(float[] p, int o, int n, float scale, int step) {
+        final int W = 2 * L, full = n / W;
         FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         for (int jb = 0, q = o; jb < full; jb++, q += step) {
             FloatVector v0 = FloatVector.fromArray(S, p, q), v1 = FloatVector.fromArray(S, p, q + L);

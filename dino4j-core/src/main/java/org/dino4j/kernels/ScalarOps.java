@@ -107,4 +107,47 @@ public final class ScalarOps {
                     }
                 }
     }
+
+    /** {@link Ops#attentionBackward} in double: g += dQ, dK, dV of softmax(q kᵀ / √hd) v for the output gradient dOut. */
+    public static void attentionBackward(float[] qkv, float[] dOut, float[] g, int batch, int tokens, int dim, int heads) {
+        int hd = dim / heads, ld = 3 * dim, t = tokens;
+        double scale = 1 / Math.sqrt(hd);
+        double[][] p = new double[t][t], dp = new double[t][t];
+        for (int b = 0; b < batch; b++)
+            for (int h = 0; h < heads; h++) {
+                int q0 = b * t * ld + h * hd, k0 = q0 + dim, v0 = q0 + 2 * dim, o0 = b * t * dim + h * hd;
+                for (int i = 0; i < t; i++) {
+                    double max = Double.NEGATIVE_INFINITY, sum = 0;
+                    for (int j = 0; j < t; j++) {
+                        double s = 0, d = 0;
+                        for (int e = 0; e < hd; e++) {
+                            s += (double) qkv[q0 + i * ld + e] * qkv[k0 + j * ld + e];
+                            d += (double) dOut[o0 + i * dim + e] * qkv[v0 + j * ld + e];
+                        }
+                        p[i][j] = s * scale;
+                        dp[i][j] = d;
+                        max = Math.max(max, p[i][j]);
+                    }
+                    for (int j = 0; j < t; j++) sum += p[i][j] = Math.exp(p[i][j] - max);
+                    double dot = 0;
+                    for (int j = 0; j < t; j++) {
+                        p[i][j] /= sum;
+                        dot += dp[i][j] * p[i][j];
+                    }
+                    for (int j = 0; j < t; j++) dp[i][j] = p[i][j] * (dp[i][j] - dot) * scale; // dS
+                }
+                for (int i = 0; i < t; i++)
+                    for (int e = 0; e < hd; e++) {
+                        double dq = 0, dk = 0, dv = 0;
+                        for (int j = 0; j < t; j++) {
+                            dq += dp[i][j] * qkv[k0 + j * ld + e];
+                            dk += dp[j][i] * qkv[q0 + j * ld + e];
+                            dv += p[j][i] * dOut[o0 + j * dim + e];
+                        }
+                        g[q0 + i * ld + e] += (float) dq;
+                        g[k0 + i * ld + e] += (float) dk;
+                        g[v0 + i * ld + e] += (float) dv;
+                    }
+            }
+    }
 }

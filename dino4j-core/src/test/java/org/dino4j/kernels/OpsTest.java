@@ -200,6 +200,24 @@ class OpsTest {
     }
 
     @Test
+    void attentionBackwardMatchesScalar() {
+        SplittableRandom r = new SplittableRandom(21);
+        // batch, tokens, dim, heads: one token, tokens short of a 6-row group and of a key block, head dims short of
+        // 6 and of a vector, a full ViT-S head, and ViT-S's local-crop and global-crop token counts
+        for (int[] s : new int[][] {{1, 1, 4, 1}, {2, 5, 12, 2}, {1, 9, 9, 3}, {2, 17, 40, 2}, {1, 23, 64, 1}, {2, 50, 128, 2}, {1, 257, 64, 1}}) {
+            int b = s[0], t = s[1], d = s[2], h = s[3];
+            float[] qkv = rand(r, b * t * 3 * d, 1.5), dOut = rand(r, b * t * d, 1);
+            float[] g0 = rand(r, qkv.length, 0.5), a = g0.clone(), c = g0.clone();
+            Ops.attentionBackward(qkv, dOut, a, b, t, d, h);
+            ScalarOps.attentionBackward(qkv, dOut, c, b, t, d, h);
+            close(c, a, 2e-5);
+            double moved = 0;
+            for (int i = 0; i < a.length; i++) moved = Math.max(moved, Math.abs(a[i] - g0[i]));
+            assertTrue(moved > 1e-2, "gradient added: " + moved);
+        }
+    }
+
+    @Test
     void attentionFromColumnPanelsMatchesScalar() {
         SplittableRandom r = new SplittableRandom(5);
         int w = Gemm.W2;

@@ -554,61 +554,17 @@ public final class Tape {
     /**
      * Multi-head self-attention core, softmax(q k^T / sqrt(hd)) v, from the qkv Linear's output [B*T, 3D] (q, k, v
      * heads side by side, as the official Attention) to [B*T, D]. The forward is the inference engine's fused
-     * attention ({@link Ops#attention}); nothing but the output is kept. The backward, per (image, head) in parallel,
-     * recomputes the probabilities P and runs dV = P^T dO, dP = dO V^T, dS = P (dP - rowsum(dP P)) / sqrt(hd),
-     * dQ = dS K, dK = dS^T Q as GEMMs on per-thread scratch.
+     * attention ({@link Ops#attention}) and keeps nothing but its output; the backward ({@link Ops#attentionBackward})
+     * recomputes the probabilities.
      */
     public Var attention(Var qkv, int batch, int tokens, int heads) {
-        int d3 = qkv.cols(), d = d3 / 3, hd = d / heads, t = tokens;
+        int d3 = qkv.cols(), d = d3 / 3;
         if (qkv.rows() != batch * tokens || d % heads != 0) throw new IllegalArgumentException("attention over " + qkv);
-        float scale = (float) (1 / Math.sqrt(hd));
-        float[] src = qkv.value, out = new float[batch * t * d];
-        Ops.attention(src, out, batch, t, d, heads);
-        Var o = out(out, new int[] {batch * t, d}, qkv);
-        if (o.requiresGrad) o.backward = () -> {
-            float[] g = qkv.g(), dOut = o.grad;
-            Parallel.forEach(batch * heads, task -> { // each pair writes only its own q, k, v columns of its image
-                int b = task / heads, h = task % heads, th = t * hd;
-                float[][] w = attentionScratch(t, hd);
-                float[] q = w[0], k = w[1], kT = w[2], vT = w[3], dO = w[4], prob = w[5], dp = w[6], dv = w[7], dq = w[8], dk = w[9];
-                for (int i = 0; i < t; i++) {
-                    int r = (b * t + i) * d3 + h * hd, ro = (b * t + i) * d + h * hd;
-                    System.arraycopy(src, r, q, i * hd, hd);
-                    System.arraycopy(src, r + d, k, i * hd, hd);
-                    System.arraycopy(dOut, ro, dO, i * hd, hd);
-                    for (int e = 0; e < hd; e++) {
-                        kT[e * t + i] = src[r + d + e];
-                        vT[e * t + i] = src[r + 2 * d + e];
-                    }
-                }
-                Gemm.matmul(q, 0, hd, kT, 0, t, prob, 0, t, t, t, hd, false); // Q K^T
-                for (int i = 0; i < t; i++) Ops.softmaxScaled(prob, i * t, t, scale);
-                Gemm.matmulTransA(prob, 0, t, dO, 0, hd, dv, 0, hd, t, hd, t, false); // dV = P^T dO
-                Gemm.matmul(dO, 0, hd, vT, 0, t, dp, 0, t, t, t, hd, false); // dP = dO V^T
-                for (int i = 0; i < t; i++) Ops.softmaxBackwardRow(prob, dp, i * t, t, scale); // dS
-                Gemm.matmul(dp, 0, t, k, 0, hd, dq, 0, hd, t, hd, t, false); // dQ = dS K
-                Gemm.matmulTransA(dp, 0, t, q, 0, hd, dk, 0, hd, t, hd, t, false); // dK = dS^T Q
-                for (int i = 0; i < t; i++) {
-                    int r = (b * t + i) * d3 + h * hd, ri = i * hd;
-                    for (int e = 0; e < hd; e++) g[r + e] += dq[ri + e];
-                    for (int e = 0; e < hd; e++) g[r + d + e] += dk[ri + e];
-                    for (int e = 0; e < hd; e++) g[r + 2 * d + e] += dv[ri + e];
-                }
-            });
-        };
+        float[] out = new float[batch * tokens * d];
+        Ops.attention(qkv.value, out, batch, tokens, d, heads);
+        Var o = out(out, new int[] {batch * tokens, d}, qkv);
+        if (o.requiresGrad) o.backward = () -> Ops.attentionBackward(qkv.value, o.grad, qkv.g(), batch, tokens, d, heads);
         return o;
-    }
-
-    private static final ThreadLocal<float[][]> ATTENTION_SCRATCH = ThreadLocal.withInitial(() -> new float[10][0]);
-
-    /** This thread's attention backward buffers: q, k, kᵀ, vᵀ, dO, P, dP, dV, dQ, dK for t tokens of hd dims. */
-    private static float[][] attentionScratch(int t, int hd) {
-        float[][] w = ATTENTION_SCRATCH.get();
-        for (int i = 0; i < w.length; i++) {
-            int n = i == 5 || i == 6 ? t * t : t * hd;
-            if (w[i].length < n) w[i] = new float[n];
-        }
-        return w;
     }
 
     /**
