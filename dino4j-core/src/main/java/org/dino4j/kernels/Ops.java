@@ -216,8 +216,29 @@ public final class Ops {
             mv = mv.blend(v, mv.compare(VectorOperators.LT, v));
         }
         float max = mv.reduceLanes(VectorOperators.MAX);
-        for (; j < n; j++) max = Math.max(max, x[o + j]);
+        for (; j < n; j++) if (x[o + j] > max) max = x[o + j]; // NaN skipped here too
         return max;
+    }
+
+    /** max of x[o, o + n) (NaNs skipped), for callers outside the kernels. The scalar twin is {@link ScalarOps#max}. */
+    public static float max(float[] x, int o, int n) {
+        return rowMax(x, o, n);
+    }
+
+    /**
+     * Σ x[o, o + n): lanes summed in float over 64-element chunks, the chunks added up in double, in order (the same
+     * result on every run). The scalar twin is {@link ScalarOps#sum}.
+     */
+    public static double sum(float[] x, int o, int n) {
+        int ub = S.loopBound(n), j;
+        double sum = 0;
+        for (j = 0; j < ub; ) {
+            FloatVector sv = FloatVector.zero(S);
+            for (int end = Math.min(ub, j + 64); j < end; j += L) sv = sv.add(FloatVector.fromArray(S, x, o + j));
+            sum += sumInOrder(sv.toArray());
+        }
+        for (; j < n; j++) sum += x[o + j];
+        return sum;
     }
 
     /** x[o, o + n) *= f. */

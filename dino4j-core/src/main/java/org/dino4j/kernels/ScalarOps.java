@@ -66,6 +66,18 @@ public final class ScalarOps {
         for (int j = 0; j < n; j++) p[o + j] = (float) (e[j] / sum);
     }
 
+    public static float max(float[] x, int o, int n) {
+        float m = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < n; j++) if (x[o + j] > m) m = x[o + j];
+        return m;
+    }
+
+    public static double sum(float[] x, int o, int n) {
+        double s = 0;
+        for (int j = 0; j < n; j++) s += x[o + j];
+        return s;
+    }
+
     /** dp ← p ⊙ (dp − Σ dp·p) · scale over one row, in double. */
     public static void softmaxBackwardRow(float[] p, float[] dp, int o, int n, float scale) {
         double dot = 0;

@@ -149,6 +149,19 @@ class OpsTest {
     }
 
     @Test
+    void maxAndSumMatchScalar() {
+        SplittableRandom r = new SplittableRandom(15);
+        for (int n : new int[] {1, 7, 63, 64, 65, 1000, 65_536}) {
+            float[] x = rand(r, n + 2, 3);
+            x[1 + r.nextInt(n)] = 50f; // the max somewhere inside
+            assertEquals(ScalarOps.max(x, 1, n), Ops.max(x, 1, n), "n=" + n);
+            double want = ScalarOps.sum(x, 1, n);
+            assertEquals(want, Ops.sum(x, 1, n), 1e-6 * Math.sqrt(n) * 3 + 1e-6, "n=" + n);
+        }
+        assertEquals(2f, Ops.max(new float[] {1f, Float.NaN, 2f}, 0, 3)); // NaN skipped
+    }
+
+    @Test
     void softmaxBackwardRowMatchesScalar() {
         SplittableRandom r = new SplittableRandom(14);
         for (int n : new int[] {1, 7, 50, 257, 1000}) {

@@ -36,8 +36,9 @@ import org.dino4j.train.optim.AdamW;
  * AdamW; EMA. Random pixels and weights: this measures speed and memory only.
  */
 public final class TrainStepBench {
+    /** @param liveHeapMb heap in use after a full GC at the end of the first step's forward (the step's peak of live data) */
     public record Result(String model, int batch, int prototypes, int checkpointEvery, double medianStepS, double minStepS,
-                         double imagesPerS, long peakLiveHeapMb, float lastLoss) {}
+                         double imagesPerS, long liveHeapMb, float lastLoss) {}
 
     private TrainStepBench() {}
 
@@ -68,28 +69,24 @@ public final class TrainStepBench {
         }
         List<Double> times = new ArrayList<>();
         float loss = Float.NaN;
-        long peak = 0;
-        try (LiveHeap heap = new LiveHeap()) {
+        long[] live = {-1};
         for (int s = 0; s < warmup + steps; s++) {
-            heap.reset();
             long t0 = System.nanoTime();
-            loss = step(cfg, student, head, tBackbone, tHead, params, opt, global, local, masks, b, n, prototypes, rng);
+            loss = step(cfg, student, head, tBackbone, tHead, params, opt, global, local, masks, b, n, prototypes, rng, s == 0 ? live : null);
             double sec = (System.nanoTime() - t0) / 1e9;
-            long stepPeak = heap.peak();
-            peak = Math.max(peak, stepPeak);
-            log.accept(String.format("step %d: %.2f s, loss %.4f, live heap after GC at most %d MB%s",
-                    s, sec, loss, stepPeak >> 20, s < warmup ? " (warm-up)" : ""));
+            log.accept(String.format("step %d: %.2f s, loss %.4f%s%s", s, sec, loss,
+                    s == 0 ? String.format(", live heap at the end of the forward %d MB (a full GC there, in this step)", live[0] >> 20) : "",
+                    s < warmup ? " (warm-up)" : ""));
             if (s >= warmup) times.add(sec);
         }
-        }
         double[] t = times.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-        double med = t[t.length / 2];
-        return new Result(preset, batch, prototypes, checkpointEvery, med, t[0], batch / med, peak >> 20, loss);
+        double med = t.length % 2 == 1 ? t[t.length / 2] : (t[t.length / 2 - 1] + t[t.length / 2]) / 2; // as Python's statistics.median
+        return new Result(preset, batch, prototypes, checkpointEvery, med, t[0], batch / med, live[0] >> 20, loss);
     }
 
     private static float step(ModelConfig cfg, TrainableVit student, DinoHead head, Map<String, Var> tBackbone,
                               Map<String, Var> tHead, List<Var> params, AdamW opt, float[] global, float[] local,
-                              boolean[] masks, int b, int n, int k, SplittableRandom rng) {
+                              boolean[] masks, int b, int n, int k, SplittableRandom rng, long[] liveOut) {
         int d = cfg.embedDim();
         // teacher: the inference engine on the EMA weights (Linear weights alias the arrays), head on the CLS and masked patches
         float[] tCls, tPatch;
@@ -134,6 +131,10 @@ public final class TrainStepBench {
         Var loss = t.add(t.add(dino, ibot), t.affine(koleo, 0.1f, 0f));
         float value = loss.item();
         for (Var p : params) p.zeroGrad();
+        if (liveOut != null) { // the peak: every activation, the logits and the targets alive, the backward not begun
+            System.gc();
+            liveOut[0] = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+        }
         t.backward(loss);
         for (Var p : params) opt.step(p, p.grad(), 1e-4, 0.04);
         int i = 0;
@@ -163,49 +164,5 @@ public final class TrainStepBench {
         int[] r = new int[b - a];
         for (int i = 0; i < r.length; i++) r[i] = a + i;
         return r;
-    }
-
-    /**
-     * The largest heap occupancy that a garbage collection left behind since {@link #reset}: the live data the step
-     * needs, free of the garbage that the heap fills up with between collections (and GC-agnostic, unlike the memory
-     * pools' own peaks, which under G1 fall at different times and cannot be summed).
-     */
-    private static final class LiveHeap implements AutoCloseable {
-        private final java.util.concurrent.atomic.AtomicLong peak = new java.util.concurrent.atomic.AtomicLong();
-        private final List<Runnable> removers = new ArrayList<>();
-
-        LiveHeap() {
-            for (var gc : ManagementFactory.getGarbageCollectorMXBeans()) {
-                if (!(gc instanceof javax.management.NotificationEmitter e)) continue;
-                javax.management.NotificationListener l = (n, h) -> {
-                    if (!com.sun.management.GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION.equals(n.getType())) return;
-                    var info = com.sun.management.GarbageCollectionNotificationInfo.from((javax.management.openmbean.CompositeData) n.getUserData());
-                    long used = 0;
-                    for (var u : info.getGcInfo().getMemoryUsageAfterGc().values()) used += u.getUsed();
-                    peak.accumulateAndGet(used, Math::max);
-                };
-                e.addNotificationListener(l, null, null);
-                removers.add(() -> {
-                    try {
-                        e.removeNotificationListener(l);
-                    } catch (javax.management.ListenerNotFoundException ignored) {
-                        // already gone
-                    }
-                });
-            }
-        }
-
-        void reset() {
-            peak.set(0);
-        }
-
-        long peak() {
-            return peak.get();
-        }
-
-        @Override
-        public void close() {
-            removers.forEach(Runnable::run);
-        }
     }
 }

@@ -27,18 +27,22 @@ public final class Centering {
      * Q = exp(t / temp)^T, normalised to total 1, then {@code iterations} rounds of: rows (prototypes) to sum 1/K,
      * columns (samples) to sum 1/B; finally columns scaled to sum 1. {@code b} is the number of samples the column
      * constraint counts (rows for DINO, the number of masked patches for iBOT). Float32 throughout, as the official
-     * code, its divisions kept as divisions; the total and each sample's sum are added up in double, each
-     * prototype's sum over the samples in float.
+     * code, its divisions kept as divisions; each sample's sum and the total are added up in double (float lanes over
+     * 64-element chunks, {@link Ops#sum}), each prototype's sum over the samples in float, all in a fixed order.
      */
     public static float[] sinkhornKnopp(float[] t, int rows, int k, float temp, int iterations, double b) {
         float[] q = new float[rows * k]; // q[i * k + j] = Q^T: sample i, prototype j
         // exp(t/temp), as the official code; only where that would overflow float (a logit above ~60·temp: the
         // official result is then NaN) is a constant subtracted first, which the division by the total cancels
+        float[] rowMax = new float[rows];
+        Parallel.forEach(rows, i -> rowMax[i] = Ops.max(t, i * k, k));
         float max = Float.NEGATIVE_INFINITY;
-        for (int i = 0; i < rows * k; i++) max = Math.max(max, t[i]);
+        for (float m : rowMax) max = Math.max(max, m);
         Ops.expDivParallel(t, q, rows * k, temp, Math.max(0f, max / temp - 60f));
+        double[] rowSum = new double[rows];
+        Parallel.forEach(rows, i -> rowSum[i] = Ops.sum(q, i * k, k));
         double total = 0;
-        for (float v : q) total += v;
+        for (double v : rowSum) total += v;
         float sumQ = (float) total, kf = k, bf = (float) b;
         Parallel.forRange(q.length, 1 << 14, (lo, hi) -> { for (int i = lo; i < hi; i++) q[i] /= sumQ; });
         float[] colSum = new float[k];
@@ -47,15 +51,11 @@ public final class Centering {
             Parallel.forRange(k, 1024, (lo, hi) -> { // prototypes: each task its own range of columns
                 for (int i = 0; i < rows; i++) for (int j = lo; j < hi; j++) colSum[j] += q[i * k + j];
             });
-            Parallel.forRange(rows, 1, (lo, hi) -> {
-                for (int i = lo; i < hi; i++) {
-                    int o = i * k;
-                    for (int j = 0; j < k; j++) q[o + j] = q[o + j] / colSum[j] / kf;
-                    double s = 0;
-                    for (int j = 0; j < k; j++) s += q[o + j];
-                    float sf = (float) s;
-                    for (int j = 0; j < k; j++) q[o + j] = q[o + j] / sf / bf;
-                }
+            Parallel.forEach(rows, i -> {
+                int o = i * k;
+                for (int j = 0; j < k; j++) q[o + j] = q[o + j] / colSum[j] / kf;
+                float sf = (float) Ops.sum(q, o, k);
+                for (int j = 0; j < k; j++) q[o + j] = q[o + j] / sf / bf;
             });
         }
         Parallel.forRange(q.length, 1 << 14, (lo, hi) -> { for (int i = lo; i < hi; i++) q[i] *= bf; });
