@@ -241,6 +241,60 @@ public final class Ops {
         return sum;
     }
 
+    /**
+     * g[j] += Σ_i x[i·n + j] for j < n, i < rows (a Linear's bias gradient): column ranges in parallel; each column
+     * summed in row order, in float over blocks of 64 rows, the blocks added up in double, so the result does not
+     * depend on the thread count. The scalar twin is {@link ScalarOps#addColumnSums}.
+     */
+    public static void addColumnSums(float[] x, int rows, int n, float[] g) {
+        int ranges = Math.max(1, (n + 8 * L - 1) / (8 * L));
+        Parallel.forEach(ranges, c -> {
+            int lo = (int) ((long) n * c / ranges) / L * L, hi = c == ranges - 1 ? n : (int) ((long) n * (c + 1) / ranges) / L * L;
+            if (hi <= lo) return;
+            int w = hi - lo, vw = w / L * L;
+            double[] acc = new double[w];
+            float[] blk = new float[w];
+            for (int i0 = 0; i0 < rows; i0 += 64) {
+                Arrays.fill(blk, 0f);
+                for (int i = i0, end = Math.min(rows, i0 + 64); i < end; i++) {
+                    int q = i * n + lo, j = 0;
+                    for (; j < vw; j += L) FloatVector.fromArray(S, x, q + j).add(FloatVector.fromArray(S, blk, j)).intoArray(blk, j);
+                    for (; j < w; j++) blk[j] += x[q + j];
+                }
+                for (int j = 0; j < w; j++) acc[j] += blk[j];
+            }
+            for (int j = 0; j < w; j++) g[lo + j] += (float) acc[j];
+        });
+    }
+
+    /**
+     * One sample's row of a Sinkhorn-Knopp round (the official {@code sinkhorn_knopp_teacher}'s order of float
+     * divisions): q[o + j] ← q[o + j] / colSum[j] / kf, then the row's sum s ({@link #sum}) and q[o + j] ← q[o + j] / s
+     * / bf; where {@code next} is given, the new values are added into it (the next round's sums over samples), and
+     * where it is null (the last round) each value is multiplied back by bf. The scalar twin is
+     * {@link ScalarOps#sinkhornRow}.
+     */
+    public static void sinkhornRow(float[] q, int o, int k, float[] colSum, float kf, float bf, float[] next) {
+        int ub = S.loopBound(k), j;
+        FloatVector kv = FloatVector.broadcast(S, kf);
+        for (j = 0; j < ub; j += L)
+            FloatVector.fromArray(S, q, o + j).div(FloatVector.fromArray(S, colSum, j)).div(kv).intoArray(q, o + j);
+        for (; j < k; j++) q[o + j] = q[o + j] / colSum[j] / kf;
+        float sf = (float) sum(q, o, k);
+        FloatVector sv = FloatVector.broadcast(S, sf), bv = FloatVector.broadcast(S, bf);
+        if (next == null) {
+            for (j = 0; j < ub; j += L) FloatVector.fromArray(S, q, o + j).div(sv).div(bv).mul(bv).intoArray(q, o + j);
+            for (; j < k; j++) q[o + j] = q[o + j] / sf / bf * bf;
+        } else {
+            for (j = 0; j < ub; j += L) {
+                FloatVector v = FloatVector.fromArray(S, q, o + j).div(sv).div(bv);
+                v.intoArray(q, o + j);
+                v.add(FloatVector.fromArray(S, next, j)).intoArray(next, j);
+            }
+            for (; j < k; j++) next[j] += q[o + j] = q[o + j] / sf / bf;
+        }
+    }
+
     /** x[o, o + n) *= f. */
     static void scale(float[] x, int o, int n, float f) {
         int j = 0, ub = S.loopBound(n);
@@ -287,11 +341,14 @@ public final class Ops {
 
     /** out[i] = exp(x[i] / div - shift) for i < n, in parallel (the vector exp; the tail by its scalar twin). */
     public static void expDivParallel(float[] x, float[] out, int n, float div, float shift) {
-        Parallel.forRange(n, 1 << 14, (lo, hi) -> {
-            int i = lo, ub = lo + S.loopBound(hi - lo);
-            for (; i < ub; i += L) exp(FloatVector.fromArray(S, x, i).div(div).sub(shift)).intoArray(out, i);
-            for (; i < hi; i++) out[i] = exp(x[i] / div - shift);
-        });
+        Parallel.forRange(n, 1 << 14, (lo, hi) -> expDiv(x, lo, out, lo, hi - lo, div, shift));
+    }
+
+    /** out[oo + i] = exp(x[xo + i] / div − shift) for i < n, on the calling thread. The scalar twin is {@link ScalarOps#expDiv}. */
+    public static void expDiv(float[] x, int xo, float[] out, int oo, int n, float div, float shift) {
+        int i = 0, ub = S.loopBound(n);
+        for (; i < ub; i += L) exp(FloatVector.fromArray(S, x, xo + i).div(div).sub(shift)).intoArray(out, oo + i);
+        for (; i < n; i++) out[oo + i] = exp(x[xo + i] / div - shift);
     }
 
     /** GELU over a large buffer, in parallel. */

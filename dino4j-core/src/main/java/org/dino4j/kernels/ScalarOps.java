@@ -72,6 +72,28 @@ public final class ScalarOps {
         return m;
     }
 
+    public static void expDiv(float[] x, int xo, float[] out, int oo, int n, float div, float shift) {
+        for (int i = 0; i < n; i++) out[oo + i] = (float) Math.exp((double) (x[xo + i] / div) - shift);
+    }
+
+    public static void addColumnSums(float[] x, int rows, int n, float[] g) {
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int i = 0; i < rows; i++) s += x[i * n + j];
+            g[j] += (float) s;
+        }
+    }
+
+    public static void sinkhornRow(float[] q, int o, int k, float[] colSum, float kf, float bf, float[] next) {
+        for (int j = 0; j < k; j++) q[o + j] = q[o + j] / colSum[j] / kf;
+        float sf = (float) sum(q, o, k);
+        for (int j = 0; j < k; j++) {
+            q[o + j] = q[o + j] / sf / bf;
+            if (next != null) next[j] += q[o + j];
+            else q[o + j] *= bf;
+        }
+    }
+
     public static double sum(float[] x, int o, int n) {
         double s = 0;
         for (int j = 0; j < n; j++) s += x[o + j];

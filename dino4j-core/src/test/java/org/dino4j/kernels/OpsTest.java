@@ -149,6 +149,53 @@ class OpsTest {
     }
 
     @Test
+    void expDivMatchesScalar() {
+        SplittableRandom r = new SplittableRandom(16);
+        for (int n : new int[] {1, 7, 64, 1001}) {
+            float[] x = rand(r, n + 1, 0.3), a = new float[n + 2], c = new float[n + 2];
+            Ops.expDiv(x, 1, a, 2, n, 0.07f, 1.5f);
+            ScalarOps.expDiv(x, 1, c, 2, n, 0.07f, 1.5f);
+            for (int i = 2; i < n + 2; i++) assertEquals(c[i], a[i], 2e-6 * c[i], "n=" + n + " i=" + i); // the argument rounds in float
+            assertEquals(0f, a[0]);
+        }
+    }
+
+    @Test
+    void addColumnSumsMatchesScalar() {
+        SplittableRandom r = new SplittableRandom(17);
+        for (int[] s : new int[][] {{1, 1}, {3, 7}, {65, 8}, {130, 9}, {200, 384}, {64, 1537}}) {
+            int rows = s[0], n = s[1];
+            float[] x = rand(r, rows * n, 1), g0 = rand(r, n, 1), a = g0.clone(), c = g0.clone();
+            Ops.addColumnSums(x, rows, n, a);
+            ScalarOps.addColumnSums(x, rows, n, c);
+            close(c, a, 2e-5 * Math.sqrt(rows));
+        }
+    }
+
+    @Test
+    void sinkhornRowMatchesScalar() {
+        SplittableRandom r = new SplittableRandom(18);
+        for (int k : new int[] {1, 7, 64, 1001}) {
+            float[] q = new float[k + 3], col = new float[k], next = new float[k];
+            for (int j = 0; j < k; j++) {
+                q[3 + j] = (float) r.nextDouble() + 0.01f;
+                col[j] = (float) r.nextDouble() + 0.5f;
+                next[j] = (float) r.nextDouble();
+            }
+            for (boolean last : new boolean[] {false, true}) {
+                float[] qa = q.clone(), qc = q.clone(), na = next.clone(), nc = next.clone();
+                Ops.sinkhornRow(qa, 3, k, col, k, 5f, last ? null : na);
+                ScalarOps.sinkhornRow(qc, 3, k, col, k, 5f, last ? null : nc);
+                close(qc, qa, 1e-7 / Math.min(k, 64));
+                close(nc, na, 1e-7);
+                double s = 0;
+                for (int j = 3; j < k + 3; j++) s += qa[j];
+                assertEquals(last ? 1.0 : 0.2, s, 1e-5, "the row sums to 1 / bf, or to 1 once multiplied back");
+            }
+        }
+    }
+
+    @Test
     void maxAndSumMatchScalar() {
         SplittableRandom r = new SplittableRandom(15);
         for (int n : new int[] {1, 7, 63, 64, 65, 1000, 65_536}) {

@@ -390,7 +390,7 @@ public final class Tape {
         if (o.requiresGrad) o.backward = () -> {
             if (x.requiresGrad) Gemm.matmul(o.grad, 0, n, w.value, 0, k, x.g(), 0, k, r, k, n, true); // dX = dY W
             if (w.requiresGrad) Gemm.matmulTransA(o.grad, 0, n, x.value, 0, k, w.g(), 0, k, n, k, r, true); // dW = dY^T X
-            if (b != null && b.requiresGrad) biasGrad(o.grad, r, n, b.g());
+            if (b != null && b.requiresGrad) Ops.addColumnSums(o.grad, r, n, b.g());
         };
         return o;
     }
@@ -422,7 +422,7 @@ public final class Tape {
         if (o.requiresGrad) o.backward = () -> {
             float[] dy = o.grad;
             if (w.requiresGrad) Gemm.matmulTransA(dy, 0, n, gelu(h.value), 0, k, w.g(), 0, k, n, k, r, true); // dW = dY^T gelu(h)
-            if (b != null && b.requiresGrad) biasGrad(dy, r, n, b.g());
+            if (b != null && b.requiresGrad) Ops.addColumnSums(dy, r, n, b.g());
             if (h.requiresGrad) {
                 float[] da = new float[r * k];
                 Gemm.matmul(dy, 0, n, w.value, 0, k, da, 0, k, r, k, n, false); // dA = dY W
@@ -678,15 +678,6 @@ public final class Tape {
         float[] v = x.clone();
         Ops.geluParallel(v, 0, v.length);
         return v;
-    }
-
-    /** g[j] += sum over rows of dy[i, j]: column sums in parallel over column ranges, each sum in row order. */
-    private static void biasGrad(float[] dy, int r, int n, float[] g) {
-        Parallel.forRange(n, 64, (lo, hi) -> {
-            double[] acc = new double[hi - lo];
-            for (int i = 0; i < r; i++) for (int j = lo, q = i * n + lo; j < hi; j++, q++) acc[j - lo] += dy[q];
-            for (int j = lo; j < hi; j++) g[j] += (float) acc[j - lo];
-        });
     }
 
     private static void sameSize(Var a, Var b) {
