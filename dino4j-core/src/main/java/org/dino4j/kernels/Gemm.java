@@ -813,28 +813,10 @@ public final class Gemm {
 
     /** As {@link #packA} from A stored transposed (element (i, k) at a[aOff + k*lda + i]): mr contiguous reads per k. */
     private static void packAT(float[] a, int aOff, int lda, int m, int mr, int rp0, int rp1, int k0, int kcb, float[] ap) {
-        int first = rp0;
-        if (mr == 6 && kcb > 1 && L >= 8) { // whole 6-row panels first, one stored row of A after another
-            int full = Math.min(rp1, m / 6); // panels [rp0, full) have six rows
-            if (full > rp0) {
-                packAT6(a, aOff, lda, rp0, full, k0, kcb, ap);
-                first = full;
-            }
-        }
+        int first = mr == 6 ? Math.max(rp0, Math.min(rp1, m / 6)) : rp0; // panels [rp0, first) have six rows
+        if (first > rp0) packAT6(a, aOff, lda, rp0, first, k0, kcb, ap);
         for (int ip = first; ip < rp1; ip++) {
             int base = (ip - rp0) * kcb * mr, i0 = ip * mr, rows = Math.min(mr, m - i0);
-            if (rows == 6) { // a backward pass's dW: six floats per k, copied by hand (an arraycopy call per six
-                             // floats spent more in the call than in the copy: ~8 % of a training step)
-                for (int kk = 0, src = aOff + k0 * lda + i0, dst = base; kk < kcb; kk++, src += lda, dst += 6) {
-                    ap[dst] = a[src];
-                    ap[dst + 1] = a[src + 1];
-                    ap[dst + 2] = a[src + 2];
-                    ap[dst + 3] = a[src + 3];
-                    ap[dst + 4] = a[src + 4];
-                    ap[dst + 5] = a[src + 5];
-                }
-                continue;
-            }
             for (int kk = 0; kk < kcb; kk++) {
                 int src = aOff + (k0 + kk) * lda + i0, dst = base + kk * mr;
                 for (int ii = 0; ii < mr; ii++) ap[dst + ii] = ii < rows ? a[src + ii] : 0f;
@@ -846,13 +828,14 @@ public final class Gemm {
      * {@link #packAT} for whole 6-row panels [rp0, rp1): A's stored rows (k) are walked in order, each one's run of
      * 6·(rp1 − rp0) floats read once and dealt out six floats per panel, by an 8-lane load and store whose last two
      * lanes the next k's store overwrites (each panel's last k is written by hand, so nothing spills into the next
-     * panel). Walking panel by panel instead re-read every stored row once per panel, from L3.
+     * panel). Walking panel by panel instead re-read every stored row once per panel, from L3. (Six floats by hand
+     * where vectors are narrower than 8; an arraycopy call per six floats spent more in the call than in the copy.)
      */
     private static void packAT6(float[] a, int aOff, int lda, int rp0, int rp1, int k0, int kcb, float[] ap) {
         int panels = rp1 - rp0, pstride = kcb * 6;
         for (int kk = 0; kk < kcb; kk++) {
             int src = aOff + (k0 + kk) * lda + rp0 * 6, dst = kk * 6;
-            if (kk < kcb - 1 && src + 6 * panels + 2 <= a.length) {
+            if (L >= 8 && kk < kcb - 1 && src + 6 * panels + 2 <= a.length) {
                 for (int p = 0; p < panels; p++, src += 6, dst += pstride)
                     FloatVector.fromArray(S8, a, src).intoArray(ap, dst);
             } else {
