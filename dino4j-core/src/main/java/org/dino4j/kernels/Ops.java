@@ -295,6 +295,100 @@ public final class Ops {
         }
     }
 
+    /**
+     * Training LayerNorm over the rows of x [rows, c]: out = (x − mean) · rstd · w + b, keeping each row's mean and
+     * rstd = 1/√(var + eps) (biased variance) for {@link #layerNormBackward}. Sums in float lanes over 64-element
+     * chunks, added up in double. The scalar twin is {@link ScalarOps#layerNormStats}.
+     */
+    public static void layerNormStats(float[] x, float[] out, int rows, int c, float[] w, float[] b, float eps,
+                                      float[] mean, float[] rstd) {
+        Parallel.forRange(rows, 16, (lo, hi) -> {
+            int ub = S.loopBound(c);
+            for (int i = lo; i < hi; i++) {
+                int o = i * c, j;
+                float m = (float) (sum(x, o, c) / c);
+                FloatVector mv = FloatVector.broadcast(S, m);
+                double var = 0;
+                for (j = 0; j < ub; ) {
+                    FloatVector acc = FloatVector.zero(S);
+                    for (int end = Math.min(ub, j + 64); j < end; j += L) {
+                        FloatVector d = FloatVector.fromArray(S, x, o + j).sub(mv);
+                        acc = d.fma(d, acc);
+                    }
+                    var += sumInOrder(acc.toArray());
+                }
+                for (; j < c; j++) var += (x[o + j] - m) * (x[o + j] - m);
+                float rs = (float) (1 / Math.sqrt(var / c + eps));
+                mean[i] = m;
+                rstd[i] = rs;
+                FloatVector rv = FloatVector.broadcast(S, rs);
+                for (j = 0; j < ub; j += L)
+                    FloatVector.fromArray(S, x, o + j).sub(mv).mul(rv)
+                            .fma(FloatVector.fromArray(S, w, j), FloatVector.fromArray(S, b, j)).intoArray(out, o + j);
+                for (; j < c; j++) out[o + j] = Math.fma((x[o + j] - m) * rs, w[j], b[j]);
+            }
+        });
+    }
+
+    /**
+     * {@link #layerNormStats}' backward for dy [rows, c]: dx += rstd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ ⊙ x̂)) with
+     * x̂ recomputed from x, mean and rstd and dx̂ = dy ⊙ w (dx null: not wanted); dw += Σ dy ⊙ x̂ and db += Σ dy over
+     * the rows, summed per fixed chunk of rows in float and the chunks added in double, in order (thread-count
+     * independent). The scalar twin is {@link ScalarOps#layerNormBackward}.
+     */
+    public static void layerNormBackward(float[] x, float[] dy, float[] w, float[] mean, float[] rstd, int rows, int c,
+                                         float[] dx, float[] dw, float[] db) {
+        int chunks = Math.max(1, Math.min(64, rows / 16));
+        float[][] pw = new float[chunks][c], pb = new float[chunks][c];
+        Parallel.forEach(chunks, ch -> {
+            int lo = (int) ((long) rows * ch / chunks), hi = (int) ((long) rows * (ch + 1) / chunks), ub = S.loopBound(c);
+            float[] cw = pw[ch], cb = pb[ch];
+            for (int i = lo; i < hi; i++) {
+                int o = i * c, j;
+                FloatVector mv = FloatVector.broadcast(S, mean[i]), rv = FloatVector.broadcast(S, rstd[i]);
+                FloatVector a1 = FloatVector.zero(S), a2 = a1;
+                for (j = 0; j < ub; j += L) {
+                    FloatVector xh = FloatVector.fromArray(S, x, o + j).sub(mv).mul(rv), g = FloatVector.fromArray(S, dy, o + j);
+                    FloatVector dxh = g.mul(FloatVector.fromArray(S, w, j));
+                    a1 = a1.add(dxh);
+                    a2 = dxh.fma(xh, a2);
+                    g.fma(xh, FloatVector.fromArray(S, cw, j)).intoArray(cw, j);
+                    g.add(FloatVector.fromArray(S, cb, j)).intoArray(cb, j);
+                }
+                float m1 = sumInOrder(a1.toArray()), m2 = sumInOrder(a2.toArray());
+                for (int t = j; t < c; t++) {
+                    float xh = (x[o + t] - mean[i]) * rstd[i], dxh = dy[o + t] * w[t];
+                    m1 += dxh;
+                    m2 += dxh * xh;
+                    cw[t] += dy[o + t] * xh;
+                    cb[t] += dy[o + t];
+                }
+                if (dx == null) continue;
+                m1 /= c;
+                m2 /= c;
+                FloatVector m1v = FloatVector.broadcast(S, m1), m2v = FloatVector.broadcast(S, m2);
+                for (j = 0; j < ub; j += L) {
+                    FloatVector xh = FloatVector.fromArray(S, x, o + j).sub(mv).mul(rv);
+                    FloatVector dxh = FloatVector.fromArray(S, dy, o + j).mul(FloatVector.fromArray(S, w, j));
+                    dxh.sub(m1v).sub(xh.mul(m2v)).fma(rv, FloatVector.fromArray(S, dx, o + j)).intoArray(dx, o + j);
+                }
+                for (; j < c; j++) {
+                    float xh = (x[o + j] - mean[i]) * rstd[i], dxh = dy[o + j] * w[j];
+                    dx[o + j] += rstd[i] * (dxh - m1 - xh * m2);
+                }
+            }
+        });
+        for (int j = 0; j < c; j++) {
+            double sw = 0, sb = 0;
+            for (int ch = 0; ch < chunks; ch++) {
+                sw += pw[ch][j];
+                sb += pb[ch][j];
+            }
+            if (dw != null) dw[j] += (float) sw;
+            if (db != null) db[j] += (float) sb;
+        }
+    }
+
     /** x[o, o + n) *= f. */
     static void scale(float[] x, int o, int n, float f) {
         int j = 0, ub = S.loopBound(n);

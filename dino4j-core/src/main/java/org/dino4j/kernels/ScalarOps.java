@@ -94,6 +94,46 @@ public final class ScalarOps {
         }
     }
 
+    public static void layerNormStats(float[] x, float[] out, int rows, int c, float[] w, float[] b, float eps,
+                                      float[] mean, float[] rstd) {
+        for (int i = 0; i < rows; i++) {
+            double m = 0, v = 0;
+            for (int j = 0; j < c; j++) m += x[i * c + j];
+            m /= c;
+            for (int j = 0; j < c; j++) v += (x[i * c + j] - m) * (x[i * c + j] - m);
+            double rs = 1 / Math.sqrt(v / c + eps);
+            mean[i] = (float) m;
+            rstd[i] = (float) rs;
+            for (int j = 0; j < c; j++) out[i * c + j] = (float) ((x[i * c + j] - m) * rs * w[j] + b[j]);
+        }
+    }
+
+    public static void layerNormBackward(float[] x, float[] dy, float[] w, float[] mean, float[] rstd, int rows, int c,
+                                         float[] dx, float[] dw, float[] db) {
+        double[] sw = new double[c], sb = new double[c];
+        for (int i = 0; i < rows; i++) {
+            double m1 = 0, m2 = 0;
+            for (int j = 0; j < c; j++) {
+                double xh = (x[i * c + j] - (double) mean[i]) * rstd[i], dxh = (double) dy[i * c + j] * w[j];
+                m1 += dxh;
+                m2 += dxh * xh;
+                sw[j] += dy[i * c + j] * xh;
+                sb[j] += dy[i * c + j];
+            }
+            m1 /= c;
+            m2 /= c;
+            if (dx != null)
+                for (int j = 0; j < c; j++) {
+                    double xh = (x[i * c + j] - (double) mean[i]) * rstd[i], dxh = (double) dy[i * c + j] * w[j];
+                    dx[i * c + j] += (float) (rstd[i] * (dxh - m1 - xh * m2));
+                }
+        }
+        for (int j = 0; j < c; j++) {
+            if (dw != null) dw[j] += (float) sw[j];
+            if (db != null) db[j] += (float) sb[j];
+        }
+    }
+
     public static double sum(float[] x, int o, int n) {
         double s = 0;
         for (int j = 0; j < n; j++) s += x[o + j];

@@ -196,6 +196,28 @@ class OpsTest {
     }
 
     @Test
+    void layerNormStatsAndBackwardMatchScalar() {
+        SplittableRandom r = new SplittableRandom(19);
+        for (int[] s : new int[][] {{1, 1}, {3, 7}, {17, 64}, {40, 384}, {70, 1001}}) {
+            int rows = s[0], c = s[1];
+            float[] x = rand(r, rows * c, 2), w = rand(r, c, 1), b = rand(r, c, 1), dy = rand(r, rows * c, 1);
+            for (int i = 0; i < x.length; i++) x[i] += 3f; // an offset, as activations have
+            float[] oa = new float[x.length], oc = new float[x.length], ma = new float[rows], mc = new float[rows], ra = new float[rows], rc = new float[rows];
+            Ops.layerNormStats(x, oa, rows, c, w, b, 1e-6f, ma, ra);
+            ScalarOps.layerNormStats(x, oc, rows, c, w, b, 1e-6f, mc, rc);
+            close(oc, oa, 2e-5);
+            close(mc, ma, 2e-6);
+            close(rc, ra, c == 1 ? 10 : 2e-5); // one column: var 0, rstd 1/sqrt(eps)
+            float[] g0 = rand(r, x.length, 1), ga = g0.clone(), gc = g0.clone(), wa = rand(r, c, 1), wc = wa.clone(), ba = rand(r, c, 1), bc = ba.clone();
+            Ops.layerNormBackward(x, dy, w, mc, rc, rows, c, ga, wa, ba);
+            ScalarOps.layerNormBackward(x, dy, w, mc, rc, rows, c, gc, wc, bc);
+            close(gc, ga, c == 1 ? 1e-2 : 5e-5);
+            close(wc, wa, 1e-4 * Math.sqrt(rows));
+            close(bc, ba, 1e-5 * Math.sqrt(rows));
+        }
+    }
+
+    @Test
     void maxAndSumMatchScalar() {
         SplittableRandom r = new SplittableRandom(15);
         for (int n : new int[] {1, 7, 63, 64, 65, 1000, 65_536}) {

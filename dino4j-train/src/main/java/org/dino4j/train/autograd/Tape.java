@@ -434,69 +434,16 @@ public final class Tape {
 
     /**
      * nn.LayerNorm over the last dimension (biased variance). Keeps each row's mean and 1/std for the backward, which
-     * recomputes x̂ from x (the same double arithmetic, so the same floats) instead of holding a copy of it.
+     * recomputes x̂ from x instead of holding a copy of it ({@link Ops#layerNormStats}, {@link Ops#layerNormBackward}).
      */
     public Var layerNorm(Var x, Var w, Var b, float eps) {
         int r = x.rows(), c = x.cols();
-        float[] v = new float[x.numel()];
-        double[] mean = new double[r], rstd = new double[r];
-        Parallel.forRange(r, 16, (lo, hi) -> { for (int i = lo; i < hi; i++) {
-            double m = 0, s = 0;
-            for (int j = 0; j < c; j++) m += x.value[i * c + j];
-            m /= c;
-            for (int j = 0; j < c; j++) {
-                double d = x.value[i * c + j] - m;
-                s += d * d;
-            }
-            double rs = 1 / Math.sqrt(s / c + eps);
-            mean[i] = m;
-            rstd[i] = rs;
-            for (int j = 0; j < c; j++) v[i * c + j] = (float) ((x.value[i * c + j] - m) * rs) * w.value[j] + b.value[j];
-        } });
+        if (w.numel() != c || b.numel() != c) throw new IllegalArgumentException("layer norm of " + x + " with " + w + ", " + b);
+        float[] v = new float[x.numel()], mean = new float[r], rstd = new float[r];
+        Ops.layerNormStats(x.value, v, r, c, w.value, b.value, eps, mean, rstd);
         Var o = out(v, x.shape, x, w, b);
-        if (o.requiresGrad) o.backward = () -> {
-            float[] dy = o.grad;
-            // per chunk of rows: dx, and partial sums for dw and db (added in chunk order: the same result on any run)
-            int chunks = Math.max(1, Math.min(64, r / 16));
-            double[][] gw = new double[chunks][], gb = new double[chunks][];
-            float[] g = x.requiresGrad ? x.g() : null;
-            Parallel.forEach(chunks, ch -> {
-                int lo = (int) ((long) r * ch / chunks), hi = (int) ((long) r * (ch + 1) / chunks);
-                double[] pw = new double[c], pb = new double[c];
-                float[] xh = new float[c];
-                for (int i = lo; i < hi; i++) {
-                    double m1 = 0, m2 = 0;
-                    for (int j = 0; j < c; j++) {
-                        xh[j] = (float) ((x.value[i * c + j] - mean[i]) * rstd[i]);
-                        double dxh = (double) dy[i * c + j] * w.value[j];
-                        m1 += dxh;
-                        m2 += dxh * xh[j];
-                        pw[j] += (double) dy[i * c + j] * xh[j];
-                        pb[j] += dy[i * c + j];
-                    }
-                    if (g == null) continue;
-                    m1 /= c;
-                    m2 /= c;
-                    float rs = (float) rstd[i];
-                    for (int j = 0; j < c; j++) {
-                        double dxh = (double) dy[i * c + j] * w.value[j];
-                        g[i * c + j] += (float) (rs * (dxh - m1 - xh[j] * m2));
-                    }
-                }
-                gw[ch] = pw;
-                gb[ch] = pb;
-            });
-            if (w.requiresGrad || b.requiresGrad) {
-                double[] sw = new double[c], sb = new double[c];
-                for (int ch = 0; ch < chunks; ch++)
-                    for (int j = 0; j < c; j++) {
-                        sw[j] += gw[ch][j];
-                        sb[j] += gb[ch][j];
-                    }
-                if (w.requiresGrad) for (int j = 0; j < c; j++) w.g()[j] += (float) sw[j];
-                if (b.requiresGrad) for (int j = 0; j < c; j++) b.g()[j] += (float) sb[j];
-            }
-        };
+        if (o.requiresGrad) o.backward = () -> Ops.layerNormBackward(x.value, o.grad, w.value, mean, rstd, r, c,
+                x.requiresGrad ? x.g() : null, w.requiresGrad ? w.g() : null, b.requiresGrad ? b.g() : null);
         return o;
     }
 
