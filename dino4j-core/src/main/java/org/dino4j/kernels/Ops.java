@@ -242,11 +242,20 @@ public final class Ops {
     }
 
     /**
-     * g[j] += Σ_i x[i·n + j] for j < n, i < rows (a Linear's bias gradient): column ranges in parallel; each column
-     * summed in row order, in float over blocks of 64 rows, the blocks added up in double, so the result does not
-     * depend on the thread count. The scalar twin is {@link ScalarOps#addColumnSums}.
+     * g[j] += Σ_i x[i·n + j] for j < n, i < rows (a Linear's bias gradient). The scalar twin is
+     * {@link ScalarOps#addColumnSums(float[], int, int, float[])}.
      */
     public static void addColumnSums(float[] x, int rows, int n, float[] g) {
+        addColumnSums(x, null, null, 1, rows, n, g);
+    }
+
+    /**
+     * g[j] += Σ_i s(i) · x[i·n + j] · y[i·n + j] (y null: 1) with s(i) = scale[i / rowsPerGroup] (scale null: 1; rows
+     * whose s is 0 skipped): LayerScale's gradient through DropPath. Column ranges in parallel; each column summed in
+     * row order, in float over blocks of 64 rows, the blocks added up in double, so the result does not depend on the
+     * thread count. The scalar twin is {@link ScalarOps#addColumnSums(float[], float[], float[], int, int, int, float[])}.
+     */
+    public static void addColumnSums(float[] x, float[] y, float[] scale, int rowsPerGroup, int rows, int n, float[] g) {
         int ranges = Math.max(1, (n + 8 * L - 1) / (8 * L));
         Parallel.forEach(ranges, c -> {
             int lo = (int) ((long) n * c / ranges) / L * L, hi = c == ranges - 1 ? n : (int) ((long) n * (c + 1) / ranges) / L * L;
@@ -257,9 +266,21 @@ public final class Ops {
             for (int i0 = 0; i0 < rows; i0 += 64) {
                 Arrays.fill(blk, 0f);
                 for (int i = i0, end = Math.min(rows, i0 + 64); i < end; i++) {
+                    float sc = scale == null ? 1f : scale[i / rowsPerGroup];
+                    if (sc == 0f) continue;
                     int q = i * n + lo, j = 0;
-                    for (; j < vw; j += L) FloatVector.fromArray(S, x, q + j).add(FloatVector.fromArray(S, blk, j)).intoArray(blk, j);
-                    for (; j < w; j++) blk[j] += x[q + j];
+                    if (y == null && sc == 1f) {
+                        for (; j < vw; j += L) FloatVector.fromArray(S, x, q + j).add(FloatVector.fromArray(S, blk, j)).intoArray(blk, j);
+                        for (; j < w; j++) blk[j] += x[q + j];
+                    } else {
+                        FloatVector sv = FloatVector.broadcast(S, sc);
+                        for (; j < vw; j += L) {
+                            FloatVector v = FloatVector.fromArray(S, x, q + j).mul(sv);
+                            if (y != null) v = v.mul(FloatVector.fromArray(S, y, q + j));
+                            v.add(FloatVector.fromArray(S, blk, j)).intoArray(blk, j);
+                        }
+                        for (; j < w; j++) blk[j] += x[q + j] * sc * (y == null ? 1f : y[q + j]);
+                    }
                 }
                 for (int j = 0; j < w; j++) acc[j] += blk[j];
             }

@@ -77,9 +77,14 @@ public final class ScalarOps {
     }
 
     public static void addColumnSums(float[] x, int rows, int n, float[] g) {
+        addColumnSums(x, null, null, 1, rows, n, g);
+    }
+
+    public static void addColumnSums(float[] x, float[] y, float[] scale, int rowsPerGroup, int rows, int n, float[] g) {
         for (int j = 0; j < n; j++) {
             double s = 0;
-            for (int i = 0; i < rows; i++) s += x[i * n + j];
+            for (int i = 0; i < rows; i++)
+                s += (double) x[i * n + j] * (y == null ? 1 : y[i * n + j]) * (scale == null ? 1 : scale[i / rowsPerGroup]);
             g[j] += (float) s;
         }
     }

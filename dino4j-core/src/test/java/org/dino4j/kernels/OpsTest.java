@@ -169,6 +169,13 @@ class OpsTest {
             Ops.addColumnSums(x, rows, n, a);
             ScalarOps.addColumnSums(x, rows, n, c);
             close(c, a, 2e-5 * Math.sqrt(rows));
+            // products with per-group scales (LayerScale through DropPath: groups of 2 rows, one group dropped)
+            float[] y = rand(r, rows * n, 1), sc = new float[(rows + 1) / 2];
+            for (int i = 0; i < sc.length; i++) sc[i] = i == 1 ? 0f : 1.25f;
+            float[] a2 = g0.clone(), c2 = g0.clone();
+            Ops.addColumnSums(x, y, sc, 2, rows, n, a2);
+            ScalarOps.addColumnSums(x, y, sc, 2, rows, n, c2);
+            close(c2, a2, 4e-5 * Math.sqrt(rows));
         }
     }
 

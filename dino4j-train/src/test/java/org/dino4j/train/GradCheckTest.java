@@ -105,10 +105,29 @@ class GradCheckTest {
             check("linear (no bias)", List.of(param(1, r, k), param(0.5, n, k)), (t, v) -> t.linear(v.get(0), v.get(1), null));
             check("geluLinear", List.of(param(1.5, r, k), param(0.5, n, k), param(0.5, n)), (t, v) -> t.geluLinear(v.get(0), v.get(1), v.get(2)));
             if (k > 1) check("layerNorm", List.of(param(1, r, k), param(1, k), param(1, k)), (t, v) -> t.layerNorm(v.get(0), v.get(1), v.get(2), 1e-6f));
+            if (k > 1) check("layerNormLinear", List.of(param(1, r, k), param(1, k), param(1, k), param(0.5, n, k), param(0.5, n)),
+                    (t, v) -> t.layerNormLinear(v.get(0), v.get(1), v.get(2), 1e-6f, v.get(3), v.get(4)));
             check("normalize", List.of(param(1, r, k)), (t, v) -> t.normalize(v.get(0), 1e-12f));
             check("weightNorm", List.of(param(1, n, 1), param(1, n, k)), (t, v) -> t.weightNorm(v.get(0), v.get(1)));
             float[] target = softmaxRows(r, n);
             check("softCrossEntropy", List.of(param(0.3, r, n)), (t, v) -> t.softCrossEntropy(v.get(0), target, 0.1f));
+        }
+    }
+
+    @Test
+    void layerNormLinearIsItsPartsBitForBit() {
+        for (int[] s : new int[][] {{5, 7, 3}, {40, 64, 96}}) {
+            int r = s[0], k = s[1], n = s[2];
+            List<Var> a = List.of(param(1, r, k), param(1, k), param(1, k), param(0.5, n, k), param(0.5, n));
+            List<Var> b = a.stream().map(v -> Var.param(v.value().clone(), v.shape())).toList();
+            float[] seed = param(1, r, n).value();
+            Tape ta = new Tape(), tb = new Tape();
+            Var oa = ta.layerNormLinear(a.get(0), a.get(1), a.get(2), 1e-6f, a.get(3), a.get(4));
+            Var ob = tb.linear(tb.layerNorm(b.get(0), b.get(1), b.get(2), 1e-6f), b.get(3), b.get(4));
+            org.junit.jupiter.api.Assertions.assertArrayEquals(ob.value(), oa.value());
+            ta.backward(oa, seed);
+            tb.backward(ob, seed);
+            for (int i = 0; i < a.size(); i++) org.junit.jupiter.api.Assertions.assertArrayEquals(b.get(i).grad(), a.get(i).grad(), "input " + i);
         }
     }
 

@@ -40,6 +40,9 @@ public final class TrainStepBench {
     public record Result(String model, int batch, int prototypes, int checkpointEvery, double medianStepS, double minStepS,
                          double imagesPerS, long liveHeapMb, float lastLoss) {}
 
+    /** Where a step's time goes, in the order the step runs. */
+    static final String[] PHASES = {"teacher", "targets", "student forward", "heads and losses", "backward", "AdamW and EMA"};
+
     private TrainStepBench() {}
 
     /**
@@ -72,9 +75,12 @@ public final class TrainStepBench {
         long[] live = {-1};
         for (int s = 0; s < warmup + steps; s++) {
             long t0 = System.nanoTime();
-            loss = step(cfg, student, head, tBackbone, tHead, params, opt, global, local, masks, b, n, prototypes, rng, s == 0 ? live : null);
+            double[] ph = new double[PHASES.length];
+            loss = step(cfg, student, head, tBackbone, tHead, params, opt, global, local, masks, b, n, prototypes, rng, s == 0 ? live : null, ph);
             double sec = (System.nanoTime() - t0) / 1e9;
-            log.accept(String.format("step %d: %.2f s, loss %.4f%s%s", s, sec, loss,
+            StringBuilder where = new StringBuilder();
+            for (int q = 0; q < PHASES.length; q++) where.append(q == 0 ? " (" : ", ").append(String.format("%s %.2f", PHASES[q], ph[q]));
+            log.accept(String.format("step %d: %.2f s, loss %.4f%s)%s%s", s, sec, loss, where,
                     s == 0 ? String.format(", live heap at the end of the forward %d MB (a full GC there, in this step)", live[0] >> 20) : "",
                     s < warmup ? " (warm-up)" : ""));
             if (s >= warmup) times.add(sec);
@@ -86,7 +92,8 @@ public final class TrainStepBench {
 
     private static float step(ModelConfig cfg, TrainableVit student, DinoHead head, Map<String, Var> tBackbone,
                               Map<String, Var> tHead, List<Var> params, AdamW opt, float[] global, float[] local,
-                              boolean[] masks, int b, int n, int k, SplittableRandom rng, long[] liveOut) {
+                              boolean[] masks, int b, int n, int k, SplittableRandom rng, long[] liveOut, double[] phases) {
+        long p0 = System.nanoTime();
         int d = cfg.embedDim();
         // teacher: the inference engine on the EMA weights (Linear weights alias the arrays), head on the CLS and masked patches
         float[] tCls, tPatch;
@@ -103,14 +110,17 @@ public final class TrainStepBench {
             for (int i = 0; i < m; i++) System.arraycopy(pt, maskedRows[i] * d, sel, i * d, d);
             tPatch = th.forward(none, Var.constant(sel, m, d)).value();
         }
+        long p1 = System.nanoTime();
         float[] tClsP = Centering.sinkhornKnopp(tCls, 2 * b, k, 0.07f, 3, 2 * b);
         float[] tPatchP = Centering.sinkhornKnopp(tPatch, m, k, 0.07f, 3, m);
         tCls = tPatch = null; // the teacher's logits (m x K floats) are not needed past here; an interpreted frame would keep them
 
+        long p2 = System.nanoTime();
         Tape t = new Tape();
         TrainableVit.DropPath dp = new TrainableVit.DropPath(0.1, true, rng);
         TrainableVit.Out g = student.forward(t, global, 2 * b, 224, 224, masks, dp);
         TrainableVit.Out l = student.forward(t, local, 8 * b, 98, 98, null, dp);
+        long p3 = System.nanoTime();
         Var sCls = head.forward(t, t.concatRows(g.xNormClstoken(), l.xNormClstoken()));
         Var sPatch = head.forward(t, t.rows(g.xNormPatchtokens(), maskedRows));
         // DINO: the 10 student crops against the 2 teacher crops, same-view pairs skipped: 18 terms
@@ -130,17 +140,23 @@ public final class TrainStepBench {
                 KoLeoLoss.forward(t, t.rows(g.xNormClstoken(), range(b, 2 * b))));
         Var loss = t.add(t.add(dino, ibot), t.affine(koleo, 0.1f, 0f));
         float value = loss.item();
+        long p4 = System.nanoTime();
         for (Var p : params) p.zeroGrad();
         if (liveOut != null) { // the peak: every activation, the logits and the targets alive, the backward not begun
             System.gc();
             liveOut[0] = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
         }
+        long p5 = System.nanoTime();
         t.backward(loss);
+        long p6 = System.nanoTime();
         for (Var p : params) opt.step(p, p.grad(), 1e-4, 0.04);
         int i = 0;
         List<Var> teacherVars = new ArrayList<>(tBackbone.values());
         teacherVars.addAll(tHead.values());
         for (Var p : params) AdamW.ema(teacherVars.get(i++).value(), p.value(), 0.994);
+        long p7 = System.nanoTime();
+        long[] spans = {p1 - p0, p2 - p1, p3 - p2, p4 - p3, p6 - p5, p7 - p6}; // p4..p5: the live-heap measure, left out
+        for (int q = 0; q < PHASES.length; q++) phases[q] = spans[q] / 1e9;
         return value;
     }
 

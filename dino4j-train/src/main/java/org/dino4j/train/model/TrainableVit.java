@@ -115,8 +115,7 @@ public final class TrainableVit {
     }
 
     private Var attnBranch(Tape t, Var x, String b, int batch, int tok, float eps) {
-        Var h = t.layerNorm(x, p(b + "norm1.weight"), p(b + "norm1.bias"), eps);
-        h = t.linear(h, p(b + "attn.qkv.weight"), params.get(b + "attn.qkv.bias"));
+        Var h = t.layerNormLinear(x, p(b + "norm1.weight"), p(b + "norm1.bias"), eps, p(b + "attn.qkv.weight"), params.get(b + "attn.qkv.bias"));
         h = t.attention(h, batch, tok, cfg.numHeads());
         return t.linear(h, p(b + "attn.proj.weight"), params.get(b + "attn.proj.bias"));
     }
@@ -127,14 +126,15 @@ public final class TrainableVit {
     }
 
     private Var ffnBranch(Tape t, Var x, String b, float eps) {
-        Var h = t.layerNorm(x, p(b + "norm2.weight"), p(b + "norm2.bias"), eps);
+        Var ln2w = p(b + "norm2.weight"), ln2b = p(b + "norm2.bias");
+        Var h;
         if (cfg.swiglu()) { // SwiGLUFFN: w12 -> chunk(2) -> silu(x1) * x2 -> w3
-            h = t.linear(h, p(b + "mlp.w12.weight"), params.get(b + "mlp.w12.bias"));
+            h = t.layerNormLinear(x, ln2w, ln2b, eps, p(b + "mlp.w12.weight"), params.get(b + "mlp.w12.bias"));
             int hid = h.cols() / 2;
             h = t.mul(t.silu(t.cols(h, 0, hid)), t.cols(h, hid, 2 * hid));
             h = t.linear(h, p(b + "mlp.w3.weight"), params.get(b + "mlp.w3.bias"));
         } else {
-            h = t.linear(h, p(b + "mlp.fc1.weight"), params.get(b + "mlp.fc1.bias"));
+            h = t.layerNormLinear(x, ln2w, ln2b, eps, p(b + "mlp.fc1.weight"), params.get(b + "mlp.fc1.bias"));
             h = t.geluLinear(h, p(b + "mlp.fc2.weight"), params.get(b + "mlp.fc2.bias")); // fc2(gelu(h))
         }
         return h;
