@@ -920,16 +920,20 @@ public final class Gemm {
     /** Packs column panels [p0, p1) of B (k x n, row-major on the heap): contiguous row pieces, zero-padded. */
     private static void packBFromKN(float[] b, int bOff, int ldb, int n, int k, int kc, int nr, int npad, int p0,
                                     int p1, float[] bp) {
-        for (int jp = p0; jp < p1; jp++) {
-            int j0 = jp * nr, cols = Math.min(nr, n - j0);
-            for (int k0 = 0; k0 < k; k0 += kc) {
-                int kcb = Math.min(kc, k - k0);
-                int d = k0 * npad + jp * kcb * nr;
-                for (int kk = 0; kk < kcb; kk++, d += nr) {
-                    int src = bOff + (k0 + kk) * ldb + j0;
-                    if (cols == nr) // whole vectors, not an arraycopy call per 16 or 48 floats
-                        for (int v = 0; v < nr; v += L) FloatVector.fromArray(S, b, src + v).intoArray(bp, d + v);
-                    else for (int jj = 0; jj < nr; jj++) bp[d + jj] = jj < cols ? b[src + jj] : 0f;
+        // row by row, each row's run of panels [p0, p1) read once: walking panel by panel re-read every row once per
+        // panel, and a tall B (dW = dYᵀX: K is the batch's rows) no longer fits in cache between two panels
+        int whole = Math.min(p1, n / nr); // panels [p0, whole) have nr columns
+        for (int k0 = 0; k0 < k; k0 += kc) {
+            int kcb = Math.min(kc, k - k0);
+            for (int kk = 0; kk < kcb; kk++) {
+                int row = bOff + (k0 + kk) * ldb, d0 = k0 * npad + kk * nr;
+                for (int jp = p0; jp < whole; jp++) { // whole vectors, not an arraycopy call per 16 or 48 floats
+                    int src = row + jp * nr, d = d0 + jp * kcb * nr;
+                    for (int v = 0; v < nr; v += L) FloatVector.fromArray(S, b, src + v).intoArray(bp, d + v);
+                }
+                for (int jp = Math.max(p0, whole); jp < p1; jp++) {
+                    int j0 = jp * nr, cols = Math.min(nr, n - j0), d = d0 + jp * kcb * nr;
+                    for (int jj = 0; jj < nr; jj++) bp[d + jj] = jj < cols ? b[row + j0 + jj] : 0f;
                 }
             }
         }
