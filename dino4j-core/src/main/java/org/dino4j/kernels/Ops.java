@@ -166,45 +166,6 @@ public final class Ops {
     }
 
     /**
-     * p[o, o + n) ← softmax(p · scale) for scale > 0, in float (max subtracted, {@link #exp(FloatVector)}, lanes summed in order,
-     * then multiplied by 1/sum). The scalar twin is {@link ScalarOps#softmaxScaled}.
-     */
-    public static void softmaxScaled(float[] p, int o, int n, float scale) {
-        int j, ub = S.loopBound(n);
-        float max = rowMax(p, o, n);
-        FloatVector sv = FloatVector.zero(S), mb = FloatVector.broadcast(S, max), sc = FloatVector.broadcast(S, scale);
-        for (j = 0; j < ub; j += L) {
-            FloatVector e = exp(FloatVector.fromArray(S, p, o + j).sub(mb).mul(sc));
-            e.intoArray(p, o + j);
-            sv = sv.add(e);
-        }
-        float sum = sumInOrder(sv.toArray());
-        for (; j < n; j++) {
-            float e = exp((p[o + j] - max) * scale);
-            p[o + j] = e;
-            sum += e;
-        }
-        scale(p, o, n, 1f / sum);
-    }
-
-    /**
-     * Softmax's backward over one row: dp[o + j] ← p[o + j] · (dp[o + j] − Σ dp·p) · scale, where p is the softmax
-     * output and dp the gradient with respect to it (attention's dS = P ⊙ (dP − rowsum(dP ⊙ P)), scale folded in).
-     * The sum runs in float, lanes added in order. The scalar twin is {@link ScalarOps#softmaxBackwardRow}.
-     */
-    public static void softmaxBackwardRow(float[] p, float[] dp, int o, int n, float scale) {
-        int j, ub = S.loopBound(n);
-        FloatVector acc = FloatVector.zero(S);
-        for (j = 0; j < ub; j += L) acc = FloatVector.fromArray(S, dp, o + j).fma(FloatVector.fromArray(S, p, o + j), acc);
-        float dot = sumInOrder(acc.toArray());
-        for (; j < n; j++) dot += dp[o + j] * p[o + j];
-        FloatVector dv = FloatVector.broadcast(S, dot), sc = FloatVector.broadcast(S, scale);
-        for (j = 0; j < ub; j += L)
-            FloatVector.fromArray(S, dp, o + j).sub(dv).mul(FloatVector.fromArray(S, p, o + j)).mul(sc).intoArray(dp, o + j);
-        for (; j < n; j++) dp[o + j] = (dp[o + j] - dot) * p[o + j] * scale;
-    }
-
-    /**
      * max of x[o, o + n). The running maximum is a compare and blend: FloatVector.max's NaN and -0 handling costs five
      * instructions where two do (a NaN is skipped rather than returned; the max is exact in any order).
      */

@@ -57,15 +57,6 @@ public final class ScalarOps {
         return (float) ce;
     }
 
-    /** p[o, o + n) ← softmax(p · scale), in double. */
-    public static void softmaxScaled(float[] p, int o, int n, float scale) {
-        double max = Double.NEGATIVE_INFINITY, sum = 0;
-        for (int j = 0; j < n; j++) max = Math.max(max, (double) p[o + j] * scale);
-        double[] e = new double[n];
-        for (int j = 0; j < n; j++) sum += e[j] = Math.exp((double) p[o + j] * scale - max);
-        for (int j = 0; j < n; j++) p[o + j] = (float) (e[j] / sum);
-    }
-
     public static float max(float[] x, int o, int n) {
         float m = Float.NEGATIVE_INFINITY;
         for (int j = 0; j < n; j++) if (x[o + j] > m) m = x[o + j];
@@ -145,12 +136,6 @@ public final class ScalarOps {
         return s;
     }
 
-    /** dp ← p ⊙ (dp − Σ dp·p) · scale over one row, in double. */
-    public static void softmaxBackwardRow(float[] p, float[] dp, int o, int n, float scale) {
-        double dot = 0;
-        for (int j = 0; j < n; j++) dot += (double) dp[o + j] * p[o + j];
-        for (int j = 0; j < n; j++) dp[o + j] = (float) ((dp[o + j] - dot) * p[o + j] * scale);
-    }
 
     public static void siluGate(float[] in, float[] out, int rows, int h) {
         for (int r = 0; r < rows; r++)

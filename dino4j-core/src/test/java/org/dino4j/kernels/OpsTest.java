@@ -133,22 +133,6 @@ class OpsTest {
     }
 
     @Test
-    void softmaxScaledMatchesScalar() {
-        SplittableRandom r = new SplittableRandom(12);
-        for (int n : new int[] {1, 7, 50, 257, 1000}) {
-            float[] p = rand(r, n + 3, 6);
-            float[] a = p.clone(), c = p.clone();
-            Ops.softmaxScaled(a, 3, n, 0.125f);
-            ScalarOps.softmaxScaled(c, 3, n, 0.125f);
-            close(c, a, 1e-6);
-            double sum = 0;
-            for (int j = 3; j < n + 3; j++) sum += a[j];
-            assertEquals(1.0, sum, 2e-6);
-            assertEquals(p[0], a[0]); // untouched before o
-        }
-    }
-
-    @Test
     void expDivMatchesScalar() {
         SplittableRandom r = new SplittableRandom(16);
         for (int n : new int[] {1, 7, 64, 1001}) {
@@ -235,23 +219,6 @@ class OpsTest {
             assertEquals(want, Ops.sum(x, 1, n), 1e-6 * Math.sqrt(n) * 3 + 1e-6, "n=" + n);
         }
         assertEquals(2f, Ops.max(new float[] {1f, Float.NaN, 2f}, 0, 3)); // NaN skipped
-    }
-
-    @Test
-    void softmaxBackwardRowMatchesScalar() {
-        SplittableRandom r = new SplittableRandom(14);
-        for (int n : new int[] {1, 7, 50, 257, 1000}) {
-            float[] p = rand(r, n + 3, 3), dp = rand(r, n + 3, 2);
-            Ops.softmaxScaled(p, 3, n, 1f); // a softmax row, as attention's backward gets
-            float[] a = dp.clone(), c = dp.clone();
-            Ops.softmaxBackwardRow(p, a, 3, n, 0.125f);
-            ScalarOps.softmaxBackwardRow(p, c, 3, n, 0.125f);
-            close(c, a, 1e-6);
-            assertEquals(dp[2], a[2]); // untouched before o
-            double sum = 0; // a softmax's input gradient sums to zero
-            for (int j = 3; j < n + 3; j++) sum += a[j];
-            assertEquals(0, sum, 1e-6);
-        }
     }
 
     @Test
