@@ -510,17 +510,15 @@ public final class Ops {
         if (sc[5].length < 6 * W) sc[5] = new float[6 * W];
         float[] kp = sc[0], p = sc[1], vp = sc[2], qp = sc[3], inv = sc[4], tile = sc[5];
         int ko = base + D + h * hd, kpo = (D + h * hd) / W * pw + b * T * W; // this head's keys: rows / first panel
-        for (int jb = 0; jb < np; jb++) { // key panel jb: dim-major [d][W keys], written in order; keys past T zero
-            int j0 = jb * W, keys = Math.min(W, T - j0), dst = jb * hd * W;
-            if (keys < W) Arrays.fill(kp, dst, dst + hd * W, 0f);
-            if (panels) // W x W blocks (keys x dims) read in order, transposed
+        if (panels)
+            for (int jb = 0; jb < np; jb++) { // key panel jb as keyPanels lays it out, from W x W blocks (keys x dims)
+                int j0 = jb * W, keys = Math.min(W, T - j0), dst = jb * hd * W;
+                if (keys < W) Arrays.fill(kp, dst, dst + hd * W, 0f);
                 for (int c = 0; c < nc; c++)
                     for (int jj = 0, src = kpo + c * pw + j0 * W, o = dst + c * W * W; jj < keys; jj++, src += W)
                         for (int dd = 0; dd < W; dd++) kp[o + dd * W + jj] = qkv[src + dd];
-            else
-                for (int d = 0, src = ko + j0 * ld; d < hd; d++, src++)
-                    for (int jj = 0, o = dst + d * W; jj < keys; jj++) kp[o + jj] = qkv[src + jj * ld];
-        }
+            }
+        else keyPanels(qkv, ko, ld, T, hd, kp);
         // value panels: chunk c holds dims [c·W, c·W + W) of every key as [j][W]; dims past hd are zero. The panels
         // layout already is that: read in place.
         float[] vsrc = vp;
@@ -529,35 +527,16 @@ public final class Ops {
             vsrc = qkv;
             vbase = (2 * D + h * hd) / W * pw + b * T * W;
             vstride = pw;
-        } else {
-            int vo = base + 2 * D + h * hd;
-            for (int c = 0; c < nc; c++) {
-                int d0 = c * W, cols = Math.min(W, hd - d0);
-                for (int j = 0; j < T; j++) {
-                    int src = vo + j * ld + d0, dst = (c * T + j) * W;
-                    if (cols == W) {
-                        FloatVector.fromArray(S, qkv, src).intoArray(vp, dst);
-                        FloatVector.fromArray(S, qkv, src + L).intoArray(vp, dst + L);
-                    } else for (int d = 0; d < W; d++) vp[dst + d] = d < cols ? qkv[src + d] : 0f;
-                }
-            }
-        }
+        } else valuePanels(qkv, base + 2 * D + h * hd, ld, T, hd, vp);
         int qpo = h * hd / W * pw + b * T * W; // this head's queries: first panel (panels layout)
         for (int r0 = 0; r0 < T; r0 += RB) {
             int rn = Math.min(RB, T - r0);
             // query block packed as the GEMM's A panels: group g holds rows r0+6g..+5 as [d][6] (last row repeated)
             for (int i0 = 0; i0 < rn; i0 += 6) {
                 int rows = Math.min(6, rn - i0), q0 = base + (r0 + i0) * ld + h * hd;
-                if (panels) {
-                    for (int c = 0; c < nc; c++) {
-                        int src = qpo + c * pw + (r0 + i0) * W, dst = i0 * hd + c * W * 6;
-                        if (rows == 6) Gemm.interleave6(qkv, src, W, W, qp, dst);
-                        else for (int r = 0; r < 6; r++)
-                            for (int dd = 0, s0 = src + Math.min(r, rows - 1) * W; dd < W; dd++) qp[dst + dd * 6 + r] = qkv[s0 + dd];
-                    }
-                } else if (rows == 6) Gemm.interleave6(qkv, q0, ld, hd, qp, i0 * hd);
-                else for (int r = 0; r < 6; r++)
-                    for (int d = 0, src = q0 + Math.min(r, rows - 1) * ld; d < hd; d++) qp[i0 * hd + d * 6 + r] = qkv[src + d];
+                if (panels)
+                    for (int c = 0; c < nc; c++) panel6(qkv, qpo + c * pw + (r0 + i0) * W, W, rows, W, qp, i0 * hd + c * W * 6);
+                else panel6(qkv, q0, ld, rows, hd, qp, i0 * hd);
             }
             // scores: the GEMM's 6 x 2-vector micro-kernel on packed Q and K panels, each 6 x W tile stored as one
             // block of group g's [key block][6][W] layout, which P·V's kernel reads as its A panel (no repacking)
@@ -582,6 +561,51 @@ public final class Ops {
                         for (int d = 0; d < cols; d++) out[oo + r * D + d] = tile[r * W + d] * f;
                     }
                 }
+            }
+        }
+    }
+
+    /**
+     * Up to six rows of len floats, lda apart from a[s], as a GEMM A panel [len][6] at ap[d] (a short group repeats
+     * its last row).
+     */
+    private static void panel6(float[] a, int s, int lda, int rows, int len, float[] ap, int d) {
+        if (rows == 6) {
+            Gemm.interleave6(a, s, lda, len, ap, d);
+            return;
+        }
+        for (int r = 0; r < 6; r++)
+            for (int kk = 0, s0 = s + Math.min(r, rows - 1) * lda; kk < len; kk++) ap[d + kk * 6 + r] = a[s0 + kk];
+    }
+
+    /**
+     * One head's T rows of hd floats (row j at qkv[o + j·ld]) as the GEMM's B panels for a product with the rows as
+     * columns: [key block of W][d][W], written in order; rows past T zero.
+     */
+    private static void keyPanels(float[] qkv, int o, int ld, int T, int hd, float[] kp) {
+        final int W = 2 * L;
+        for (int jb = 0, np = (T + W - 1) / W; jb < np; jb++) {
+            int j0 = jb * W, keys = Math.min(W, T - j0), dst = jb * hd * W;
+            if (keys < W) Arrays.fill(kp, dst, dst + hd * W, 0f);
+            for (int d = 0, src = o + j0 * ld; d < hd; d++, src++)
+                for (int jj = 0, q = dst + d * W; jj < keys; jj++) kp[q + jj] = qkv[src + jj * ld];
+        }
+    }
+
+    /**
+     * The same rows as value panels, the B panels of a product over the rows: chunk c holds dims [c·W, c·W + W) of
+     * every row as [j][W]; dims past hd zero.
+     */
+    private static void valuePanels(float[] qkv, int o, int ld, int T, int hd, float[] vp) {
+        final int W = 2 * L;
+        for (int c = 0, nc = (hd + W - 1) / W; c < nc; c++) {
+            int d0 = c * W, cols = Math.min(W, hd - d0);
+            for (int j = 0; j < T; j++) {
+                int src = o + j * ld + d0, dst = (c * T + j) * W;
+                if (cols == W) {
+                    FloatVector.fromArray(S, qkv, src).intoArray(vp, dst);
+                    FloatVector.fromArray(S, qkv, src + L).intoArray(vp, dst + L);
+                } else for (int d = 0; d < W; d++) vp[dst + d] = d < cols ? qkv[src + d] : 0f;
             }
         }
     }
@@ -618,16 +642,8 @@ public final class Ops {
         // [dim group][i][6] (zero past T and past hd)
         for (int i0 = 0; i0 < T; i0 += 6) {
             int rows = Math.min(6, T - i0);
-            if (rows == 6) {
-                Gemm.interleave6(qkv, q0 + i0 * ld, ld, hd, qa, i0 * hd);
-                Gemm.interleave6(dOut, o0 + i0 * D, D, hd, oa, i0 * hd);
-            } else for (int r = 0; r < 6; r++) {
-                int rr = Math.min(r, rows - 1);
-                for (int d = 0; d < hd; d++) {
-                    qa[i0 * hd + d * 6 + r] = qkv[q0 + (i0 + rr) * ld + d];
-                    oa[i0 * hd + d * 6 + r] = dOut[o0 + (i0 + rr) * D + d];
-                }
-            }
+            panel6(qkv, q0 + i0 * ld, ld, rows, hd, qa, i0 * hd);
+            panel6(dOut, o0 + i0 * D, D, rows, hd, oa, i0 * hd);
         }
         for (int q = 0; q < ndg; q++) {
             int d0 = q * 6, dn = Math.min(6, hd - d0), dst = q * tq * 6;
@@ -639,27 +655,9 @@ public final class Ops {
                 }
         }
         // K and V as B panels [key block][d][W keys] (zero past T); K as value panels [dim chunk][key][W dims] (zero past hd)
-        for (int jb = 0; jb < np; jb++) {
-            int j0 = jb * W, keys = Math.min(W, T - j0), dst = jb * hd * W;
-            if (keys < W) {
-                Arrays.fill(kb, dst, dst + hd * W, 0f);
-                Arrays.fill(vb, dst, dst + hd * W, 0f);
-            }
-            for (int jj = 0; jj < keys; jj++) {
-                int ks = k0 + (j0 + jj) * ld, vs = v0 + (j0 + jj) * ld;
-                for (int d = 0; d < hd; d++) {
-                    kb[dst + d * W + jj] = qkv[ks + d];
-                    vb[dst + d * W + jj] = qkv[vs + d];
-                }
-            }
-        }
-        for (int c = 0; c < nc; c++) {
-            int d0 = c * W, cols = Math.min(W, hd - d0);
-            for (int j = 0; j < T; j++) {
-                int src = k0 + j * ld + d0, dst = (c * T + j) * W;
-                for (int d = 0; d < W; d++) kv[dst + d] = d < cols ? qkv[src + d] : 0f;
-            }
-        }
+        keyPanels(qkv, k0, ld, T, hd, kb);
+        keyPanels(qkv, v0, ld, T, hd, vb);
+        valuePanels(qkv, k0, ld, T, hd, kv);
         float[] zero = Gemm.zeros(W), one = Gemm.ones(W);
         final int panel = tq * W; // one key block of P or dS: [T6][W]
         // S = Q Kᵀ and dP = dO Vᵀ, 6 x W tiles into the key-block panels
