@@ -52,6 +52,8 @@ public final class Gemm {
     static final int NC_SPLIT = 512;
     /** Below this many flops a call runs on the calling thread: waking the pool would cost more. */
     static final double PARALLEL_FLOPS = 2e6;
+    /** Most floats of a tall B (matmulTransA) packed at a time: 2 MiB, a few K blocks, well inside L3. */
+    static final int K_OUTER_FLOATS = Integer.getInteger("dino4j.gemm.kouter", 1 << 19);
 
     /** A thread that owns no segment: a segment it may access is readable by the pool's threads too. */
     private static final Thread ANY_THREAD = Thread.ofVirtual().unstarted(() -> {});
@@ -144,7 +146,7 @@ public final class Gemm {
                     + m + "x" + n + "x" + k);
         checkWeight(w, packed, false, m, n, k);
         if (c.length < (long) m * n) throw new IllegalArgumentException("c holds " + c.length + " floats, need " + m + " x " + n);
-        gemm(false, false, a, 0, lda, w, null, 0, 0, packed, bias, null, c, 0, n, m, n, k, false, true);
+        gemm(false, false, a, 0, lda, w, null, 0, 0, packed, bias, null, c, 0, n, m, n, k, false, true, null);
     }
 
     /** Whether this machine's GEMM runs the 6 x 2 kernel (AVX2), the one {@link #linearPanels} runs on any machine. */
@@ -188,8 +190,65 @@ public final class Gemm {
 
     static void matmulTransA(boolean wide, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                              float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate) {
+        matmulTransA(wide, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, m, n, k, accumulate, null);
+    }
+
+    /**
+     * {@link #matmulTransA} that also adds A's column sums over its k stored rows into {@code sums} (m floats): with
+     * A = dY, the bias gradient beside dW = dYᵀX, from the rows the product packs anyway instead of another pass over
+     * dY. Summed exactly as {@link Ops#addColumnSums(float[], int, int, float[])} sums (float over blocks of 64 rows,
+     * the blocks added in double), so the same floats; needs lda == m, as that method's rows are m wide.
+     */
+    public static void matmulTransA(float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                                    float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate, float[] sums) {
+        matmulTransA(WIDE, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, m, n, k, accumulate, sums);
+    }
+
+    static void matmulTransA(boolean wide, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                             float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate, float[] sums) {
         Objects.requireNonNull(b, "b");
-        gemm(wide, true, a, aOff, lda, null, b, bOff, ldb, null, null, null, c, cOff, ldc, m, n, k, accumulate);
+        if (sums == null) {
+            gemm(wide, true, a, aOff, lda, null, b, bOff, ldb, null, null, null, c, cOff, ldc, m, n, k, accumulate, false, null);
+            return;
+        }
+        if (sums.length < m || lda != m) throw new IllegalArgumentException("column sums of " + m + " columns (lda " + lda + ") into " + sums.length);
+        ColumnSums cs = new ColumnSums(m, k);
+        gemm(wide, true, a, aOff, lda, null, b, bOff, ldb, null, null, null, c, cOff, ldc, m, n, k, accumulate, false, cs);
+        if (m > 0 && n == 0) cs.add(a, aOff, lda, 0, k, 0, m); // no tiles ran
+        for (int i = 0; i < m; i++) sums[i] += (float) cs.acc[i];
+    }
+
+    /**
+     * A's column sums as {@link Ops#addColumnSums} makes them, gathered by the tiles of column block 0 (each owns its
+     * rows of A), K block after K block: a float per column over each run of 64 stored rows, the runs added in double.
+     */
+    private static final class ColumnSums {
+        final float[] blk;
+        final double[] acc;
+        final int total;
+        int base; // the stored row where the current (outer) call's A starts
+
+        ColumnSums(int m, int total) {
+            blk = new float[m];
+            acc = new double[m];
+            this.total = total;
+        }
+
+        /** Adds stored rows [k0, k0 + kn) (of this call's A), columns [i0, i1). */
+        void add(float[] a, int aOff, int lda, int k0, int kn, int i0, int i1) {
+            int w = i1 - i0, vw = w / L * L;
+            for (int kk = k0; kk < k0 + kn; kk++) {
+                int q = aOff + kk * lda + i0, j = 0;
+                for (; j < vw; j += L) FloatVector.fromArray(S, a, q + j).add(FloatVector.fromArray(S, blk, i0 + j)).intoArray(blk, i0 + j);
+                for (; j < w; j++) blk[i0 + j] += a[q + j];
+                int row = base + kk;
+                if ((row + 1) % 64 == 0 || row == total - 1)
+                    for (int i = i0; i < i1; i++) {
+                        acc[i] += blk[i];
+                        blk[i] = 0f;
+                    }
+            }
+        }
     }
 
     /** {@link #linear} with the micro-kernel chosen by the caller (tests run both kernels on any machine). */
@@ -209,13 +268,13 @@ public final class Gemm {
     private static void gemm(boolean wide, boolean ta, float[] a, int aOff, int lda, MemorySegment w, float[] b, int bOff,
                              int ldb, PackedWeight pre, float[] bias, float[] gamma, float[] c, int cOff, int ldc,
                              int m, int n, int k, boolean acc) {
-        gemm(wide, ta, a, aOff, lda, w, b, bOff, ldb, pre, bias, gamma, c, cOff, ldc, m, n, k, acc, false);
+        gemm(wide, ta, a, aOff, lda, w, b, bOff, ldb, pre, bias, gamma, c, cOff, ldc, m, n, k, acc, false, null);
     }
 
     /** panelC: C is stored as column panels of nr (see {@link #linearPanels}); cOff and ldc are then unused. */
     private static void gemm(boolean wide, boolean ta, float[] a, int aOff, int lda, MemorySegment w, float[] b, int bOff,
                              int ldb, PackedWeight pre, float[] bias, float[] gamma, float[] c, int cOff, int ldc,
-                             int m, int n, int k, boolean acc, boolean panelC) {
+                             int m, int n, int k, boolean acc, boolean panelC, ColumnSums sums) {
         if (m < 0 || n < 0 || k < 0) throw new IllegalArgumentException("negative shape " + m + "x" + n + "x" + k);
         Objects.requireNonNull(a, "a");
         Objects.requireNonNull(c, "c");
@@ -236,6 +295,7 @@ public final class Gemm {
         final int threads = (2.0 * m * n * k < PARALLEL_FLOPS || (w != null && !w.isAccessibleBy(ANY_THREAD)))
                 ? 1 : Parallel.threads();
         if (m < mr) {
+            if (sums != null) sums.add(a, aOff, lda, 0, k, 0, m);
             if (ta) { // a handful of rows: transpose them, then the plain path
                 float[] at = new float[m * k];
                 for (int p = 0; p < k; p++) for (int i = 0; i < m; i++) at[i * k + p] = a[aOff + p * lda + i];
@@ -249,9 +309,32 @@ public final class Gemm {
         // Equal K blocks (1536 -> 4 x 384, 588 -> 2 x 294) so no block is a short, inefficient remainder.
         final int nb = (k + KC_MAX - 1) / KC_MAX;
         final int kc = (k + nb - 1) / nb;
-        final int np = (n + nr - 1) / nr;
-        final int npad = np * nr;
-        final int mp = (m + mr - 1) / mr;
+        final int npad = (n + nr - 1) / nr * nr;
+
+        // A tall heap B (dW = dYᵀX: K is the batch's rows, B a copy of X as big as X) is packed and used a few K
+        // blocks at a time, each run its own parallel call: the packed blocks are still in L2/L3 when the tiles read
+        // them, where one up-front copy of all of B went to memory and came back. The same blocks, the same sums in
+        // the same order (each block's product added into C), so the same floats.
+        final int outerBlocks = Math.max(1, K_OUTER_FLOATS / (kc * npad));
+        if (ta && b != null && nb > outerBlocks) {
+            for (int pb = 0; pb < nb; pb += outerBlocks) {
+                int k0 = pb * kc, kn = Math.min(k, k0 + outerBlocks * kc) - k0;
+                if (sums != null) sums.base = k0;
+                blocks(wide, true, a, aOff + k0 * lda, lda, null, b, bOff + k0 * ldb, ldb, null, null, null, c, cOff,
+                        ldc, m, n, kn, kc, acc || pb > 0, false, threads, sums);
+            }
+            return;
+        }
+        blocks(wide, ta, a, aOff, lda, w, b, bOff, ldb, pre, bias, gamma, c, cOff, ldc, m, n, k, kc, acc, panelC, threads, sums);
+    }
+
+    /** The product over K in blocks of kc (the last may be shorter): B packed by the first tasks, then the tiles. */
+    private static void blocks(boolean wide, boolean ta, float[] a, int aOff, int lda, MemorySegment w, float[] b,
+                               int bOff, int ldb, PackedWeight pre, float[] bias, float[] gamma, float[] c, int cOff,
+                               int ldc, int m, int n, int k, int kc, boolean acc, boolean panelC, int threads,
+                               ColumnSums sums) {
+        final int mr = wide ? 6 : NARROW_MR, nr = (wide ? 3 : 2) * L;
+        final int nb = (k + kc - 1) / kc, np = (n + nr - 1) / nr, npad = np * nr, mp = (m + mr - 1) / mr;
 
         // Tiles: row blocks of <= MC_MAX rows, then column blocks until the tasks (evenly sized) also divide
         // evenly between the threads, so that no thread idles at the end.
@@ -295,7 +378,7 @@ public final class Gemm {
             int cp0 = (int) ((long) np * cl / colBlocks), cp1 = (int) ((long) np * (cl + 1) / colBlocks);
             if (rp0 < rp1 && cp0 < cp1)
                 tile(wide, ta, mr, nr, a, aOff, lda, bp, npad, bias, gamma, c, cOff, ldc, m, n, k, kc, nb, acc,
-                        rp0, rp1, cp0, cp1, panelC);
+                        rp0, rp1, cp0, cp1, panelC, cp0 == 0 ? sums : null);
         });
     }
 
@@ -315,7 +398,8 @@ public final class Gemm {
      */
     private static void tile(boolean wide, boolean ta, int mr, int nr, float[] a, int aOff, int lda, float[] bp, int npad,
                              float[] bias, float[] gamma, float[] c, int cOff, int ldc, int m, int n, int k, int kc,
-                             int nb, boolean acc, int rp0, int rp1, int cp0, int cp1, boolean panelC) {
+                             int nb, boolean acc, int rp0, int rp1, int cp0, int cp1, boolean panelC,
+                             ColumnSums sums) {
         Scratch s = SCRATCH.get();
         float[] ap = s.a((rp1 - rp0) * mr * kc);
         float[] tmp = s.tmp(mr * nr);
@@ -324,6 +408,7 @@ public final class Gemm {
             int k0 = pb * kc, kcb = Math.min(kc, k - k0);
             if (ta) packAT(a, aOff, lda, m, mr, rp0, rp1, k0, kcb, ap);
             else packA(a, aOff, lda, m, mr, rp0, rp1, k0, kcb, ap);
+            if (sums != null) sums.add(a, aOff, lda, k0, kcb, rp0 * mr, Math.min(m, rp1 * mr)); // rows just read: in cache
             boolean load = acc || pb > 0;
             float[] bs = pb == 0 && bias != null ? bias : z;
             for (int jp = cp0; jp < cp1; jp++) {

@@ -136,12 +136,20 @@ public final class Ops {
      * {@link #exp(FloatVector)}. The scalar twin is {@link ScalarOps#geluBackward}.
      */
     public static void geluBackward(float[] x, float[] dy, float[] g, int n) {
+        geluBackward(x, dy, g, n, true);
+    }
+
+    /**
+     * {@link #geluBackward} that, with accumulate false, stores g[i] = dy[i] · (Φ(x) + x·φ(x)) instead of adding: g
+     * may then be dy itself (the gradient made in place, no zeroed array to add into).
+     */
+    public static void geluBackward(float[] x, float[] dy, float[] g, int n, boolean accumulate) {
         Parallel.forRange(n, 1 << 14, (lo, hi) -> {
             int i = lo, ub = lo + S.loopBound(hi - lo);
-            for (; i < ub; i += L) geluBackwardAt(x, dy, g, i);
+            for (; i < ub; i += L) geluBackwardAt(x, dy, g, i, accumulate);
             for (; i < hi; i++) {
-                float z = x[i];
-                g[i] += dy[i] * (0.5f * (1f + ScalarOps.erf(z * SQRT1_2)) + z * exp(-0.5f * z * z) * INV_SQRT_2PI);
+                float z = x[i], d = dy[i] * (0.5f * (1f + ScalarOps.erf(z * SQRT1_2)) + z * exp(-0.5f * z * z) * INV_SQRT_2PI);
+                g[i] = accumulate ? g[i] + d : d;
             }
         });
     }
@@ -149,7 +157,7 @@ public final class Ops {
     static final float INV_SQRT_2PI = (float) (1 / Math.sqrt(2 * Math.PI));
 
     /** One vector of {@link #geluBackward}, erf written out as in {@link #geluAt}. */
-    private static void geluBackwardAt(float[] xs, float[] dy, float[] g, int o) {
+    private static void geluBackwardAt(float[] xs, float[] dy, float[] g, int o, boolean accumulate) {
         FloatVector x = FloatVector.fromArray(S, xs, o);
         FloatVector z = x.mul(SQRT1_2);
         z = z.blend(ERF_CLAMP, z.compare(VectorOperators.GT, ERF_CLAMP)).blend(-ERF_CLAMP, z.compare(VectorOperators.LT, -ERF_CLAMP));
@@ -162,7 +170,8 @@ public final class Ops {
         FloatVector cdf = num.div(den).add(1f).mul(0.5f);
         FloatVector pdf = exp(x.mul(x).mul(-0.5f)).mul(INV_SQRT_2PI);
         FloatVector d = x.fma(pdf, cdf);
-        FloatVector.fromArray(S, dy, o).fma(d, FloatVector.fromArray(S, g, o)).intoArray(g, o);
+        FloatVector dv = FloatVector.fromArray(S, dy, o);
+        (accumulate ? dv.fma(d, FloatVector.fromArray(S, g, o)) : dv.mul(d)).intoArray(g, o);
     }
 
     /**

@@ -250,6 +250,54 @@ class GemmTest {
         }
     }
 
+    /**
+     * dW-shaped products (A stored K x M, K the batch's rows): a K tall enough that B is packed and used a few K
+     * blocks at a time (one parallel call per group of blocks), against the scalar twin; and the column sums taken
+     * on the way, bit-identical to Ops.addColumnSums (the bias gradient they replace), on both kernels.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2})
+    void tallTransposedProductsAndColumnSums(int poolThreads) {
+        int before = Parallel.threads();
+        Parallel.setThreads(poolThreads);
+        try {
+            SplittableRandom r = new SplittableRandom(11);
+            // {m, n, k}: the outer-K path (k x npad over 2 MiB), a partial 6-row panel, several column blocks, m < 6,
+            // n = 0 (sums only), k = 0, k not a multiple of 64
+            int[][] shapes = {{20, 1000, 3000}, {47, 700, 2100}, {13, 1600, 900}, {3, 40, 500}, {9, 0, 130}, {8, 5, 0}, {64, 33, 1}};
+            for (int[] s : shapes) {
+                int m = s[0], n = s[1], k = s[2];
+                float[] at = rand(r, k * m), b = rand(r, k * n);
+                for (boolean wide : new boolean[] {false, true}) {
+                    float[] c0 = rand(r, m * n), want = c0.clone(), got = c0.clone();
+                    float[] a = new float[m * k]; // untransposed, for the scalar twin
+                    for (int p = 0; p < k; p++) for (int i = 0; i < m; i++) a[i * k + p] = at[p * m + i];
+                    ScalarKernels.matmul(a, 0, k, b, 0, n, want, 0, n, m, n, k, true);
+                    float[] mag = new float[m * n];
+                    for (int i = 0; i < m; i++)
+                        for (int j = 0; j < n; j++) {
+                            double t = Math.abs(c0[i * n + j]);
+                            for (int p = 0; p < k; p++) t += Math.abs(a[i * k + p] * b[p * n + j]);
+                            mag[i * n + j] = (float) t;
+                        }
+                    float[] sums = rand(r, m), wantSums = sums.clone();
+                    Ops.addColumnSums(at, k, m, wantSums);
+                    Gemm.matmulTransA(wide, at, 0, m, b, 0, n, got, 0, n, m, n, k, true, sums);
+                    String what = "dW " + m + "x" + n + "x" + k + (wide ? " 6x3" : " 6x2");
+                    assertClose(want, got, mag, what);
+                    assertArrayEquals(wantSums, sums, what + ": column sums");
+                    float[] plain = c0.clone(); // and without the sums: the same product
+                    Gemm.matmulTransA(wide, at, 0, m, b, 0, n, plain, 0, n, m, n, k, true);
+                    assertArrayEquals(got, plain, what);
+                }
+            }
+            assertThrows(IllegalArgumentException.class, () -> Gemm.matmulTransA(new float[12], 0, 4, new float[6], 0, 2,
+                    new float[6], 0, 2, 3, 2, 3, false, new float[3])); // lda != m
+        } finally {
+            Parallel.setThreads(before);
+        }
+    }
+
     /** Several user threads at once (sharing the compute pool) must give bit-identical results to serial calls. */
     @ParameterizedTest
     @ValueSource(ints = {1, 2})

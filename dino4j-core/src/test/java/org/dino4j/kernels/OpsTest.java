@@ -123,6 +123,11 @@ class OpsTest {
             Ops.geluBackward(x, dy, a, n);
             ScalarOps.geluBackward(x, dy, c, n);
             close(c, a, 2e-6);
+            // stored in place of dy (accumulate false): the added terms alone, as into zeros
+            float[] inPlace = dy.clone(), z = new float[n];
+            Ops.geluBackward(x, inPlace, inPlace, n, false);
+            Ops.geluBackward(x, dy, z, n);
+            for (int i = 0; i < n; i++) assertEquals(z[i], inPlace[i], 0f, "in place " + i);
         }
         // d/dx GELU at 0 is 1/2; at large |x| it tends to 1 (x > 0) and 0 (x < 0)
         float[] g = new float[3];

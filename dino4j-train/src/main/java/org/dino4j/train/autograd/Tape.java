@@ -380,10 +380,16 @@ public final class Tape {
         Var o = out(linearValue(x, x.value, w, b), linearShape(x, n), x, w, b);
         if (o.requiresGrad) o.backward = () -> {
             if (x.requiresGrad) Gemm.matmul(o.grad, 0, n, w.value, 0, k, x.g(), 0, k, r, k, n, true); // dX = dY W
-            if (w.requiresGrad) Gemm.matmulTransA(o.grad, 0, n, x.value, 0, k, w.g(), 0, k, n, k, r, true); // dW = dY^T X
-            if (b != null && b.requiresGrad) Ops.addColumnSums(o.grad, r, n, b.g());
+            // dW = dY^T X, the bias's gradient (dY's column sums) taken from the rows it packs
+            if (w.requiresGrad) Gemm.matmulTransA(o.grad, 0, n, x.value, 0, k, w.g(), 0, k, n, k, r, true, biasGrad(b));
+            else if (b != null && b.requiresGrad) Ops.addColumnSums(o.grad, r, n, b.g());
         };
         return o;
+    }
+
+    /** The bias's gradient array when it needs one (for {@link Gemm#matmulTransA}'s column sums), else null. */
+    private static float[] biasGrad(Var b) {
+        return b != null && b.requiresGrad ? b.g() : null;
     }
 
     /** xv [x.rows, K] Wᵀ + b for {@link #linear}'s shapes (x gives the rows and K; xv may be a function of x's values). */
@@ -412,12 +418,15 @@ public final class Tape {
         Var o = out(linearValue(h, gelu(h.value), w, b), linearShape(h, n), h, w, b);
         if (o.requiresGrad) o.backward = () -> {
             float[] dy = o.grad;
-            if (w.requiresGrad) Gemm.matmulTransA(dy, 0, n, gelu(h.value), 0, k, w.g(), 0, k, n, k, r, true); // dW = dY^T gelu(h)
-            if (b != null && b.requiresGrad) Ops.addColumnSums(dy, r, n, b.g());
+            if (w.requiresGrad) Gemm.matmulTransA(dy, 0, n, gelu(h.value), 0, k, w.g(), 0, k, n, k, r, true, biasGrad(b)); // dW = dY^T gelu(h)
+            else if (b != null && b.requiresGrad) Ops.addColumnSums(dy, r, n, b.g());
             if (h.requiresGrad) {
                 float[] da = new float[r * k];
                 Gemm.matmul(dy, 0, n, w.value, 0, k, da, 0, k, r, k, n, false); // dA = dY W
-                Ops.geluBackward(h.value, da, h.g(), da.length);
+                if (h.grad == null && h.backward != null) { // h's gradient made in place in dA, which h then keeps
+                    Ops.geluBackward(h.value, da, da, da.length, false);
+                    h.grad = da;
+                } else Ops.geluBackward(h.value, da, h.g(), da.length);
             }
         };
         return o;
@@ -451,8 +460,8 @@ public final class Tape {
         if (o.requiresGrad) o.backward = () -> {
             float[] dy = o.grad;
             if (w.requiresGrad) // dW = dY^T LN(x), LN(x) recomputed: the same code, so the same floats
-                Gemm.matmulTransA(dy, 0, n, normalized(x, lnw, lnb, eps, new float[r], new float[r]), 0, c, w.g(), 0, c, n, c, r, true);
-            if (b != null && b.requiresGrad) Ops.addColumnSums(dy, r, n, b.g());
+                Gemm.matmulTransA(dy, 0, n, normalized(x, lnw, lnb, eps, new float[r], new float[r]), 0, c, w.g(), 0, c, n, c, r, true, biasGrad(b));
+            else if (b != null && b.requiresGrad) Ops.addColumnSums(dy, r, n, b.g());
             if (x.requiresGrad || lnw.requiresGrad || lnb.requiresGrad) {
                 float[] dxn = new float[r * c];
                 Gemm.matmul(dy, 0, n, w.value, 0, c, dxn, 0, c, r, c, n, false); // d LN(x) = dY W
