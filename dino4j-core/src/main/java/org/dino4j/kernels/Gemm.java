@@ -127,6 +127,35 @@ public final class Gemm {
         return new PackedWeight(bp, n, k, wide);
     }
 
+    /**
+     * An elementwise function of a stored operand, applied as the GEMM packs it (GELU before the MLP's second Linear,
+     * LayerNorm before the first): the product reads f(A) or f(B) without f's output ever being written out as a
+     * whole array, which the backward would otherwise keep or make again for dW. Implementations must give each
+     * element the same float wherever a run starts or ends, so that packing in blocks gives the values one pass over
+     * the array would.
+     */
+    @FunctionalInterface
+    public interface Prologue {
+        /** dst[d + j] = f(src[s + j]) for j < n, the values of stored row {@code row}, columns c0 + j. */
+        void apply(int row, int c0, float[] src, int s, float[] dst, int d, int n);
+    }
+
+    /** f applied to rows × cols stored floats (row r at a[aOff + r·lda]), as a new rows × cols array. */
+    private static float[] materialize(Prologue f, int row0, float[] a, int aOff, int lda, int rows, int cols) {
+        float[] out = new float[Math.multiplyExact(rows, cols)];
+        for (int r = 0; r < rows; r++) f.apply(row0 + r, 0, a, aOff + r * lda, out, r * cols, cols);
+        return out;
+    }
+
+    /**
+     * c = f(a) wᵀ + bias (a: m x k rows, lda apart; c: m x n, row-major, overwritten) with f applied while A is packed
+     * ({@link Prologue}): bit-identical to {@link #linear} on an array holding f(a).
+     */
+    public static void linear(float[] a, int lda, Prologue f, MemorySegment w, float[] bias, float[] c, int m, int n, int k) {
+        Objects.requireNonNull(f, "prologue");
+        gemm(WIDE, false, a, 0, lda, w, null, 0, 0, null, bias, null, c, 0, n, m, n, k, false, false, null, f, null, 0);
+    }
+
     /** {@link #linear} with B from {@code packed} (made by {@link #pack} from the same w) when not null. */
     public static void linear(float[] a, int aOff, int lda, MemorySegment w, PackedWeight packed, float[] bias, float[] gamma,
                               float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate) {
@@ -146,7 +175,7 @@ public final class Gemm {
                     + m + "x" + n + "x" + k);
         checkWeight(w, packed, false, m, n, k);
         if (c.length < (long) m * n) throw new IllegalArgumentException("c holds " + c.length + " floats, need " + m + " x " + n);
-        gemm(false, false, a, 0, lda, w, null, 0, 0, packed, bias, null, c, 0, n, m, n, k, false, true, null);
+        gemm(false, false, a, 0, lda, w, null, 0, 0, packed, bias, null, c, 0, n, m, n, k, false, true, null, null, null, 0);
     }
 
     /** Whether this machine's GEMM runs the 6 x 2 kernel (AVX2), the one {@link #linearPanels} runs on any machine. */
@@ -206,14 +235,28 @@ public final class Gemm {
 
     static void matmulTransA(boolean wide, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                              float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate, float[] sums) {
+        matmulTransA(wide, a, aOff, lda, b, bOff, ldb, null, c, cOff, ldc, m, n, k, accumulate, sums);
+    }
+
+    /**
+     * {@link #matmulTransA} with the column sums and B = f(b), f applied as B is packed ({@link Prologue}; b's stored
+     * row p is row p of the prologue): bit-identical to the product with an array holding f(b).
+     */
+    public static void matmulTransA(float[] a, int aOff, int lda, float[] b, int bOff, int ldb, Prologue f,
+                                    float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate, float[] sums) {
+        matmulTransA(WIDE, a, aOff, lda, b, bOff, ldb, f, c, cOff, ldc, m, n, k, accumulate, sums);
+    }
+
+    static void matmulTransA(boolean wide, float[] a, int aOff, int lda, float[] b, int bOff, int ldb, Prologue f,
+                             float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate, float[] sums) {
         Objects.requireNonNull(b, "b");
         if (sums == null) {
-            gemm(wide, true, a, aOff, lda, null, b, bOff, ldb, null, null, null, c, cOff, ldc, m, n, k, accumulate, false, null);
+            gemm(wide, true, a, aOff, lda, null, b, bOff, ldb, null, null, null, c, cOff, ldc, m, n, k, accumulate, false, null, null, f, 0);
             return;
         }
         if (sums.length < m || lda != m) throw new IllegalArgumentException("column sums of " + m + " columns (lda " + lda + ") into " + sums.length);
         ColumnSums cs = new ColumnSums(m, k);
-        gemm(wide, true, a, aOff, lda, null, b, bOff, ldb, null, null, null, c, cOff, ldc, m, n, k, accumulate, false, cs);
+        gemm(wide, true, a, aOff, lda, null, b, bOff, ldb, null, null, null, c, cOff, ldc, m, n, k, accumulate, false, cs, null, f, 0);
         if (m > 0 && n == 0) cs.add(a, aOff, lda, 0, k, 0, m); // no tiles ran
         for (int i = 0; i < m; i++) sums[i] += (float) cs.acc[i];
     }
@@ -268,13 +311,14 @@ public final class Gemm {
     private static void gemm(boolean wide, boolean ta, float[] a, int aOff, int lda, MemorySegment w, float[] b, int bOff,
                              int ldb, PackedWeight pre, float[] bias, float[] gamma, float[] c, int cOff, int ldc,
                              int m, int n, int k, boolean acc) {
-        gemm(wide, ta, a, aOff, lda, w, b, bOff, ldb, pre, bias, gamma, c, cOff, ldc, m, n, k, acc, false, null);
+        gemm(wide, ta, a, aOff, lda, w, b, bOff, ldb, pre, bias, gamma, c, cOff, ldc, m, n, k, acc, false, null, null, null, 0);
     }
 
     /** panelC: C is stored as column panels of nr (see {@link #linearPanels}); cOff and ldc are then unused. */
     private static void gemm(boolean wide, boolean ta, float[] a, int aOff, int lda, MemorySegment w, float[] b, int bOff,
                              int ldb, PackedWeight pre, float[] bias, float[] gamma, float[] c, int cOff, int ldc,
-                             int m, int n, int k, boolean acc, boolean panelC, ColumnSums sums) {
+                             int m, int n, int k, boolean acc, boolean panelC, ColumnSums sums, Prologue aPro,
+                             Prologue bPro, int bRow0) {
         if (m < 0 || n < 0 || k < 0) throw new IllegalArgumentException("negative shape " + m + "x" + n + "x" + k);
         Objects.requireNonNull(a, "a");
         Objects.requireNonNull(c, "c");
@@ -296,6 +340,16 @@ public final class Gemm {
                 ? 1 : Parallel.threads();
         if (m < mr) {
             if (sums != null) sums.add(a, aOff, lda, 0, k, 0, m);
+            if (aPro != null) { // a handful of rows: f applied to them up front
+                a = materialize(aPro, 0, a, aOff, lda, m, k);
+                aOff = 0;
+                lda = k;
+            }
+            if (bPro != null) {
+                b = materialize(bPro, bRow0, b, bOff, ldb, k, n);
+                bOff = 0;
+                ldb = n;
+            }
             if (ta) { // a handful of rows: transpose them, then the plain path
                 float[] at = new float[m * k];
                 for (int p = 0; p < k; p++) for (int i = 0; i < m; i++) at[i * k + p] = a[aOff + p * lda + i];
@@ -321,18 +375,19 @@ public final class Gemm {
                 int k0 = pb * kc, kn = Math.min(k, k0 + outerBlocks * kc) - k0;
                 if (sums != null) sums.base = k0;
                 blocks(wide, true, a, aOff + k0 * lda, lda, null, b, bOff + k0 * ldb, ldb, null, null, null, c, cOff,
-                        ldc, m, n, kn, kc, acc || pb > 0, false, threads, sums);
+                        ldc, m, n, kn, kc, acc || pb > 0, false, threads, sums, null, bPro, bRow0 + k0);
             }
             return;
         }
-        blocks(wide, ta, a, aOff, lda, w, b, bOff, ldb, pre, bias, gamma, c, cOff, ldc, m, n, k, kc, acc, panelC, threads, sums);
+        blocks(wide, ta, a, aOff, lda, w, b, bOff, ldb, pre, bias, gamma, c, cOff, ldc, m, n, k, kc, acc, panelC, threads,
+                sums, aPro, bPro, bRow0);
     }
 
     /** The product over K in blocks of kc (the last may be shorter): B packed by the first tasks, then the tiles. */
     private static void blocks(boolean wide, boolean ta, float[] a, int aOff, int lda, MemorySegment w, float[] b,
                                int bOff, int ldb, PackedWeight pre, float[] bias, float[] gamma, float[] c, int cOff,
                                int ldc, int m, int n, int k, int kc, boolean acc, boolean panelC, int threads,
-                               ColumnSums sums) {
+                               ColumnSums sums, Prologue aPro, Prologue bPro, int bRow0) {
         final int mr = wide ? 6 : NARROW_MR, nr = (wide ? 3 : 2) * L;
         final int nb = (k + kc - 1) / kc, np = (n + nr - 1) / nr, npad = np * nr, mp = (m + mr - 1) / mr;
 
@@ -358,7 +413,7 @@ public final class Gemm {
                 try {
                     int p0 = (int) ((long) np * t / packTasks), p1 = (int) ((long) np * (t + 1) / packTasks);
                     if (w != null) packBFromNK(w, n, k, kc, nr, npad, p0, p1, bp);
-                    else packBFromKN(b, bOff, ldb, n, k, kc, nr, npad, p0, p1, bp);
+                    else packBFromKN(b, bOff, ldb, n, k, kc, nr, npad, p0, p1, bp, bPro, bRow0);
                 } catch (Throwable e) {
                     packed.set(-packTasks - 1); // no tile may wait for (or use) a B that will never be complete
                     throw e;
@@ -378,7 +433,7 @@ public final class Gemm {
             int cp0 = (int) ((long) np * cl / colBlocks), cp1 = (int) ((long) np * (cl + 1) / colBlocks);
             if (rp0 < rp1 && cp0 < cp1)
                 tile(wide, ta, mr, nr, a, aOff, lda, bp, npad, bias, gamma, c, cOff, ldc, m, n, k, kc, nb, acc,
-                        rp0, rp1, cp0, cp1, panelC, cp0 == 0 ? sums : null);
+                        rp0, rp1, cp0, cp1, panelC, cp0 == 0 ? sums : null, aPro);
         });
     }
 
@@ -399,7 +454,7 @@ public final class Gemm {
     private static void tile(boolean wide, boolean ta, int mr, int nr, float[] a, int aOff, int lda, float[] bp, int npad,
                              float[] bias, float[] gamma, float[] c, int cOff, int ldc, int m, int n, int k, int kc,
                              int nb, boolean acc, int rp0, int rp1, int cp0, int cp1, boolean panelC,
-                             ColumnSums sums) {
+                             ColumnSums sums, Prologue aPro) {
         Scratch s = SCRATCH.get();
         float[] ap = s.a((rp1 - rp0) * mr * kc);
         float[] tmp = s.tmp(mr * nr);
@@ -407,6 +462,7 @@ public final class Gemm {
         for (int pb = 0; pb < nb; pb++) {
             int k0 = pb * kc, kcb = Math.min(kc, k - k0);
             if (ta) packAT(a, aOff, lda, m, mr, rp0, rp1, k0, kcb, ap);
+            else if (aPro != null) packA(aPro, a, aOff, lda, m, mr, rp0, rp1, k0, kcb, ap);
             else packA(a, aOff, lda, m, mr, rp0, rp1, k0, kcb, ap);
             if (sums != null) sums.add(a, aOff, lda, k0, kcb, rp0 * mr, Math.min(m, rp1 * mr)); // rows just read: in cache
             boolean load = acc || pb > 0;
@@ -958,6 +1014,27 @@ public final class Gemm {
         }
     }
 
+    /**
+     * {@link #packA} of f(A): each micro-panel's rows (their kcb columns) go through f into a small scratch (L1), then
+     * are interleaved from there.
+     */
+    private static void packA(Prologue f, float[] a, int aOff, int lda, int m, int mr, int rp0, int rp1, int k0, int kcb,
+                              float[] ap) {
+        float[] rows = SCRATCH.get().pro(mr * kcb);
+        for (int ip = rp0; ip < rp1; ip++) {
+            int base = (ip - rp0) * kcb * mr, i0 = ip * mr, rn = Math.min(mr, m - i0);
+            for (int ii = 0; ii < rn; ii++) f.apply(i0 + ii, k0, a, aOff + (i0 + ii) * lda + k0, rows, ii * kcb, kcb);
+            if (mr == 6 && rn == 6) {
+                interleave6(rows, 0, kcb, kcb, ap, base);
+                continue;
+            }
+            for (int ii = 0; ii < mr; ii++) {
+                if (ii >= rn) for (int kk = 0; kk < kcb; kk++) ap[base + ii + kk * mr] = 0f;
+                else scatter(rows, ii * kcb, kcb, ap, base + ii, mr);
+            }
+        }
+    }
+
     /** ap[d + kk*6 + r] = a[s + r*lda + kk] for r < 6, kk < len: six rows read side by side, written in order. */
     static void interleave6(float[] a, int s, int lda, int len, float[] ap, int d) {
         int s1 = s + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda;
@@ -1004,21 +1081,29 @@ public final class Gemm {
 
     /** Packs column panels [p0, p1) of B (k x n, row-major on the heap): contiguous row pieces, zero-padded. */
     private static void packBFromKN(float[] b, int bOff, int ldb, int n, int k, int kc, int nr, int npad, int p0,
-                                    int p1, float[] bp) {
+                                    int p1, float[] bp, Prologue f, int row0) {
         // row by row, each row's run of panels [p0, p1) read once: walking panel by panel re-read every row once per
         // panel, and a tall B (dW = dYᵀX: K is the batch's rows) no longer fits in cache between two panels
         int whole = Math.min(p1, n / nr); // panels [p0, whole) have nr columns
+        int c0 = p0 * nr, run = Math.min(n, p1 * nr) - c0; // this task's columns; through f, a scratch copy of them
+        float[] fr = f == null ? null : SCRATCH.get().pro(run);
         for (int k0 = 0; k0 < k; k0 += kc) {
             int kcb = Math.min(kc, k - k0);
             for (int kk = 0; kk < kcb; kk++) {
                 int row = bOff + (k0 + kk) * ldb, d0 = k0 * npad + kk * nr;
+                float[] src = b;
+                if (f != null && run > 0) {
+                    f.apply(row0 + k0 + kk, c0, b, row + c0, fr, 0, run);
+                    src = fr;
+                    row = -c0; // column j of this row at fr[j - c0]
+                }
                 for (int jp = p0; jp < whole; jp++) { // whole vectors, not an arraycopy call per 16 or 48 floats
-                    int src = row + jp * nr, d = d0 + jp * kcb * nr;
-                    for (int v = 0; v < nr; v += L) FloatVector.fromArray(S, b, src + v).intoArray(bp, d + v);
+                    int so = row + jp * nr, d = d0 + jp * kcb * nr;
+                    for (int v = 0; v < nr; v += L) FloatVector.fromArray(S, src, so + v).intoArray(bp, d + v);
                 }
                 for (int jp = Math.max(p0, whole); jp < p1; jp++) {
                     int j0 = jp * nr, cols = Math.min(nr, n - j0), d = d0 + jp * kcb * nr;
-                    for (int jj = 0; jj < nr; jj++) bp[d + jj] = jj < cols ? b[row + j0 + jj] : 0f;
+                    for (int jj = 0; jj < nr; jj++) bp[d + jj] = jj < cols ? src[row + j0 + jj] : 0f;
                 }
             }
         }
@@ -1117,11 +1202,12 @@ public final class Gemm {
 
     /** Per-thread buffers that only grow: packed A block, packed B (owned by the calling thread), an edge tile. */
     private static final class Scratch {
-        private float[] a = new float[0], b = new float[0], row = new float[0], tmp = new float[0];
+        private float[] a = new float[0], b = new float[0], row = new float[0], tmp = new float[0], pro = new float[0];
 
         float[] a(int n) { return a.length >= n ? a : (a = new float[n]); }
         float[] b(int n) { return b.length >= n ? b : (b = new float[n]); }
         float[] row(int n) { return row.length >= n ? row : (row = new float[n]); }
         float[] tmp(int n) { return tmp.length >= n ? tmp : (tmp = new float[n]); }
+        float[] pro(int n) { return pro.length >= n ? pro : (pro = new float[n]); }
     }
 }

@@ -288,8 +288,8 @@ public final class Ops {
 
     /**
      * Training LayerNorm over the rows of x [rows, c]: out = (x − mean) · rstd · w + b, keeping each row's mean and
-     * rstd = 1/√(var + eps) (biased variance) for {@link #layerNormBackward}. Sums in float lanes over 64-element
-     * chunks, added up in double. The scalar twin is {@link ScalarOps#layerNormStats}.
+     * rstd = 1/√(var + eps) (biased variance) for {@link #layerNormBackward}; out null: the statistics only. Sums in
+     * float lanes over 64-element chunks, added up in double. The scalar twin is {@link ScalarOps#layerNormStats}.
      */
     public static void layerNormStats(float[] x, float[] out, int rows, int c, float[] w, float[] b, float eps,
                                       float[] mean, float[] rstd) {
@@ -312,6 +312,7 @@ public final class Ops {
                 float rs = (float) (1 / Math.sqrt(var / c + eps));
                 mean[i] = m;
                 rstd[i] = rs;
+                if (out == null) continue; // statistics only (the normalised rows made later, as a GEMM prologue)
                 FloatVector rv = FloatVector.broadcast(S, rs);
                 for (j = 0; j < ub; j += L)
                     FloatVector.fromArray(S, x, o + j).sub(mv).mul(rv)
@@ -437,6 +438,31 @@ public final class Ops {
     }
 
     /** GELU over a large buffer, in parallel. */
+    /**
+     * GELU as a GEMM {@link Gemm.Prologue}: the same floats as {@link #gelu} over the whole array (every element goes
+     * through the same vector code, a tail through a one-vector copy), wherever a packed run starts.
+     */
+    public static final Gemm.Prologue GELU = (row, c0, src, s, dst, d, n) -> {
+        System.arraycopy(src, s, dst, d, n);
+        gelu(dst, d, n);
+    };
+
+    /**
+     * LayerNorm as a GEMM {@link Gemm.Prologue}, from each row's mean and 1/std ({@link #layerNormStats} with no
+     * output): the same floats as layerNormStats writes, fma((x − mean)·rstd, w, b) per element.
+     */
+    public static Gemm.Prologue layerNorm(float[] mean, float[] rstd, float[] w, float[] b) {
+        return (row, c0, src, s, dst, d, n) -> {
+            float m = mean[row], rs = rstd[row];
+            FloatVector mv = FloatVector.broadcast(S, m), rv = FloatVector.broadcast(S, rs);
+            int j = 0, ub = S.loopBound(n);
+            for (; j < ub; j += L)
+                FloatVector.fromArray(S, src, s + j).sub(mv).mul(rv)
+                        .fma(FloatVector.fromArray(S, w, c0 + j), FloatVector.fromArray(S, b, c0 + j)).intoArray(dst, d + j);
+            for (; j < n; j++) dst[d + j] = Math.fma((src[s + j] - m) * rs, w[c0 + j], b[c0 + j]);
+        };
+    }
+
     public static void geluParallel(float[] a, int off, int n) {
         Parallel.forRange(n, 1 << 14, (lo, hi) -> gelu(a, off + lo, hi - lo));
     }

@@ -298,6 +298,42 @@ class GemmTest {
         }
     }
 
+    /**
+     * A prologue applied while packing (GELU; LayerNorm, whose values depend on the row and column) gives the floats
+     * of the same product on an array holding f's output: the forward's A (linear) and dW's B (matmulTransA, both
+     * kernels, K split into outer groups for the tall shape), with m < 6, partial panels and K blocks.
+     */
+    @Test
+    void prologuesGiveTheProductOfTheirOutput() {
+        SplittableRandom r = new SplittableRandom(12);
+        int[][] shapes = {{4, 20, 30}, {13, 40, 77}, {97, 65, 513}, {260, 48, 1536}, {20, 700, 3000}};
+        for (int[] s : shapes) {
+            int m = s[0], n = s[1], k = s[2];
+            float[] mean = rand(r, Math.max(m, k)), rstd = rand(r, Math.max(m, k)), lw = rand(r, Math.max(n, k)), lb = rand(r, Math.max(n, k));
+            for (int f = 0; f < 2; f++) {
+                Gemm.Prologue pro = f == 0 ? Ops.GELU : Ops.layerNorm(mean, rstd, lw, lb);
+                String what = (f == 0 ? "GELU " : "LayerNorm ") + m + "x" + n + "x" + k;
+                // forward: c = f(a) wᵀ + bias, a m x k
+                float[] a = rand(r, m * k), w = rand(r, n * k), bias = rand(r, n), fa = new float[m * k];
+                for (int i = 0; i < m; i++) pro.apply(i, 0, a, i * k, fa, i * k, k);
+                float[] want = new float[m * n], got = new float[m * n];
+                Gemm.linear(fa, 0, k, MemorySegment.ofArray(w), bias, null, want, 0, n, m, n, k, false);
+                Gemm.linear(a, k, pro, MemorySegment.ofArray(w), bias, got, m, n, k);
+                assertArrayEquals(want, got, what + " linear");
+                // dW: c += aᵀ f(b), a stored k x m, b k x n
+                float[] at = rand(r, k * m), b = rand(r, k * n), fb = new float[k * n];
+                for (int p = 0; p < k; p++) pro.apply(p, 0, b, p * n, fb, p * n, n);
+                for (boolean wide : new boolean[] {false, true}) {
+                    float[] c0 = rand(r, m * n), wantT = c0.clone(), gotT = c0.clone(), s1 = new float[m], s2 = new float[m];
+                    Gemm.matmulTransA(wide, at, 0, m, fb, 0, n, null, wantT, 0, n, m, n, k, true, s1);
+                    Gemm.matmulTransA(wide, at, 0, m, b, 0, n, pro, gotT, 0, n, m, n, k, true, s2);
+                    assertArrayEquals(wantT, gotT, what + " matmulTransA" + (wide ? " 6x3" : " 6x2"));
+                    assertArrayEquals(s1, s2, what + " column sums");
+                }
+            }
+        }
+    }
+
     /** Several user threads at once (sharing the compute pool) must give bit-identical results to serial calls. */
     @ParameterizedTest
     @ValueSource(ints = {1, 2})

@@ -1,5 +1,6 @@
 package org.dino4j.kernels;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -123,6 +124,15 @@ class OpsTest {
             Ops.geluBackward(x, dy, a, n);
             ScalarOps.geluBackward(x, dy, c, n);
             close(c, a, 2e-6);
+            // the GELU prologue, in runs of any start and length: the floats of Ops.gelu over the whole array
+            float[] whole = x.clone(), runs = new float[n];
+            Ops.gelu(whole, 0, n);
+            for (int i = 0; i < n; ) {
+                int len = Math.min(n - i, 1 + r.nextInt(50));
+                Ops.GELU.apply(0, i, x, i, runs, i, len);
+                i += len;
+            }
+            assertArrayEquals(whole, runs);
             // stored in place of dy (accumulate false): the added terms alone, as into zeros
             float[] inPlace = dy.clone(), z = new float[n];
             Ops.geluBackward(x, inPlace, inPlace, n, false);
@@ -204,6 +214,20 @@ class OpsTest {
             close(oc, oa, 2e-5);
             close(mc, ma, 2e-6);
             close(rc, ra, c == 1 ? 10 : 2e-5); // one column: var 0, rstd 1/sqrt(eps)
+            // statistics only, then the rows made by the LayerNorm prologue in runs of any start and length: the same
+            // floats as the written rows
+            float[] ms = new float[rows], rs = new float[rows], pro = new float[x.length];
+            Ops.layerNormStats(x, null, rows, c, w, b, 1e-6f, ms, rs);
+            assertArrayEquals(ma, ms);
+            assertArrayEquals(ra, rs);
+            Gemm.Prologue ln = Ops.layerNorm(ms, rs, w, b);
+            for (int i = 0; i < rows; i++)
+                for (int c0 = 0; c0 < c; ) {
+                    int len = Math.min(c - c0, 1 + r.nextInt(40));
+                    ln.apply(i, c0, x, i * c + c0, pro, i * c + c0, len);
+                    c0 += len;
+                }
+            assertArrayEquals(oa, pro);
             float[] g0 = rand(r, x.length, 1), ga = g0.clone(), gc = g0.clone(), wa = rand(r, c, 1), wc = wa.clone(), ba = rand(r, c, 1), bc = ba.clone();
             Ops.layerNormBackward(x, dy, w, mc, rc, rows, c, ga, wa, ba);
             ScalarOps.layerNormBackward(x, dy, w, mc, rc, rows, c, gc, wc, bc);

@@ -131,6 +131,25 @@ class GradCheckTest {
         }
     }
 
+    /** geluLinear (GELU applied as the GEMMs pack h; h's gradient made in place) is linear(gelu(h)) bit for bit. */
+    @Test
+    void geluLinearIsItsPartsBitForBit() {
+        for (int[] s : new int[][] {{5, 7, 3}, {40, 64, 96}}) {
+            int r = s[0], k = s[1], n = s[2];
+            List<Var> a = List.of(param(1, r, k), param(1, k, k), param(0.5, n, k), param(0.5, n));
+            List<Var> b = a.stream().map(v -> Var.param(v.value().clone(), v.shape())).toList();
+            float[] seed = param(1, r, n).value();
+            Tape ta = new Tape(), tb = new Tape();
+            // h made on the tape (not a leaf), so that geluLinear may hand its in-place gradient to it
+            Var oa = ta.geluLinear(ta.linear(a.get(0), a.get(1), null), a.get(2), a.get(3));
+            Var ob = tb.linear(tb.gelu(tb.linear(b.get(0), b.get(1), null)), b.get(2), b.get(3));
+            org.junit.jupiter.api.Assertions.assertArrayEquals(ob.value(), oa.value());
+            ta.backward(oa, seed);
+            tb.backward(ob, seed);
+            for (int i = 0; i < a.size(); i++) org.junit.jupiter.api.Assertions.assertArrayEquals(b.get(i).grad(), a.get(i).grad(), "input " + i);
+        }
+    }
+
     @Test
     void attention() {
         for (int[] s : new int[][] {{1, 1, 1, 4}, {2, 5, 2, 12}, {1, 9, 3, 9}}) { // batch, tokens, heads, dim

@@ -394,11 +394,17 @@ public final class Tape {
 
     /** xv [x.rows, K] Wᵀ + b for {@link #linear}'s shapes (x gives the rows and K; xv may be a function of x's values). */
     private static float[] linearValue(Var x, float[] xv, Var w, Var b) {
+        return linearValue(x, xv, null, w, b);
+    }
+
+    /** f(xv) Wᵀ + b, f (not null) applied as the GEMM packs xv, so that f(xv) is never a whole array. */
+    private static float[] linearValue(Var x, float[] xv, Gemm.Prologue f, Var w, Var b) {
         int k = x.cols(), r = x.rows(), n = w.shape[0];
         if (w.shape.length != 2 || w.shape[1] != k) throw new IllegalArgumentException("linear " + x + " x " + w);
         if (b != null && b.numel() != n) throw new IllegalArgumentException("bias " + b + " for " + w);
         float[] v = new float[r * n];
-        Gemm.linear(xv, 0, k, MemorySegment.ofArray(w.value), b == null ? null : b.value, null, v, 0, n, r, n, k, false);
+        if (f != null) Gemm.linear(xv, k, f, MemorySegment.ofArray(w.value), b == null ? null : b.value, v, r, n, k);
+        else Gemm.linear(xv, 0, k, MemorySegment.ofArray(w.value), b == null ? null : b.value, null, v, 0, n, r, n, k, false);
         return v;
     }
 
@@ -410,15 +416,17 @@ public final class Tape {
     }
 
     /**
-     * F.linear(gelu(h), w, b) keeping only h: the GELU output (the MLP's widest activation) is not held on the tape
-     * but recomputed in the backward, one vectorised pass, for dW. As {@code linear(gelu(h), w, b)}.
+     * F.linear(gelu(h), w, b) keeping only h: the GELU output (the MLP's widest activation) is never a whole array,
+     * forward or backward: the GEMMs apply GELU as they pack h (for the product, and again for dW). As
+     * {@code linear(gelu(h), w, b)}, the same floats.
      */
     public Var geluLinear(Var h, Var w, Var b) {
         int k = h.cols(), r = h.rows(), n = w.shape[0];
-        Var o = out(linearValue(h, gelu(h.value), w, b), linearShape(h, n), h, w, b);
+        Var o = out(linearValue(h, h.value, Ops.GELU, w, b), linearShape(h, n), h, w, b);
         if (o.requiresGrad) o.backward = () -> {
             float[] dy = o.grad;
-            if (w.requiresGrad) Gemm.matmulTransA(dy, 0, n, gelu(h.value), 0, k, w.g(), 0, k, n, k, r, true, biasGrad(b)); // dW = dY^T gelu(h)
+            if (w.requiresGrad) // dW = dY^T gelu(h)
+                Gemm.matmulTransA(dy, 0, n, h.value, 0, k, Ops.GELU, w.g(), 0, k, n, k, r, true, biasGrad(b));
             else if (b != null && b.requiresGrad) Ops.addColumnSums(dy, r, n, b.g());
             if (h.requiresGrad) {
                 float[] da = new float[r * k];
@@ -448,19 +456,21 @@ public final class Tape {
 
     /**
      * F.linear(layer_norm(x), w, b) keeping only x (the residual stream, kept anyway) and each row's mean and 1/std:
-     * the normalised rows, the Linear's input, are recomputed in the backward for dW instead of being held on the tape
-     * (two per block: 540 MB over a ViT-S/14 step at batch 16). The same floats as
-     * {@code linear(layerNorm(x, lnw, lnb, eps), w, b)}, forward and backward.
+     * the normalised rows, the Linear's input, are never a whole array: the GEMMs normalise x as they pack it, for
+     * the product and again for dW (two per block: 540 MB over a ViT-S/14 step at batch 16, not held, not written).
+     * The same floats as {@code linear(layerNorm(x, lnw, lnb, eps), w, b)}, forward and backward.
      */
     public Var layerNormLinear(Var x, Var lnw, Var lnb, float eps, Var w, Var b) {
         int r = x.rows(), c = x.cols(), n = w.shape[0];
         if (lnw.numel() != c || lnb.numel() != c) throw new IllegalArgumentException("layer norm of " + x + " with " + lnw + ", " + lnb);
         float[] mean = new float[r], rstd = new float[r];
-        Var o = out(linearValue(x, normalized(x, lnw, lnb, eps, mean, rstd), w, b), linearShape(x, n), x, lnw, lnb, w, b);
+        Ops.layerNormStats(x.value, null, r, c, lnw.value, lnb.value, eps, mean, rstd);
+        Gemm.Prologue ln = Ops.layerNorm(mean, rstd, lnw.value, lnb.value);
+        Var o = out(linearValue(x, x.value, ln, w, b), linearShape(x, n), x, lnw, lnb, w, b);
         if (o.requiresGrad) o.backward = () -> {
             float[] dy = o.grad;
-            if (w.requiresGrad) // dW = dY^T LN(x), LN(x) recomputed: the same code, so the same floats
-                Gemm.matmulTransA(dy, 0, n, normalized(x, lnw, lnb, eps, new float[r], new float[r]), 0, c, w.g(), 0, c, n, c, r, true, biasGrad(b));
+            if (w.requiresGrad) // dW = dY^T LN(x)
+                Gemm.matmulTransA(dy, 0, n, x.value, 0, c, ln, w.g(), 0, c, n, c, r, true, biasGrad(b));
             else if (b != null && b.requiresGrad) Ops.addColumnSums(dy, r, n, b.g());
             if (x.requiresGrad || lnw.requiresGrad || lnb.requiresGrad) {
                 float[] dxn = new float[r * c];
