@@ -147,11 +147,18 @@ public final class Ops {
         Parallel.forRange(n, 1 << 14, (lo, hi) -> {
             int i = lo, ub = lo + S.loopBound(hi - lo);
             for (; i < ub; i += L) geluBackwardAt(x, dy, g, i, accumulate);
-            for (; i < hi; i++) {
-                float z = x[i], d = dy[i] * (0.5f * (1f + ScalarOps.erf(z * SQRT1_2)) + z * exp(-0.5f * z * z) * INV_SQRT_2PI);
-                g[i] = accumulate ? g[i] + d : d;
-            }
+            if (i < hi) geluBackwardTail(x, dy, g, i, hi - i, accumulate);
         });
+    }
+
+    /** {@link #geluBackwardAt} for the last n < L elements, through one-vector copies: every element the same code. */
+    private static void geluBackwardTail(float[] x, float[] dy, float[] g, int o, int n, boolean accumulate) {
+        float[] tx = new float[L], td = new float[L], tg = new float[L];
+        System.arraycopy(x, o, tx, 0, n);
+        System.arraycopy(dy, o, td, 0, n);
+        if (accumulate) System.arraycopy(g, o, tg, 0, n);
+        geluBackwardAt(tx, td, tg, 0, accumulate);
+        System.arraycopy(tg, 0, g, o, n);
     }
 
     static final float INV_SQRT_2PI = (float) (1 / Math.sqrt(2 * Math.PI));
