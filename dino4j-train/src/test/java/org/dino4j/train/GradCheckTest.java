@@ -118,16 +118,9 @@ class GradCheckTest {
     void layerNormLinearIsItsPartsBitForBit() {
         for (int[] s : new int[][] {{5, 7, 3}, {40, 64, 96}}) {
             int r = s[0], k = s[1], n = s[2];
-            List<Var> a = List.of(param(1, r, k), param(1, k), param(1, k), param(0.5, n, k), param(0.5, n));
-            List<Var> b = a.stream().map(v -> Var.param(v.value().clone(), v.shape())).toList();
-            float[] seed = param(1, r, n).value();
-            Tape ta = new Tape(), tb = new Tape();
-            Var oa = ta.layerNormLinear(a.get(0), a.get(1), a.get(2), 1e-6f, a.get(3), a.get(4));
-            Var ob = tb.linear(tb.layerNorm(b.get(0), b.get(1), b.get(2), 1e-6f), b.get(3), b.get(4));
-            org.junit.jupiter.api.Assertions.assertArrayEquals(ob.value(), oa.value());
-            ta.backward(oa, seed);
-            tb.backward(ob, seed);
-            for (int i = 0; i < a.size(); i++) org.junit.jupiter.api.Assertions.assertArrayEquals(b.get(i).grad(), a.get(i).grad(), "input " + i);
+            assertFusedIsItsParts(List.of(param(1, r, k), param(1, k), param(1, k), param(0.5, n, k), param(0.5, n)), r * n,
+                    (t, v) -> t.layerNormLinear(v.get(0), v.get(1), v.get(2), 1e-6f, v.get(3), v.get(4)),
+                    (t, v) -> t.linear(t.layerNorm(v.get(0), v.get(1), v.get(2), 1e-6f), v.get(3), v.get(4)));
         }
     }
 
@@ -136,18 +129,24 @@ class GradCheckTest {
     void geluLinearIsItsPartsBitForBit() {
         for (int[] s : new int[][] {{5, 7, 3}, {40, 64, 96}}) {
             int r = s[0], k = s[1], n = s[2];
-            List<Var> a = List.of(param(1, r, k), param(1, k, k), param(0.5, n, k), param(0.5, n));
-            List<Var> b = a.stream().map(v -> Var.param(v.value().clone(), v.shape())).toList();
-            float[] seed = param(1, r, n).value();
-            Tape ta = new Tape(), tb = new Tape();
             // h made on the tape (not a leaf), so that geluLinear may hand its in-place gradient to it
-            Var oa = ta.geluLinear(ta.linear(a.get(0), a.get(1), null), a.get(2), a.get(3));
-            Var ob = tb.linear(tb.gelu(tb.linear(b.get(0), b.get(1), null)), b.get(2), b.get(3));
-            org.junit.jupiter.api.Assertions.assertArrayEquals(ob.value(), oa.value());
-            ta.backward(oa, seed);
-            tb.backward(ob, seed);
-            for (int i = 0; i < a.size(); i++) org.junit.jupiter.api.Assertions.assertArrayEquals(b.get(i).grad(), a.get(i).grad(), "input " + i);
+            assertFusedIsItsParts(List.of(param(1, r, k), param(1, k, k), param(0.5, n, k), param(0.5, n)), r * n,
+                    (t, v) -> t.geluLinear(t.linear(v.get(0), v.get(1), null), v.get(2), v.get(3)),
+                    (t, v) -> t.linear(t.gelu(t.linear(v.get(0), v.get(1), null)), v.get(2), v.get(3)));
         }
+    }
+
+    /** A fused op and the ops it fuses, on copies of the same inputs: the same output and input gradients, bit for bit. */
+    private void assertFusedIsItsParts(List<Var> a, int outputs, BiFunction<Tape, List<Var>, Var> fused,
+                                       BiFunction<Tape, List<Var>, Var> parts) {
+        List<Var> b = a.stream().map(v -> Var.param(v.value().clone(), v.shape())).toList();
+        float[] seed = param(1, outputs).value();
+        Tape ta = new Tape(), tb = new Tape();
+        Var oa = fused.apply(ta, a), ob = parts.apply(tb, b);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(ob.value(), oa.value());
+        ta.backward(oa, seed);
+        tb.backward(ob, seed);
+        for (int i = 0; i < a.size(); i++) org.junit.jupiter.api.Assertions.assertArrayEquals(b.get(i).grad(), a.get(i).grad(), "input " + i);
     }
 
     @Test

@@ -377,7 +377,7 @@ public final class Tape {
     /** F.linear: x [.., K] W[N, K]^T + b[N] -> [.., N]. */
     public Var linear(Var x, Var w, Var b) {
         int k = x.cols(), r = x.rows(), n = w.shape[0];
-        Var o = out(linearValue(x, x.value, w, b), linearShape(x, n), x, w, b);
+        Var o = out(linearValue(x, null, w, b), linearShape(x, n), x, w, b);
         if (o.requiresGrad) o.backward = () -> {
             if (x.requiresGrad) Gemm.matmul(o.grad, 0, n, w.value, 0, k, x.g(), 0, k, r, k, n, true); // dX = dY W
             // dW = dY^T X, the bias's gradient (dY's column sums) taken from the rows it packs
@@ -392,19 +392,14 @@ public final class Tape {
         return b != null && b.requiresGrad ? b.g() : null;
     }
 
-    /** xv [x.rows, K] Wᵀ + b for {@link #linear}'s shapes (x gives the rows and K; xv may be a function of x's values). */
-    private static float[] linearValue(Var x, float[] xv, Var w, Var b) {
-        return linearValue(x, xv, null, w, b);
-    }
-
-    /** f(xv) Wᵀ + b, f (not null) applied as the GEMM packs xv, so that f(xv) is never a whole array. */
-    private static float[] linearValue(Var x, float[] xv, Gemm.Prologue f, Var w, Var b) {
+    /** f(x) Wᵀ + b (f null: x), f applied as the GEMM packs x, so that f(x) is never a whole array. */
+    private static float[] linearValue(Var x, Gemm.Prologue f, Var w, Var b) {
         int k = x.cols(), r = x.rows(), n = w.shape[0];
         if (w.shape.length != 2 || w.shape[1] != k) throw new IllegalArgumentException("linear " + x + " x " + w);
         if (b != null && b.numel() != n) throw new IllegalArgumentException("bias " + b + " for " + w);
         float[] v = new float[r * n];
-        if (f != null) Gemm.linear(xv, k, f, MemorySegment.ofArray(w.value), b == null ? null : b.value, v, r, n, k);
-        else Gemm.linear(xv, 0, k, MemorySegment.ofArray(w.value), b == null ? null : b.value, null, v, 0, n, r, n, k, false);
+        if (f != null) Gemm.linear(x.value, k, f, MemorySegment.ofArray(w.value), b == null ? null : b.value, v, r, n, k);
+        else Gemm.linear(x.value, 0, k, MemorySegment.ofArray(w.value), b == null ? null : b.value, null, v, 0, n, r, n, k, false);
         return v;
     }
 
@@ -422,7 +417,7 @@ public final class Tape {
      */
     public Var geluLinear(Var h, Var w, Var b) {
         int k = h.cols(), r = h.rows(), n = w.shape[0];
-        Var o = out(linearValue(h, h.value, Ops.GELU, w, b), linearShape(h, n), h, w, b);
+        Var o = out(linearValue(h, Ops.GELU, w, b), linearShape(h, n), h, w, b);
         if (o.requiresGrad) o.backward = () -> {
             float[] dy = o.grad;
             if (w.requiresGrad) // dW = dY^T gelu(h)
@@ -466,7 +461,7 @@ public final class Tape {
         float[] mean = new float[r], rstd = new float[r];
         Ops.layerNormStats(x.value, null, r, c, lnw.value, lnb.value, eps, mean, rstd);
         Gemm.Prologue ln = Ops.layerNorm(mean, rstd, lnw.value, lnb.value);
-        Var o = out(linearValue(x, x.value, ln, w, b), linearShape(x, n), x, lnw, lnb, w, b);
+        Var o = out(linearValue(x, ln, w, b), linearShape(x, n), x, lnw, lnb, w, b);
         if (o.requiresGrad) o.backward = () -> {
             float[] dy = o.grad;
             if (w.requiresGrad) // dW = dY^T LN(x)
