@@ -26,7 +26,7 @@ import org.dino4j.io.TensorEntry;
  * cost more than the product.
  */
 public final class Gemm {
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = VectorWidth.FLOAT;
     private static final VectorSpecies<Float> S8 = FloatVector.SPECIES_256; // 6 floats in one move (used where L >= 8)
     private static final int L = S.length();
     /** Width of the narrow kernels' B micro-panel (2 vectors). */

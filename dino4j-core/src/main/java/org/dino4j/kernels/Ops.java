@@ -11,7 +11,7 @@ import jdk.incubator.vector.VectorSpecies;
  * twin in {@link ScalarOps} that the tests compare against on awkward shapes.
  */
 public final class Ops {
-    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Float> S = VectorWidth.FLOAT;
     static final int L = S.length();
 
     private Ops() {}

@@ -52,17 +52,26 @@ class GemmTest {
     }
 
     /**
-     * |got - want| per element against the float rounding of a k-term sum: 1e-5 x (sum_k |a||w| |g| + |g b| + |c0|),
-     * the magnitude of the terms, so near-cancelling sums are not held to an impossible relative bound.
+     * The longest chain of float roundings behind one element of a k-term product: the packed kernels' fma chain
+     * down a K block (at most KC_MAX long) and one addition per further block; the few-row paths' chain (a dot
+     * product in L lanes with a two-rounding tail, or an axpy down all of k), bounded by k + L either way; then bias,
+     * LayerScale and the add into C, and the double twin's cast.
      */
-    private static void assertClose(float[] want, float[] got, float[] mag, String what) {
-        assertEquals(want.length, got.length);
-        for (int i = 0; i < want.length; i++) {
-            double tol = 1e-5 * mag[i] + 1e-30;
-            if (!(Math.abs(want[i] - got[i]) <= tol))
-                throw new AssertionError(what + ": element " + i + " want " + want[i] + " got " + got[i]
-                        + " (tolerance " + tol + ")");
-        }
+    static int chain(int m, int k) {
+        int blocks = Math.max(1, (k + Gemm.KC_MAX - 1) / Gemm.KC_MAX);
+        int sums = m < 6 ? FloatBounds.anyOrder(k, Ops.L) : Math.min(k, Gemm.KC_MAX) + blocks;
+        return sums + 4;
+    }
+
+    /**
+     * |got - want| per element within γ(chain) x (sum_k |a||w| |g| + |g b| + |c0|), the rounding bound of the
+     * kernels' order of operations over the magnitude of the terms ({@link FloatBounds}), so near-cancelling sums
+     * are not held to an impossible relative bound.
+     */
+    private static void assertClose(float[] want, float[] got, float[] mag, int m, int k, String what) {
+        double[] tol = new double[mag.length];
+        for (int i = 0; i < mag.length; i++) tol[i] = FloatBounds.gamma(chain(m, k)) * mag[i];
+        FloatBounds.assertWithin(want, got, tol, what);
     }
 
     /** Runs one linear case on both kernels and the public entry, against the scalar twin. */
@@ -91,7 +100,7 @@ class GemmTest {
             if (variant == 0) Gemm.linear(a, aOff, lda, w, bias, gamma, got, cOff, ldc, m, n, k, acc);
             else if (variant < 3) Gemm.linear(variant == 2, a, aOff, lda, w, bias, gamma, got, cOff, ldc, m, n, k, acc);
             else Gemm.linear(variant == 4, a, aOff, lda, w, Gemm.pack(variant == 4, w, n, k), bias, gamma, got, cOff, ldc, m, n, k, acc);
-            assertClose(want, got, mag, what + " variant " + variant);
+            assertClose(want, got, mag, m, k, what + " variant " + variant);
             // nothing outside the m x n window (padding between rows, before and after) may change
             for (int i = 0; i < c0.length; i++) {
                 int rel = i - cOff;
@@ -142,7 +151,9 @@ class GemmTest {
                 for (int i = 0; i < m; i++)
                     for (int j = 0; j < n; j++) {
                         float g = got[j / w2 * m * w2 + i * w2 + j % w2], e = want[i * n + j];
-                        assertEquals(e, g, 1e-5 * (1 + Math.abs(e)) * Math.sqrt(k), m + "x" + n + "x" + k + " at " + i + "," + j);
+                        double mag = Math.abs(bias[j]);
+                        for (int p = 0; p < k; p++) mag += Math.abs(a[i * k + p] * wf[j * k + p]);
+                        assertEquals(e, g, 1.01 * FloatBounds.gamma(chain(m, k)) * mag, m + "x" + n + "x" + k + " at " + i + "," + j);
                     }
                 for (int i = m * n; i < got.length; i++) assertEquals(7f, got[i], "wrote past C");
             }
@@ -240,7 +251,7 @@ class GemmTest {
                     else if (variant < 3) Gemm.matmul(variant == 2, a, aOff, lda, b, bOff, ldb, got, cOff, ldc, m, n, k, acc);
                     else if (variant == 3) Gemm.matmulTransA(at, aOff, ldat, b, bOff, ldb, got, cOff, ldc, m, n, k, acc);
                     else Gemm.matmulTransA(variant == 5, at, aOff, ldat, b, bOff, ldb, got, cOff, ldc, m, n, k, acc);
-                    assertClose(want, got, mag, "matmul " + m + "x" + n + "x" + k + " acc=" + acc + " v" + variant);
+                    assertClose(want, got, mag, m, k, "matmul " + m + "x" + n + "x" + k + " acc=" + acc + " v" + variant);
                     for (int i = 0; i < c0.length; i++) {
                         int rel = i - cOff;
                         if (!(rel >= 0 && rel / ldc < m && rel % ldc < n)) assertEquals(c0[i], got[i]);
@@ -284,7 +295,7 @@ class GemmTest {
                     Ops.addColumnSums(at, k, m, wantSums);
                     Gemm.matmulTransA(wide, at, 0, m, b, 0, n, got, 0, n, m, n, k, true, sums);
                     String what = "dW " + m + "x" + n + "x" + k + (wide ? " 6x3" : " 6x2");
-                    assertClose(want, got, mag, what);
+                    assertClose(want, got, mag, m, k, what);
                     assertArrayEquals(wantSums, sums, what + ": column sums");
                     float[] plain = c0.clone(); // and without the sums: the same product
                     Gemm.matmulTransA(wide, at, 0, m, b, 0, n, plain, 0, n, m, n, k, true);
