@@ -8,6 +8,7 @@ import java.util.concurrent.ConcurrentHashMap;
 
 import org.dino4j.io.TensorStore;
 import org.dino4j.kernels.Interpolate;
+import org.dino4j.kernels.VectorApi;
 import org.dino4j.nn.Attention;
 import org.dino4j.nn.Block;
 import org.dino4j.nn.Ffn;
@@ -71,9 +72,11 @@ public final class DinoVisionTransformer implements AutoCloseable {
     /**
      * Builds the model from an official (hub-layout) state dict, strictly: any missing, unexpected or mis-shaped
      * key is an error naming it. Large matrices stay in {@code sd}'s memory (mapped file); {@code owner} (may be
-     * null) is closed with the model.
+     * null) is closed with the model. Every way to a model comes through here, so here a JVM without the Vector
+     * API is told which flag it lacks (an {@link IllegalStateException}) before any forward can fail on it.
      */
     public static DinoVisionTransformer fromStateDict(ModelConfig cfg, TensorStore sd, AutoCloseable owner) {
+        VectorApi.require();
         StateDictSpec.check(cfg, sd);
         return new DinoVisionTransformer(cfg, sd, owner);
     }
