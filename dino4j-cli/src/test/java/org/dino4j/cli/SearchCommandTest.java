@@ -1,0 +1,58 @@
+package org.dino4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import org.dino4j.cli.CliTest.Result;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** `dino4j search`: an `embed` folder as the index, queries through the index's own model and preprocessing. */
+class SearchCommandTest {
+    @Test
+    void findsEachQueryItselfFirstAndReportsBadQueries(@TempDir Path dir) throws Exception {
+        Path cfg = EmbedCommandTest.config(dir), images = CliTest.fixtures().resolve("extra/images");
+        Path weights = CliTest.fixtures().resolve("official/official_vit_tiny.pth"), index = dir.resolve("index");
+        String[] pictures = {"rgb.png", "gray.png", "exif_rot90.jpg", "palette.png", "image.gif"};
+        Path[] files = new Path[pictures.length];
+        for (int i = 0; i < pictures.length; i++) files[i] = Files.copy(images.resolve(pictures[i]), dir.resolve(pictures[i]));
+        Path list = Files.write(dir.resolve("index.txt"), java.util.Arrays.stream(files).map(Path::toString).toList());
+        Result e = CliTest.run("embed", "--weights", weights.toString(), "--config", cfg.toString(), "--resize", "56", "--crop", "56",
+                list.toString(), "--output", index.toString());
+        assertEquals(0, e.code(), e.out() + e.err());
+
+        Path bad = Files.writeString(dir.resolve("broken.jpg"), "not an image");
+        Path tsv = dir.resolve("found.tsv");
+        // no --weights: they come from the index's run.json (the config, which this fixture's .pth cannot imply, is given)
+        Result r = CliTest.run("search", "--index", index.toString(), "--config", cfg.toString(), "--top", "3", "--output", tsv.toString(),
+                files[0].toString(), files[2].toString(), bad.toString());
+        assertEquals(1, r.code(), r.out() + r.err()); // one query failed, the others answered
+        assertTrue(r.out().contains(bad + ": error: "), r.out() + r.err());
+        List<String> rows = Files.readAllLines(tsv);
+        assertEquals("query\trank\tsimilarity\tid\tclass", rows.get(0));
+        assertEquals(1 + 2 * 3, rows.size(), rows.toString());
+        for (int q = 0; q < 2; q++) {
+            String query = files[q == 0 ? 0 : 2].toString();
+            String[] first = rows.get(1 + 3 * q).split("\t");
+            assertEquals(query, first[0]);
+            assertEquals("1", first[1]);
+            assertEquals(query, first[3], "the query itself is its own nearest image");
+            assertEquals(1.0, Double.parseDouble(first[2]), 1e-5);
+            double prev = 2;
+            for (int k = 0; k < 3; k++) {
+                double s = Double.parseDouble(rows.get(1 + 3 * q + k).split("\t")[2]);
+                assertTrue(s <= prev && s > -1.0001, "similarities descend: " + rows);
+                prev = s;
+            }
+        }
+
+        // not an embed folder: one line naming the file
+        Result none = CliTest.run("search", "--index", dir.resolve("nothing").toString(), files[0].toString());
+        assertEquals(1, none.code());
+        assertTrue(none.err().contains("nothing/run.json: cannot read"), none.err());
+    }
+}
