@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 
@@ -12,6 +13,7 @@ import org.dino4j.conformance.Conformance;
 import org.dino4j.conformance.Conformance.Kind;
 import org.dino4j.conformance.Conformance.Report;
 import org.dino4j.io.CheckpointException;
+import org.dino4j.kernels.VectorWidth;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -41,7 +43,8 @@ final class ConformanceCommand implements Callable<Integer> {
             } else all.add(p);
         }
         Conformance c = new Conformance(tolerance);
-        int failed = 0, unsupported = 0, passed = 0;
+        int failed = 0, unsupported = 0, passed = 0, outputs = 0;
+        double worst = 0;
         for (Path f : all) {
             Report r;
             try {
@@ -52,11 +55,20 @@ final class ConformanceCommand implements Callable<Integer> {
                 continue;
             }
             Conformance.format(r).forEach(System.out::println);
+            for (Conformance.Check ch : r.checks()) {
+                outputs++;
+                if (r.kind() != Kind.LOSSES && r.kind() != Kind.TRAIN_STEP) worst = Math.max(worst, ch.maxAbs());
+            }
             if (r.kind() == Kind.UNSUPPORTED) unsupported++;
             else if (r.passed()) passed++;
             else failed++;
         }
         System.out.printf("%d fixture file(s) passed, %d failed, %d unsupported%n", passed, failed, unsupported);
+        // the line a newcomer reads first
+        System.out.printf(Locale.ROOT, "%s: %d outputs of %d fixture file(s) checked against Meta's and Hugging Face's code, "
+                        + "worst backbone max abs error %.1e (bar %.0e); %d-bit vectors (CPU prefers %d)%n",
+                failed == 0 && unsupported == 0 && passed > 0 ? "CONFORMANCE PASS" : "CONFORMANCE FAIL", outputs, all.size(),
+                worst, tolerance, VectorWidth.bits(), VectorWidth.nativeBits());
         return failed > 0 ? 1 : unsupported > 0 ? 2 : 0;
     }
 }
