@@ -80,7 +80,7 @@ public final class Centering {
         double[] h = new double[rows];
         Parallel.forEach(rows, i -> {
             double s = 0;
-            for (int j = i * k, end = j + k; j < end; j++) if (p[j] > 0) s -= p[j] * Math.log(p[j]);
+            for (int j = i * k, end = j + k; j < end; j++) if (p[j] > 0) s -= p[j] * StrictMath.log(p[j]); // StrictMath: the same bits in every JIT tier
             h[i] = s;
         });
         double sum = 0;
