@@ -128,8 +128,10 @@ class TrainCommand implements Callable<Integer> {
         if (resume) truncateMetrics(knnLog, trainer.step() == 0 ? 0 : trainer.step() + 1);
         CollapseDetector collapse = new CollapseDetector(cfg.prototypes());
         replay(metrics, collapse); // a resumed run counts the steps at log K before the checkpoint too
-        StopNotice stop = new StopNotice(output, resumeCommand(), every, trainer.step());
-        Runtime.getRuntime().addShutdownHook(stop);
+        java.util.concurrent.atomic.AtomicLong done = new java.util.concurrent.atomic.AtomicLong(trainer.step());
+        String resumeCommand = StopNotice.command(spec, "--resume");
+        StopNotice stop = StopNotice.install(() -> stopMessage(done.get(), checkpoints().stream().reduce((a, b) -> b).orElse(null),
+                every, resumeCommand));
         try {
             double evalSeconds = probe == null ? Double.NaN : lastEvalSeconds(knnLog);
             if (probe != null && trainer.step() == 0) evalSeconds = probe.run(trainer, knnLog);
@@ -150,7 +152,7 @@ class TrainCommand implements Callable<Integer> {
                     bar.finish();
                     throw new IllegalStateException(e.getMessage() + "; the last good checkpoint is " + (lastGood == null ? "none" : lastGood));
                 }
-                stop.step = s + 1;
+                done.set(s + 1);
                 trainNanos += System.nanoTime() - t0;
                 stepsDone++;
                 boolean collapsed = collapse.update(l.teacherEntropy(), l.dino());
@@ -199,11 +201,7 @@ class TrainCommand implements Callable<Integer> {
             System.out.println("done: " + steps + " steps; checkpoint " + lastGood);
             return 0;
         } finally {
-            try {
-                Runtime.getRuntime().removeShutdownHook(stop);
-            } catch (IllegalStateException shuttingDown) {
-                // the hook is running: it says what was kept
-            }
+            stop.remove();
         }
     }
 
@@ -247,69 +245,10 @@ class TrainCommand implements Callable<Integer> {
         return m.get(key) instanceof Number n ? n.doubleValue() : Double.NaN;
     }
 
-    /** The command that continues this run: the one given, with --resume (how the launcher was called, if it says). */
-    private String resumeCommand() {
-        List<String> given = spec.commandLine().getParseResult().originalArgs();
-        int from = Math.max(0, given.indexOf(spec.name()));
-        List<String> words = new ArrayList<>();
-        String launcher = System.getenv("DINO4J_LAUNCHER");
-        words.add(launcher == null || launcher.isBlank() ? spec.root().name() : launcher);
-        words.addAll(given.subList(from, given.size()));
-        if (!words.contains("--resume")) words.add("--resume");
-        return String.join(" ", words.stream().map(TrainCommand::shellQuote).toList());
-    }
-
-    /** A word as a POSIX shell reads it back: bare when it is plain, else in single quotes. */
-    static String shellQuote(String w) {
-        return !w.isEmpty() && w.matches("[A-Za-z0-9_./=,:@%+-]+") ? w : "'" + w.replace("'", "'\\''") + "'";
-    }
-
-    /**
-     * Ctrl-C (SIGINT) or a plain kill (SIGTERM): one line on stdout (stderr may go through a pipe that the same Ctrl-C
-     * ended) naming the newest checkpoint kept and the command that resumes. A checkpoint being written is waited for
-     * (they are written atomically: a file is either whole or absent).
-     */
-    static final class StopNotice extends Thread {
-        final java.util.concurrent.locks.ReentrantLock saving = new java.util.concurrent.locks.ReentrantLock();
-        final Path output;
-        final String resume;
-        final int every;
-        volatile long step;
-
-        StopNotice(Path output, String resume, int every, long step) {
-            super("dino4j-train-stop");
-            this.output = output;
-            this.resume = resume;
-            this.every = every;
-            this.step = step;
-        }
-
-        @Override
-        public void run() {
-            try {
-                boolean locked = saving.tryLock(60, java.util.concurrent.TimeUnit.SECONDS);
-                try {
-                    System.out.println();
-                    System.out.println(message(step, checkpoints(output).stream().reduce((a, b) -> b).orElse(null), every, resume));
-                    System.out.flush();
-                } finally {
-                    if (locked) saving.unlock();
-                }
-            } catch (IOException | InterruptedException e) {
-                System.out.println("stopped at step " + step + "; resume with: " + resume);
-            }
-        }
-
-        /** The line: what was kept, and how to go on. */
-        static String message(long step, Path newest, int every, String resume) {
-            if (newest == null)
-                return "stopped at step " + step + ", before the first checkpoint (step " + every + "): nothing kept; " + resume
-                        + " starts over";
-            String name = newest.getFileName().toString();
-            long at = Long.parseLong(name.substring(5, 12));
-            return "stopped at step " + step + "; kept " + newest + " (step " + at + (at < step ? "; the " + (step - at)
-                    + " steps after it are redone" : "") + "). Resume with: " + resume;
-        }
+    /** What train says when stopped: the newest checkpoint kept (its step is in its name), or none yet. */
+    static String stopMessage(long step, Path newest, int every, String resume) {
+        return StopNotice.message(step, newest, newest == null ? 0 : Long.parseLong(newest.getFileName().toString().substring(5, 12)),
+                every, resume);
     }
 
     /** Distillation's frozen teacher (null: self-distillation with an EMA teacher); may add overrides it needs. */

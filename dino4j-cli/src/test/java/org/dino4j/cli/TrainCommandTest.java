@@ -45,10 +45,7 @@ class TrainCommandTest {
         assertTrue(!Files.exists(a.resolve("ckpt-0001800.safetensors")), "--keep 2");
 
         Path b = dir.resolve("b");
-        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-                "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
-        cmd.addAll(args(b));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("child.log").toFile()).start();
+        Process p = child(dir.resolve("child.log"), args(b));
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (!Files.exists(b.resolve("ckpt-0001000.safetensors")) && p.isAlive() && System.nanoTime() < deadline) Thread.sleep(2);
         p.destroyForcibly().waitFor(); // SIGKILL
@@ -87,21 +84,10 @@ class TrainCommandTest {
     void stoppedRunSaysWhatItKeptAndHowToResume(@TempDir Path dir) throws Exception {
         assertTrue(Files.exists(FMNIST), FMNIST + " is missing: apt-get install dataset-fashion-mnist");
         Path b = dir.resolve("b");
-        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-                "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
-        cmd.addAll(threeEpochs(b));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("child.log").toFile());
-        pb.environment().remove("DINO4J_LAUNCHER");
-        Process p = pb.start();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (!Files.exists(b.resolve("ckpt-0000100.safetensors")) && p.isAlive() && System.nanoTime() < deadline) Thread.sleep(2);
-        p.destroy(); // SIGTERM
-        assertEquals(143, p.waitFor());
-        String log = Files.readString(dir.resolve("child.log"));
-        var m = java.util.regex.Pattern.compile("stopped at step (\\d+); kept (\\S+) \\(step (\\d+)[^\\n]*\\. Resume with: (.+)").matcher(log);
-        assertTrue(m.find(), log);
+        Path log = dir.resolve("child.log");
+        var m = stopLine(child(log, threeEpochs(b)), b.resolve("ckpt-0000100.safetensors"), log);
         long stoppedAt = Long.parseLong(m.group(1)), kept = Long.parseLong(m.group(3));
-        assertTrue(kept >= 100 && kept <= stoppedAt && stoppedAt < 300, log);
+        assertTrue(kept >= 100 && kept <= stoppedAt && stoppedAt < 300, m.group());
         assertEquals(String.format("ckpt-%07d.safetensors", kept), Path.of(m.group(2)).getFileName().toString());
         assertEquals(List.of(Path.of(m.group(2))), TrainCommand.checkpoints(b).stream().skip(TrainCommand.checkpoints(b).size() - 1).toList(), "the newest");
         String[] resume = m.group(4).trim().split(" ");
@@ -134,6 +120,31 @@ class TrainCommandTest {
         Result none = CliTest.run(threeEpochs(dir.resolve("d"), "--resume").toArray(String[]::new));
         assertEquals(1, none.code());
         assertTrue(none.err().contains("no run to resume"), none.err());
+    }
+
+    /** `dino4j ARGS` in a JVM of its own (to be killed), its stdout and stderr to {@code log}. */
+    static Process child(Path log, List<String> args) throws java.io.IOException {
+        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        cmd.addAll(args);
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().remove("DINO4J_LAUNCHER"); // the stop line then names the program "dino4j"
+        return pb.start();
+    }
+
+    /**
+     * Waits for {@code marker} (a checkpoint) to appear, stops the child with SIGTERM and returns the match of its
+     * stop line: step reached, checkpoint kept, its step, the command that resumes.
+     */
+    static java.util.regex.Matcher stopLine(Process p, Path marker, Path log) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (!Files.exists(marker) && p.isAlive() && System.nanoTime() < deadline) Thread.sleep(2);
+        p.destroy(); // SIGTERM
+        assertEquals(143, p.waitFor(), Files.readString(log));
+        String out = Files.readString(log);
+        var m = java.util.regex.Pattern.compile("stopped at step (\\d+); kept (\\S+) \\(step (\\d+)[^\\n]*\\. Resume with: (.+)").matcher(out);
+        assertTrue(m.find(), out);
+        return m;
     }
 
     static List<String> threeEpochs(Path out, String... extra) {

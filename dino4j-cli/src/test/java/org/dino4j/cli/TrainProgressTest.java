@@ -2,11 +2,9 @@ package org.dino4j.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import java.nio.file.Path;
-
 import org.junit.jupiter.api.Test;
 
-/** train's ETA arithmetic (steps plus the k-NN evaluations still to come) and its Ctrl-C line. */
+/** train's ETA arithmetic: the steps left plus the k-NN evaluations still to come. */
 class TrainProgressTest {
     @Test
     void evaluationsLeftCountTheOneDueNowAndTheFinalOne() {
@@ -28,19 +26,5 @@ class TrainProgressTest {
         assertEquals(799 * 3.7 + 4 * 120, eta, 1e-9);
         assertEquals("57m16s", ProgressBar.duration(eta)); // 49m16s of steps, 8m of evaluations
         assertEquals(599 * 3.7, TrainCommand.etaSeconds(201, 800, 3.7, 3, 0), 1e-9);
-    }
-
-    @Test
-    void stopLineNamesTheCheckpointAndTheResumeCommand() {
-        String cmd = "dino4j train data --output runs/a --resume";
-        assertEquals("stopped at step 437; kept runs/a/ckpt-0000400.safetensors (step 400; the 37 steps after it are redone). "
-                + "Resume with: " + cmd, TrainCommand.StopNotice.message(437, Path.of("runs/a/ckpt-0000400.safetensors"), 50, cmd));
-        assertEquals("stopped at step 400; kept runs/a/ckpt-0000400.safetensors (step 400). Resume with: " + cmd,
-                TrainCommand.StopNotice.message(400, Path.of("runs/a/ckpt-0000400.safetensors"), 50, cmd));
-        assertEquals("stopped at step 12, before the first checkpoint (step 50): nothing kept; " + cmd + " starts over",
-                TrainCommand.StopNotice.message(12, null, 50, cmd));
-        assertEquals("plain/path=1,x", TrainCommand.shellQuote("plain/path=1,x"));
-        assertEquals("'my images'", TrainCommand.shellQuote("my images"));
-        assertEquals("'it'\\''s'", TrainCommand.shellQuote("it's"));
     }
 }
