@@ -13,15 +13,17 @@ import org.dino4j.train.copydetect.CopyDetector;
 import org.dino4j.train.copydetect.CopyDetectorTrainer;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 @Command(name = "copy-detector", mixinStandardHelpOptions = true,
         description = {"Trains a small copy-detection descriptor on your images, as SSCD (the model the paper deduplicates with) "
                 + "is trained: InfoNCE between two random copies of each image (crops resized back, noise, 8-bit rounding) plus "
                 + "KoLeo. An MLP over the pixels at --side: for small images (Fashion-MNIST-like), not a substitute for SSCD on photos.",
                 "Use it in curate.yaml as embedding: {kind: copy_detector, weights: FILE}. Killed, the same command resumes from "
-                        + "FILE.ckpt (written every 100 steps)."})
+                        + "FILE.ckpt (written every 100 steps); Ctrl-C prints the step it kept."})
 final class CopyDetectorCommand implements Callable<Integer> {
     @Parameters(paramLabel = "INPUT", arity = "1..*", description = "Images: files, folders, list files, IDX files.")
     List<Path> inputs;
@@ -62,6 +64,19 @@ final class CopyDetectorCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
     Integer threads;
 
+    private static final int CHECKPOINT_EVERY = 100;
+
+    @Spec
+    CommandSpec spec;
+
+    /** What copy-detector says when stopped: its checkpoint (the step is in its metadata), or none yet. */
+    static String stopMessage(long step, Path ckpt, String again) throws java.io.IOException {
+        if (!java.nio.file.Files.exists(ckpt)) return StopNotice.message(step, null, 0, CHECKPOINT_EVERY, again);
+        try (var f = org.dino4j.io.SafeTensors.read(ckpt)) {
+            return StopNotice.message(step, ckpt, Long.parseLong(f.metadata().get("step")), CHECKPOINT_EVERY, again);
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
         if (threads != null) Parallel.setThreads(threads);
@@ -83,10 +98,19 @@ final class CopyDetectorCommand implements Callable<Integer> {
         // OUTPUT.ckpt: every 100 steps; a rerun of the same command continues from it; removed once the model is written
         Path ckpt = output.resolveSibling(output.getFileName() + ".ckpt");
         if (java.nio.file.Files.exists(ckpt)) System.err.println("resuming from " + ckpt);
-        CopyDetector cd = CopyDetectorTrainer.train(rows.x(), n, o, (step, total, loss) -> {
-            last[0] = loss;
-            if (step % 10 == 0 || step == total) bar.update(step, total, 0, String.format(Locale.ROOT, "  loss %.4f", loss));
-        }, ckpt, 100);
+        java.util.concurrent.atomic.AtomicLong done = new java.util.concurrent.atomic.AtomicLong();
+        String again = StopNotice.command(spec, null); // the same command resumes
+        StopNotice stop = StopNotice.install(() -> stopMessage(done.get(), ckpt, again));
+        CopyDetector cd;
+        try {
+            cd = CopyDetectorTrainer.train(rows.x(), n, o, (step, total, loss) -> {
+                last[0] = loss;
+                done.set(step);
+                if (step % 10 == 0 || step == total) bar.update(step, total, 0, String.format(Locale.ROOT, "  loss %.4f", loss));
+            }, ckpt, CHECKPOINT_EVERY);
+        } finally {
+            stop.remove();
+        }
         bar.finish();
         cd.save(output);
         java.nio.file.Files.deleteIfExists(ckpt);

@@ -24,13 +24,18 @@ final class ProgressBar {
 
     /** {@code extra} (e.g. the current losses) is appended to the line. */
     synchronized void update(long done, long total, long failed, String extra) {
+        update(done, total, failed, extra, Double.NaN);
+    }
+
+    /** With the caller's own ETA in seconds (e.g. one that counts work besides the items; NaN: from the rate). */
+    synchronized void update(long done, long total, long failed, String extra, double etaSeconds) {
         if (first < 0) first = done; // resumed runs: the rate counts this run's work only
         last = done;
         long now = System.nanoTime();
         if (done < total && now - lastPrint < (tty ? 250_000_000L : 10_000_000_000L)) return;
         lastPrint = now;
         double s = (now - t0) / 1e9, rate = s > 0 ? (done - first) / s : 0;
-        String eta = rate > 0 ? duration((total - done) / rate) : "?";
+        String eta = !Double.isNaN(etaSeconds) ? duration(etaSeconds) : rate > 0 ? duration((total - done) / rate) : "?";
         line = String.format(Locale.ROOT, "%s %d/%d %s (%.1f%%)  %.1f %s/s  ETA %s%s", what, done, total, unit,
                 total == 0 ? 100.0 : 100.0 * done / total, rate, unit, eta, failed > 0 ? "  failed " + failed : "") + extra;
         if (tty) System.err.print("\r" + line + "   ");

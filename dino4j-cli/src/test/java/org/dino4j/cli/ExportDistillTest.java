@@ -67,6 +67,10 @@ class ExportDistillTest {
             assertEquals(Math.round(top1 * 40), top1 * 40, 1e-6, l);
         }
         assertEquals(660, javax.imageio.ImageIO.read(run.resolve("curve.png").toFile()).getHeight(), "losses and k-NN panels");
+        // each evaluation is announced (what, how many images), then its result and time
+        assertTrue(r.out().contains("step 0: k-NN evaluation of the teacher: CLS features of 120 train + 40 test images"), r.out());
+        assertTrue(java.util.regex.Pattern.compile("step 4: k-NN top-1 [\\d.]+%, top-5 [\\d.]+% \\(120 train, 40 test images, \\d+s\\)")
+                .matcher(r.out()).find(), r.out());
 
         // export: the teacher's tensors, in the hub layout, config in the metadata; the .pth holds the same tensors
         Path st = dir.resolve("teacher.safetensors"), pth = dir.resolve("teacher.pth");
@@ -100,6 +104,10 @@ class ExportDistillTest {
         Result rd = CliTest.run(dc.toArray(String[]::new));
         assertEquals(0, rd.code(), rd.out() + rd.err());
         assertTrue(rd.out().contains("teacher: "), rd.out());
+        for (String l : Files.readAllLines(d.resolve("metrics.jsonl"))) { // the frozen teacher's target entropy, 0 to log K
+            double h = ((Number) Json.parseObject(l).get("teacher_entropy")).doubleValue();
+            assertTrue(h >= 0 && h <= Math.log(64) + 1e-6 && Json.parseObject(l).get("collapsed") instanceof Boolean, l);
+        }
         Path small = dir.resolve("student.safetensors");
         assertEquals(0, CliTest.run("export", d.toString(), "--output", small.toString()).code());
         try (var m = Dinov2.load(small); var ck = SafeTensors.read(d.resolve("ckpt-0000010.safetensors"))) {

@@ -45,10 +45,7 @@ class TrainCommandTest {
         assertTrue(!Files.exists(a.resolve("ckpt-0001800.safetensors")), "--keep 2");
 
         Path b = dir.resolve("b");
-        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-                "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
-        cmd.addAll(args(b));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("child.log").toFile()).start();
+        Process p = child(dir.resolve("child.log"), args(b));
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (!Files.exists(b.resolve("ckpt-0001000.safetensors")) && p.isAlive() && System.nanoTime() < deadline) Thread.sleep(2);
         p.destroyForcibly().waitFor(); // SIGKILL
@@ -75,5 +72,84 @@ class TrainCommandTest {
         java.awt.image.BufferedImage curve = javax.imageio.ImageIO.read(a.resolve("curve.png").toFile());
         assertEquals(800, curve.getWidth());
         assertEquals(400, curve.getHeight());
+    }
+
+    /**
+     * SIGTERM (what Ctrl-C's SIGINT also does: the shutdown hook runs for both) prints the newest checkpoint kept and
+     * the command that resumes; that command, run, finishes the run. A run folder with no checkpoint yet is started
+     * over by --resume, and ends as the same run. metrics.jsonl holds the teacher's entropy (0 to log K) and the
+     * collapse flag, which a resumed run carries on from the steps before its checkpoint.
+     */
+    @Test
+    void stoppedRunSaysWhatItKeptAndHowToResume(@TempDir Path dir) throws Exception {
+        assertTrue(Files.exists(FMNIST), FMNIST + " is missing: apt-get install dataset-fashion-mnist");
+        Path b = dir.resolve("b");
+        Path log = dir.resolve("child.log");
+        var m = stopLine(child(log, threeEpochs(b)), b.resolve("ckpt-0000100.safetensors"), log);
+        long stoppedAt = Long.parseLong(m.group(1)), kept = Long.parseLong(m.group(3));
+        assertTrue(kept >= 100 && kept <= stoppedAt && stoppedAt < 300, m.group());
+        assertEquals(String.format("ckpt-%07d.safetensors", kept), Path.of(m.group(2)).getFileName().toString());
+        assertEquals(List.of(Path.of(m.group(2))), TrainCommand.checkpoints(b).stream().skip(TrainCommand.checkpoints(b).size() - 1).toList(), "the newest");
+        String[] resume = m.group(4).trim().split(" ");
+        assertEquals("dino4j", resume[0]);
+        assertEquals(List.of("train", FMNIST.toString(), "--output", b.toString()), List.of(resume).subList(1, 5));
+        assertEquals("--resume", resume[resume.length - 1]);
+        Result rb = CliTest.run(java.util.Arrays.copyOfRange(resume, 1, resume.length));
+        assertEquals(0, rb.code(), rb.out() + rb.err());
+        assertTrue(rb.out().contains("at step " + kept), rb.out());
+        List<String> lines = Files.readAllLines(b.resolve("metrics.jsonl"));
+        assertEquals(300, lines.size());
+        org.dino4j.train.ssl.CollapseDetector again = new org.dino4j.train.ssl.CollapseDetector(32);
+        for (String line : lines) {
+            var j = org.dino4j.io.Json.parseObject(line);
+            double h = ((Number) j.get("teacher_entropy")).doubleValue();
+            assertTrue(h >= 0 && h <= Math.log(32) + 1e-6, line);
+            double dino = ((Number) j.get("dino_local_crops_loss")).doubleValue() + ((Number) j.get("dino_global_crops_loss")).doubleValue();
+            assertEquals(again.update(h, dino), j.get("collapsed"), line); // the flag follows the rule across the resume
+        }
+
+        // a folder with the configuration but no checkpoint (stopped before the first): --resume starts over
+        Path c = dir.resolve("c");
+        Files.createDirectories(c);
+        Files.copy(b.resolve("config.yaml"), c.resolve("config.yaml"));
+        Files.write(c.resolve("metrics.jsonl"), lines.subList(0, 37));
+        Result rc = CliTest.run(threeEpochs(c, "--resume").toArray(String[]::new));
+        assertEquals(0, rc.code(), rc.out() + rc.err());
+        assertTrue(rc.out().contains("no checkpoint yet: starting over from step 0"), rc.out());
+        assertEquals(lines, Files.readAllLines(c.resolve("metrics.jsonl")));
+        Result none = CliTest.run(threeEpochs(dir.resolve("d"), "--resume").toArray(String[]::new));
+        assertEquals(1, none.code());
+        assertTrue(none.err().contains("no run to resume"), none.err());
+    }
+
+    /** `dino4j ARGS` in a JVM of its own (to be killed), its stdout and stderr to {@code log}. */
+    static Process child(Path log, List<String> args) throws java.io.IOException {
+        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        cmd.addAll(args);
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().remove("DINO4J_LAUNCHER"); // the stop line then names the program "dino4j"
+        return pb.start();
+    }
+
+    /**
+     * Waits for {@code marker} (a checkpoint) to appear, stops the child with SIGTERM and returns the match of its
+     * stop line: step reached, checkpoint kept, its step, the command that resumes.
+     */
+    static java.util.regex.Matcher stopLine(Process p, Path marker, Path log) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (!Files.exists(marker) && p.isAlive() && System.nanoTime() < deadline) Thread.sleep(2);
+        p.destroy(); // SIGTERM
+        assertEquals(143, p.waitFor(), Files.readString(log));
+        String out = Files.readString(log);
+        var m = java.util.regex.Pattern.compile("stopped at step (\\d+); kept (\\S+) \\(step (\\d+)[^\\n]*\\. Resume with: (.+)").matcher(out);
+        assertTrue(m.find(), out);
+        return m;
+    }
+
+    static List<String> threeEpochs(Path out, String... extra) {
+        List<String> a = args(out, extra);
+        a.set(a.indexOf("optim.epochs=20"), "optim.epochs=3");
+        return a;
     }
 }

@@ -17,17 +17,53 @@ public final class LineChart {
     private static final Color[] COLORS = {new Color(0x1f77b4), new Color(0xff7f0e), new Color(0x2ca02c),
             new Color(0xd62728), new Color(0x9467bd), new Color(0x8c564b)};
 
+    private static final Font FONT = new Font(Font.SANS_SERIF, Font.PLAIN, 12);
+    private static final int LEFT = 60, LINE = 15; // plot's left edge (the title starts there too); title line height
+
+    static {
+        System.setProperty("java.awt.headless", System.getProperty("java.awt.headless", "true"));
+    }
+
     private LineChart() {}
+
+    /** The title's lines as drawn on a chart {@code width} px wide: broken between words where it would not fit. */
+    public static java.util.List<String> titleLines(String title, int width) {
+        Graphics2D g = new BufferedImage(1, 1, BufferedImage.TYPE_INT_RGB).createGraphics();
+        g.setFont(FONT);
+        try {
+            return wrap(title, g.getFontMetrics(), width - LEFT - 10);
+        } finally {
+            g.dispose();
+        }
+    }
+
+    /** Words joined into lines of at most {@code max} px (a single longer word gets a line of its own). */
+    private static java.util.List<String> wrap(String text, java.awt.FontMetrics fm, int max) {
+        java.util.List<String> lines = new java.util.ArrayList<>();
+        String line = "";
+        for (String w : text.split(" ")) {
+            String joined = line.isEmpty() ? w : line + " " + w;
+            if (!line.isEmpty() && fm.stringWidth(joined) > max) {
+                lines.add(line);
+                line = w;
+            } else {
+                line = joined;
+            }
+        }
+        lines.add(line);
+        return lines;
+    }
 
     /** series: name to y values (x = index); NaN values are skipped (the line joins the points around them). */
     public static BufferedImage render(String title, Map<String, double[]> series, int width, int height) {
-        System.setProperty("java.awt.headless", System.getProperty("java.awt.headless", "true"));
         BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = img.createGraphics();
         g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
         g.setColor(Color.WHITE);
         g.fillRect(0, 0, width, height);
-        int left = 60, right = 190, top = 30, bottom = 40, pw = width - left - right, ph = height - top - bottom;
+        g.setFont(FONT);
+        java.util.List<String> titleLines = wrap(title, g.getFontMetrics(), width - LEFT - 10);
+        int left = LEFT, right = 190, top = 30 + LINE * (titleLines.size() - 1), bottom = 40, pw = width - left - right, ph = height - top - bottom;
         double min = Double.POSITIVE_INFINITY, max = Double.NEGATIVE_INFINITY;
         int n = 1;
         for (double[] ys : series.values()) {
@@ -37,8 +73,7 @@ public final class LineChart {
         if (!Double.isFinite(min)) { min = 0; max = 1; }
         if (max - min < 1e-12) { max += 0.5; min -= 0.5; }
         g.setColor(Color.BLACK);
-        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
-        g.drawString(title, left, 18);
+        for (int i = 0; i < titleLines.size(); i++) g.drawString(titleLines.get(i), left, 18 + LINE * i);
         g.drawRect(left, top, pw, ph);
         for (int i = 0; i <= 4; i++) { // y ticks
             double v = min + (max - min) * i / 4;

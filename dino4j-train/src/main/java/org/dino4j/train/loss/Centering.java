@@ -71,6 +71,23 @@ public final class Centering {
         return q;
     }
 
+    /**
+     * The mean over the rows of p [rows, K] (probabilities, e.g. the teacher's targets) of each row's entropy
+     * -Σ p log p, in nats: log K when every row is uniform, 0 when every row is one-hot. Row by row in double, added
+     * in row order: the same value on every run, whatever the thread count.
+     */
+    public static double meanEntropy(float[] p, int rows, int k) {
+        double[] h = new double[rows];
+        Parallel.forEach(rows, i -> {
+            double s = 0;
+            for (int j = i * k, end = j + k; j < end; j++) if (p[j] > 0) s -= p[j] * StrictMath.log(p[j]); // StrictMath: the same bits in every JIT tier
+            h[i] = s;
+        });
+        double sum = 0;
+        for (double v : h) sum += v;
+        return rows == 0 ? 0 : sum / rows;
+    }
+
     /** colSum[j] = Σ_c part[c][j], chunks added in order (columns in parallel). */
     private static void addParts(float[][] part, float[] colSum, int k) {
         Parallel.forRange(k, 4096, (lo, hi) -> {

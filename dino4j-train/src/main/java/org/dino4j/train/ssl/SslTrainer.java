@@ -21,6 +21,7 @@ import org.dino4j.model.ModelConfig;
 import org.dino4j.tensor.Tensor;
 import org.dino4j.train.autograd.Tape;
 import org.dino4j.train.autograd.Var;
+import org.dino4j.train.loss.Centering;
 import org.dino4j.train.loss.DinoLoss;
 import org.dino4j.train.loss.IbotPatchLoss;
 import org.dino4j.train.loss.KoLeoLoss;
@@ -74,8 +75,17 @@ public final class SslTrainer {
     /** ibot.separate_head: the iBOT loss gets its own head (student and teacher), with these sizes. */
     public record IbotHead(int prototypes, int hidden, int bottleneck, int layers) {}
 
-    /** One step's losses (as the official logs them: koleo and ibot before their weights' halving for display). */
-    public record Losses(float total, float dinoLocal, float dinoGlobal, float koleo, float ibot) {}
+    /**
+     * One step's losses (as the official logs them: koleo and ibot before their weights' halving for display), and
+     * the mean entropy of the teacher's DINO targets (after centering or Sinkhorn-Knopp; log K at most): with
+     * dinoLocal + dinoGlobal at log K it says the head has collapsed to uniform outputs ({@link CollapseDetector}).
+     */
+    public record Losses(float total, float dinoLocal, float dinoGlobal, float koleo, float ibot, double teacherEntropy) {
+        /** The two DINO terms together: log K for uniform student outputs, whatever the number of local crops. */
+        public double dino() {
+            return (double) dinoLocal + dinoGlobal;
+        }
+    }
 
     private final Config cfg;
     private final long seed;
@@ -259,6 +269,7 @@ public final class SslTrainer {
             pIbot = m > 0 ? ibotLoss.softmaxCenterTeacher(tPatch, temp) : new float[0];
             if (m > 0) ibotLoss.updateCenter(tPatch);
         }
+        double teacherEntropy = Centering.meanEntropy(pDino, 2 * b, k);
         tCls = tPatch = null; // the teacher's logits are not needed past here (rows x K floats)
 
         // student
@@ -301,7 +312,7 @@ public final class SslTrainer {
         for (var e : sHead.entrySet()) AdamW.ema(tHead.get(e.getKey()).value(), e.getValue().value(), mom);
         if (sIbot != null) for (var e : sIbot.entrySet()) AdamW.ema(tIbot.get(e.getKey()).value(), e.getValue().value(), mom);
         step++;
-        return new Losses(loss.item(), dinoLocal.item(), dinoGlobal.item(), koleo.item(), ibot == null ? 0f : ibot.item());
+        return new Losses(loss.item(), dinoLocal.item(), dinoGlobal.item(), koleo.item(), ibot == null ? 0f : ibot.item(), teacherEntropy);
     }
 
     /**
