@@ -37,7 +37,7 @@ final class EvalCommand {
         @Option(names = "--train", required = true, paramLabel = "PATH", description = "Labelled images or an embed output folder.")
         Path train;
 
-        @Option(names = "--test", required = true, paramLabel = "PATH")
+        @Option(names = "--test", required = true, paramLabel = "PATH", description = "Labelled images or an embed output folder, scored.")
         Path test;
 
         @Option(names = "--pixels", description = "Raw pixels (RGB / 255; one channel when all images are gray) as the features: the baseline.")
@@ -46,23 +46,23 @@ final class EvalCommand {
         @Mixin
         ModelOptions model;
 
-        @Option(names = "--resize", description = "Eval transform: shorter side (default 256/224 of --crop).")
+        @Option(names = "--resize", description = "Eval transform: shorter side (default 256/224 of --crop; at the model's own img_size, that size).")
         Integer resize;
 
-        @Option(names = "--crop", defaultValue = "224", description = "Eval transform: centre crop (default: ${DEFAULT-VALUE}).")
-        int crop;
+        @Option(names = "--crop", description = "Eval transform: centre crop, a multiple of the patch size. Default: "
+                + ModelOptions.DEFAULT_SIDE + "224.")
+        Integer crop;
 
-        @Option(names = "--batch-size", defaultValue = "64")
+        @Option(names = "--batch-size", defaultValue = "64", description = "Images per forward (default: ${DEFAULT-VALUE}).")
         int batch;
+
+        @picocli.CommandLine.Spec(picocli.CommandLine.Spec.Target.MIXEE)
+        picocli.CommandLine.Model.CommandSpec spec;
 
         @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
         Integer threads;
 
         record Loaded(Features train, Features test, String source) {}
-
-        Preprocess preprocess() {
-            return new Preprocess(resize != null ? resize : Math.round(crop * 256f / 224f), crop, 0);
-        }
 
         Loaded load() {
             if (threads != null) Parallel.setThreads(threads);
@@ -72,8 +72,8 @@ final class EvalCommand {
             } else if (pixels) {
                 l = new Loaded(Features.pixels(Datasets.of(List.of(train))), Features.pixels(Datasets.of(List.of(test))), "raw pixels");
             } else {
-                Preprocess pre = preprocess();
                 try (DinoVisionTransformer m = model.load()) {
+                    Preprocess pre = ModelOptions.transform(spec, m.config(), crop, "--crop", resize, null, 0);
                     Dataset dtr = Datasets.of(List.of(train)), dte = Datasets.of(List.of(test));
                     ProgressBar bar = new ProgressBar("features", "img");
                     long total = dtr.size() + dte.size();
@@ -247,11 +247,15 @@ final class EvalCommand {
         @Mixin
         ModelOptions model;
 
-        @Option(names = "--resize")
+        @Option(names = "--resize", description = "Eval transform: shorter side (default 256/224 of --crop; at the model's own img_size, that size).")
         Integer resize;
 
-        @Option(names = "--crop", defaultValue = "224")
-        int crop;
+        @Option(names = "--crop", description = "Eval transform: centre crop, a multiple of the patch size. Default: "
+                + ModelOptions.DEFAULT_SIDE + "224.")
+        Integer crop;
+
+        @picocli.CommandLine.Spec
+        picocli.CommandLine.Model.CommandSpec spec;
 
         @Option(names = "--epochs", defaultValue = "10")
         int epochs;
@@ -271,10 +275,10 @@ final class EvalCommand {
         @Override
         public Integer call() throws IOException {
             if (threads != null) Parallel.setThreads(threads);
-            Preprocess pre = new Preprocess(resize != null ? resize : Math.round(crop * 256f / 224f), crop, 0);
             Dataset dtr = Datasets.of(List.of(train)), dte = Datasets.of(List.of(test)), dva = val == null ? null : Datasets.of(List.of(val));
             LinearProbe.Inputs tr, va, te;
             try (DinoVisionTransformer m = model.load()) {
+                Preprocess pre = ModelOptions.transform(spec, m.config(), crop, "--crop", resize, null, 0);
                 ProgressBar bar = new ProgressBar("features", "img");
                 long total = dtr.size() + dte.size() + (dva == null ? 0 : dva.size());
                 tr = LinearProbe.inputs(m, dtr, pre, 64, i -> bar.update(i, total, 0));
@@ -337,8 +341,9 @@ final class EvalCommand {
         @Mixin
         ModelOptions model;
 
-        @Option(names = "--resize", defaultValue = "224", description = "Shorter side before the model (default: ${DEFAULT-VALUE}); padded to the patch size.")
-        int resize;
+        @Option(names = "--resize", description = "Shorter side before the model, then zero-padded to a multiple of the patch size. Default: "
+                + ModelOptions.DEFAULT_SIDE + "224.")
+        Integer resize;
 
         @Option(names = "--output", paramLabel = "FILE.json")
         Path output;
@@ -371,7 +376,8 @@ final class EvalCommand {
             List<Retrieval.Truth> truth = new ArrayList<>();
             try (DinoVisionTransformer m = model.load()) {
                 int d = m.config().embedDim();
-                Preprocess pre = new Preprocess(resize, 0, m.config().patchSize());
+                Integer own = ModelOptions.ownSide(m.config());
+                Preprocess pre = new Preprocess(resize != null ? resize : own != null ? own : 224, 0, m.config().patchSize());
                 ProgressBar bar = new ProgressBar("features", "img");
                 int total = im.size() + qim.size();
                 float[] gal = new float[im.size() * d], q = new float[qim.size() * d];

@@ -37,22 +37,24 @@ final class MatchCommand implements Callable<Integer> {
             description = "Draw the K most similar mutual matches; 0 = all (default: ${DEFAULT-VALUE}).")
     int top;
 
-    @Option(names = "--resolution", defaultValue = "448", paramLabel = "PX",
-            description = "Shorter side fed to the model, each side then rounded to a multiple of the patch size (default: ${DEFAULT-VALUE}).")
-    int resolution;
+    @Option(names = "--resolution", paramLabel = "PX",
+            description = "Shorter side fed to the model, each side then rounded to a multiple of the patch size. Default: "
+                    + ModelOptions.DEFAULT_SIDE + "448.")
+    Integer resolution;
 
     @picocli.CommandLine.Mixin
     DecodeOptions decode;
 
     @Override
     public Integer call() throws Exception {
-        if (resolution < 1) throw new IllegalArgumentException("--resolution must be >= 1, got " + resolution);
+        if (resolution != null && resolution < 1) throw new IllegalArgumentException("--resolution must be >= 1, got " + resolution);
         if (top < 0) throw new IllegalArgumentException("--top must be >= 0, got " + top);
         PcaCommand.headless();
         ImageDecoder decoder = decode.decoder();
         RgbImage ia = decoder.decode(a), ib = decoder.decode(b); // bad images fail before the model is loaded
         try (DinoVisionTransformer model = modelOptions.load()) {
-            PatchFeatures fa = PatchFeatures.of(model, ia, resolution), fb = PatchFeatures.of(model, ib, resolution);
+            int side = ModelOptions.picturesSide(resolution, model.config());
+            PatchFeatures fa = PatchFeatures.of(model, ia, side), fb = PatchFeatures.of(model, ib, side);
             List<PatchMatch.Match> all = PatchMatch.mutualNearest(fa, fb), drawn = PatchMatch.top(all, top);
             Png.write(PatchMatch.draw(ia, fa, ib, fb, drawn), output);
             System.out.printf("%s (%d x %d patches) - %s (%d x %d patches): %d mutual matches, %d drawn -> %s%n",

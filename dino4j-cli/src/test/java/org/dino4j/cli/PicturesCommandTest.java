@@ -104,10 +104,10 @@ class PicturesCommandTest {
     @Test
     void pcaBesideTheInputsByDefaultAndFlip() throws Exception {
         Path copy = Files.copy(image("rgb.png"), dir.resolve("photo.png"));
-        CliTest.Result r = CliTest.run("pca", copy.toString(), "--flip", "--upsample", "bilinear", // the default resolution, 448
+        CliTest.Result r = CliTest.run("pca", copy.toString(), "--flip", "--upsample", "bilinear", // the default resolution: img_size 56
                 "--weights", weights.toString(), "--config", config.toString());
         assertEquals(0, r.code(), r.out() + r.err());
-        assertTrue(r.out().contains("32x51 patches"), r.out()); // 61 px -> 448 = 32 patches of 14
+        assertTrue(r.out().contains("4x6 patches"), r.out()); // 61 px -> 56 = 4 patches of 14
         BufferedImage got = ImageIO.read(dir.resolve("photo_pca.png").toFile());
         assertEquals(97, got.getWidth());
         assertEquals(61, got.getHeight());
