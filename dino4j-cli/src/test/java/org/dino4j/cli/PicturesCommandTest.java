@@ -155,6 +155,31 @@ class PicturesCommandTest {
     }
 
     @Test
+    void matchPicturesAreAtMost2048PxUnlessFullSize() throws Exception {
+        Path wide = dir.resolve("wide.png"), tall = dir.resolve("tall.png");
+        for (Path f : List.of(wide, tall)) {
+            boolean w = f == wide;
+            BufferedImage s = new BufferedImage(w ? 1600 : 1200, w ? 1200 : 1600, BufferedImage.TYPE_INT_RGB);
+            for (int y = 0; y < s.getHeight(); y++) for (int x = 0; x < s.getWidth(); x++) s.setRGB(x, y, (x / 7) << 16 | (y / 7) << 8 | 90);
+            ImageIO.write(s, "png", f.toFile());
+        }
+        Path capped = dir.resolve("capped.png"), full = dir.resolve("full.png");
+        CliTest.Result r = CliTest.run("match", wide.toString(), tall.toString(), "--output", capped.toString(),
+                "--resolution", "56", "--weights", weights.toString(), "--config", config.toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        BufferedImage got = ImageIO.read(capped.toFile()); // full size: 2133 + 1200 = 3333 x 1600
+        assertEquals(2048, got.getWidth());
+        assertEquals(983, got.getHeight()); // 1600 * 2048 / 3333, both images at that height: 1311 + 737 = 2048
+        assertTrue(r.out().contains("(2048 x 983)"), r.out());
+        r = CliTest.run("match", wide.toString(), tall.toString(), "--output", full.toString(), "--full-size",
+                "--resolution", "56", "--weights", weights.toString(), "--config", config.toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        got = ImageIO.read(full.toFile());
+        assertEquals(3333, got.getWidth());
+        assertEquals(1600, got.getHeight());
+    }
+
+    @Test
     void help() {
         for (String c : new String[] {"pca", "match"}) {
             CliTest.Result r = CliTest.run(c, "--help");
