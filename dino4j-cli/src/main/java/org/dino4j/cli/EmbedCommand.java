@@ -21,8 +21,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "embed", mixinStandardHelpOptions = true,
-        description = {"Embeds images into shards (safetensors and/or .npy) plus manifest.tsv (one row per input: index, id, "
-                + "label, class, shard, row, status). Resumable: rerun the same command after a kill and finished shards are kept.",
+        description = {"Embeds images into shards (safetensors and/or .npy) plus manifest.tsv.",
+                "manifest.tsv has one row per input: index, id, label, class, shard, row, status. Resumable: rerun the same command after a kill and finished shards are kept.",
                 "INPUT: image files, folders (one sub-folder per class, as torchvision's ImageFolder, or just images), "
                         + "list files (.txt/.csv/.tsv/.lst: path[,label] per line) or IDX files (MNIST/Fashion-MNIST *-images-idx3-ubyte.gz)."})
 final class EmbedCommand implements Callable<Integer> {
@@ -32,7 +32,7 @@ final class EmbedCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;
 
-    @Parameters(paramLabel = "INPUT", arity = "1..*")
+    @Parameters(paramLabel = "INPUT", arity = "1..*", description = "Image files, folders, list files or IDX files (above).")
     List<Path> inputs;
 
     @Option(names = "--output", required = true, paramLabel = "DIR",

@@ -105,7 +105,8 @@ final class EvalCommand {
         @Option(names = "--nb-knn", split = ",", defaultValue = "10,20,100,200", description = "k values (default: ${DEFAULT-VALUE}).")
         int[] ks;
 
-        @Option(names = "--temperature", defaultValue = "0.07")
+        @Option(names = "--temperature", defaultValue = "0.07", paramLabel = "T",
+                description = "Temperature of the softmax that weights the neighbours' votes (default: ${DEFAULT-VALUE}).")
         double temperature;
 
         @Option(names = "--output", paramLabel = "FILE.json", description = "Also write the results as JSON.")
@@ -184,8 +185,8 @@ final class EvalCommand {
 
     @Command(name = "logreg", mixinStandardHelpOptions = true,
             description = {"Logistic regression as the official log_regression.py: multinomial, L2, L-BFGS (scikit-learn's "
-                    + "objective and stopping rules) on un-normalised features; each C fitted on 90 % of the training rows "
-                    + "and scored on the other 10 %, the best C refitted on all of them and scored on the test rows."})
+                    + "objective and stopping rules) on un-normalised features; each C fitted on 90 %% of the training rows "
+                    + "and scored on the other 10 %%, the best C refitted on all of them and scored on the test rows."})
     static final class LogregCommand implements Callable<Integer> {
         @Mixin
         FeatureOptions fo;
@@ -193,16 +194,16 @@ final class EvalCommand {
         @Option(names = "--C", split = ",", paramLabel = "C", description = "C values (default: the official 45, 10^linspace(-6, 5, 45)).")
         double[] cs;
 
-        @Option(names = "--max-iter", defaultValue = "1000")
+        @Option(names = "--max-iter", defaultValue = "1000", description = "L-BFGS iterations at most per C (default: ${DEFAULT-VALUE}).")
         int maxIter;
 
-        @Option(names = "--tol", defaultValue = "1e-12")
+        @Option(names = "--tol", defaultValue = "1e-12", description = "L-BFGS stopping tolerance, as scikit-learn's tol (default: ${DEFAULT-VALUE}).")
         double tol;
 
-        @Option(names = "--seed", defaultValue = "0")
+        @Option(names = "--seed", defaultValue = "0", description = "Seed of the 90/10 split of the training rows (default: ${DEFAULT-VALUE}).")
         long seed;
 
-        @Option(names = "--output", paramLabel = "FILE.json")
+        @Option(names = "--output", paramLabel = "FILE.json", description = "Also write the results as JSON.")
         Path output;
 
         @Override
@@ -233,15 +234,15 @@ final class EvalCommand {
                     + "blocks, with or without the averaged patch tokens, x 13 learning rates, trained together (SGD, "
                     + "momentum 0.9, cosine schedule); the best on the validation images is reported with its test top-1.",
                     "Differences from the official run: features are computed once (no random-resized-crop/flip of the "
-                            + "training images per epoch); without --val, 10 % of the training images are held out."})
+                            + "training images per epoch); without --val, 10 %% of the training images are held out."})
     static final class LinearCommand implements Callable<Integer> {
-        @Option(names = "--train", required = true, paramLabel = "PATH")
+        @Option(names = "--train", required = true, paramLabel = "PATH", description = "Labelled training images.")
         Path train;
 
-        @Option(names = "--val", paramLabel = "PATH", description = "Validation images (default: a seeded 10 % of --train).")
+        @Option(names = "--val", paramLabel = "PATH", description = "Validation images (default: a seeded 10 %% of --train).")
         Path val;
 
-        @Option(names = "--test", required = true, paramLabel = "PATH")
+        @Option(names = "--test", required = true, paramLabel = "PATH", description = "Labelled test images, scored by the best classifier.")
         Path test;
 
         @Mixin
@@ -257,19 +258,20 @@ final class EvalCommand {
         @picocli.CommandLine.Spec
         picocli.CommandLine.Model.CommandSpec spec;
 
-        @Option(names = "--epochs", defaultValue = "10")
+        @Option(names = "--epochs", defaultValue = "10", description = "Training epochs of the classifiers (default: ${DEFAULT-VALUE}).")
         int epochs;
 
         @Option(names = "--batch-size", defaultValue = "128", description = "Training batch of the classifiers (official 128).")
         int batch;
 
-        @Option(names = "--seed", defaultValue = "0")
+        @Option(names = "--seed", defaultValue = "0",
+                description = "Seed of the held-out 10 %%, the classifiers' initialisation and the batch order (default: ${DEFAULT-VALUE}).")
         long seed;
 
-        @Option(names = "--output", paramLabel = "FILE.json")
+        @Option(names = "--output", paramLabel = "FILE.json", description = "Also write the results as JSON.")
         Path output;
 
-        @Option(names = "--threads")
+        @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
         Integer threads;
 
         @Override
@@ -335,7 +337,7 @@ final class EvalCommand {
         @Option(names = "--images", required = true, paramLabel = "DIR", description = "Folder holding the gallery and query images (searched recursively).")
         Path images;
 
-        @Option(names = "--gnd", required = true, paramLabel = "GND.json")
+        @Option(names = "--gnd", required = true, paramLabel = "GND.json", description = "The ground truth (format above).")
         Path gnd;
 
         @Mixin
@@ -345,10 +347,10 @@ final class EvalCommand {
                 + ModelOptions.DEFAULT_SIDE + "224.")
         Integer resize;
 
-        @Option(names = "--output", paramLabel = "FILE.json")
+        @Option(names = "--output", paramLabel = "FILE.json", description = "Also write the results as JSON.")
         Path output;
 
-        @Option(names = "--threads")
+        @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
         Integer threads;
 
         @Override

@@ -23,7 +23,8 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 @Command(name = "pca", mixinStandardHelpOptions = true,
-        description = {"The paper's Figure 1: one PCA of the patch features of all given images; the first component, "
+        description = {"The paper's Figure 1: the patch features of images as colours, the background black.",
+                "One PCA of the patch features of all given images; the first component, "
                 + "min-max normalised, is thresholded into foreground and background (black); a second PCA of the foreground "
                 + "patches gives R, G, B. Writes NAME_pca.png at each input's size (into --output DIR, or beside the input).",
                 "Images that cannot be read are reported at the end (exit 1); the others are still drawn.",
