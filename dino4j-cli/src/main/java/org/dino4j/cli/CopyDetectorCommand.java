@@ -19,8 +19,9 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 @Command(name = "copy-detector", mixinStandardHelpOptions = true,
-        description = {"Trains a small copy-detection descriptor on your images, as SSCD (the model the paper deduplicates with) "
-                + "is trained: InfoNCE between two random copies of each image (crops resized back, noise, 8-bit rounding) plus "
+        description = {"Trains a small copy-detection descriptor on your images, for curate.",
+                "Trained as SSCD (the model the paper deduplicates with) "
+                + "is: InfoNCE between two random copies of each image (crops resized back, noise, 8-bit rounding) plus "
                 + "KoLeo. An MLP over the pixels at --side: for small images (Fashion-MNIST-like), not a substitute for SSCD on photos.",
                 "Use it in curate.yaml as embedding: {kind: copy_detector, weights: FILE}. Killed, the same command resumes from "
                         + "FILE.ckpt (written every 100 steps); Ctrl-C prints the step it kept."})
@@ -28,7 +29,8 @@ final class CopyDetectorCommand implements Callable<Integer> {
     @Parameters(paramLabel = "INPUT", arity = "1..*", description = "Images: files, folders, list files, IDX files.")
     List<Path> inputs;
 
-    @Option(names = "--output", required = true, paramLabel = "FILE.safetensors")
+    @Option(names = "--output", required = true, paramLabel = "FILE.safetensors",
+            description = "The descriptor's weights; its training state goes to FILE.ckpt until the end.")
     Path output;
 
     @Option(names = "--side", defaultValue = "28", description = "Images are resized to side x side (default: ${DEFAULT-VALUE}).")
@@ -58,7 +60,7 @@ final class CopyDetectorCommand implements Callable<Integer> {
     @Option(names = "--constant-lr", description = "Keep the learning rate at 1e-3 instead of a cosine decay to 0.")
     boolean constantLr;
 
-    @Option(names = "--seed", defaultValue = "0")
+    @Option(names = "--seed", defaultValue = "0", description = "Seed of the initialisation, the copies and the batches (default: ${DEFAULT-VALUE}).")
     long seed;
 
     @Option(names = "--threads", description = "Compute threads (default: the number of cores).")

@@ -17,14 +17,16 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "curate", mixinStandardHelpOptions = true,
-        description = {"Data curation as the paper's LVD-142M recipe: embed the pool, self-deduplicate (k-NN graph, cosine above "
-                + "dedup.threshold, connected components, one image kept per component), drop components close to evaluation "
-                + "images, then retrieve from seed sets (nearest neighbours or k-means clusters) and/or sample a balanced subset "
+        description = {"Curates an image pool as the paper's LVD-142M recipe.",
+                "Embeds the pool, self-deduplicates (k-NN graph, cosine above "
+                + "dedup.threshold, connected components, one image kept per component), drops components close to evaluation "
+                + "images, then retrieves from seed sets (nearest neighbours or k-means clusters) and/or samples a balanced subset "
                 + "with hierarchical k-means.",
                 "Writes curated.tsv (path, source, reason), removed.tsv, report.json and PNGs (similarity histogram, cluster "
                         + "sizes, removed duplicates). Embeddings are kept under OUTPUT/embeddings: a rerun resumes them."})
 final class CurateCommand implements Callable<Integer> {
-    @Option(names = "--config", required = true, paramLabel = "curate.yaml")
+    @Option(names = "--config", required = true, paramLabel = "curate.yaml",
+            description = "The recipe: pool, embedding, dedup, eval_sets, seeds, clusters, hierarchical, output (YAML).")
     Path config;
 
     @Option(names = "--output", paramLabel = "DIR", description = "Output folder (overrides the config's output).")

@@ -184,7 +184,8 @@ final class DenseEvalCommands {
         @Mixin
         ModelOptions model;
 
-        @Option(names = "--dataset", required = true, paramLabel = "ade20k|voc")
+        @Option(names = "--dataset", required = true, paramLabel = "ade20k|voc",
+                description = "The folder layout and classes: ade20k (150 classes) or voc (21 classes).")
         String dataset;
 
         @Override

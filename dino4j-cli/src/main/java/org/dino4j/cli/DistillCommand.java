@@ -12,7 +12,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "distill", mixinStandardHelpOptions = true,
-        description = {"Distillation (paper section 5): a trained, frozen teacher gives the targets; a smaller student "
+        description = {"Distils a trained backbone into a smaller one (paper section 5).",
+                "A trained, frozen teacher gives the targets; a smaller student "
                 + "learns them with the DINO, iBOT and KoLeo losses, without masking or drop-path, iBOT on every patch "
                 + "of the global crops; the EMA of the student is the result (export it with `dino4j export`).",
                 "The student is configured as for train (--preset, --config, key=value, e.g. student.embed_dim=96 "

@@ -18,7 +18,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "download", mixinStandardHelpOptions = true,
-        description = {"Fetches hub backbones into $DINO4J_HOME/checkpoints (default ~/.cache/dino4j/checkpoints), unless",
+        description = {"Fetches hub backbones (their official checkpoints) for --weights NAME.",
+                "They go into $DINO4J_HOME/checkpoints (default ~/.cache/dino4j/checkpoints), unless",
                 "PyTorch's hub cache or Hugging Face's already holds them. An interrupted download resumes; the file gets",
                 "its final name only once its size (and --sha256) match and it opens as the model's checkpoint.",
                 "Prints NAME: PATH; --weights NAME then finds it."})

@@ -21,18 +21,22 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "embed", mixinStandardHelpOptions = true,
-        description = {"Embeds images into shards (safetensors and/or .npy) plus manifest.tsv (one row per input: index, id, "
-                + "label, class, shard, row, status). Resumable: rerun the same command after a kill and finished shards are kept.",
+        description = {"Embeds images into shards (safetensors and/or .npy) plus manifest.tsv.",
+                "manifest.tsv has one row per input: index, id, label, class, shard, row, status. Resumable: rerun the same command after a kill and finished shards are kept.",
                 "INPUT: image files, folders (one sub-folder per class, as torchvision's ImageFolder, or just images), "
                         + "list files (.txt/.csv/.tsv/.lst: path[,label] per line) or IDX files (MNIST/Fashion-MNIST *-images-idx3-ubyte.gz)."})
 final class EmbedCommand implements Callable<Integer> {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Mixin
     ModelOptions model;
 
-    @Parameters(paramLabel = "INPUT", arity = "1..*")
+    @Parameters(paramLabel = "INPUT", arity = "1..*", description = "Image files, folders, list files or IDX files (above).")
     List<Path> inputs;
 
-    @Option(names = "--output", required = true, paramLabel = "DIR")
+    @Option(names = "--output", required = true, paramLabel = "DIR",
+            description = "Output folder (created if missing); rerunning into it resumes the same run.")
     Path output;
 
     @Option(names = "--batch-size", defaultValue = "8", description = "Images per forward (default: ${DEFAULT-VALUE}).")
@@ -44,9 +48,11 @@ final class EmbedCommand implements Callable<Integer> {
     @Option(names = "--workers", defaultValue = "2", description = "Decoding threads ahead of the model (default: ${DEFAULT-VALUE}).")
     int workers;
 
-    @Option(names = "--resolution", defaultValue = "224",
-            description = "Model input side: resize the shorter side to resolution·8/7 (256 for 224), centre crop (default: ${DEFAULT-VALUE}).")
-    int resolution;
+    @Option(names = "--resolution", paramLabel = "PX",
+            description = {"Model input side, a multiple of the patch size: resize the shorter side to PX·8/7 (256 for 224), "
+                    + "centre crop PX. Default: " + ModelOptions.DEFAULT_SIDE + "224. At the model's own img_size the "
+                    + "shorter side is resized to it and the centre cropped, nothing cut (as `dino4j train`'s k-NN probe)."})
+    Integer resolution;
 
     @Option(names = "--resize", description = "Shorter side after resizing (overrides --resolution's); 0 = none.")
     Integer resize;
@@ -78,7 +84,6 @@ final class EmbedCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (threads != null) Parallel.setThreads(threads);
-        Preprocess pre = new Preprocess(resize != null ? resize : Math.round(resolution * 8f / 7f), crop != null ? crop : resolution, pad);
         EnumSet<Output> outs = EnumSet.of(Output.CLS);
         if (patchMean) outs.add(Output.PATCH_MEAN);
         if (registers) outs.add(Output.REGISTERS);
@@ -95,6 +100,7 @@ final class EmbedCommand implements Callable<Integer> {
         if (ds.size() == 0) throw new IllegalArgumentException("no images found in " + inputs);
         try (DinoVisionTransformer m = model.load()) {
             var cfg = m.config();
+            Preprocess pre = ModelOptions.transform(spec, cfg, resolution, "--resolution", resize, crop, pad);
             int shard = shardSize > 0 ? shardSize : autoShard(cfg.embedDim(), cfg.numRegisterTokens(), pre, outs);
             String modelId = model.randomSeed != null ? "random weights, seed " + model.randomSeed + ", " + cfg.toJson()
                     : model.resolveWeights().toAbsolutePath().normalize().toString();

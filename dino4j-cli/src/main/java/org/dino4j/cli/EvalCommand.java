@@ -37,7 +37,7 @@ final class EvalCommand {
         @Option(names = "--train", required = true, paramLabel = "PATH", description = "Labelled images or an embed output folder.")
         Path train;
 
-        @Option(names = "--test", required = true, paramLabel = "PATH")
+        @Option(names = "--test", required = true, paramLabel = "PATH", description = "Labelled images or an embed output folder, scored.")
         Path test;
 
         @Option(names = "--pixels", description = "Raw pixels (RGB / 255; one channel when all images are gray) as the features: the baseline.")
@@ -46,23 +46,23 @@ final class EvalCommand {
         @Mixin
         ModelOptions model;
 
-        @Option(names = "--resize", description = "Eval transform: shorter side (default 256/224 of --crop).")
+        @Option(names = "--resize", description = "Eval transform: shorter side (default 256/224 of --crop; at the model's own img_size, that size).")
         Integer resize;
 
-        @Option(names = "--crop", defaultValue = "224", description = "Eval transform: centre crop (default: ${DEFAULT-VALUE}).")
-        int crop;
+        @Option(names = "--crop", description = "Eval transform: centre crop, a multiple of the patch size. Default: "
+                + ModelOptions.DEFAULT_SIDE + "224.")
+        Integer crop;
 
-        @Option(names = "--batch-size", defaultValue = "64")
+        @Option(names = "--batch-size", defaultValue = "64", description = "Images per forward (default: ${DEFAULT-VALUE}).")
         int batch;
+
+        @picocli.CommandLine.Spec(picocli.CommandLine.Spec.Target.MIXEE)
+        picocli.CommandLine.Model.CommandSpec spec;
 
         @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
         Integer threads;
 
         record Loaded(Features train, Features test, String source) {}
-
-        Preprocess preprocess() {
-            return new Preprocess(resize != null ? resize : Math.round(crop * 256f / 224f), crop, 0);
-        }
 
         Loaded load() {
             if (threads != null) Parallel.setThreads(threads);
@@ -72,8 +72,8 @@ final class EvalCommand {
             } else if (pixels) {
                 l = new Loaded(Features.pixels(Datasets.of(List.of(train))), Features.pixels(Datasets.of(List.of(test))), "raw pixels");
             } else {
-                Preprocess pre = preprocess();
                 try (DinoVisionTransformer m = model.load()) {
+                    Preprocess pre = ModelOptions.transform(spec, m.config(), crop, "--crop", resize, null, 0);
                     Dataset dtr = Datasets.of(List.of(train)), dte = Datasets.of(List.of(test));
                     ProgressBar bar = new ProgressBar("features", "img");
                     long total = dtr.size() + dte.size();
@@ -105,7 +105,8 @@ final class EvalCommand {
         @Option(names = "--nb-knn", split = ",", defaultValue = "10,20,100,200", description = "k values (default: ${DEFAULT-VALUE}).")
         int[] ks;
 
-        @Option(names = "--temperature", defaultValue = "0.07")
+        @Option(names = "--temperature", defaultValue = "0.07", paramLabel = "T",
+                description = "Temperature of the softmax that weights the neighbours' votes (default: ${DEFAULT-VALUE}).")
         double temperature;
 
         @Option(names = "--output", paramLabel = "FILE.json", description = "Also write the results as JSON.")
@@ -184,8 +185,8 @@ final class EvalCommand {
 
     @Command(name = "logreg", mixinStandardHelpOptions = true,
             description = {"Logistic regression as the official log_regression.py: multinomial, L2, L-BFGS (scikit-learn's "
-                    + "objective and stopping rules) on un-normalised features; each C fitted on 90 % of the training rows "
-                    + "and scored on the other 10 %, the best C refitted on all of them and scored on the test rows."})
+                    + "objective and stopping rules) on un-normalised features; each C fitted on 90 %% of the training rows "
+                    + "and scored on the other 10 %%, the best C refitted on all of them and scored on the test rows."})
     static final class LogregCommand implements Callable<Integer> {
         @Mixin
         FeatureOptions fo;
@@ -193,16 +194,16 @@ final class EvalCommand {
         @Option(names = "--C", split = ",", paramLabel = "C", description = "C values (default: the official 45, 10^linspace(-6, 5, 45)).")
         double[] cs;
 
-        @Option(names = "--max-iter", defaultValue = "1000")
+        @Option(names = "--max-iter", defaultValue = "1000", description = "L-BFGS iterations at most per C (default: ${DEFAULT-VALUE}).")
         int maxIter;
 
-        @Option(names = "--tol", defaultValue = "1e-12")
+        @Option(names = "--tol", defaultValue = "1e-12", description = "L-BFGS stopping tolerance, as scikit-learn's tol (default: ${DEFAULT-VALUE}).")
         double tol;
 
-        @Option(names = "--seed", defaultValue = "0")
+        @Option(names = "--seed", defaultValue = "0", description = "Seed of the 90/10 split of the training rows (default: ${DEFAULT-VALUE}).")
         long seed;
 
-        @Option(names = "--output", paramLabel = "FILE.json")
+        @Option(names = "--output", paramLabel = "FILE.json", description = "Also write the results as JSON.")
         Path output;
 
         @Override
@@ -233,48 +234,53 @@ final class EvalCommand {
                     + "blocks, with or without the averaged patch tokens, x 13 learning rates, trained together (SGD, "
                     + "momentum 0.9, cosine schedule); the best on the validation images is reported with its test top-1.",
                     "Differences from the official run: features are computed once (no random-resized-crop/flip of the "
-                            + "training images per epoch); without --val, 10 % of the training images are held out."})
+                            + "training images per epoch); without --val, 10 %% of the training images are held out."})
     static final class LinearCommand implements Callable<Integer> {
-        @Option(names = "--train", required = true, paramLabel = "PATH")
+        @Option(names = "--train", required = true, paramLabel = "PATH", description = "Labelled training images.")
         Path train;
 
-        @Option(names = "--val", paramLabel = "PATH", description = "Validation images (default: a seeded 10 % of --train).")
+        @Option(names = "--val", paramLabel = "PATH", description = "Validation images (default: a seeded 10 %% of --train).")
         Path val;
 
-        @Option(names = "--test", required = true, paramLabel = "PATH")
+        @Option(names = "--test", required = true, paramLabel = "PATH", description = "Labelled test images, scored by the best classifier.")
         Path test;
 
         @Mixin
         ModelOptions model;
 
-        @Option(names = "--resize")
+        @Option(names = "--resize", description = "Eval transform: shorter side (default 256/224 of --crop; at the model's own img_size, that size).")
         Integer resize;
 
-        @Option(names = "--crop", defaultValue = "224")
-        int crop;
+        @Option(names = "--crop", description = "Eval transform: centre crop, a multiple of the patch size. Default: "
+                + ModelOptions.DEFAULT_SIDE + "224.")
+        Integer crop;
 
-        @Option(names = "--epochs", defaultValue = "10")
+        @picocli.CommandLine.Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+
+        @Option(names = "--epochs", defaultValue = "10", description = "Training epochs of the classifiers (default: ${DEFAULT-VALUE}).")
         int epochs;
 
         @Option(names = "--batch-size", defaultValue = "128", description = "Training batch of the classifiers (official 128).")
         int batch;
 
-        @Option(names = "--seed", defaultValue = "0")
+        @Option(names = "--seed", defaultValue = "0",
+                description = "Seed of the held-out 10 %%, the classifiers' initialisation and the batch order (default: ${DEFAULT-VALUE}).")
         long seed;
 
-        @Option(names = "--output", paramLabel = "FILE.json")
+        @Option(names = "--output", paramLabel = "FILE.json", description = "Also write the results as JSON.")
         Path output;
 
-        @Option(names = "--threads")
+        @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
         Integer threads;
 
         @Override
         public Integer call() throws IOException {
             if (threads != null) Parallel.setThreads(threads);
-            Preprocess pre = new Preprocess(resize != null ? resize : Math.round(crop * 256f / 224f), crop, 0);
             Dataset dtr = Datasets.of(List.of(train)), dte = Datasets.of(List.of(test)), dva = val == null ? null : Datasets.of(List.of(val));
             LinearProbe.Inputs tr, va, te;
             try (DinoVisionTransformer m = model.load()) {
+                Preprocess pre = ModelOptions.transform(spec, m.config(), crop, "--crop", resize, null, 0);
                 ProgressBar bar = new ProgressBar("features", "img");
                 long total = dtr.size() + dte.size() + (dva == null ? 0 : dva.size());
                 tr = LinearProbe.inputs(m, dtr, pre, 64, i -> bar.update(i, total, 0));
@@ -331,19 +337,20 @@ final class EvalCommand {
         @Option(names = "--images", required = true, paramLabel = "DIR", description = "Folder holding the gallery and query images (searched recursively).")
         Path images;
 
-        @Option(names = "--gnd", required = true, paramLabel = "GND.json")
+        @Option(names = "--gnd", required = true, paramLabel = "GND.json", description = "The ground truth (format above).")
         Path gnd;
 
         @Mixin
         ModelOptions model;
 
-        @Option(names = "--resize", defaultValue = "224", description = "Shorter side before the model (default: ${DEFAULT-VALUE}); padded to the patch size.")
-        int resize;
+        @Option(names = "--resize", description = "Shorter side before the model, then zero-padded to a multiple of the patch size. Default: "
+                + ModelOptions.DEFAULT_SIDE + "224.")
+        Integer resize;
 
-        @Option(names = "--output", paramLabel = "FILE.json")
+        @Option(names = "--output", paramLabel = "FILE.json", description = "Also write the results as JSON.")
         Path output;
 
-        @Option(names = "--threads")
+        @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
         Integer threads;
 
         @Override
@@ -371,7 +378,8 @@ final class EvalCommand {
             List<Retrieval.Truth> truth = new ArrayList<>();
             try (DinoVisionTransformer m = model.load()) {
                 int d = m.config().embedDim();
-                Preprocess pre = new Preprocess(resize, 0, m.config().patchSize());
+                Integer own = ModelOptions.ownSide(m.config());
+                Preprocess pre = new Preprocess(resize != null ? resize : own != null ? own : 224, 0, m.config().patchSize());
                 ProgressBar bar = new ProgressBar("features", "img");
                 int total = im.size() + qim.size();
                 float[] gal = new float[im.size() * d], q = new float[qim.size() * d];

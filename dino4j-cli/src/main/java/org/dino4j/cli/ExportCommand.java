@@ -22,7 +22,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "export", mixinStandardHelpOptions = true,
-        description = {"Writes the backbone of a `dino4j train` or `dino4j distill` run in the official hub layout "
+        description = {"Writes a run's backbone in the official hub layout, as a safetensors or pth file.",
+                "Writes the backbone of a `dino4j train` or `dino4j distill` run in the official hub layout "
                 + "(the keys of DinoVisionTransformer.state_dict(), block_chunks = 0): the teacher of a training run, "
                 + "the EMA student of a distillation run.",
                 "A .safetensors output carries the model config in its metadata (`dino4j embed --weights FILE` needs "
@@ -32,7 +33,8 @@ final class ExportCommand implements Callable<Integer> {
     @Parameters(paramLabel = "RUN", description = "A run folder (its newest checkpoint is exported) or one ckpt-*.safetensors.")
     Path run;
 
-    @Option(names = "--output", required = true, paramLabel = "FILE.safetensors|FILE.pth")
+    @Option(names = "--output", required = true, paramLabel = "FILE.safetensors|FILE.pth",
+            description = "The backbone file: .safetensors (config in its metadata) or .pth (config in FILE.pth.json).")
     Path output;
 
     @Option(names = "--student", description = "Export the student instead of the teacher / EMA.")

@@ -20,8 +20,8 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "features", mixinStandardHelpOptions = true,
-        description = {"Runs the backbone on every (B,3,H,W) tensor of a safetensors file and writes forward_features",
-                "outputs NAME/x_norm_clstoken, NAME/x_norm_regtokens, NAME/x_norm_patchtokens, NAME/x_prenorm, and with",
+        description = {"Runs the backbone on the image tensors of a safetensors file; writes forward_features.",
+                "Per (B,3,H,W) tensor NAME: NAME/x_norm_clstoken, NAME/x_norm_regtokens, NAME/x_norm_patchtokens, NAME/x_prenorm, and with",
                 "--intermediate N, NAME/intermediate{j}/patch_reshaped and NAME/intermediate{j}/cls",
                 "(get_intermediate_layers(n=N, reshape=True, return_class_token=True, norm=True))."})
 final class FeaturesCommand implements Callable<Integer> {

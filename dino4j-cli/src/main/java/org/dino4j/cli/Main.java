@@ -1,6 +1,15 @@
 package org.dino4j.cli;
 
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
+import java.nio.file.Path;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -25,12 +34,32 @@ public final class Main implements Runnable {
         cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
             PrintWriter err = cmd.getErr();
             if (System.getenv("DINO4J_DEBUG") != null) ex.printStackTrace(err);
-            String msg = ex.getMessage() == null ? ex.toString() : ex.getMessage();
-            err.println(cmd.getCommandSpec().qualifiedName() + ": error: " + msg);
+            err.println(cmd.getCommandSpec().qualifiedName() + ": error: " + message(ex));
             err.flush();
             return 1;
         });
         return cl;
+    }
+
+    /**
+     * The one-line reason. The file-system exceptions carry only the path as their message ("runs/out"): say what
+     * failed with that path.
+     */
+    static String message(Throwable ex) {
+        if (ex instanceof UncheckedIOException u && u.getCause() != null) ex = u.getCause();
+        if (ex instanceof FileSystemException f && f.getFile() != null) {
+            String what = switch (f) {
+                case AccessDeniedException a -> "permission denied";
+                case NoSuchFileException n -> "no such file or folder";
+                case NotDirectoryException n -> "not a folder";
+                case DirectoryNotEmptyException d -> "a folder that is not empty is in the way";
+                case FileAlreadyExistsException a -> Files.isRegularFile(Path.of(f.getFile())) ? "is a file, not a folder" : "already exists";
+                default -> f.getReason() != null ? f.getReason() : "failed";
+            };
+            String reason = f.getReason() != null && !what.equals(f.getReason()) ? " (" + f.getReason() + ")" : "";
+            return f.getFile() + (f.getOtherFile() != null ? " -> " + f.getOtherFile() : "") + ": " + what + reason;
+        }
+        return ex.getMessage() == null ? ex.toString() : ex.getMessage();
     }
 
     public static int run(String... args) {

@@ -17,7 +17,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "match", mixinStandardHelpOptions = true,
-        description = {"The paper's Figure 10: mutual nearest neighbours (cosine similarity) between the patch features "
+        description = {"The paper's Figure 10: the matching patches of two images joined by lines.",
+                "Mutual nearest neighbours (cosine similarity) between the patch features "
                 + "of two images; the strongest are drawn as lines between the two images, side by side at the same height.",
                 "With random or untrained weights the matches are noise."})
 final class MatchCommand implements Callable<Integer> {
@@ -30,33 +31,43 @@ final class MatchCommand implements Callable<Integer> {
     @Parameters(index = "1", paramLabel = "B", description = "Second image.")
     Path b;
 
-    @Option(names = "--output", required = true, paramLabel = "match.png", description = "The picture (PNG, written atomically).")
+    @Option(names = "--output", required = true, paramLabel = "match.png",
+            description = "The picture (PNG, written atomically): the two images side by side at the same height, at most " + MAX_SIDE + " px wide unless --full-size.")
     Path output;
 
     @Option(names = "--top", defaultValue = "30", paramLabel = "K",
             description = "Draw the K most similar mutual matches; 0 = all (default: ${DEFAULT-VALUE}).")
     int top;
 
-    @Option(names = "--resolution", defaultValue = "448", paramLabel = "PX",
-            description = "Shorter side fed to the model, each side then rounded to a multiple of the patch size (default: ${DEFAULT-VALUE}).")
-    int resolution;
+    @Option(names = "--resolution", paramLabel = "PX",
+            description = "Shorter side fed to the model, each side then rounded to a multiple of the patch size. Default: "
+                    + ModelOptions.DEFAULT_SIDE + "448.")
+    Integer resolution;
+
+    @Option(names = "--full-size", description = "Keep both images at the taller one's full height; by default the picture is "
+            + "scaled down to at most " + MAX_SIDE + " px on its longer side.")
+    boolean fullSize;
+
+    static final int MAX_SIDE = 2048;
 
     @picocli.CommandLine.Mixin
     DecodeOptions decode;
 
     @Override
     public Integer call() throws Exception {
-        if (resolution < 1) throw new IllegalArgumentException("--resolution must be >= 1, got " + resolution);
+        if (resolution != null && resolution < 1) throw new IllegalArgumentException("--resolution must be >= 1, got " + resolution);
         if (top < 0) throw new IllegalArgumentException("--top must be >= 0, got " + top);
         PcaCommand.headless();
         ImageDecoder decoder = decode.decoder();
         RgbImage ia = decoder.decode(a), ib = decoder.decode(b); // bad images fail before the model is loaded
         try (DinoVisionTransformer model = modelOptions.load()) {
-            PatchFeatures fa = PatchFeatures.of(model, ia, resolution), fb = PatchFeatures.of(model, ib, resolution);
+            int side = ModelOptions.picturesSide(resolution, model.config());
+            PatchFeatures fa = PatchFeatures.of(model, ia, side), fb = PatchFeatures.of(model, ib, side);
             List<PatchMatch.Match> all = PatchMatch.mutualNearest(fa, fb), drawn = PatchMatch.top(all, top);
-            Png.write(PatchMatch.draw(ia, fa, ib, fb, drawn), output);
-            System.out.printf("%s (%d x %d patches) - %s (%d x %d patches): %d mutual matches, %d drawn -> %s%n",
-                    a, fa.gridH(), fa.gridW(), b, fb.gridH(), fb.gridW(), all.size(), drawn.size(), output);
+            java.awt.image.BufferedImage picture = PatchMatch.draw(ia, fa, ib, fb, drawn, fullSize ? 0 : MAX_SIDE);
+            Png.write(picture, output);
+            System.out.printf("%s (%d x %d patches) - %s (%d x %d patches): %d mutual matches, %d drawn -> %s (%d x %d)%n",
+                    a, fa.gridH(), fa.gridW(), b, fb.gridH(), fb.gridW(), all.size(), drawn.size(), output, picture.getWidth(), picture.getHeight());
         }
         return 0;
     }

@@ -4,6 +4,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Collectors;
 
+import org.dino4j.data.Preprocess;
 import org.dino4j.hub.HubCache;
 import org.dino4j.hub.HubModel;
 import org.dino4j.model.DinoVisionTransformer;
@@ -30,6 +31,50 @@ public final class ModelOptions {
     @Option(names = "--random-weights", paramLabel = "SEED",
             description = "No checkpoint: random weights from this seed (needs --model or --config). For measuring speed and trying pipelines; the features mean nothing.")
     Long randomSeed;
+
+    /** The hub backbones' img_size (a pos_embed of 37 x 37 patches); they are used at 224 (eval transform) or 448 (pictures). */
+    static final int HUB_IMG_SIZE = 518;
+
+    /** Help text for the default input side of the commands that take one. */
+    static final String DEFAULT_SIDE = "the model's img_size (from the weights' metadata or config, or their pos_embed: "
+            + "a model exported from a 28-px run gets 28) unless it is the hub backbones' 518, then ";
+
+    /** The model's own input side: its img_size, or null for the hub backbones (img_size 518, used at smaller sides). */
+    static Integer ownSide(ModelConfig cfg) {
+        return cfg.imgSize() == HUB_IMG_SIZE ? null : cfg.imgSize();
+    }
+
+    /**
+     * A model input side must be a whole number of patches: else every image fails on its own. An option error
+     * (exit 2) before anything is written.
+     */
+    static void checkSide(picocli.CommandLine.Model.CommandSpec spec, String option, int side, ModelConfig cfg) {
+        int p = cfg.patchSize();
+        if (side > 0 && side % p != 0)
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), String.format(java.util.Locale.ROOT,
+                    "%s %d: not a multiple of the model's patch size %d (try %d or %d)", option, side, p, Math.max(p, side / p * p), (side / p + 1) * p));
+    }
+
+    /**
+     * The eval transform (resize the shorter side, centre crop, pad) for a model: side (null: the model's own, or 224)
+     * with its shorter side resized to side·8/7 (256 for 224) - at the model's own side to the side itself, nothing
+     * cut; resize and crop, when given, override.
+     */
+    static Preprocess transform(picocli.CommandLine.Model.CommandSpec spec, ModelConfig cfg, Integer side, String sideOption,
+                                Integer resize, Integer crop, int pad) {
+        Integer own = ownSide(cfg);
+        int s = side != null ? side : own != null ? own : 224;
+        int c = crop != null ? crop : s;
+        if (pad == 0) checkSide(spec, crop != null ? "--crop" : sideOption, c, cfg);
+        int r = resize != null ? resize : side == null && own != null ? own : Math.round(s * 8f / 7f);
+        return new Preprocess(r, c, pad);
+    }
+
+    /** The pictures' side: resolution, or the model's own, or 448 for the hub backbones. */
+    static int picturesSide(Integer resolution, ModelConfig cfg) {
+        Integer own = ownSide(cfg);
+        return resolution != null ? resolution : own != null ? own : 448;
+    }
 
     ModelConfig configOrNull() {
         if (config != null && model != null) throw new IllegalArgumentException("give --config or --model, not both");

@@ -9,8 +9,9 @@ import org.dino4j.model.ModelConfig;
 import picocli.CommandLine.Command;
 
 @Command(name = "models", mixinStandardHelpOptions = true,
-        description = {"Lists the hub backbone presets: their settings, parameters, approximate download size (fp32),",
-                "official URL, and where a cache already holds them (- : not cached; `dino4j download NAME`)."})
+        description = {"Lists the hub backbone presets and where a cache holds them.",
+                "Per model: its settings, parameters, approximate download size (fp32), official URL, and the cached file",
+                "(- : not cached; `dino4j download NAME`)."})
 final class ModelsCommand implements Runnable {
     @Override
     public void run() {

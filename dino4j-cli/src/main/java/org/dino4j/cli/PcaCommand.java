@@ -23,7 +23,8 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 @Command(name = "pca", mixinStandardHelpOptions = true,
-        description = {"The paper's Figure 1: one PCA of the patch features of all given images; the first component, "
+        description = {"The paper's Figure 1: the patch features of images as colours, the background black.",
+                "One PCA of the patch features of all given images; the first component, "
                 + "min-max normalised, is thresholded into foreground and background (black); a second PCA of the foreground "
                 + "patches gives R, G, B. Writes NAME_pca.png at each input's size (into --output DIR, or beside the input).",
                 "Images that cannot be read are reported at the end (exit 1); the others are still drawn.",
@@ -41,10 +42,11 @@ final class PcaCommand implements Callable<Integer> {
     @Option(names = "--output", paramLabel = "DIR", description = "Folder for the pictures (created if missing; default: beside each input).")
     Path output;
 
-    @Option(names = "--resolution", defaultValue = "448", paramLabel = "PX",
+    @Option(names = "--resolution", paramLabel = "PX",
             description = "Shorter side fed to the model, each side then rounded to a multiple of the patch size; "
-                    + "the whole image is used, not cropped (default: ${DEFAULT-VALUE}).")
-    int resolution;
+                    + "the whole image is used, not cropped. Default: "
+                    + ModelOptions.DEFAULT_SIDE + "448.")
+    Integer resolution;
 
     @Option(names = "--threshold", defaultValue = "0.5",
             description = "Patches whose normalised first component is below this are background (default: ${DEFAULT-VALUE}).")
@@ -62,7 +64,7 @@ final class PcaCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (resolution < 1) throw new IllegalArgumentException("--resolution must be >= 1, got " + resolution);
+        if (resolution != null && resolution < 1) throw new IllegalArgumentException("--resolution must be >= 1, got " + resolution);
         if (!(threshold >= 0 && threshold <= 1)) throw new IllegalArgumentException("--threshold must be in [0, 1], got " + threshold);
         FeaturePictures.Upsample up = switch (upsample.toLowerCase(java.util.Locale.ROOT)) {
             case "nearest" -> FeaturePictures.Upsample.NEAREST;
@@ -97,9 +99,10 @@ final class PcaCommand implements Callable<Integer> {
             try (DinoVisionTransformer model = modelOptions.load()) {
                 List<PatchFeatures> feats = new ArrayList<>();
                 long[] ms = new long[decoded.size()];
+                int side = ModelOptions.picturesSide(resolution, model.config());
                 for (int i = 0; i < decoded.size(); i++) {
                     long t0 = System.nanoTime();
-                    feats.add(PatchFeatures.of(model, decoded.get(i), resolution));
+                    feats.add(PatchFeatures.of(model, decoded.get(i), side));
                     ms[i] = (System.nanoTime() - t0) / 1_000_000;
                 }
                 List<FeaturePictures.PcaMap> maps = FeaturePictures.pca(feats, threshold, flip);

@@ -18,7 +18,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "preprocess", mixinStandardHelpOptions = true,
-        description = {"Decodes an image as PIL's convert(\"RGB\") (EXIF orientation applied) and applies the official eval "
+        description = {"Writes one image through the official eval transform, as a tensor.",
+                "Decodes an image as PIL's convert(\"RGB\") (EXIF orientation applied) and applies the official eval "
                 + "transform: PIL bicubic resize of the shorter side, centre crop, /255, ImageNet mean/std.",
                 "Writes the tensor pixel_values (1, 3, H, W) to a safetensors file."})
 final class PreprocessCommand implements Callable<Integer> {

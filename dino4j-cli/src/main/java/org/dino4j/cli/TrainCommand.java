@@ -29,7 +29,8 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = {"DINOv2 self-supervised training. Configuration as the official train.py: ssl_default_config.yaml, "
+        description = {"DINOv2 self-supervised training.",
+                "Configuration as the official train.py: ssl_default_config.yaml, "
                 + "then --preset or --config FILE.yaml merged over it, then key=value overrides (e.g. optim.epochs=20 "
                 + "train.batch_size_per_gpu=32). The run length is optim.epochs x train.OFFICIAL_EPOCH_LENGTH iterations.",
                 "Writes OUTPUT/config.yaml (the merged configuration), OUTPUT/metrics.jsonl (one line per step) and "
@@ -45,7 +46,8 @@ class TrainCommand implements Callable<Integer> {
             description = "Images (folders, list files, IDX files, as for embed) and dotted config overrides.")
     List<String> args;
 
-    @Option(names = "--output", required = true, paramLabel = "DIR")
+    @Option(names = "--output", required = true, paramLabel = "DIR",
+            description = "The run folder (created if missing): config.yaml, metrics.jsonl, the checkpoints.")
     Path output;
 
     @Option(names = "--config", paramLabel = "FILE.yaml", description = "A configuration in the official format, merged over the defaults.")
@@ -55,7 +57,8 @@ class TrainCommand implements Callable<Integer> {
             + "vitb14, vitl14 (default: small28 unless --config is given).")
     String preset;
 
-    @Option(names = "--checkpoint-every", defaultValue = "50")
+    @Option(names = "--checkpoint-every", defaultValue = "50", paramLabel = "STEPS",
+            description = "Write a checkpoint every this many steps, and at the end (default: ${DEFAULT-VALUE}).")
     int every;
 
     @Option(names = "--keep", defaultValue = "3", description = "Checkpoints kept (default: ${DEFAULT-VALUE}).")

@@ -104,10 +104,10 @@ class PicturesCommandTest {
     @Test
     void pcaBesideTheInputsByDefaultAndFlip() throws Exception {
         Path copy = Files.copy(image("rgb.png"), dir.resolve("photo.png"));
-        CliTest.Result r = CliTest.run("pca", copy.toString(), "--flip", "--upsample", "bilinear", // the default resolution, 448
+        CliTest.Result r = CliTest.run("pca", copy.toString(), "--flip", "--upsample", "bilinear", // the default resolution: img_size 56
                 "--weights", weights.toString(), "--config", config.toString());
         assertEquals(0, r.code(), r.out() + r.err());
-        assertTrue(r.out().contains("32x51 patches"), r.out()); // 61 px -> 448 = 32 patches of 14
+        assertTrue(r.out().contains("4x6 patches"), r.out()); // 61 px -> 56 = 4 patches of 14
         BufferedImage got = ImageIO.read(dir.resolve("photo_pca.png").toFile());
         assertEquals(97, got.getWidth());
         assertEquals(61, got.getHeight());
@@ -152,6 +152,31 @@ class PicturesCommandTest {
         assertTrue(e.err().contains(bad.toString()) && e.err().strip().lines().count() == 1, e.err());
         assertTrue(!e.err().contains("\tat "));
         assertTrue(!Files.exists(dir.resolve("x.png")));
+    }
+
+    @Test
+    void matchPicturesAreAtMost2048PxUnlessFullSize() throws Exception {
+        Path wide = dir.resolve("wide.png"), tall = dir.resolve("tall.png");
+        for (Path f : List.of(wide, tall)) {
+            boolean w = f == wide;
+            BufferedImage s = new BufferedImage(w ? 1600 : 1200, w ? 1200 : 1600, BufferedImage.TYPE_INT_RGB);
+            for (int y = 0; y < s.getHeight(); y++) for (int x = 0; x < s.getWidth(); x++) s.setRGB(x, y, (x / 7) << 16 | (y / 7) << 8 | 90);
+            ImageIO.write(s, "png", f.toFile());
+        }
+        Path capped = dir.resolve("capped.png"), full = dir.resolve("full.png");
+        CliTest.Result r = CliTest.run("match", wide.toString(), tall.toString(), "--output", capped.toString(),
+                "--resolution", "56", "--weights", weights.toString(), "--config", config.toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        BufferedImage got = ImageIO.read(capped.toFile()); // full size: 2133 + 1200 = 3333 x 1600
+        assertEquals(2048, got.getWidth());
+        assertEquals(983, got.getHeight()); // 1600 * 2048 / 3333, both images at that height: 1311 + 737 = 2048
+        assertTrue(r.out().contains("(2048 x 983)"), r.out());
+        r = CliTest.run("match", wide.toString(), tall.toString(), "--output", full.toString(), "--full-size",
+                "--resolution", "56", "--weights", weights.toString(), "--config", config.toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        got = ImageIO.read(full.toFile());
+        assertEquals(3333, got.getWidth());
+        assertEquals(1600, got.getHeight());
     }
 
     @Test

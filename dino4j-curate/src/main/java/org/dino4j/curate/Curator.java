@@ -22,7 +22,11 @@ public final class Curator {
     /** One curated image; reason says which rule selected it. */
     public record Entry(int row, String id, String source, String reason) {}
 
-    /** One image dropped by a stage; {@code other} is the image it was too close to (-1: none), sim the similarity. */
+    /**
+     * One image dropped by a stage; {@code other} is the image it was too close to (self-dedup: the image kept for its
+     * component; "": none), sim the similarity: for a self-duplicate its strongest edge above the threshold, found from
+     * either end and through any view (NaN: none, eval-dedup).
+     */
     public record Removal(int row, String id, String source, String stage, String reason, String other, float sim) {}
 
     /**
@@ -68,11 +72,19 @@ public final class Curator {
             nn = Neighbours.merge(nn, engine.knn(pool, seen, k + 1).withoutSelf());
             progress.update("self-dedup k-NN", (long) n * (i + 2), searches);
         }
-        float[] nearest = new float[n];
+        float[] nearest = new float[n], edge = new float[n]; // edge: each image's strongest edge above the threshold
+        Arrays.fill(edge, Float.NaN);
         DisjointSet ds = new DisjointSet(n);
         for (int q = 0; q < n; q++) {
             nearest[q] = nn.similarity(q, 0);
-            for (int j = 0; j < nn.k() && nn.similarity(q, j) > cfg.dedup().threshold(); j++) ds.union(q, nn.index(q, j));
+            for (int j = 0; j < nn.k() && nn.similarity(q, j) > cfg.dedup().threshold(); j++) {
+                // an edge joins both ends: a crop view of p finding q lies in p's row only, and is q's reason too
+                int p = nn.index(q, j);
+                float s = nn.similarity(q, j);
+                ds.union(q, p);
+                if (!(edge[q] >= s)) edge[q] = s;
+                if (!(edge[p] >= s)) edge[p] = s;
+            }
         }
         boolean[] removed = new boolean[n];
         List<Removal> removals = new ArrayList<>();
@@ -82,9 +94,8 @@ public final class Curator {
             if (root == q) continue;
             removed[q] = true;
             groups.computeIfAbsent(root, r -> new ArrayList<>()).add(q);
-            float best = bestEdge(nn, q, root, ds);
             removals.add(new Removal(q, pool.ids().get(q), pool.sources().get(q), "self-dedup",
-                    String.format(Locale.ROOT, "duplicate of %s", pool.ids().get(root)), pool.ids().get(root), best));
+                    String.format(Locale.ROOT, "duplicate of %s", pool.ids().get(root)), pool.ids().get(root), edge[q]));
         }
         counts.put("self-dedup removed", (long) removals.size());
         counts.put("after self-dedup", n - (long) removals.size());
@@ -205,12 +216,6 @@ public final class Curator {
                         s.name())) == null) taken++;
             }
         }
-    }
-
-    /** The highest similarity of q to a neighbour in its component (the edge that made it a duplicate). */
-    private static float bestEdge(Neighbours nn, int q, int root, DisjointSet ds) {
-        for (int j = 0; j < nn.k(); j++) if (ds.find(nn.index(q, j)) == root) return nn.similarity(q, j);
-        return Float.NaN;
     }
 
     /** The mean of the rows (in double). */

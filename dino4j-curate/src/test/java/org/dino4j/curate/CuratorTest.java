@@ -128,6 +128,15 @@ class CuratorTest {
         assertTrue(s.rate(NearDuplicates.Kind.CROP) >= 0.95, "crops found " + s.rate(NearDuplicates.Kind.CROP));
         assertTrue(s.all() >= 0.95, "copies found " + s.all());
         assertTrue(s.originalsRemoved() <= 0.01 * N, s.originalsRemoved() + " originals removed");
+        // most crops are found only through the crop view of their original (without it: <= 20 %, test above); the
+        // edge that removed each copy is reported, in removed.tsv too, never an empty similarity
+        for (Curator.Removal r : c.removed()) assertTrue(r.sim() > 0.985f && r.sim() <= 1.0001f, r.id() + " " + r.sim());
+        List<String> tsv = Files.readAllLines(dir.resolve("report3/removed.tsv"));
+        assertEquals(c.removed().size() + 1, tsv.size());
+        for (String line : tsv.subList(1, tsv.size())) {
+            String[] f = line.split("\t", -1);
+            assertTrue(Float.parseFloat(f[4]) > 0.985f, line);
+        }
     }
 
     @Test

@@ -322,11 +322,35 @@ public final class Embedder {
         if (Files.exists(f)) {
             String have = Files.readString(f, StandardCharsets.UTF_8).strip();
             if (!have.equals(want))
-                throw new IllegalArgumentException(f + ": this folder holds a run with other inputs or options; use another --output or delete it"
-                        + "\n  was: " + have + "\n  now: " + want);
+                throw new IllegalArgumentException(f + ": this folder holds a run with other inputs or options (" + differences(have, run)
+                        + "); use another --output or delete it");
             return;
         }
         Files2.text(f, want + "\n");
+    }
+
+    /** The `dino4j embed` option behind each run.json entry, so that a refused rerun names what to change. */
+    private static final Map<String, String> OPTION_OF = Map.of("inputs", "INPUT (number of images)",
+            "inputs_sha256", "INPUT (names or labels of the images)", "model", "--weights", "embed_dim", "--weights (embed_dim)",
+            "shard_size", "--shard-size", "outputs", "--patch-mean/--registers/--patch-tokens", "formats", "--format",
+            "preprocess", "--resolution/--resize/--crop/--pad");
+
+    /** "--format: ["npy"] in run.json, ["safetensors"] now; ..." for the entries that differ. */
+    static String differences(String have, Map<String, Object> now) {
+        Map<String, Object> was;
+        try {
+            was = Json.parseObject(have);
+        } catch (RuntimeException e) {
+            return "run.json is not valid JSON";
+        }
+        List<String> out = new ArrayList<>();
+        Set<String> keys = new java.util.LinkedHashSet<>(now.keySet());
+        keys.addAll(was.keySet());
+        for (String k : keys) {
+            String a = was.containsKey(k) ? Json.write(was.get(k)) : "nothing", b = now.containsKey(k) ? Json.write(now.get(k)) : "nothing";
+            if (!a.equals(b)) out.add(OPTION_OF.getOrDefault(k, k) + ": " + a + " in run.json, " + b + " now");
+        }
+        return out.isEmpty() ? "run.json is written differently" : String.join("; ", out);
     }
 
     private static String inputsHash(Dataset ds) {

@@ -68,7 +68,17 @@ public final class PatchMatch {
 
     /** Size {width, height} of {@link #draw}'s picture: both images scaled to the taller one's height, side by side. */
     public static int[] canvasSize(int wa, int ha, int wb, int hb) {
+        return canvasSize(wa, ha, wb, hb, 0);
+    }
+
+    /** As above, the whole scaled down (if need be) so that its longer side is at most maxSide (0: no limit). */
+    public static int[] canvasSize(int wa, int ha, int wb, int hb, int maxSide) {
         int h = Math.max(ha, hb);
+        if (maxSide > 0) {
+            int w = scaled(wa, ha, h) + scaled(wb, hb, h);
+            if (Math.max(w, h) > maxSide) h = Math.max(1, (int) ((long) h * maxSide / Math.max(w, h)));
+            while (h > 1 && scaled(wa, ha, h) + scaled(wb, hb, h) > maxSide) h--; // rounding of the two widths
+        }
         return new int[] {scaled(wa, ha, h) + scaled(wb, hb, h), h};
     }
 
@@ -78,7 +88,12 @@ public final class PatchMatch {
      * those of the features, which cover each whole image (see {@link PatchFeatures}).
      */
     public static BufferedImage draw(RgbImage a, PatchFeatures fa, RgbImage b, PatchFeatures fb, List<Match> matches) {
-        int h = Math.max(a.height(), b.height());
+        return draw(a, fa, b, fb, matches, 0);
+    }
+
+    /** As above, at most maxSide pixels on the longer side (0: the taller image's full height). */
+    public static BufferedImage draw(RgbImage a, PatchFeatures fa, RgbImage b, PatchFeatures fb, List<Match> matches, int maxSide) {
+        int h = canvasSize(a.width(), a.height(), b.width(), b.height(), maxSide)[1];
         int wa = scaled(a.width(), a.height(), h), wb = scaled(b.width(), b.height(), h);
         BufferedImage out = new BufferedImage(wa + wb, h, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = out.createGraphics();
