@@ -38,7 +38,7 @@ import picocli.CommandLine.Spec;
                         + "--resume continues from the newest checkpoint bit-identically.",
                 "The progress line's ETA counts the k-NN evaluations still to come (timed at step 0). metrics.jsonl also holds "
                         + "teacher_entropy (of the DINO targets, nats) and collapsed: true once that entropy and the DINO loss "
-                        + "(dino_local + dino_global) have been within 0.5 % of log K for " + CollapseDetector.STEPS + " steps (the head's outputs are "
+                        + "(dino_local + dino_global) have been within 0.5 %% of log K for " + CollapseDetector.STEPS + " steps (the head's outputs are "
                         + "uniform; the line then says COLLAPSED and a warning says what to try; training goes on). "
                         + "Ctrl-C prints the checkpoint kept and the command that resumes."})
 class TrainCommand implements Callable<Integer> {
