@@ -119,6 +119,10 @@ final class BenchCommand implements Callable<Integer> {
         int warm = pr.hasMatchedOption("--warmup") ? warmup : 1;
         if (!json) System.out.printf("dino4j bench --train: %s, batch %d, %d prototypes, %d threads, max heap %d MB%n", name, b,
                 prototypes, Parallel.threads(), Runtime.getRuntime().maxMemory() >> 20);
+        HeapCheck.check(HeapCheck.Need.of("dino4j bench", String.format("a %s training step at batch %d (2 x 224 + 8 x 98 px crops, %d prototypes%s)",
+                name, b, prototypes, checkpoint > 0 ? ", checkpointing every " + checkpoint + " blocks" : ""),
+                org.dino4j.train.bench.TrainStepBench.memory(name, b, prototypes, checkpoint),
+                "lower --batch (now " + b + ")" + (checkpoint == 1 ? "" : ", or --checkpoint (activation checkpointing, every block)")));
         var r = org.dino4j.train.bench.TrainStepBench.run(name, b, prototypes, checkpoint, steps, warm,
                 line -> { if (!json) System.out.println("  " + line); });
         Map<String, Object> m = new LinkedHashMap<>();
