@@ -49,10 +49,12 @@ class LauncherTest {
     void trainingModesGetThreeQuartersOfMemoryUnlessJavaOptsSetsTheHeap() throws Exception {
         for (String[] cli : new String[][] {{"train", "x"}, {"distill", "x"}, {"copy-detector", "x"}, {"bench", "--train"}}) {
             List<String> a = jvmArgs(null, cli);
-            assertTrue(a.contains("-XX:MaxRAMPercentage=75") && a.contains("-XX:+UseG1GC"), String.join(" ", cli) + ": " + a);
+            assertTrue(a.containsAll(List.of("-XX:MaxRAMPercentage=75", "-XX:+UseG1GC", "-XX:G1HeapRegionSize=2m")), String.join(" ", cli) + ": " + a);
         }
         List<String> inference = jvmArgs(null, "embed", "x");
         assertTrue(!inference.contains("-XX:MaxRAMPercentage=75") && inference.contains("-XX:+UseParallelGC"), inference.toString());
+        List<String> parallel = jvmArgs("-XX:+UseParallelGC", "train", "x"); // a collector in JAVA_OPTS: no G1 flags
+        assertTrue(parallel.contains("-XX:MaxRAMPercentage=75") && !parallel.contains("-XX:G1HeapRegionSize=2m"), parallel.toString());
         // a heap size in JAVA_OPTS wins: it alone is passed (the collector choice stays)
         for (String opts : List.of("-Xmx3g", "-Dx=1 -XX:MaxRAMPercentage=50", "-XX:MaxRAM=4g", "-XX:MaxHeapSize=2g")) {
             List<String> a = jvmArgs(opts, "train", "x");

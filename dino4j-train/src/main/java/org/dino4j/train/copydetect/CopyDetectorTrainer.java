@@ -138,7 +138,7 @@ public final class CopyDetectorTrainer {
         long in = (long) o.side() * o.side() * o.channels(), h = o.hidden(), d = o.dim(), b = Math.min(o.batch(), n);
         long weights = h * in + h + h * h + h + d * h + d;
         long floats = n * in + 4 * weights + 2 * b * in + 2 * (4 * b * h + 2 * b * d) + 4 * b * b;
-        return (long) (4 * floats * org.dino4j.train.ssl.StepMemory.JVM_OVERHEAD);
+        return org.dino4j.train.ssl.StepMemory.withJvm(4 * floats);
     }
 
     static Var forward(Tape t, Var x, Var w1, Var b1, Var w2, Var b2, Var w3, Var b3) {

@@ -10,7 +10,7 @@ import org.dino4j.model.ModelConfig;
  * output, both branches' outputs, the MLP's hidden row and the two residual sums: 12 x D floats for ViT-S/B/L), the
  * heads' logits (rows x prototypes) and the teacher's targets. The peak is the start of the backward, where the whole
  * forward is alive and the logits' gradients are made, so the forward's end plus the optimizer state plus those
- * gradients, times what the JVM needs beside the arrays themselves ({@link #JVM_OVERHEAD}).
+ * gradients, times what the JVM needs beside the arrays themselves ({@link #JVM_OVERHEAD}) and over G1's reserve.
  *
  * @param weights     student and EMA teacher (and a frozen teacher's head), bytes
  * @param optimizer   AdamW's exp_avg and exp_avg_sq, two floats per trainable weight (from the first step on)
@@ -21,12 +21,16 @@ import org.dino4j.model.ModelConfig;
  */
 public record StepMemory(long weights, long optimizer, long activations, long heads, long backward) {
     /**
-     * The measured live heap over the counted arrays at the forward's end: G1 gives each large array whole regions
-     * (with 4 MB regions a 12.6 MB activation takes 16 MB), and the JVM keeps what the count leaves out.
-     * {@code dino4j bench --train} at ViT-S/14, batch 16, 65,536 prototypes, 2026-12-07: 5442 MB measured (G1, 8 GB
-     * heap) against 4512 MB counted.
+     * The measured live heap over the counted arrays at the forward's end: what the JVM keeps beside the step's arrays,
+     * and G1's whole regions for large arrays (a 12.6 MB activation takes 14 MB in 2 MB regions, 16 MB in 4 or 8 MB
+     * ones). {@code dino4j bench --train} at ViT-S/14, batch 16, 65,536 prototypes, 4426 MiB counted, 2026-12-07:
+     * 4829 MiB live with the launcher's 2 MB regions (1.09), 5219 MiB with 4 MB regions (-Xmx8g, 1.18), 5811 MiB with
+     * the 8 MB regions G1 picks for an 18 GB heap (1.31).
      */
-    public static final double JVM_OVERHEAD = 1.21;
+    static final double JVM_OVERHEAD = 1.09;
+
+    /** G1 keeps 10 % of the heap free (G1ReservePercent) for its copies: the live data may fill 90 % of it. */
+    static final double USABLE = 0.9;
 
     /** A DINOHead's sizes: prototypes K, hidden width, bottleneck, Linear layers. */
     public record Head(int prototypes, int hidden, int bottleneck, int layers) {
@@ -56,14 +60,19 @@ public record StepMemory(long weights, long optimizer, long activations, long he
         return forwardEnd() + optimizer + backward;
     }
 
-    /** The heap the step needs: the counted peak and the JVM's share. */
+    /** The heap the step needs: the counted peak, the JVM's share, and G1's reserve. */
     public long needed() {
-        return (long) (counted() * JVM_OVERHEAD);
+        return withJvm(counted());
+    }
+
+    /** The heap that holds this many bytes of arrays: the JVM's share and G1's reserve added. */
+    public static long withJvm(long bytes) {
+        return (long) (bytes * JVM_OVERHEAD / USABLE);
     }
 
     /** "6.1 GiB (activations 3.2, heads and targets 0.7, ...)": GiB, as -Xmx counts them. */
     public String breakdown() {
-        return String.format(Locale.ROOT, "%s (activations %.1f, heads and targets %.1f, weights and AdamW %.1f, gradients %.1f, JVM overhead %.1f)",
+        return String.format(Locale.ROOT, "%s (activations %.1f, heads and targets %.1f, weights and AdamW %.1f, gradients %.1f, JVM and G1 reserve %.1f)",
                 gib(needed()), activations / GIB, heads / GIB, (weights + optimizer) / GIB, backward / GIB, (needed() - counted()) / GIB);
     }
 
