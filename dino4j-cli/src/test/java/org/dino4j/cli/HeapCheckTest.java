@@ -46,16 +46,17 @@ class HeapCheckTest {
         Run r = child(List.of("-Xmx256m"), null, vits14().toArray(String[]::new));
         assertEquals(1, r.code(), r.out());
         String line = r.out().lines().filter(l -> l.startsWith("dino4j train: error:")).findFirst().orElse(r.out());
-        assertTrue(line.contains("not enough heap: max heap 0.3 GiB (-Xmx256m)") && line.contains("at batch 16")
+        // the max heap as the JVM reports it: 256 MiB under G1, a survivor space less under the serial collector
+        assertTrue(line.matches(".*not enough heap: max heap 0\\.[23] GiB \\(-Xmx256m\\), and .*") && line.contains("at batch 16")
                 && line.matches(".*needs about [67]\\.\\d GiB \\(activations 3\\.\\d.*") && line.contains("raise the heap with JAVA_OPTS=-Xmx")
                 && line.contains("lower train.batch_size_per_gpu (now 16)"), line);
         assertTrue(!r.out().contains("\tat "), "no stack trace: " + r.out());
         // set by JAVA_OPTS (as ./dino4j passes it): said so
         Run opts = child(List.of("-Xmx256m"), "-Xmx256m", vits14().toArray(String[]::new));
-        assertTrue(opts.out().contains("max heap 0.3 GiB (-Xmx256m from JAVA_OPTS)"), opts.out());
+        assertTrue(opts.out().matches("(?s).*max heap 0\\.[23] GiB \\(-Xmx256m from JAVA_OPTS\\).*"), opts.out());
         Run bench = child(List.of("-Xmx256m"), null, "bench", "--train", "--batch", "4");
         assertEquals(1, bench.code(), bench.out());
-        assertTrue(bench.out().contains("dino4j bench: error: not enough heap: max heap 0.3 GiB (-Xmx256m), and a dinov2_vits14 training step at batch 4")
+        assertTrue(bench.out().matches("(?s).*dino4j bench: error: not enough heap: max heap 0\\.[23] GiB \\(-Xmx256m\\), and a dinov2_vits14 training step at batch 4.*")
                 && bench.out().contains("lower --batch (now 4), or --checkpoint"), bench.out());
     }
 
@@ -64,7 +65,7 @@ class HeapCheckTest {
         // the check switched off: the step's own allocations run out, and the error says the same things
         Run r = child(List.of("-Xmx256m", "-Ddino4j.heap.check=false"), null, vits14().toArray(String[]::new));
         assertEquals(1, r.code(), r.out());
-        assertTrue(r.out().contains("dino4j train: error: out of memory: max heap 0.3 GiB (-Xmx256m), and a step of a 384-wide 12-block ViT/14 at batch 16")
+        assertTrue(r.out().matches("(?s).*dino4j train: error: out of memory: max heap 0\\.[23] GiB \\(-Xmx256m\\), and a step of a 384-wide 12-block ViT/14 at batch 16.*")
                 && r.out().contains("raise the heap with JAVA_OPTS=-Xmx"), r.out());
         assertTrue(!r.out().contains("\tat ") && !r.out().contains("Exception in thread"), "no stack trace: " + r.out());
     }
