@@ -117,8 +117,12 @@ final class BenchCommand implements Callable<Integer> {
         var pr = spec.commandLine().getParseResult();
         int b = pr.hasMatchedOption("--batch") ? batches.get(0) : 16, steps = pr.hasMatchedOption("--iters") ? iters : 2;
         int warm = pr.hasMatchedOption("--warmup") ? warmup : 1;
-        if (!json) System.out.printf("dino4j bench --train: %s, batch %d, %d prototypes, %d threads, max heap %d MB%n", name, b,
-                prototypes, Parallel.threads(), Runtime.getRuntime().maxMemory() >> 20);
+        var need = org.dino4j.train.bench.TrainStepBench.memory(name, b, prototypes, checkpoint);
+        if (!json) System.out.printf("dino4j bench --train: %s, batch %d, %d prototypes, %d threads, max heap %d MB (the step needs about %d MB)%n",
+                name, b, prototypes, Parallel.threads(), Runtime.getRuntime().maxMemory() >> 20, need.needed() >> 20);
+        HeapCheck.check(HeapCheck.Need.of("dino4j bench", String.format("a %s training step at batch %d (2 x 224 + 8 x 98 px crops, %d prototypes%s)",
+                name, b, prototypes, checkpoint > 0 ? ", checkpointing every " + checkpoint + " blocks" : ""), need,
+                "lower --batch (now " + b + ")" + (checkpoint == 1 ? "" : ", or --checkpoint (activation checkpointing, every block)")));
         var r = org.dino4j.train.bench.TrainStepBench.run(name, b, prototypes, checkpoint, steps, warm,
                 line -> { if (!json) System.out.println("  " + line); });
         Map<String, Object> m = new LinkedHashMap<>();
@@ -129,6 +133,7 @@ final class BenchCommand implements Callable<Integer> {
         m.put("prototypes", prototypes);
         m.put("checkpoint_every", checkpoint);
         m.put("max_heap_mb", Runtime.getRuntime().maxMemory() >> 20);
+        m.put("estimated_need_mb", need.needed() >> 20);
         m.put("threads", Parallel.threads());
         m.put("median_step_s", round(r.medianStepS()));
         m.put("min_step_s", round(r.minStepS()));

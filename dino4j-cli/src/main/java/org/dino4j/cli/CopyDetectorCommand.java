@@ -85,6 +85,13 @@ final class CopyDetectorCommand implements Callable<Integer> {
         int ch = rgb ? 3 : 1;
         Dataset ds = Datasets.of(inputs);
         if (ds.size() < 2) throw new IllegalArgumentException("need at least 2 images in " + inputs + ", found " + ds.size());
+        var base = CopyDetectorTrainer.Options.defaults(side, ch);
+        var o = new CopyDetectorTrainer.Options(side, ch, base.hidden(), base.dim(), steps, batch, base.lr(), base.weightDecay(),
+                temperature, koleo, maxCrop, base.noise(), !noFlip, !constantLr, seed);
+        long need = CopyDetectorTrainer.memoryBytes(ds.size(), o);
+        HeapCheck.check(new HeapCheck.Need("dino4j copy-detector", String.format("training on %d images of %d x %d x %d at batch %d",
+                ds.size(), side, side, ch, batch), need, org.dino4j.train.ssl.StepMemory.gib(need) + " (the decoded images "
+                + org.dino4j.train.ssl.StepMemory.gib(4L * ds.size() * side * side * ch) + ")", "fewer images, a smaller --side or --batch-size"));
         ProgressBar load = new ProgressBar("decode", "images");
         CopyDetectorInput.Rows rows = CopyDetectorInput.rows(ds, side, ch, "decode", (step, done, total) -> load.update(done, total, 0));
         load.finish();
@@ -92,9 +99,6 @@ final class CopyDetectorCommand implements Callable<Integer> {
         if (!failed.isEmpty())
             System.err.println(failed.size() + " image(s) could not be read and were left out; first: " + failed.get(0).replace('\t', ' '));
         int n = rows.ids().size();
-        var base = CopyDetectorTrainer.Options.defaults(side, ch);
-        var o = new CopyDetectorTrainer.Options(side, ch, base.hidden(), base.dim(), steps, batch, base.lr(), base.weightDecay(),
-                temperature, koleo, maxCrop, base.noise(), !noFlip, !constantLr, seed);
         ProgressBar bar = new ProgressBar("train", "steps");
         double[] last = {Double.NaN};
         // OUTPUT.ckpt: every 100 steps; a rerun of the same command continues from it; removed once the model is written

@@ -70,7 +70,9 @@ public final class Main implements Runnable {
         try {
             System.exit(run(args));
         } catch (OutOfMemoryError e) {
-            System.err.println("dino4j: error: out of memory (raise the heap with JAVA_OPTS=-Xmx..., or lower --batch)");
+            HeapCheck.Need n = HeapCheck.current; // a training command's, with what its step needs
+            System.err.println(n != null ? n.command() + ": error: " + HeapCheck.message("out of memory", n)
+                    : "dino4j: error: out of memory: " + HeapCheck.heapInForce() + "; raise it with JAVA_OPTS=-Xmx..., or lower --batch");
             System.exit(1);
         }
     }

@@ -21,6 +21,7 @@ import org.dino4j.kernels.Parallel;
 import org.dino4j.train.ssl.CollapseDetector;
 import org.dino4j.train.ssl.SslConfig;
 import org.dino4j.train.ssl.SslTrainer;
+import org.dino4j.train.ssl.StepMemory;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -98,6 +99,11 @@ class TrainCommand implements Callable<Integer> {
         SslConfig conf = SslConfig.load(preset == null && config == null ? "small28" : preset, config, overrides);
         SslTrainer.Config cfg = conf.trainer();
         int steps = conf.iterations(), batch = cfg.batchPerStep();
+        var c = cfg.crops();
+        HeapCheck.check(HeapCheck.Need.of(frozen != null ? "dino4j distill" : "dino4j train", String.format(
+                "a step of a %d-wide %d-block ViT/%d at batch %d (2 x %d + %d x %d px crops, %d prototypes)", cfg.model().embedDim(),
+                cfg.model().depth(), cfg.model().patchSize(), batch, c.globalSize(), c.localCrops(), c.localSize(), cfg.prototypes()),
+                StepMemory.of(cfg, frozen != null), "lower train.batch_size_per_gpu (now " + batch + ")"));
         long seed = conf.integer("train.seed");
         Dataset ds = Datasets.of(inputs);
         if (ds.size() < batch) throw new IllegalArgumentException(ds.size() + " images for batch size " + batch);

@@ -136,6 +136,45 @@ class GradCheckTest {
         }
     }
 
+    /**
+     * DINOHead applied twice on one tape (the CLS tokens, then the masked patches, as the trainer does): GELU inside the
+     * next Linear, one weight-normed W for both calls. Against the official ops one by one (linear, gelu, ..., a W of
+     * its own per call), each call on a tape of its own and the second's backward first (the order in which one
+     * tape's backward reaches the two calls): the same logits and every gradient, bit for bit.
+     */
+    @Test
+    void dinoHeadTwiceIsTheOfficialOpsBitForBit() {
+        int in = 12, hid = 40, bot = 8, k = 24;
+        String[] names = {"mlp.0.weight", "mlp.0.bias", "mlp.2.weight", "mlp.2.bias", "mlp.4.weight", "mlp.4.bias", "last_layer.weight_g", "last_layer.weight_v"};
+        List<Var> a = List.of(param(0.3, hid, in), param(0.3, hid), param(0.3, hid, hid), param(0.3, hid), param(0.3, bot, hid), param(0.3, bot),
+                param(1, k, 1), param(1, k, bot));
+        List<Var> b = a.stream().map(v -> Var.param(v.value().clone(), v.shape())).toList();
+        Var[] xa = {param(1, 5, in), param(1, 7, in)};
+        Var[] xb = {Var.param(xa[0].value().clone(), 5, in), Var.param(xa[1].value().clone(), 7, in)};
+        java.util.Map<String, Var> head = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < names.length; i++) head.put(names[i], a.get(i));
+        Tape t = new Tape();
+        var dino = new org.dino4j.train.model.DinoHead(head, 3);
+        Var[] oa = {dino.forward(t, xa[0]), dino.forward(t, xa[1])};
+        float[][] seeds = {param(1, 5 * k).value(), param(1, 7 * k).value()};
+        Var[] ob = new Var[2];
+        Tape[] tb = {new Tape(), new Tape()};
+        for (int c = 0; c < 2; c++) {
+            Tape u = tb[c];
+            Var x = u.gelu(u.linear(xb[c], b.get(0), b.get(1)));
+            x = u.linear(u.gelu(u.linear(x, b.get(2), b.get(3))), b.get(4), b.get(5));
+            ob[c] = u.linear(u.normalize(x, 1e-12f), u.weightNorm(b.get(6), b.get(7)), null);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(ob[c].value(), oa[c].value(), "call " + c);
+        }
+        t.backward(t.add(t.dot(oa[0], seeds[0]), t.dot(oa[1], seeds[1])));
+        tb[1].backward(ob[1], seeds[1]);
+        tb[0].backward(ob[0], seeds[0]);
+        for (int i = 0; i < a.size(); i++) org.junit.jupiter.api.Assertions.assertArrayEquals(b.get(i).grad(), a.get(i).grad(), names[i]);
+        for (int c = 0; c < 2; c++) org.junit.jupiter.api.Assertions.assertArrayEquals(xb[c].grad(), xa[c].grad(), "input " + c);
+        check("weightNorm twice on one tape", List.of(param(1, 6, 1), param(1, 6, 4)),
+                (u, v) -> u.concatRows(u.weightNorm(v.get(0), v.get(1)), u.weightNorm(v.get(0), v.get(1))));
+    }
+
     /** A fused op and the ops it fuses, on copies of the same inputs: the same output and input gradients, bit for bit. */
     private void assertFusedIsItsParts(List<Var> a, int outputs, BiFunction<Tape, List<Var>, Var> fused,
                                        BiFunction<Tape, List<Var>, Var> parts) {

@@ -37,6 +37,8 @@ public final class Tape {
     /** Backward from {@code out} with the given output gradient (vector-Jacobian product). */
     public void backward(Var out, float[] seed) {
         if (!out.requiresGrad) return;
+        wnG = wnV = null; // nor the shared weight norm (the weights change after a backward)
+        wnW = wnNorms = null;
         Var loss = out;
         root = out;
         add(loss.g(), seed);
@@ -509,18 +511,34 @@ public final class Tape {
         return o;
     }
 
-    /** torch.nn.utils.weight_norm (dim 0): W = g * v / ||v|| per row; g [N, 1], v [N, K]. */
+    /** The last {@link #weightNorm}'s g, v, W and row norms: a head called again on this tape reuses W. */
+    private Var wnG, wnV;
+    private float[] wnW, wnNorms;
+
+    /**
+     * torch.nn.utils.weight_norm (dim 0): W = g * v / ||v|| per row; g [N, 1], v [N, K]. Called again with the same g
+     * and v (a head applied to the CLS tokens, then to the patch tokens) it returns a new value that shares the first
+     * one's array: the same floats (weights do not change while a tape records), not a second copy of W held until
+     * the backward (K x bottleneck floats: 67 MB at 65,536 prototypes). Each call's gradient is its own, as before.
+     */
     public Var weightNorm(Var g, Var v) {
         int n = v.shape[0], k = v.cols();
-        float[] w = new float[v.numel()], nrm = new float[n];
-        Parallel.forRange(n, 256, (lo, hi) -> { // rows are independent: the same floats on any thread count
-            for (int i = lo; i < hi; i++) {
-                double s = 0;
-                for (int j = 0; j < k; j++) s += (double) v.value[i * k + j] * v.value[i * k + j];
-                nrm[i] = (float) Math.sqrt(s);
-                for (int j = 0; j < k; j++) w[i * k + j] = g.value[i] * v.value[i * k + j] / nrm[i];
-            }
-        });
+        if (g != wnG || v != wnV) {
+            float[] w = new float[v.numel()], nrm = new float[n];
+            Parallel.forRange(n, 256, (lo, hi) -> { // rows are independent: the same floats on any thread count
+                for (int i = lo; i < hi; i++) {
+                    double s = 0;
+                    for (int j = 0; j < k; j++) s += (double) v.value[i * k + j] * v.value[i * k + j];
+                    nrm[i] = (float) Math.sqrt(s);
+                    for (int j = 0; j < k; j++) w[i * k + j] = g.value[i] * v.value[i * k + j] / nrm[i];
+                }
+            });
+            wnG = g;
+            wnV = v;
+            wnW = w;
+            wnNorms = nrm;
+        }
+        float[] w = wnW, nrm = wnNorms;
         Var o = out(w, v.shape, g, v);
         if (o.requiresGrad) o.backward = () -> {
             float[] gg = g.requiresGrad ? g.g() : null, gv = v.requiresGrad ? v.g() : null;

@@ -27,6 +27,7 @@ import org.dino4j.train.model.Init;
 import org.dino4j.train.model.TrainableVit;
 import org.dino4j.train.model.Weights;
 import org.dino4j.train.optim.AdamW;
+import org.dino4j.train.ssl.StepMemory;
 
 /**
  * One DINOv2 training step, as ../shared/bench/train_step_peer.py does it in PyTorch: student on 2 x B global crops
@@ -50,9 +51,11 @@ public final class TrainStepBench {
      *     block, 0 for none
      */
     public static Result run(String preset, int batch, int prototypes, int checkpointEvery, int steps, int warmup, Consumer<String> log) {
-        ModelConfig hub = ModelConfig.preset(preset);
-        ModelConfig cfg = new ModelConfig(224, hub.patchSize(), 3, hub.embedDim(), hub.depth(), hub.numHeads(), hub.mlpRatio(),
-                true, true, true, 1e-5, hub.ffnLayer(), hub.numRegisterTokens(), hub.interpolateAntialias(), hub.interpolateOffset(), 1e-6);
+        return run(config(preset), preset, batch, prototypes, checkpointEvery, steps, warmup, log);
+    }
+
+    /** As {@link #run(String, int, int, int, int, int, Consumer)} for any architecture at 224 px (a small one in tests). */
+    public static Result run(ModelConfig cfg, String name, int batch, int prototypes, int checkpointEvery, int steps, int warmup, Consumer<String> log) {
         SplittableRandom rng = new SplittableRandom(0);
         Map<String, Var> sBackbone = Init.vit(cfg, rng), sHead = Init.dinoHead(cfg.embedDim(), prototypes, 3, 2048, 256, rng);
         Map<String, Var> tBackbone = Weights.constantCopy(sBackbone), tHead = Weights.constantCopy(sHead);
@@ -66,7 +69,7 @@ public final class TrainStepBench {
         float[] global = randn(rng, 2 * b * 3 * 224 * 224), local = randn(rng, 8 * b * 3 * 98 * 98);
         boolean[] masks = new boolean[2 * b * n];
         for (int i = 0; i < b; i++) { // half of the global crops masked, 10-50% of their patches
-            int k = (int) (n * (0.1 + 0.4 * i / Math.max(b - 1, 1)));
+            int k = masked(i, b, n);
             int[] perm = perm(n, rng);
             for (int j = 0; j < k; j++) masks[i * n + perm[j]] = true;
         }
@@ -87,7 +90,32 @@ public final class TrainStepBench {
         }
         double[] t = times.stream().mapToDouble(Double::doubleValue).sorted().toArray();
         double med = t.length % 2 == 1 ? t[t.length / 2] : (t[t.length / 2 - 1] + t[t.length / 2]) / 2; // as Python's statistics.median
-        return new Result(preset, batch, prototypes, checkpointEvery, med, t[0], batch / med, live[0] >> 20, loss);
+        return new Result(name, batch, prototypes, checkpointEvery, med, t[0], batch / med, live[0] >> 20, loss);
+    }
+
+    /** The preset's architecture at 224 px with LayerScale (1e-5), as the official training configs build it. */
+    public static ModelConfig config(String preset) {
+        ModelConfig hub = ModelConfig.preset(preset);
+        return new ModelConfig(224, hub.patchSize(), 3, hub.embedDim(), hub.depth(), hub.numHeads(), hub.mlpRatio(),
+                true, true, true, 1e-5, hub.ffnLayer(), hub.numRegisterTokens(), hub.interpolateAntialias(), hub.interpolateOffset(), 1e-6);
+    }
+
+    /** Masked patches of global crop i of the first b (the masked half): 10 % to 50 %, spread over the batch. */
+    private static int masked(int i, int b, int n) {
+        return (int) (n * (0.1 + 0.4 * i / Math.max(b - 1, 1)));
+    }
+
+    /** What a step of {@link #run} with these settings needs: its crops, masks and head (DropPath 0.1, per sample). */
+    public static StepMemory memory(String preset, int batch, int prototypes, int checkpointEvery) {
+        return memory(config(preset), batch, prototypes, checkpointEvery);
+    }
+
+    public static StepMemory memory(ModelConfig cfg, int batch, int prototypes, int checkpointEvery) {
+        int n = (224 / cfg.patchSize()) * (224 / cfg.patchSize());
+        long m = 0;
+        for (int i = 0; i < batch; i++) m += masked(i, batch, n);
+        return StepMemory.count(cfg, batch, 224, 98, 8, m, new StepMemory.Head(prototypes, 2048, 256, 3), null, 0.1, true,
+                checkpointEvery, false);
     }
 
     private static float step(ModelConfig cfg, TrainableVit student, DinoHead head, Map<String, Var> tBackbone,
@@ -126,11 +154,12 @@ public final class TrainStepBench {
         // DINO: the 10 student crops against the 2 teacher crops, same-view pairs skipped: 18 terms
         DinoLoss dl = new DinoLoss(k);
         Var dino = null;
+        List<float[]> targets = List.of(Arrays.copyOfRange(tClsP, 0, b * k), Arrays.copyOfRange(tClsP, b * k, 2 * b * k)); // once, not per term
         for (int si = 0; si < 10; si++) {
             Var sc = t.rows(sCls, range(si * b, (si + 1) * b));
             for (int ti = 0; ti < 2; ti++) {
                 if (si == ti) continue;
-                Var term = dl.forward(t, List.of(sc), List.of(Arrays.copyOfRange(tClsP, ti * b * k, (ti + 1) * b * k)));
+                Var term = dl.forward(t, List.of(sc), List.of(targets.get(ti)));
                 dino = dino == null ? term : t.add(dino, term);
             }
         }

@@ -129,6 +129,18 @@ public final class CopyDetectorTrainer {
         }
     }
 
+    /**
+     * The heap a run on n images needs, counted as {@link org.dino4j.train.ssl.StepMemory} counts a DINOv2 step: the
+     * images (side² x channels floats each, all decoded first), the weights with their AdamW moments and gradients,
+     * and a step's two batches through the MLP (two arrays per hidden layer) with the b x b similarities.
+     */
+    public static long memoryBytes(long n, Options o) {
+        long in = (long) o.side() * o.side() * o.channels(), h = o.hidden(), d = o.dim(), b = Math.min(o.batch(), n);
+        long weights = h * in + h + h * h + h + d * h + d;
+        long floats = n * in + 4 * weights + 2 * b * in + 2 * (4 * b * h + 2 * b * d) + 4 * b * b;
+        return org.dino4j.train.ssl.StepMemory.withJvm(4 * floats);
+    }
+
     static Var forward(Tape t, Var x, Var w1, Var b1, Var w2, Var b2, Var w3, Var b3) {
         Var h = t.gelu(t.linear(x, w1, b1));
         h = t.gelu(t.linear(h, w2, b2));

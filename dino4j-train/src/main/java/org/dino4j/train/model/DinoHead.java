@@ -24,10 +24,9 @@ public final class DinoHead {
     }
 
     public Var forward(Tape t, Var x) {
-        for (int i = 0; i < nlayers; i++) {
-            x = t.linear(x, params.get("mlp." + 2 * i + ".weight"), params.get("mlp." + 2 * i + ".bias"));
-            if (i < nlayers - 1) x = t.gelu(x);
-        }
+        x = t.linear(x, params.get("mlp.0.weight"), params.get("mlp.0.bias"));
+        for (int i = 1; i < nlayers; i++) // the GELU between two Linears applied as the next one packs its input: never kept
+            x = t.geluLinear(x, params.get("mlp." + 2 * i + ".weight"), params.get("mlp." + 2 * i + ".bias"));
         x = t.normalize(x, 1e-12f);
         Var w = t.weightNorm(params.get("last_layer.weight_g"), params.get("last_layer.weight_v"));
         return t.linear(x, w, null);
