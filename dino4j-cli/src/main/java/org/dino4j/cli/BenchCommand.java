@@ -13,6 +13,7 @@ import java.util.concurrent.Callable;
 
 import org.dino4j.io.Json;
 import org.dino4j.kernels.Gemm;
+import org.dino4j.kernels.Kernels;
 import org.dino4j.kernels.Parallel;
 import org.dino4j.model.DinoVisionTransformer;
 import org.dino4j.model.Dinov2;
@@ -76,7 +77,8 @@ final class BenchCommand implements Callable<Integer> {
         if (threads != null) Parallel.setThreads(threads);
         if (serve) return serve();
         if (train) return train();
-        if (!json) System.out.printf("dino4j bench: %d threads, %s, Java %s%n", Parallel.threads(), cpuName(), Runtime.version());
+        if (!json) System.out.printf("dino4j bench: %d threads, %s kernels, %s, Java %s%n", Parallel.threads(), Kernels.get().name(), cpuName(),
+                Runtime.version());
         for (String name : models) {
             ModelConfig cfg = ModelConfig.preset(name);
             try (DinoVisionTransformer m = Dinov2.random(cfg, 0)) {
@@ -118,8 +120,8 @@ final class BenchCommand implements Callable<Integer> {
         int b = pr.hasMatchedOption("--batch") ? batches.get(0) : 16, steps = pr.hasMatchedOption("--iters") ? iters : 2;
         int warm = pr.hasMatchedOption("--warmup") ? warmup : 1;
         var need = org.dino4j.train.bench.TrainStepBench.memory(name, b, prototypes, checkpoint);
-        if (!json) System.out.printf("dino4j bench --train: %s, batch %d, %d prototypes, %d threads, max heap %d MB (the step needs about %d MB)%n",
-                name, b, prototypes, Parallel.threads(), Runtime.getRuntime().maxMemory() >> 20, need.needed() >> 20);
+        if (!json) System.out.printf("dino4j bench --train: %s, batch %d, %d prototypes, %d threads, %s kernels, max heap %d MB (the step needs about %d MB)%n",
+                name, b, prototypes, Parallel.threads(), Kernels.get().name(), Runtime.getRuntime().maxMemory() >> 20, need.needed() >> 20);
         HeapCheck.check(HeapCheck.Need.of("dino4j bench", String.format("a %s training step at batch %d (2 x 224 + 8 x 98 px crops, %d prototypes%s)",
                 name, b, prototypes, checkpoint > 0 ? ", checkpointing every " + checkpoint + " blocks" : ""), need,
                 "lower --batch (now " + b + ")" + (checkpoint == 1 ? "" : ", or --checkpoint (activation checkpointing, every block)")));

@@ -13,7 +13,7 @@ import org.dino4j.conformance.Conformance;
 import org.dino4j.conformance.Conformance.Kind;
 import org.dino4j.conformance.Conformance.Report;
 import org.dino4j.io.CheckpointException;
-import org.dino4j.kernels.VectorWidth;
+import org.dino4j.kernels.Kernels;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -66,9 +66,9 @@ final class ConformanceCommand implements Callable<Integer> {
         System.out.printf("%d fixture file(s) passed, %d failed, %d unsupported%n", passed, failed, unsupported);
         // the line a newcomer reads first
         System.out.printf(Locale.ROOT, "%s: %d outputs of %d fixture file(s) checked against Meta's and Hugging Face's code, "
-                        + "worst backbone max abs error %.1e (bar %.0e); %d-bit vectors (CPU prefers %d)%n",
+                        + "worst backbone max abs error %.1e (bar %.0e); %s%n",
                 failed == 0 && unsupported == 0 && passed > 0 ? "CONFORMANCE PASS" : "CONFORMANCE FAIL", outputs, all.size(),
-                worst, tolerance, VectorWidth.bits(), VectorWidth.nativeBits());
+                worst, tolerance, Kernels.get().describe());
         return failed > 0 ? 1 : unsupported > 0 ? 2 : 0;
     }
 }

@@ -1,7 +1,6 @@
 package org.dino4j.kernels;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.Objects;
@@ -29,9 +28,8 @@ public final class Gemm {
     private static final VectorSpecies<Float> S = VectorWidth.FLOAT;
     private static final VectorSpecies<Float> S8 = FloatVector.SPECIES_256; // 6 floats in one move (used where L >= 8)
     private static final int L = S.length();
-    /** Width of the narrow kernels' B micro-panel (2 vectors). */
-    static final int W2 = 2 * L;
-    private static final int W2_SHIFT = Integer.numberOfTrailingZeros(W2); // W2 is a power of two
+    /** Width of the narrow kernels' B micro-panel (2 vectors): the column panels of {@link #linearPanels}. */
+    static final int W2 = MicroKernels.W2;
 
     /**
      * Micro-kernel shape: 6 rows x 3 vectors where there are 32 vector registers (AVX-512, NEON/SVE), else 6 x 2
@@ -55,8 +53,6 @@ public final class Gemm {
     /** Most floats of a tall B (matmulTransA) packed at a time: 2 MiB, a few K blocks, well inside L3. */
     static final int K_OUTER_FLOATS = Integer.getInteger("dino4j.gemm.kouter", 1 << 19);
 
-    /** A thread that owns no segment: a segment it may access is readable by the pool's threads too. */
-    private static final Thread ANY_THREAD = Thread.ofVirtual().unstarted(() -> {});
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     private Gemm() {}
@@ -96,7 +92,7 @@ public final class Gemm {
      * B = w^T already in the micro-kernel's panel layout: a weight used by many calls (a model's Linear) is packed
      * once instead of per call, which at one image (257 rows) is ~10-15% of a GEMM's time.
      */
-    public static final class PackedWeight {
+    public static final class PackedWeight implements Kernels.Packed {
         final float[] bp;
         final int n, k;
         final boolean wide;
@@ -109,6 +105,7 @@ public final class Gemm {
         }
 
         /** Heap bytes this copy of the weight takes. */
+        @Override
         public long bytes() {
             return 4L * bp.length;
         }
@@ -128,32 +125,12 @@ public final class Gemm {
     }
 
     /**
-     * An elementwise function of a stored operand, applied as the GEMM packs it (GELU before the MLP's second Linear,
-     * LayerNorm before the first): the product reads f(A) or f(B) without f's output ever being written out as a
-     * whole array, which the backward would otherwise keep or make again for dW. Implementations must give each
-     * element the same float wherever a run starts or ends, so that packing in blocks gives the values one pass over
-     * the array would.
-     */
-    @FunctionalInterface
-    public interface Prologue {
-        /** dst[d + j] = f(src[s + j]) for j < n, the values of stored row {@code row}, columns c0 + j. */
-        void apply(int row, int c0, float[] src, int s, float[] dst, int d, int n);
-    }
-
-    /** f applied to rows × cols stored floats (row r at a[aOff + r·lda]), as a new rows × cols array. */
-    private static float[] materialize(Prologue f, int row0, float[] a, int aOff, int lda, int rows, int cols) {
-        float[] out = new float[Math.multiplyExact(rows, cols)];
-        for (int r = 0; r < rows; r++) f.apply(row0 + r, 0, a, aOff + r * lda, out, r * cols, cols);
-        return out;
-    }
-
-    /**
      * c = f(a) wᵀ + bias (a: m x k rows, lda apart; c: m x n, row-major, overwritten) with f applied while A is packed
      * ({@link Prologue}): bit-identical to {@link #linear} on an array holding f(a).
      */
     public static void linear(float[] a, int lda, Prologue f, MemorySegment w, float[] bias, float[] c, int m, int n, int k) {
         Objects.requireNonNull(f, "prologue");
-        gemm(WIDE, false, a, 0, lda, w, null, 0, 0, null, bias, null, c, 0, n, m, n, k, false, false, null, f, null, 0);
+        linear(WIDE, new Mat(a, 0, lda, f), w, null, Epilogue.bias(bias), Mat.of(c, n), m, n, k);
     }
 
     /** {@link #linear} with B from {@code packed} (made by {@link #pack} from the same w) when not null. */
@@ -175,11 +152,12 @@ public final class Gemm {
                     + m + "x" + n + "x" + k);
         checkWeight(w, packed, false, m, n, k);
         if (c.length < (long) m * n) throw new IllegalArgumentException("c holds " + c.length + " floats, need " + m + " x " + n);
-        gemm(false, false, a, 0, lda, w, null, 0, 0, packed, bias, null, c, 0, n, m, n, k, false, true, null, null, null, 0);
+        gemm(new Product(false, false, new Mat(a, 0, lda), BOperand.weight(w, packed), Epilogue.bias(bias),
+                Mat.of(c, n), true, null, m, n, k));
     }
 
     /** Whether this machine's GEMM runs the 6 x 2 kernel (AVX2), the one {@link #linearPanels} runs on any machine. */
-    public static boolean narrowKernel() {
+    static boolean narrowKernel() {
         return !WIDE;
     }
 
@@ -190,8 +168,13 @@ public final class Gemm {
 
     static void linear(boolean wide, float[] a, int aOff, int lda, MemorySegment w, PackedWeight packed, float[] bias,
                        float[] gamma, float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate) {
+        linear(wide, new Mat(a, aOff, lda), w, packed, new Epilogue(bias, gamma, accumulate), new Mat(c, cOff, ldc), m, n, k);
+    }
+
+    /** c = e(f(a) · wᵀ), f being a's prologue (if any), with the micro-kernel chosen by the caller. */
+    static void linear(boolean wide, Mat a, MemorySegment w, PackedWeight packed, Epilogue e, Mat c, int m, int n, int k) {
         checkWeight(w, packed, wide, m, n, k);
-        gemm(wide, false, a, aOff, lda, w, null, 0, 0, packed, bias, gamma, c, cOff, ldc, m, n, k, accumulate);
+        gemm(new Product(wide, false, a, BOperand.weight(w, packed), e, c, false, null, m, n, k));
     }
 
     /**
@@ -250,14 +233,21 @@ public final class Gemm {
     static void matmulTransA(boolean wide, float[] a, int aOff, int lda, float[] b, int bOff, int ldb, Prologue f,
                              float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate, float[] sums) {
         Objects.requireNonNull(b, "b");
+        matmulTransA(wide, new Mat(a, aOff, lda), new Mat(b, bOff, ldb, f), new Mat(c, cOff, ldc), m, n, k, accumulate, sums);
+    }
+
+    /** c = (accumulate ? c : 0) + aᵀ · f(b) (+ a's column sums into sums), with the micro-kernel chosen by the caller. */
+    static void matmulTransA(boolean wide, Mat a, Mat b, Mat c, int m, int n, int k, boolean accumulate, float[] sums) {
+        Objects.requireNonNull(b.data(), "b");
+        Epilogue e = accumulate ? Epilogue.ACCUMULATE : Epilogue.STORE;
         if (sums == null) {
-            gemm(wide, true, a, aOff, lda, null, b, bOff, ldb, null, null, null, c, cOff, ldc, m, n, k, accumulate, false, null, null, f, 0);
+            gemm(new Product(wide, true, a, BOperand.heap(b), e, c, false, null, m, n, k));
             return;
         }
-        if (sums.length < m || lda != m) throw new IllegalArgumentException("column sums of " + m + " columns (lda " + lda + ") into " + sums.length);
+        if (sums.length < m || a.ld() != m) throw new IllegalArgumentException("column sums of " + m + " columns (lda " + a.ld() + ") into " + sums.length);
         ColumnSums cs = new ColumnSums(m, k);
-        gemm(wide, true, a, aOff, lda, null, b, bOff, ldb, null, null, null, c, cOff, ldc, m, n, k, accumulate, false, cs, null, f, 0);
-        if (m > 0 && n == 0) cs.add(a, aOff, lda, 0, k, 0, m); // no tiles ran
+        gemm(new Product(wide, true, a, BOperand.heap(b), e, c, false, cs, m, n, k));
+        if (m > 0 && n == 0) cs.add(a.data(), a.off(), a.ld(), 0, k, 0, m); // no tiles ran
         for (int i = 0; i < m; i++) sums[i] += (float) cs.acc[i];
     }
 
@@ -303,60 +293,85 @@ public final class Gemm {
     /** {@link #matmul} with the micro-kernel chosen by the caller. */
     static void matmul(boolean wide, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                        float[] c, int cOff, int ldc, int m, int n, int k, boolean accumulate) {
-        Objects.requireNonNull(b, "b");
-        gemm(wide, false, a, aOff, lda, null, b, bOff, ldb, null, null, null, c, cOff, ldc, m, n, k, accumulate);
+        matmul(wide, new Mat(a, aOff, lda), new Mat(b, bOff, ldb), new Mat(c, cOff, ldc), m, n, k, accumulate);
     }
 
-    /** B is w^T (w: n x k segment) when w != null, else b (k x n heap array). */
-    private static void gemm(boolean wide, boolean ta, float[] a, int aOff, int lda, MemorySegment w, float[] b, int bOff,
-                             int ldb, PackedWeight pre, float[] bias, float[] gamma, float[] c, int cOff, int ldc,
-                             int m, int n, int k, boolean acc) {
-        gemm(wide, ta, a, aOff, lda, w, b, bOff, ldb, pre, bias, gamma, c, cOff, ldc, m, n, k, acc, false, null, null, null, 0);
+    /** c = (accumulate ? c : 0) + a · f(b), f being b's prologue (if any), with the micro-kernel chosen by the caller. */
+    static void matmul(boolean wide, Mat a, Mat b, Mat c, int m, int n, int k, boolean accumulate) {
+        Objects.requireNonNull(b.data(), "b");
+        gemm(new Product(wide, false, a, BOperand.heap(b), accumulate ? Epilogue.ACCUMULATE : Epilogue.STORE, c, false,
+                null, m, n, k));
     }
 
-    /** panelC: C is stored as column panels of nr (see {@link #linearPanels}); cOff and ldc are then unused. */
-    private static void gemm(boolean wide, boolean ta, float[] a, int aOff, int lda, MemorySegment w, float[] b, int bOff,
-                             int ldb, PackedWeight pre, float[] bias, float[] gamma, float[] c, int cOff, int ldc,
-                             int m, int n, int k, boolean acc, boolean panelC, ColumnSums sums, Prologue aPro,
-                             Prologue bPro, int bRow0) {
+    /**
+     * The B operand: B = wᵀ from a segment w (n x k), or its packed copy when {@code packed} is not null; else the
+     * heap matrix b (k x n, through its prologue, whose stored row p is prologue row row0 + p).
+     */
+    private record BOperand(MemorySegment w, PackedWeight packed, Mat b, int row0) {
+        static BOperand weight(MemorySegment w, PackedWeight packed) {
+            return new BOperand(w, packed, null, 0);
+        }
+
+        static BOperand heap(Mat b) {
+            return new BOperand(null, null, b, 0);
+        }
+
+        /** B's rows from {@code k0} on (heap B only). */
+        BOperand skip(int k0) {
+            return new BOperand(null, null, b.skip(k0), row0 + k0);
+        }
+    }
+
+    /**
+     * One product, as the drivers below pass it: C (m x n) = e(A · B) over a sum of k, A stored transposed when ta
+     * (stored row p holds column p; A's prologue applies only untransposed), C stored as column panels of the kernel's
+     * width when panelC (see {@link #linearPanels}; C's offset and leading dimension are then unused), and A's column
+     * sums gathered into {@code sums} when not null (transposed A only). {@code wide}: the 6 x 3 micro-kernel, else
+     * the narrow one.
+     */
+    private record Product(boolean wide, boolean ta, Mat a, BOperand b, Epilogue e, Mat c, boolean panelC,
+                           ColumnSums sums, int m, int n, int k) {
+        int mr() {
+            return wide ? 6 : NARROW_MR;
+        }
+
+        int nr() {
+            return (wide ? 3 : 2) * L;
+        }
+
+        /** The product over stored rows [k0, k0 + kn) of A and B (transposed A, heap B), added to C after the first. */
+        Product kSlice(int k0, int kn) {
+            Epilogue e1 = k0 > 0 || e.accumulate() ? Epilogue.ACCUMULATE : Epilogue.STORE;
+            return new Product(wide, ta, a.skip(k0), b.skip(k0), e1, c, false, sums, m, n, kn);
+        }
+    }
+
+    private static void gemm(Product p) {
+        int m = p.m, n = p.n, k = p.k;
         if (m < 0 || n < 0 || k < 0) throw new IllegalArgumentException("negative shape " + m + "x" + n + "x" + k);
-        Objects.requireNonNull(a, "a");
-        Objects.requireNonNull(c, "c");
+        Objects.requireNonNull(p.a.data(), "a");
+        Objects.requireNonNull(p.c.data(), "c");
         if (m == 0 || n == 0) return;
+        float[] bias = p.e.bias(), gamma = p.e.gamma();
         if (bias != null && bias.length < n) throw new IllegalArgumentException("bias shorter than n=" + n);
         if (gamma != null && gamma.length < n) throw new IllegalArgumentException("gamma shorter than n=" + n);
         if (k == 0) { // empty sum: only the epilogue
+            float[] c = p.c.data();
             for (int i = 0; i < m; i++)
                 for (int j = 0; j < n; j++) {
-                    int ci = cOff + i * ldc + j;
+                    int ci = p.c.off() + i * p.c.ld() + j;
                     float v = (bias == null ? 0f : bias[j]) * (gamma == null ? 1f : gamma[j]);
-                    c[ci] = acc ? c[ci] + v : v;
+                    c[ci] = p.e.accumulate() ? c[ci] + v : v;
                 }
             return;
         }
-        final int mr = wide ? 6 : NARROW_MR, nr = (wide ? 3 : 2) * L;
+        final int nr = p.nr();
+        MemorySegment w = p.b.w();
         // A confined arena's segment may only be read by its owner thread: then everything runs on the caller.
-        final int threads = (2.0 * m * n * k < PARALLEL_FLOPS || (w != null && !w.isAccessibleBy(ANY_THREAD)))
+        final int threads = (2.0 * m * n * k < PARALLEL_FLOPS || (w != null && !Parallel.poolMayRead(w)))
                 ? 1 : Parallel.threads();
-        if (m < mr) {
-            if (sums != null) sums.add(a, aOff, lda, 0, k, 0, m);
-            if (aPro != null) { // a handful of rows: f applied to them up front
-                a = materialize(aPro, 0, a, aOff, lda, m, k);
-                aOff = 0;
-                lda = k;
-            }
-            if (bPro != null) {
-                b = materialize(bPro, bRow0, b, bOff, ldb, k, n);
-                bOff = 0;
-                ldb = n;
-            }
-            if (ta) { // a handful of rows: transpose them, then the plain path
-                float[] at = new float[m * k];
-                for (int p = 0; p < k; p++) for (int i = 0; i < m; i++) at[i * k + p] = a[aOff + p * lda + i];
-                smallM(at, 0, k, w, b, bOff, ldb, bias, gamma, c, cOff, ldc, m, n, k, acc, threads);
-                return;
-            }
-            smallM(a, aOff, lda, w, b, bOff, ldb, bias, gamma, c, cOff, ldc, m, n, k, acc, threads);
+        if (m < p.mr()) {
+            smallM(p, threads);
             return;
         }
 
@@ -370,25 +385,40 @@ public final class Gemm {
         // them, where one up-front copy of all of B went to memory and came back. The same blocks, the same sums in
         // the same order (each block's product added into C), so the same floats.
         final int outerBlocks = Math.max(1, K_OUTER_FLOATS / (kc * npad));
-        if (ta && b != null && nb > outerBlocks) {
+        if (p.ta && w == null && nb > outerBlocks) {
             for (int pb = 0; pb < nb; pb += outerBlocks) {
                 int k0 = pb * kc, kn = Math.min(k, k0 + outerBlocks * kc) - k0;
-                if (sums != null) sums.base = k0;
-                blocks(wide, true, a, aOff + k0 * lda, lda, null, b, bOff + k0 * ldb, ldb, null, null, null, c, cOff,
-                        ldc, m, n, kn, kc, acc || pb > 0, false, threads, sums, null, bPro, bRow0 + k0);
+                if (p.sums != null) p.sums.base = k0;
+                blocks(p.kSlice(k0, kn), kc, threads);
             }
             return;
         }
-        blocks(wide, ta, a, aOff, lda, w, b, bOff, ldb, pre, bias, gamma, c, cOff, ldc, m, n, k, kc, acc, panelC, threads,
-                sums, aPro, bPro, bRow0);
+        blocks(p, kc, threads);
+    }
+
+    /**
+     * m < MR rows (a CLS token, batch-1 heads): prologues applied and a transposed A copied up front (a handful of
+     * rows), then the dot-product/axpy path below.
+     */
+    private static void smallM(Product p, int threads) {
+        int m = p.m, n = p.n, k = p.k;
+        Mat a = p.a, b = p.b.b();
+        if (p.sums != null) p.sums.add(a.data(), a.off(), a.ld(), 0, k, 0, m);
+        a = a.materialize(0, m, k);
+        if (b != null) b = b.materialize(p.b.row0(), k, n);
+        if (p.ta) { // a handful of rows: transpose them, then the plain path
+            float[] at = new float[m * k];
+            for (int q = 0; q < k; q++) for (int i = 0; i < m; i++) at[i * k + q] = a.data()[a.off() + q * a.ld() + i];
+            a = Mat.of(at, k);
+        }
+        smallM(a.data(), a.off(), a.ld(), p.b.w(), b == null ? null : b.data(), b == null ? 0 : b.off(),
+                b == null ? 0 : b.ld(), p.e.bias(), p.e.gamma(), p.c.data(), p.c.off(), p.c.ld(), m, n, k,
+                p.e.accumulate(), threads);
     }
 
     /** The product over K in blocks of kc (the last may be shorter): B packed by the first tasks, then the tiles. */
-    private static void blocks(boolean wide, boolean ta, float[] a, int aOff, int lda, MemorySegment w, float[] b,
-                               int bOff, int ldb, PackedWeight pre, float[] bias, float[] gamma, float[] c, int cOff,
-                               int ldc, int m, int n, int k, int kc, boolean acc, boolean panelC, int threads,
-                               ColumnSums sums, Prologue aPro, Prologue bPro, int bRow0) {
-        final int mr = wide ? 6 : NARROW_MR, nr = (wide ? 3 : 2) * L;
+    private static void blocks(Product p, int kc, int threads) {
+        final int m = p.m, n = p.n, k = p.k, mr = p.mr(), nr = p.nr();
         final int nb = (k + kc - 1) / kc, np = (n + nr - 1) / nr, npad = np * nr, mp = (m + mr - 1) / mr;
 
         // Tiles: row blocks of <= MC_MAX rows, then column blocks until the tasks (evenly sized) also divide
@@ -405,6 +435,7 @@ public final class Gemm {
         // first tasks of the same parallel loop as the tiles, saving a fork/join round trip. Tasks are handed out
         // in index order, so every packing task has started before any tile task spins on the count below.
         // (a pre-packed weight skips that: no packing tasks, nothing to wait for)
+        final PackedWeight pre = p.b.packed();
         final float[] bp = pre != null ? pre.bp : SCRATCH.get().b(Math.multiplyExact(k, npad));
         final int packTasks = pre != null ? 0 : Math.min(np, threads == 1 ? 1 : threads * 4);
         final AtomicInteger packed = new AtomicInteger();
@@ -412,8 +443,9 @@ public final class Gemm {
             if (t < packTasks) {
                 try {
                     int p0 = (int) ((long) np * t / packTasks), p1 = (int) ((long) np * (t + 1) / packTasks);
-                    if (w != null) packBFromNK(w, n, k, kc, nr, npad, p0, p1, bp);
-                    else packBFromKN(b, bOff, ldb, n, k, kc, nr, npad, p0, p1, bp, bPro, bRow0);
+                    Mat b = p.b.b();
+                    if (b == null) packBFromNK(p.b.w(), n, k, kc, nr, npad, p0, p1, bp);
+                    else packBFromKN(b.data(), b.off(), b.ld(), n, k, kc, nr, npad, p0, p1, bp, b.f(), p.b.row0());
                 } catch (Throwable e) {
                     packed.set(-packTasks - 1); // no tile may wait for (or use) a B that will never be complete
                     throw e;
@@ -431,9 +463,7 @@ public final class Gemm {
             int rb = (t - packTasks) / colBlocks, cl = (t - packTasks) % colBlocks;
             int rp0 = (int) ((long) mp * rb / rowBlocks), rp1 = (int) ((long) mp * (rb + 1) / rowBlocks);
             int cp0 = (int) ((long) np * cl / colBlocks), cp1 = (int) ((long) np * (cl + 1) / colBlocks);
-            if (rp0 < rp1 && cp0 < cp1)
-                tile(wide, ta, mr, nr, a, aOff, lda, bp, npad, bias, gamma, c, cOff, ldc, m, n, k, kc, nb, acc,
-                        rp0, rp1, cp0, cp1, panelC, cp0 == 0 ? sums : null, aPro);
+            if (rp0 < rp1 && cp0 < cp1) tile(p, bp, npad, kc, nb, rp0, rp1, cp0, cp1);
         });
     }
 
@@ -444,21 +474,25 @@ public final class Gemm {
     }
 
     /**
-     * One C tile: micro-panels [rp0, rp1) x [cp0, cp1), over all K blocks. A K split accumulates straight into C:
-     * out = (acc ? out : 0) + g * (s_1 + bias) after the first block, out += g * s_k after each later one (gamma
-     * distributes over the sum), so no partial-sum buffer or separate epilogue pass is needed.
+     * One C tile: micro-panels [rp0, rp1) x [cp0, cp1), over all K blocks of the packed B (bp, npad wide). A K split
+     * accumulates straight into C: out = (acc ? out : 0) + g * (s_1 + bias) after the first block, out += g * s_k
+     * after each later one (gamma distributes over the sum), so no partial-sum buffer or separate epilogue pass is
+     * needed. The tiles of column block 0 gather A's column sums (if asked).
      * (Reading one float per cache line of the next B micro-panel ahead of each micro-kernel call, as a software
      * prefetch, sped up an isolated GEMM loop but cost 3-5 % of the samples in a ViT forward, waiting on the misses
      * it was meant to hide: ViT-S/14 ran 1.6-4.6 % faster without it, ViT-B/14 within noise.)
      */
-    private static void tile(boolean wide, boolean ta, int mr, int nr, float[] a, int aOff, int lda, float[] bp, int npad,
-                             float[] bias, float[] gamma, float[] c, int cOff, int ldc, int m, int n, int k, int kc,
-                             int nb, boolean acc, int rp0, int rp1, int cp0, int cp1, boolean panelC,
-                             ColumnSums sums, Prologue aPro) {
+    private static void tile(Product p, float[] bp, int npad, int kc, int nb, int rp0, int rp1, int cp0, int cp1) {
+        final boolean wide = p.wide, ta = p.ta, acc = p.e.accumulate(), panelC = p.panelC;
+        final int mr = p.mr(), nr = p.nr(), m = p.m, n = p.n, k = p.k;
+        final float[] a = p.a.data(), c = p.c.data(), bias = p.e.bias(), gamma = p.e.gamma();
+        final int aOff = p.a.off(), lda = p.a.ld(), cOff = p.c.off(), ldc = p.c.ld();
+        final Prologue aPro = ta ? null : p.a.f();
+        final ColumnSums sums = cp0 == 0 ? p.sums : null;
         Scratch s = SCRATCH.get();
         float[] ap = s.a((rp1 - rp0) * mr * kc);
         float[] tmp = s.tmp(mr * nr);
-        float[] z = zeros(Math.max(n, nr)), gs = gamma != null ? gamma : ones(Math.max(n, nr));
+        float[] z = MicroKernels.zeros(Math.max(n, nr)), gs = gamma != null ? gamma : MicroKernels.ones(Math.max(n, nr));
         for (int pb = 0; pb < nb; pb++) {
             int k0 = pb * kc, kcb = Math.min(kc, k - k0);
             if (ta) packAT(a, aOff, lda, m, mr, rp0, rp1, k0, kcb, ap);
@@ -475,458 +509,18 @@ public final class Gemm {
                     int i0 = ip * mr, rows = Math.min(mr, m - i0);
                     int co = panelC ? jp * m * nr + i0 * nr : cOff + i0 * ldc + j0, ldo = panelC ? nr : ldc;
                     if (rows == mr && cols == nr) { // the common case: registers -> C
-                        micro(wide, mr, ap, ao, bp, bo, kcb, c, co, ldo, load, bs, gs, j0);
+                        MicroKernels.micro(wide, mr, ap, ao, bp, bo, kcb, c, co, ldo, load, bs, gs, j0);
                         continue;
                     }
                     // edge tiles via a tiny L1-hot tile, then the epilogue
-                    float[] o1 = ones(nr);
-                    micro(wide, mr, ap, ao, bp, bo, kcb, tmp, 0, nr, false, z, o1, 0);
+                    float[] o1 = MicroKernels.ones(nr);
+                    MicroKernels.micro(wide, mr, ap, ao, bp, bo, kcb, tmp, 0, nr, false, z, o1, 0);
                     epilogue(tmp, 0, nr, rows, cols, bs, gs, j0, c, co, ldo, load);
                 }
             }
         }
     }
 
-    /** The micro-kernel of this shape: 6 x 3 vectors (wide), else 6 x 2 or 4 x 2 by rows. Arrays in, no vectors: nothing to box. */
-    private static void micro(boolean wide, int mr, float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo,
-                              boolean load, float[] bs, float[] gs, int bj) {
-        if (wide) kernel6x3(ap, ao, bp, bo, kc, out, oo, ldo, load, bs, gs, bj);
-        else if (mr == 6) kernel6x2(ap, ao, bp, bo, kc, out, oo, ldo, load, bs, gs, bj);
-        else kernel4x2(ap, ao, bp, bo, kc, out, oo, ldo, load, bs, gs, bj);
-    }
-
-    /**
-     * out[4 x 2L] = (load ? out : 0) + A micro-panel (kc x 4, k-major) x B micro-panel (kc x 2L, k-major).
-     * C2 schedules all of an iteration's broadcasts before the FMAs, so the live set is rows*vectors accumulators
-     * + rows broadcasts + vectors B loads: 8 + 4 + 2 = 14 of AVX2's 16 registers. (6 x 2 written the same way needs
-     * 20 and spills an accumulator to the stack every iteration, which halves the speed: see {@link #kernel6x2}.)
-     */
-    static void kernel4x2(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo,
-                                  boolean load, float[] bs, float[] gs, int bj) {
-        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
-                c30 = c00, c31 = c00;
-        for (int p = 0; p < kc; p++) {
-            int bi = bo + p * (2 * L), ai = ao + p * 4;
-            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
-            FloatVector x = FloatVector.broadcast(S, ap[ai]);
-            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            x = FloatVector.broadcast(S, ap[ai + 1]);
-            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            x = FloatVector.broadcast(S, ap[ai + 2]);
-            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            x = FloatVector.broadcast(S, ap[ai + 3]);
-            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-        }
-        // out = (sum + bias) * gamma (+ out when load); partial sums pass all-zero bias and all-one gamma arrays.
-        // Written out here rather than through a helper taking vectors: if C2 ever declines to inline such a
-        // helper (its compiled size grows once every epilogue path has run), each call boxes its vector
-        // arguments and the GEMM runs ~4x slower. The only branch ends in the stores (no vector phi).
-        FloatVector bb0 = FloatVector.fromArray(S, bs, bj), bb1 = FloatVector.fromArray(S, bs, bj + L);
-        FloatVector g0 = FloatVector.fromArray(S, gs, bj), g1 = FloatVector.fromArray(S, gs, bj + L);
-        c00 = c00.add(bb0).mul(g0); c01 = c01.add(bb1).mul(g1);
-        c10 = c10.add(bb0).mul(g0); c11 = c11.add(bb1).mul(g1);
-        c20 = c20.add(bb0).mul(g0); c21 = c21.add(bb1).mul(g1);
-        c30 = c30.add(bb0).mul(g0); c31 = c31.add(bb1).mul(g1);
-        int o1 = oo + ldo, o2 = oo + 2 * ldo, o3 = oo + 3 * ldo;
-        if (load) {
-            c00.add(FloatVector.fromArray(S, out, oo)).intoArray(out, oo);
-            c01.add(FloatVector.fromArray(S, out, oo + L)).intoArray(out, oo + L);
-            c10.add(FloatVector.fromArray(S, out, o1)).intoArray(out, o1);
-            c11.add(FloatVector.fromArray(S, out, o1 + L)).intoArray(out, o1 + L);
-            c20.add(FloatVector.fromArray(S, out, o2)).intoArray(out, o2);
-            c21.add(FloatVector.fromArray(S, out, o2 + L)).intoArray(out, o2 + L);
-            c30.add(FloatVector.fromArray(S, out, o3)).intoArray(out, o3);
-            c31.add(FloatVector.fromArray(S, out, o3 + L)).intoArray(out, o3 + L);
-        } else {
-            c00.intoArray(out, oo); c01.intoArray(out, oo + L);
-            c10.intoArray(out, o1); c11.intoArray(out, o1 + L);
-            c20.intoArray(out, o2); c21.intoArray(out, o2 + L);
-            c30.intoArray(out, o3); c31.intoArray(out, o3 + L);
-        }
-    }
-
-    /**
-     * As {@link #kernel4x2} with 6 rows: 12 accumulators. C2 would schedule all six broadcasts first (20 live
-     * registers, a spill per iteration); a load-load fence after each row keeps the next row's broadcast below it, so
-     * only one broadcast is live (12 + 2 B + 1 = 15). On x86 the fence emits no instruction: it only orders C2's
-     * schedule. The loop takes four k steps per iteration, so that the loads use constant offsets from one index and
-     * the loop's own instructions are amortised (MLAS's AVX2 kernel has the same shape): ViT-S/14 forwards in one JVM
-     * took 0.913-0.966 of the time of the one-step loop (batch 8), 0.944 (batch 1). The four steps and the remainder
-     * loop are written out, not a helper per step: a helper taking vectors boxes them once C2 declines to inline it
-     * (see {@link #kernel4x2}'s epilogue). The same unrolling of the 4 x 2 kernel (then attention's QKᵀ, 64 k steps)
-     * was slower, so it keeps one step.
-     */
-    static void kernel6x2(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo,
-                          boolean load, float[] bs, float[] gs, int bj) {
-        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
-                c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-        FloatVector b0, b1, x;
-        int bi, ai, p = 0;
-        for (; p + 3 < kc; p += 4) {
-            bi = bo + p * (2 * L); ai = ao + p * 6;
-            b0 = FloatVector.fromArray(S, bp, bi);
-            b1 = FloatVector.fromArray(S, bp, bi + L);
-            x = FloatVector.broadcast(S, ap[ai]);
-            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 1]);
-            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 2]);
-            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 3]);
-            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 4]);
-            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 5]);
-            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
-            VarHandle.loadLoadFence();
-            bi = bo + (p + 1) * (2 * L); ai = ao + (p + 1) * 6;
-            b0 = FloatVector.fromArray(S, bp, bi);
-            b1 = FloatVector.fromArray(S, bp, bi + L);
-            x = FloatVector.broadcast(S, ap[ai]);
-            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 1]);
-            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 2]);
-            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 3]);
-            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 4]);
-            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 5]);
-            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
-            VarHandle.loadLoadFence();
-            bi = bo + (p + 2) * (2 * L); ai = ao + (p + 2) * 6;
-            b0 = FloatVector.fromArray(S, bp, bi);
-            b1 = FloatVector.fromArray(S, bp, bi + L);
-            x = FloatVector.broadcast(S, ap[ai]);
-            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 1]);
-            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 2]);
-            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 3]);
-            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 4]);
-            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 5]);
-            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
-            VarHandle.loadLoadFence();
-            bi = bo + (p + 3) * (2 * L); ai = ao + (p + 3) * 6;
-            b0 = FloatVector.fromArray(S, bp, bi);
-            b1 = FloatVector.fromArray(S, bp, bi + L);
-            x = FloatVector.broadcast(S, ap[ai]);
-            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 1]);
-            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 2]);
-            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 3]);
-            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 4]);
-            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 5]);
-            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
-        }
-        for (; p < kc; p++) {
-            bi = bo + p * (2 * L); ai = ao + p * 6;
-            b0 = FloatVector.fromArray(S, bp, bi);
-            b1 = FloatVector.fromArray(S, bp, bi + L);
-            x = FloatVector.broadcast(S, ap[ai]);
-            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 1]);
-            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 2]);
-            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 3]);
-            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 4]);
-            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 5]);
-            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
-        }
-        FloatVector bb0 = FloatVector.fromArray(S, bs, bj), bb1 = FloatVector.fromArray(S, bs, bj + L);
-        FloatVector g0 = FloatVector.fromArray(S, gs, bj), g1 = FloatVector.fromArray(S, gs, bj + L);
-        c00 = c00.add(bb0).mul(g0); c01 = c01.add(bb1).mul(g1);
-        c10 = c10.add(bb0).mul(g0); c11 = c11.add(bb1).mul(g1);
-        c20 = c20.add(bb0).mul(g0); c21 = c21.add(bb1).mul(g1);
-        c30 = c30.add(bb0).mul(g0); c31 = c31.add(bb1).mul(g1);
-        c40 = c40.add(bb0).mul(g0); c41 = c41.add(bb1).mul(g1);
-        c50 = c50.add(bb0).mul(g0); c51 = c51.add(bb1).mul(g1);
-        int o1 = oo + ldo, o2 = oo + 2 * ldo, o3 = oo + 3 * ldo, o4 = oo + 4 * ldo, o5 = oo + 5 * ldo;
-        if (load) { // as kernel4x2: no helper taking vectors, no vector phi
-            c00.add(FloatVector.fromArray(S, out, oo)).intoArray(out, oo);
-            c01.add(FloatVector.fromArray(S, out, oo + L)).intoArray(out, oo + L);
-            c10.add(FloatVector.fromArray(S, out, o1)).intoArray(out, o1);
-            c11.add(FloatVector.fromArray(S, out, o1 + L)).intoArray(out, o1 + L);
-            c20.add(FloatVector.fromArray(S, out, o2)).intoArray(out, o2);
-            c21.add(FloatVector.fromArray(S, out, o2 + L)).intoArray(out, o2 + L);
-            c30.add(FloatVector.fromArray(S, out, o3)).intoArray(out, o3);
-            c31.add(FloatVector.fromArray(S, out, o3 + L)).intoArray(out, o3 + L);
-            c40.add(FloatVector.fromArray(S, out, o4)).intoArray(out, o4);
-            c41.add(FloatVector.fromArray(S, out, o4 + L)).intoArray(out, o4 + L);
-            c50.add(FloatVector.fromArray(S, out, o5)).intoArray(out, o5);
-            c51.add(FloatVector.fromArray(S, out, o5 + L)).intoArray(out, o5 + L);
-        } else {
-            c00.intoArray(out, oo); c01.intoArray(out, oo + L);
-            c10.intoArray(out, o1); c11.intoArray(out, o1 + L);
-            c20.intoArray(out, o2); c21.intoArray(out, o2 + L);
-            c30.intoArray(out, o3); c31.intoArray(out, o3 + L);
-            c40.intoArray(out, o4); c41.intoArray(out, o4 + L);
-            c50.intoArray(out, o5); c51.intoArray(out, o5 + L);
-        }
-    }
-
-    /**
-     * {@link #kernel6x2} with A as [k/W2][6][W2] (W2 = 2L, the kernel's width: row r's k values in blocks of W2, the
-     * six rows' blocks side by side) instead of [k][6]: the layout kernel6x2 itself writes when its 6 x W2 C tiles go
-     * to consecutive 6·W2-float blocks (ldo = W2), so attention's scores feed P·V with no repacking. No epilogue: C is
-     * stored. Written out as kernel6x2 is (see there).
-     */
-    static void kernel6x2Blocked(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo) {
-        kernel6x2Blocked(ap, ao, 6 * W2, bp, bo, kc, out, oo, ldo);
-    }
-
-    /**
-     * As {@link #kernel6x2Blocked(float[], int, float[], int, int, float[], int, int)} with A's k blocks {@code as}
-     * floats apart instead of 6·W2 (the six rows' W2-float pieces of one block stay W2 apart): attention's backward
-     * reads dS from key-block column panels, [key block][query][W2].
-     */
-    static void kernel6x2Blocked(float[] ap, int ao, int as, float[] bp, int bo, int kc, float[] out, int oo, int ldo) {
-        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
-                c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-        FloatVector b0, b1, x;
-        int bi, ai, p = 0;
-        for (; p + 3 < kc; p += 4) { // p % 4 == 0: the four steps lie in one block
-            ai = ao + (p >> W2_SHIFT) * as + (p & (W2 - 1));
-            bi = bo + p * (2 * L);
-            b0 = FloatVector.fromArray(S, bp, bi);
-            b1 = FloatVector.fromArray(S, bp, bi + L);
-            x = FloatVector.broadcast(S, ap[ai]);
-            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + W2]);
-            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 2 * W2]);
-            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 3 * W2]);
-            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 4 * W2]);
-            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 5 * W2]);
-            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
-            VarHandle.loadLoadFence();
-            bi = bo + (p + 1) * (2 * L);
-            b0 = FloatVector.fromArray(S, bp, bi);
-            b1 = FloatVector.fromArray(S, bp, bi + L);
-            x = FloatVector.broadcast(S, ap[ai + 1]);
-            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + W2 + 1]);
-            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 2 * W2 + 1]);
-            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 3 * W2 + 1]);
-            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 4 * W2 + 1]);
-            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 5 * W2 + 1]);
-            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
-            VarHandle.loadLoadFence();
-            bi = bo + (p + 2) * (2 * L);
-            b0 = FloatVector.fromArray(S, bp, bi);
-            b1 = FloatVector.fromArray(S, bp, bi + L);
-            x = FloatVector.broadcast(S, ap[ai + 2]);
-            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + W2 + 2]);
-            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 2 * W2 + 2]);
-            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 3 * W2 + 2]);
-            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 4 * W2 + 2]);
-            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 5 * W2 + 2]);
-            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
-            VarHandle.loadLoadFence();
-            bi = bo + (p + 3) * (2 * L);
-            b0 = FloatVector.fromArray(S, bp, bi);
-            b1 = FloatVector.fromArray(S, bp, bi + L);
-            x = FloatVector.broadcast(S, ap[ai + 3]);
-            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + W2 + 3]);
-            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 2 * W2 + 3]);
-            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 3 * W2 + 3]);
-            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 4 * W2 + 3]);
-            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 5 * W2 + 3]);
-            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
-        }
-        for (; p < kc; p++) {
-            bi = bo + p * (2 * L); ai = ao + (p >> W2_SHIFT) * as + (p & (W2 - 1));
-            b0 = FloatVector.fromArray(S, bp, bi);
-            b1 = FloatVector.fromArray(S, bp, bi + L);
-            x = FloatVector.broadcast(S, ap[ai]);
-            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + W2]);
-            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 2 * W2]);
-            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 3 * W2]);
-            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 4 * W2]);
-            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 5 * W2]);
-            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
-        }
-        int o1 = oo + ldo, o2 = oo + 2 * ldo, o3 = oo + 3 * ldo, o4 = oo + 4 * ldo, o5 = oo + 5 * ldo;
-        c00.intoArray(out, oo); c01.intoArray(out, oo + L);
-        c10.intoArray(out, o1); c11.intoArray(out, o1 + L);
-        c20.intoArray(out, o2); c21.intoArray(out, o2 + L);
-        c30.intoArray(out, o3); c31.intoArray(out, o3 + L);
-        c40.intoArray(out, o4); c41.intoArray(out, o4 + L);
-        c50.intoArray(out, o5); c51.intoArray(out, o5 + L);
-    }
-
-    private static volatile float[] zeros = new float[4096], ones = filled(4096);
-
-    private static float[] filled(int n) {
-        float[] a = new float[n];
-        Arrays.fill(a, 1f);
-        return a;
-    }
-
-    /** A shared all-zero array of length >= n (never written). */
-    static float[] zeros(int n) {
-        float[] z = zeros;
-        if (z.length < n) zeros = z = new float[Math.max(n, 2 * z.length)];
-        return z;
-    }
-
-    /** A shared all-one array of length >= n (never written). */
-    static float[] ones(int n) {
-        float[] a = ones;
-        if (a.length < n) ones = a = filled(Math.max(n, 2 * a.length));
-        return a;
-    }
-
-    /**
-     * As {@link #kernel4x2} with 6 rows x 3 vectors, for 32-register ISAs (AVX-512, NEON/SVE): 18 accumulators +
-     * 6 broadcasts + 3 B = 27 registers.
-     */
-    private static void kernel6x3(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo,
-                                  boolean load, float[] bs, float[] gs, int bj) {
-        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00,
-                c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00,
-                c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00, c52 = c00;
-        for (int p = 0; p < kc; p++) {
-            int bi = bo + p * (3 * L), ai = ao + p * 6;
-            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
-            FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
-            FloatVector x = FloatVector.broadcast(S, ap[ai]);
-            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); c02 = x.fma(b2, c02);
-            x = FloatVector.broadcast(S, ap[ai + 1]);
-            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); c12 = x.fma(b2, c12);
-            x = FloatVector.broadcast(S, ap[ai + 2]);
-            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); c22 = x.fma(b2, c22);
-            x = FloatVector.broadcast(S, ap[ai + 3]);
-            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); c32 = x.fma(b2, c32);
-            x = FloatVector.broadcast(S, ap[ai + 4]);
-            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); c42 = x.fma(b2, c42);
-            x = FloatVector.broadcast(S, ap[ai + 5]);
-            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); c52 = x.fma(b2, c52);
-        }
-        FloatVector bb0 = FloatVector.fromArray(S, bs, bj), bb1 = FloatVector.fromArray(S, bs, bj + L),
-                bb2 = FloatVector.fromArray(S, bs, bj + 2 * L);
-        FloatVector g0 = FloatVector.fromArray(S, gs, bj), g1 = FloatVector.fromArray(S, gs, bj + L),
-                g2 = FloatVector.fromArray(S, gs, bj + 2 * L);
-        c00 = c00.add(bb0).mul(g0); c01 = c01.add(bb1).mul(g1); c02 = c02.add(bb2).mul(g2);
-        c10 = c10.add(bb0).mul(g0); c11 = c11.add(bb1).mul(g1); c12 = c12.add(bb2).mul(g2);
-        c20 = c20.add(bb0).mul(g0); c21 = c21.add(bb1).mul(g1); c22 = c22.add(bb2).mul(g2);
-        c30 = c30.add(bb0).mul(g0); c31 = c31.add(bb1).mul(g1); c32 = c32.add(bb2).mul(g2);
-        c40 = c40.add(bb0).mul(g0); c41 = c41.add(bb1).mul(g1); c42 = c42.add(bb2).mul(g2);
-        c50 = c50.add(bb0).mul(g0); c51 = c51.add(bb1).mul(g1); c52 = c52.add(bb2).mul(g2);
-        int o1 = oo + ldo, o2 = oo + 2 * ldo, o3 = oo + 3 * ldo, o4 = oo + 4 * ldo, o5 = oo + 5 * ldo;
-        if (load) { // as kernel4x2: no helper taking vectors, no vector phi
-            c00.add(FloatVector.fromArray(S, out, oo)).intoArray(out, oo);
-            c01.add(FloatVector.fromArray(S, out, oo + L)).intoArray(out, oo + L);
-            c02.add(FloatVector.fromArray(S, out, oo + 2 * L)).intoArray(out, oo + 2 * L);
-            c10.add(FloatVector.fromArray(S, out, o1)).intoArray(out, o1);
-            c11.add(FloatVector.fromArray(S, out, o1 + L)).intoArray(out, o1 + L);
-            c12.add(FloatVector.fromArray(S, out, o1 + 2 * L)).intoArray(out, o1 + 2 * L);
-            c20.add(FloatVector.fromArray(S, out, o2)).intoArray(out, o2);
-            c21.add(FloatVector.fromArray(S, out, o2 + L)).intoArray(out, o2 + L);
-            c22.add(FloatVector.fromArray(S, out, o2 + 2 * L)).intoArray(out, o2 + 2 * L);
-            c30.add(FloatVector.fromArray(S, out, o3)).intoArray(out, o3);
-            c31.add(FloatVector.fromArray(S, out, o3 + L)).intoArray(out, o3 + L);
-            c32.add(FloatVector.fromArray(S, out, o3 + 2 * L)).intoArray(out, o3 + 2 * L);
-            c40.add(FloatVector.fromArray(S, out, o4)).intoArray(out, o4);
-            c41.add(FloatVector.fromArray(S, out, o4 + L)).intoArray(out, o4 + L);
-            c42.add(FloatVector.fromArray(S, out, o4 + 2 * L)).intoArray(out, o4 + 2 * L);
-            c50.add(FloatVector.fromArray(S, out, o5)).intoArray(out, o5);
-            c51.add(FloatVector.fromArray(S, out, o5 + L)).intoArray(out, o5 + L);
-            c52.add(FloatVector.fromArray(S, out, o5 + 2 * L)).intoArray(out, o5 + 2 * L);
-        } else {
-            c00.intoArray(out, oo); c01.intoArray(out, oo + L); c02.intoArray(out, oo + 2 * L);
-            c10.intoArray(out, o1); c11.intoArray(out, o1 + L); c12.intoArray(out, o1 + 2 * L);
-            c20.intoArray(out, o2); c21.intoArray(out, o2 + L); c22.intoArray(out, o2 + 2 * L);
-            c30.intoArray(out, o3); c31.intoArray(out, o3 + L); c32.intoArray(out, o3 + 2 * L);
-            c40.intoArray(out, o4); c41.intoArray(out, o4 + L); c42.intoArray(out, o4 + 2 * L);
-            c50.intoArray(out, o5); c51.intoArray(out, o5 + L); c52.intoArray(out, o5 + 2 * L);
-        }
-    }
 
     /**
      * c[mr x nr] = (acc ? c : 0) + gamma * (sum + bias), from the finished sums in src (leading dim lds). Missing
@@ -935,7 +529,7 @@ public final class Gemm {
      */
     private static void epilogue(float[] src, int so, int lds, int mr, int nr, float[] bias, float[] gamma, int j0,
                                  float[] c, int co, int ldc, boolean acc) {
-        float[] bs = bias != null ? bias : zeros(j0 + nr), gs = gamma != null ? gamma : ones(j0 + nr);
+        float[] bs = bias != null ? bias : MicroKernels.zeros(j0 + nr), gs = gamma != null ? gamma : MicroKernels.ones(j0 + nr);
         int full = nr - nr % L;
         for (int r = 0; r < mr; r++) {
             int s = so + r * lds, d = co + r * ldc;
@@ -998,7 +592,7 @@ public final class Gemm {
         for (int ip = rp0; ip < rp1; ip++) {
             int base = (ip - rp0) * kcb * mr;
             if (mr == 6 && ip * mr + 6 <= m) { // six whole rows: contiguous stores
-                interleave6(a, aOff + ip * mr * lda + k0, lda, kcb, ap, base);
+                MicroKernels.interleave6(a, aOff + ip * mr * lda + k0, lda, kcb, ap, base);
                 continue;
             }
             for (int ii = 0; ii < mr; ii++) {
@@ -1025,7 +619,7 @@ public final class Gemm {
             int base = (ip - rp0) * kcb * mr, i0 = ip * mr, rn = Math.min(mr, m - i0);
             for (int ii = 0; ii < rn; ii++) f.apply(i0 + ii, k0, a, aOff + (i0 + ii) * lda + k0, rows, ii * kcb, kcb);
             if (mr == 6 && rn == 6) {
-                interleave6(rows, 0, kcb, kcb, ap, base);
+                MicroKernels.interleave6(rows, 0, kcb, kcb, ap, base);
                 continue;
             }
             for (int ii = 0; ii < mr; ii++) {
@@ -1035,19 +629,6 @@ public final class Gemm {
         }
     }
 
-    /** ap[d + kk*6 + r] = a[s + r*lda + kk] for r < 6, kk < len: six rows read side by side, written in order. */
-    static void interleave6(float[] a, int s, int lda, int len, float[] ap, int d) {
-        int s1 = s + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda;
-        for (int kk = 0; kk < len; kk++) {
-            int o = d + kk * 6;
-            ap[o] = a[s + kk];
-            ap[o + 1] = a[s1 + kk];
-            ap[o + 2] = a[s2 + kk];
-            ap[o + 3] = a[s3 + kk];
-            ap[o + 4] = a[s4 + kk];
-            ap[o + 5] = a[s5 + kk];
-        }
-    }
 
     /**
      * dst[d + kk*stride] = src[s + kk] for kk < len. Called with literal strides so that, inlined, the stride is a

@@ -446,19 +446,19 @@ public final class Ops {
 
     /** GELU over a large buffer, in parallel. */
     /**
-     * GELU as a GEMM {@link Gemm.Prologue}: the same floats as {@link #gelu} over the whole array (every element goes
+     * GELU as a GEMM {@link Prologue}: the same floats as {@link #gelu} over the whole array (every element goes
      * through the same vector code, a tail through a one-vector copy), wherever a packed run starts.
      */
-    public static final Gemm.Prologue GELU = (row, c0, src, s, dst, d, n) -> {
+    public static final Prologue GELU = (row, c0, src, s, dst, d, n) -> {
         System.arraycopy(src, s, dst, d, n);
         gelu(dst, d, n);
     };
 
     /**
-     * LayerNorm as a GEMM {@link Gemm.Prologue}, from each row's mean and 1/std ({@link #layerNormStats} with no
+     * LayerNorm as a GEMM {@link Prologue}, from each row's mean and 1/std ({@link #layerNormStats} with no
      * output): the same floats as layerNormStats writes, fma((x − mean)·rstd, w, b) per element.
      */
-    public static Gemm.Prologue layerNorm(float[] mean, float[] rstd, float[] w, float[] b) {
+    public static Prologue layerNorm(float[] mean, float[] rstd, float[] w, float[] b) {
         return (row, c0, src, s, dst, d, n) -> {
             float m = mean[row], rs = rstd[row];
             FloatVector mv = FloatVector.broadcast(S, m), rv = FloatVector.broadcast(S, rs);
@@ -502,7 +502,7 @@ public final class Ops {
      * concatenated. No per-head Q/K/V tensors are made: a task (image, head) packs that head's keys into key panels
      * and its values into value panels once (both laid out as the GEMM's B micro-panels), then per block of RB query
      * rows packs the queries (as A micro-panels), computes the RB × T scores with the 6 × 2-vector micro-kernel (one
-     * key panel stays in L1 across the block) into the layout P·V's kernel reads as A ({@link Gemm#kernel6x2Blocked}),
+     * key panel stays in L1 across the block) into the layout P·V's kernel reads as A ({@link MicroKernels#kernel6x2Blocked}),
      * exponentiates them in place (max subtracted), multiplies by V (one value panel stays in L1 across the block) and
      * divides each output row by its sum.
      * Reading K and V in place instead, a 4 KiB-strided walk per key, ran ~20% slower.
@@ -518,14 +518,14 @@ public final class Ops {
      */
     public static void attentionPanels(float[] qkv, float[] out, int batch, int tokens, int dim, int heads) {
         if (!attentionPanelsFit(batch * tokens, dim, heads))
-            throw new IllegalArgumentException("attentionPanels needs head dims that are multiples of " + Gemm.W2
+            throw new IllegalArgumentException("attentionPanels needs head dims that are multiples of " + MicroKernels.W2
                     + " and at least 6 rows; got dim " + dim + ", " + heads + " heads, " + batch * tokens + " rows");
         attention(qkv, out, batch, tokens, dim, heads, true);
     }
 
     /** Whether qkv for these shapes can come as column panels ({@link #attentionPanels}, {@link Gemm#linearPanels}). */
     public static boolean attentionPanelsFit(int rows, int dim, int heads) {
-        return rows >= 6 && dim % heads == 0 && (dim / heads) % Gemm.W2 == 0;
+        return rows >= 6 && dim % heads == 0 && (dim / heads) % MicroKernels.W2 == 0;
     }
 
     private static void attention(float[] qkv, float[] out, int batch, int tokens, int dim, int heads, boolean panels) {
@@ -582,10 +582,10 @@ public final class Ops {
             }
             // scores: the GEMM's 6 x 2-vector micro-kernel on packed Q and K panels, each 6 x W tile stored as one
             // block of group g's [key block][6][W] layout, which P·V's kernel reads as its A panel (no repacking)
-            float[] zero = Gemm.zeros(W), one = Gemm.ones(W);
+            float[] zero = MicroKernels.zeros(W), one = MicroKernels.ones(W);
             for (int jb = 0; jb < np; jb++)
                 for (int i0 = 0; i0 < rn; i0 += 6)
-                    Gemm.kernel6x2(qp, i0 * hd, kp, jb * hd * W, hd, p, i0 * tp + jb * 6 * W, W, false, zero, one, 0);
+                    MicroKernels.kernel6x2(qp, i0 * hd, kp, jb * hd * W, hd, p, i0 * tp + jb * 6 * W, W, false, zero, one, 0);
             // softmax numerators in place; each output row is divided by its sum after P·V
             for (int r = 0; r < rn; r++) inv[r] = 1f / Ops.expRowBlocked(p, r / 6 * 6 * tp + r % 6 * W, T, scale);
             for (int c = 0; c < nc; c++) {
@@ -593,11 +593,11 @@ public final class Ops {
                 for (int i0 = 0; i0 < rn; i0 += 6) {
                     int rows = Math.min(6, rn - i0), oo = (b * T + r0 + i0) * D + h * hd + d0;
                     if (rows == 6 && cols == W) {
-                        Gemm.kernel6x2Blocked(p, i0 * tp, vsrc, vbase + c * vstride, T, out, oo, D);
+                        MicroKernels.kernel6x2Blocked(p, i0 * tp, vsrc, vbase + c * vstride, T, out, oo, D);
                         for (int r = 0; r < 6; r++) scale(out, oo + r * D, W, inv[i0 + r]);
                         continue;
                     }
-                    Gemm.kernel6x2Blocked(p, i0 * tp, vsrc, vbase + c * vstride, T, tile, 0, W);
+                    MicroKernels.kernel6x2Blocked(p, i0 * tp, vsrc, vbase + c * vstride, T, tile, 0, W);
                     for (int r = 0; r < rows; r++) {
                         float f = inv[i0 + r];
                         for (int d = 0; d < cols; d++) out[oo + r * D + d] = tile[r * W + d] * f;
@@ -613,7 +613,7 @@ public final class Ops {
      */
     private static void panel6(float[] a, int s, int lda, int rows, int len, float[] ap, int d) {
         if (rows == 6) {
-            Gemm.interleave6(a, s, lda, len, ap, d);
+            MicroKernels.interleave6(a, s, lda, len, ap, d);
             return;
         }
         for (int r = 0; r < 6; r++)
@@ -700,13 +700,13 @@ public final class Ops {
         keyPanels(qkv, k0, ld, T, hd, kb);
         keyPanels(qkv, v0, ld, T, hd, vb);
         valuePanels(qkv, k0, ld, T, hd, kv);
-        float[] zero = Gemm.zeros(W), one = Gemm.ones(W);
+        float[] zero = MicroKernels.zeros(W), one = MicroKernels.ones(W);
         final int panel = tq * W; // one key block of P or dS: [T6][W]
         // S = Q Kᵀ and dP = dO Vᵀ, 6 x W tiles into the key-block panels
         for (int jb = 0; jb < np; jb++)
             for (int i0 = 0; i0 < tq; i0 += 6) {
-                Gemm.kernel6x2(qa, i0 * hd, kb, jb * hd * W, hd, pc, jb * panel + i0 * W, W, false, zero, one, 0);
-                Gemm.kernel6x2(oa, i0 * hd, vb, jb * hd * W, hd, ds, jb * panel + i0 * W, W, false, zero, one, 0);
+                MicroKernels.kernel6x2(qa, i0 * hd, kb, jb * hd * W, hd, pc, jb * panel + i0 * W, W, false, zero, one, 0);
+                MicroKernels.kernel6x2(oa, i0 * hd, vb, jb * hd * W, hd, ds, jb * panel + i0 * W, W, false, zero, one, 0);
             }
         // P = softmax(S · scale) and dS = P ⊙ (dP − Σ dP ⊙ P) · scale over each row's first T keys (the padded keys
         // stay 0: their scores and dP are products with zero panels)
@@ -741,7 +741,7 @@ public final class Ops {
         for (int c = 0; c < nc; c++) {
             int d0 = c * W, cols = Math.min(W, hd - d0);
             for (int i0 = 0; i0 < T; i0 += 6) {
-                Gemm.kernel6x2Blocked(ds, i0 * W, panel, kv, c * T * W, T, tile, 0, W);
+                MicroKernels.kernel6x2Blocked(ds, i0 * W, panel, kv, c * T * W, T, tile, 0, W);
                 for (int r = 0, rows = Math.min(6, T - i0); r < rows; r++)
                     for (int d = 0, o = q0 + (i0 + r) * ld + d0; d < cols; d++) g[o + d] += tile[r * W + d];
             }
@@ -749,8 +749,8 @@ public final class Ops {
         // dKᵀ = Qᵀ dS and dVᵀ = dOᵀ P: [dims][keys], the panels read as B over all T6 rows (zero A past T)
         for (int q = 0; q < ndg; q++)
             for (int jb = 0; jb < np; jb++) {
-                Gemm.kernel6x2(qt, q * tq * 6, ds, jb * panel, tq, dkt, q * 6 * tp + jb * W, tp, false, zero, one, 0);
-                Gemm.kernel6x2(ot, q * tq * 6, pc, jb * panel, tq, dvt, q * 6 * tp + jb * W, tp, false, zero, one, 0);
+                MicroKernels.kernel6x2(qt, q * tq * 6, ds, jb * panel, tq, dkt, q * 6 * tp + jb * W, tp, false, zero, one, 0);
+                MicroKernels.kernel6x2(ot, q * tq * 6, pc, jb * panel, tq, dvt, q * 6 * tp + jb * W, tp, false, zero, one, 0);
             }
         for (int j = 0; j < T; j++) {
             int ko = k0 + j * ld, vo = v0 + j * ld;

@@ -22,7 +22,15 @@ public final class Parallel {
 
     private static volatile Pool pool = new Pool(defaultThreads());
 
+    /** A thread that owns no segment: a segment it may access is readable by the pool's threads too. */
+    private static final Thread ANY_THREAD = Thread.ofVirtual().unstarted(() -> {});
+
     private Parallel() {}
+
+    /** Whether the pool's threads may read w (a confined arena's segment is readable by its owner thread only). */
+    static boolean poolMayRead(java.lang.foreign.MemorySegment w) {
+        return w.isAccessibleBy(ANY_THREAD);
+    }
 
     static int defaultThreads() {
         String p = System.getProperty("dino4j.threads");

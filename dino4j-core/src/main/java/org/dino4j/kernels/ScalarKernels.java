@@ -36,4 +36,33 @@ public final class ScalarKernels {
                 c[ci] = accumulate ? (float) (c[ci] + s) : (float) s;
             }
     }
+
+    /** Scalar twin of {@link Kernels#linear}: c = e(f(a) . w^T), f being a's prologue (applied first, whole). */
+    public static void linear(Mat a, MemorySegment w, Epilogue e, Mat c, int m, int n, int k) {
+        Mat fa = a.materialize(0, m, k);
+        linear(fa.data(), fa.off(), fa.ld(), w, e.bias(), e.gamma(), c.data(), c.off(), c.ld(), m, n, k, e.accumulate());
+    }
+
+    /**
+     * Scalar twin of {@link Kernels#matmul} (transA false) and {@link Kernels#matmulTransA} (a stored k x m): c =
+     * (acc ? c : 0) + op(a) . f(b), and with {@code sums} not null a's column sums over its k stored rows added in.
+     */
+    public static void matmul(Mat a, boolean transA, Mat b, Mat c, int m, int n, int k, boolean accumulate, float[] sums) {
+        Mat fb = b.materialize(0, k, n);
+        float[] at = a.data();
+        int aOff = a.off(), lda = a.ld();
+        if (transA) {
+            at = new float[m * k];
+            for (int p = 0; p < k; p++) for (int i = 0; i < m; i++) at[i * k + p] = a.data()[a.off() + p * a.ld() + i];
+            aOff = 0;
+            lda = k;
+            if (sums != null)
+                for (int i = 0; i < m; i++) {
+                    double s = 0;
+                    for (int p = 0; p < k; p++) s += at[i * k + p];
+                    sums[i] += (float) s;
+                }
+        }
+        matmul(at, aOff, lda, fb.data(), fb.off(), fb.ld(), c.data(), c.off(), c.ld(), m, n, k, accumulate);
+    }
 }

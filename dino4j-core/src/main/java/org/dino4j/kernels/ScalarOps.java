@@ -36,10 +36,16 @@ public final class ScalarOps {
 
     /** g[i] += dy[i] · (Φ(x) + x·φ(x)), in double. */
     public static void geluBackward(float[] x, float[] dy, float[] g, int n) {
+        geluBackward(x, dy, g, n, true);
+    }
+
+    /** g[i] = (accumulate ? g[i] : 0) + dy[i] · (Φ(x) + x·φ(x)), in double (g may be dy). */
+    public static void geluBackward(float[] x, float[] dy, float[] g, int n, boolean accumulate) {
         for (int i = 0; i < n; i++) {
             double z = x[i];
             double cdf = 0.5 * (1 + erf((float) (z * Ops.SQRT1_2))), pdf = Math.exp(-0.5 * z * z) / Math.sqrt(2 * Math.PI);
-            g[i] += (float) (dy[i] * (cdf + z * pdf));
+            float v = (float) (dy[i] * (cdf + z * pdf));
+            g[i] = accumulate ? g[i] + v : v;
         }
     }
 
@@ -100,7 +106,7 @@ public final class ScalarOps {
             double rs = 1 / Math.sqrt(v / c + eps);
             mean[i] = (float) m;
             rstd[i] = (float) rs;
-            for (int j = 0; j < c; j++) out[i * c + j] = (float) ((x[i * c + j] - m) * rs * w[j] + b[j]);
+            if (out != null) for (int j = 0; j < c; j++) out[i * c + j] = (float) ((x[i * c + j] - m) * rs * w[j] + b[j]);
         }
     }
 

@@ -1,6 +1,6 @@
 package org.dino4j.nn;
 
-import org.dino4j.kernels.Ops;
+import org.dino4j.kernels.Kernels;
 
 /** nn.LayerNorm over the last dimension (the official models use eps = 1e-6). */
 public record LayerNorm(float[] weight, float[] bias, float eps) {
@@ -9,6 +9,6 @@ public record LayerNorm(float[] weight, float[] bias, float eps) {
     }
 
     public void forward(float[] x, int rows, float[] out) {
-        Ops.layerNorm(x, 0, out, 0, rows, weight.length, weight, bias, eps);
+        Kernels.get().layerNorm(x, out, rows, weight.length, weight, bias, eps);
     }
 }

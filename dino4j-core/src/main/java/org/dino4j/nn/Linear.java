@@ -2,11 +2,14 @@ package org.dino4j.nn;
 
 import java.lang.foreign.MemorySegment;
 
-import org.dino4j.kernels.Gemm;
+import org.dino4j.kernels.Epilogue;
+import org.dino4j.kernels.Kernels;
+import org.dino4j.kernels.Mat;
+import org.dino4j.kernels.Weight;
 
 /**
  * nn.Linear: y = x Wᵀ + b. The weight (out × in, row-major little-endian float32) stays where it was loaded,
- * usually a memory-mapped checkpoint. With {@code prepack}, a copy in the GEMM's panel layout is made on first use
+ * usually a memory-mapped checkpoint. With {@code prepack}, a copy in the kernels' layout is made on first use
  * (one more copy of the weight on the heap, and no per-call packing); otherwise the GEMM packs panels per call.
  */
 public record Linear(MemorySegment weight, float[] bias, int in, int out, Prepacked prepacked) {
@@ -22,38 +25,31 @@ public record Linear(MemorySegment weight, float[] bias, int in, int out, Prepac
 
     /** A weight's packed copy, made once by whichever call needs it first. */
     public static final class Prepacked {
-        private volatile Gemm.PackedWeight packed;
+        private volatile Kernels.Packed packed;
 
-        Gemm.PackedWeight get(MemorySegment w, int n, int k) {
-            Gemm.PackedWeight p = packed;
+        Kernels.Packed get(MemorySegment w, int n, int k) {
+            Kernels.Packed p = packed;
             if (p == null) {
                 synchronized (this) {
-                    if ((p = packed) == null) packed = p = Gemm.pack(w, n, k);
+                    if ((p = packed) == null) packed = p = Kernels.get().pack(w, n, k);
                 }
             }
             return p;
         }
     }
 
-    private Gemm.PackedWeight packed(int rows) {
-        return prepacked == null || rows < 8 ? null : prepacked.get(weight, out, in); // few rows: B is read directly
+    /** The weight as a product for {@code rows} rows reads it: packed, except for few rows (B is then read directly). */
+    Weight weight(int rows) {
+        return new Weight(weight, prepacked == null || rows < 8 ? null : prepacked.get(weight, out, in));
     }
 
     /** y[rows, out] = x[rows, in] Wᵀ + b. */
     public void forward(float[] x, int rows, float[] y) {
-        Gemm.linear(x, 0, in, weight, packed(rows), bias, null, y, 0, out, rows, out, in, false);
-    }
-
-    /**
-     * y = x Wᵀ + b stored as column panels ({@link Gemm#linearPanels}); the packed copy is used where the machine's
-     * kernel is the one linearPanels runs (AVX2), else B is packed per call.
-     */
-    public void forwardPanels(float[] x, int rows, float[] y) {
-        Gemm.linearPanels(x, in, weight, Gemm.narrowKernel() ? packed(rows) : null, bias, y, rows, out, in);
+        Kernels.get().linear(Mat.of(x, in), weight(rows), Epilogue.bias(bias), Mat.of(y, out), rows, out, in);
     }
 
     /** x_res[rows, out] += gamma ⊙ (x Wᵀ + b): the residual add and LayerScale fused into the GEMM epilogue. */
     public void forwardResidual(float[] x, int rows, float[] gamma, float[] residual) {
-        Gemm.linear(x, 0, in, weight, packed(rows), bias, gamma, residual, 0, out, rows, out, in, true);
+        Kernels.get().linear(Mat.of(x, in), weight(rows), Epilogue.residual(bias, gamma), Mat.of(residual, out), rows, out, in);
     }
 }

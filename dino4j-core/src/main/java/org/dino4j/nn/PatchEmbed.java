@@ -1,6 +1,9 @@
 package org.dino4j.nn;
 
-import org.dino4j.kernels.Gemm;
+import org.dino4j.kernels.Epilogue;
+import org.dino4j.kernels.Kernels;
+import org.dino4j.kernels.Mat;
+import org.dino4j.kernels.Weight;
 import org.dino4j.kernels.Parallel;
 
 /**
@@ -27,6 +30,6 @@ public record PatchEmbed(Linear proj, int patchSize, int inChans) {
                 }
         });
         int d = proj.out();
-        Gemm.linear(cols, 0, k, proj.weight(), proj.bias(), null, out, row0 * d, d, n, d, k, false);
+        Kernels.get().linear(Mat.of(cols, k), Weight.of(proj.weight()), Epilogue.bias(proj.bias()), new Mat(out, row0 * d, d), n, d, k);
     }
 }

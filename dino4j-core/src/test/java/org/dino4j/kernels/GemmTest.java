@@ -322,7 +322,7 @@ class GemmTest {
             int m = s[0], n = s[1], k = s[2];
             float[] mean = rand(r, Math.max(m, k)), rstd = rand(r, Math.max(m, k)), lw = rand(r, Math.max(n, k)), lb = rand(r, Math.max(n, k));
             for (int f = 0; f < 2; f++) {
-                Gemm.Prologue pro = f == 0 ? Ops.GELU : Ops.layerNorm(mean, rstd, lw, lb);
+                Prologue pro = f == 0 ? Ops.GELU : Ops.layerNorm(mean, rstd, lw, lb);
                 String what = (f == 0 ? "GELU " : "LayerNorm ") + m + "x" + n + "x" + k;
                 // forward: c = f(a) wᵀ + bias, a m x k
                 float[] a = rand(r, m * k), w = rand(r, n * k), bias = rand(r, n), fa = new float[m * k];

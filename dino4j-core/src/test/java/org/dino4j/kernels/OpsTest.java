@@ -367,7 +367,7 @@ class OpsTest {
             Ops.layerNormStats(x, null, rows, c, w, b, 1e-6f, ms, rs);
             assertArrayEquals(ma, ms);
             assertArrayEquals(ra, rs);
-            Gemm.Prologue ln = Ops.layerNorm(ms, rs, w, b);
+            Prologue ln = Ops.layerNorm(ms, rs, w, b);
             for (int i = 0; i < rows; i++)
                 for (int c0 = 0; c0 < c; ) {
                     int len = Math.min(c - c0, 1 + r.nextInt(40));

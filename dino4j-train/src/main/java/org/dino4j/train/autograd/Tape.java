@@ -1,11 +1,13 @@
 package org.dino4j.train.autograd;
 
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
-import org.dino4j.kernels.Gemm;
-import org.dino4j.kernels.Ops;
+import org.dino4j.kernels.Epilogue;
+import org.dino4j.kernels.Kernels;
+import org.dino4j.kernels.Mat;
+import org.dino4j.kernels.Prologue;
+import org.dino4j.kernels.Weight;
 import org.dino4j.kernels.Parallel;
 
 /**
@@ -15,6 +17,8 @@ import org.dino4j.kernels.Parallel;
  * {@code layer_norm}, {@code F.normalize}, ...), so the training code reads like the official modules.
  */
 public final class Tape {
+    /** The kernels of this JVM ({@code -Ddino4j.kernels}), as the inference layers run them. */
+    private static final Kernels K = Kernels.get();
     private final List<Var> nodes = new ArrayList<>();
 
     private Var out(float[] v, int[] shape, Var... inputs) {
@@ -154,9 +158,9 @@ public final class Tape {
         int rIn = x.rows(), c = x.cols();
         if (a.length != rOut * rIn) throw new IllegalArgumentException("matrix " + a.length + " for " + rOut + " x " + rIn);
         float[] v = new float[rOut * c];
-        Gemm.matmul(a, 0, rIn, x.value, 0, c, v, 0, c, rOut, c, rIn, false);
+        K.matmul(Mat.of(a, rIn), Mat.of(x.value, c), Mat.of(v, c), rOut, c, rIn, false);
         Var o = out(v, new int[] {rOut, c}, x);
-        if (o.requiresGrad) o.backward = () -> Gemm.matmulTransA(a, 0, rIn, o.grad, 0, c, x.g(), 0, c, rIn, c, rOut, true);
+        if (o.requiresGrad) o.backward = () -> K.matmulTransA(Mat.of(a, rIn), Mat.of(o.grad, c), Mat.of(x.g(), c), rIn, c, rOut, true, null);
         return o;
     }
 
@@ -213,7 +217,7 @@ public final class Tape {
                     }
                 });
             }
-            if (gamma != null && gamma.requiresGrad) Ops.addColumnSums(g, hv, keep, rowsPerGroup, x.rows(), c, gamma.g());
+            if (gamma != null && gamma.requiresGrad) K.addColumnSums(g, hv, keep, rowsPerGroup, x.rows(), c, gamma.g());
         };
         return o;
     }
@@ -311,7 +315,7 @@ public final class Tape {
     public Var gelu(Var x) {
         float[] v = gelu(x.value);
         Var o = out(v, x.shape, x);
-        if (o.requiresGrad) o.backward = () -> Ops.geluBackward(x.value, o.grad, x.g(), v.length);
+        if (o.requiresGrad) o.backward = () -> K.geluBackward(x.value, o.grad, x.g(), v.length, true);
         return o;
     }
 
@@ -381,27 +385,26 @@ public final class Tape {
         int k = x.cols(), r = x.rows(), n = w.shape[0];
         Var o = out(linearValue(x, null, w, b), linearShape(x, n), x, w, b);
         if (o.requiresGrad) o.backward = () -> {
-            if (x.requiresGrad) Gemm.matmul(o.grad, 0, n, w.value, 0, k, x.g(), 0, k, r, k, n, true); // dX = dY W
+            if (x.requiresGrad) K.matmul(Mat.of(o.grad, n), Mat.of(w.value, k), Mat.of(x.g(), k), r, k, n, true); // dX = dY W
             // dW = dY^T X, the bias's gradient (dY's column sums) taken from the rows it packs
-            if (w.requiresGrad) Gemm.matmulTransA(o.grad, 0, n, x.value, 0, k, w.g(), 0, k, n, k, r, true, biasGrad(b));
-            else if (b != null && b.requiresGrad) Ops.addColumnSums(o.grad, r, n, b.g());
+            if (w.requiresGrad) K.matmulTransA(Mat.of(o.grad, n), Mat.of(x.value, k), Mat.of(w.g(), k), n, k, r, true, biasGrad(b));
+            else if (b != null && b.requiresGrad) K.addColumnSums(o.grad, r, n, b.g());
         };
         return o;
     }
 
-    /** The bias's gradient array when it needs one (for {@link Gemm#matmulTransA}'s column sums), else null. */
+    /** The bias's gradient array when it needs one (for {@link Kernels#matmulTransA}'s column sums), else null. */
     private static float[] biasGrad(Var b) {
         return b != null && b.requiresGrad ? b.g() : null;
     }
 
     /** f(x) Wᵀ + b (f null: x), f applied as the GEMM packs x, so that f(x) is never a whole array. */
-    private static float[] linearValue(Var x, Gemm.Prologue f, Var w, Var b) {
+    private static float[] linearValue(Var x, Prologue f, Var w, Var b) {
         int k = x.cols(), r = x.rows(), n = w.shape[0];
         if (w.shape.length != 2 || w.shape[1] != k) throw new IllegalArgumentException("linear " + x + " x " + w);
         if (b != null && b.numel() != n) throw new IllegalArgumentException("bias " + b + " for " + w);
         float[] v = new float[r * n];
-        if (f != null) Gemm.linear(x.value, k, f, MemorySegment.ofArray(w.value), b == null ? null : b.value, v, r, n, k);
-        else Gemm.linear(x.value, 0, k, MemorySegment.ofArray(w.value), b == null ? null : b.value, null, v, 0, n, r, n, k, false);
+        K.linear(new Mat(x.value, 0, k, f), Weight.of(w.value), Epilogue.bias(b == null ? null : b.value), Mat.of(v, n), r, n, k);
         return v;
     }
 
@@ -419,19 +422,19 @@ public final class Tape {
      */
     public Var geluLinear(Var h, Var w, Var b) {
         int k = h.cols(), r = h.rows(), n = w.shape[0];
-        Var o = out(linearValue(h, Ops.GELU, w, b), linearShape(h, n), h, w, b);
+        Var o = out(linearValue(h, K.geluPrologue(), w, b), linearShape(h, n), h, w, b);
         if (o.requiresGrad) o.backward = () -> {
             float[] dy = o.grad;
             if (w.requiresGrad) // dW = dY^T gelu(h)
-                Gemm.matmulTransA(dy, 0, n, h.value, 0, k, Ops.GELU, w.g(), 0, k, n, k, r, true, biasGrad(b));
-            else if (b != null && b.requiresGrad) Ops.addColumnSums(dy, r, n, b.g());
+                K.matmulTransA(Mat.of(dy, n), Mat.of(h.value, k).through(K.geluPrologue()), Mat.of(w.g(), k), n, k, r, true, biasGrad(b));
+            else if (b != null && b.requiresGrad) K.addColumnSums(dy, r, n, b.g());
             if (h.requiresGrad) {
                 float[] da = new float[r * k];
-                Gemm.matmul(dy, 0, n, w.value, 0, k, da, 0, k, r, k, n, false); // dA = dY W
+                K.matmul(Mat.of(dy, n), Mat.of(w.value, k), Mat.of(da, k), r, k, n, false); // dA = dY W
                 if (h.grad == null && h.backward != null) { // h's gradient made in place in dA, which h then keeps
-                    Ops.geluBackward(h.value, da, da, da.length, false);
+                    K.geluBackward(h.value, da, da, da.length, false);
                     h.grad = da;
-                } else Ops.geluBackward(h.value, da, h.g(), da.length);
+                } else K.geluBackward(h.value, da, h.g(), da.length, true);
             }
         };
         return o;
@@ -439,14 +442,14 @@ public final class Tape {
 
     /**
      * nn.LayerNorm over the last dimension (biased variance). Keeps each row's mean and 1/std for the backward, which
-     * recomputes x̂ from x instead of holding a copy of it ({@link Ops#layerNormStats}, {@link Ops#layerNormBackward}).
+     * recomputes x̂ from x instead of holding a copy of it ({@link Kernels#layerNormStats}, {@link Kernels#layerNormBackward}).
      */
     public Var layerNorm(Var x, Var w, Var b, float eps) {
         int r = x.rows(), c = x.cols();
         if (w.numel() != c || b.numel() != c) throw new IllegalArgumentException("layer norm of " + x + " with " + w + ", " + b);
         float[] mean = new float[r], rstd = new float[r];
         Var o = out(normalized(x, w, b, eps, mean, rstd), x.shape, x, w, b);
-        if (o.requiresGrad) o.backward = () -> Ops.layerNormBackward(x.value, o.grad, w.value, mean, rstd, r, c,
+        if (o.requiresGrad) o.backward = () -> K.layerNormBackward(x.value, o.grad, w.value, mean, rstd, r, c,
                 x.requiresGrad ? x.g() : null, w.requiresGrad ? w.g() : null, b.requiresGrad ? b.g() : null);
         return o;
     }
@@ -461,18 +464,18 @@ public final class Tape {
         int r = x.rows(), c = x.cols(), n = w.shape[0];
         if (lnw.numel() != c || lnb.numel() != c) throw new IllegalArgumentException("layer norm of " + x + " with " + lnw + ", " + lnb);
         float[] mean = new float[r], rstd = new float[r];
-        Ops.layerNormStats(x.value, null, r, c, lnw.value, lnb.value, eps, mean, rstd);
-        Gemm.Prologue ln = Ops.layerNorm(mean, rstd, lnw.value, lnb.value);
+        K.layerNormStats(x.value, null, r, c, lnw.value, lnb.value, eps, mean, rstd);
+        Prologue ln = K.layerNormPrologue(mean, rstd, lnw.value, lnb.value);
         Var o = out(linearValue(x, ln, w, b), linearShape(x, n), x, lnw, lnb, w, b);
         if (o.requiresGrad) o.backward = () -> {
             float[] dy = o.grad;
             if (w.requiresGrad) // dW = dY^T LN(x)
-                Gemm.matmulTransA(dy, 0, n, x.value, 0, c, ln, w.g(), 0, c, n, c, r, true, biasGrad(b));
-            else if (b != null && b.requiresGrad) Ops.addColumnSums(dy, r, n, b.g());
+                K.matmulTransA(Mat.of(dy, n), Mat.of(x.value, c).through(ln), Mat.of(w.g(), c), n, c, r, true, biasGrad(b));
+            else if (b != null && b.requiresGrad) K.addColumnSums(dy, r, n, b.g());
             if (x.requiresGrad || lnw.requiresGrad || lnb.requiresGrad) {
                 float[] dxn = new float[r * c];
-                Gemm.matmul(dy, 0, n, w.value, 0, c, dxn, 0, c, r, c, n, false); // d LN(x) = dY W
-                Ops.layerNormBackward(x.value, dxn, lnw.value, mean, rstd, r, c, x.requiresGrad ? x.g() : null,
+                K.matmul(Mat.of(dy, n), Mat.of(w.value, c), Mat.of(dxn, c), r, c, n, false); // d LN(x) = dY W
+                K.layerNormBackward(x.value, dxn, lnw.value, mean, rstd, r, c, x.requiresGrad ? x.g() : null,
                         lnw.requiresGrad ? lnw.g() : null, lnb.requiresGrad ? lnb.g() : null);
             }
         };
@@ -482,7 +485,7 @@ public final class Tape {
     /** layer_norm(x) (a new array), each row's mean and 1/std into mean and rstd. */
     private static float[] normalized(Var x, Var lnw, Var lnb, float eps, float[] mean, float[] rstd) {
         float[] v = new float[x.numel()];
-        Ops.layerNormStats(x.value, v, x.rows(), x.cols(), lnw.value, lnb.value, eps, mean, rstd);
+        K.layerNormStats(x.value, v, x.rows(), x.cols(), lnw.value, lnb.value, eps, mean, rstd);
         return v;
     }
 
@@ -559,16 +562,16 @@ public final class Tape {
     /**
      * Multi-head self-attention core, softmax(q k^T / sqrt(hd)) v, from the qkv Linear's output [B*T, 3D] (q, k, v
      * heads side by side, as the official Attention) to [B*T, D]. The forward is the inference engine's fused
-     * attention ({@link Ops#attention}) and keeps nothing but its output; the backward ({@link Ops#attentionBackward})
+     * attention ({@link Kernels#attention}) and keeps nothing but its output; the backward ({@link Kernels#attentionBackward})
      * recomputes the probabilities.
      */
     public Var attention(Var qkv, int batch, int tokens, int heads) {
         int d3 = qkv.cols(), d = d3 / 3;
         if (qkv.rows() != batch * tokens || d % heads != 0) throw new IllegalArgumentException("attention over " + qkv);
         float[] out = new float[batch * tokens * d];
-        Ops.attention(qkv.value, out, batch, tokens, d, heads);
+        K.attention(qkv.value, out, batch, tokens, d, heads);
         Var o = out(out, new int[] {batch * tokens, d}, qkv);
-        if (o.requiresGrad) o.backward = () -> Ops.attentionBackward(qkv.value, o.grad, qkv.g(), batch, tokens, d, heads);
+        if (o.requiresGrad) o.backward = () -> K.attentionBackward(qkv.value, o.grad, qkv.g(), batch, tokens, d, heads);
         return o;
     }
 
@@ -582,7 +585,7 @@ public final class Tape {
         float[] v = new float[r];
         Parallel.forRange(r, 1, (lo, hi) -> {
             float[] p = new float[k]; // the probabilities are recomputed in the backward, not kept (rows x K floats)
-            for (int i = lo; i < hi; i++) v[i] = Ops.softCrossEntropyRow(s.value, i * k, k, 1f / temp, t, i * k, p, 0);
+            for (int i = lo; i < hi; i++) v[i] = K.softCrossEntropyRow(s.value, i * k, k, 1f / temp, t, i * k, p, 0);
         });
         Var o = out(v, new int[] {r}, s);
         if (o.requiresGrad) o.backward = () -> {
@@ -590,8 +593,8 @@ public final class Tape {
             Parallel.forRange(r, 1, (lo, hi) -> {
                 float[] p = new float[k];
                 for (int i = lo; i < hi; i++) {
-                    Ops.softCrossEntropyRow(s.value, i * k, k, 1f / temp, t, i * k, p, 0);
-                    float tsum = (float) Ops.sum(t, i * k, k), c = o.grad[i] / temp;
+                    K.softCrossEntropyRow(s.value, i * k, k, 1f / temp, t, i * k, p, 0);
+                    float tsum = (float) K.sum(t, i * k, k), c = o.grad[i] / temp;
                     for (int j = 0, q = i * k; j < k; j++, q++) g[q] += c * (p[j] * tsum - t[q]); // float: vectorised by C2
                 }
             });
@@ -681,7 +684,7 @@ public final class Tape {
     /** GELU of a copy of x. */
     private static float[] gelu(float[] x) {
         float[] v = x.clone();
-        Ops.geluParallel(v, 0, v.length);
+        K.gelu(v, 0, v.length);
         return v;
     }
 

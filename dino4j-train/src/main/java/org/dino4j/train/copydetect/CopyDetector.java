@@ -1,7 +1,6 @@
 package org.dino4j.train.copydetect;
 
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -10,8 +9,10 @@ import org.dino4j.io.Json;
 import org.dino4j.io.SafeTensors;
 import org.dino4j.io.TensorEntry;
 import org.dino4j.io.TensorStore;
-import org.dino4j.kernels.Gemm;
-import org.dino4j.kernels.Ops;
+import org.dino4j.kernels.Epilogue;
+import org.dino4j.kernels.Kernels;
+import org.dino4j.kernels.Mat;
+import org.dino4j.kernels.Weight;
 
 /**
  * A copy-detection descriptor in the spirit of SSCD (Pizzi et al., CVPR 2022; the model the paper's deduplication
@@ -40,11 +41,11 @@ public record CopyDetector(int side, int channels, int hidden, int dim, float[] 
         int in = inputSize();
         if (x.length != (long) n * in) throw new IllegalArgumentException(x.length + " floats for " + n + " inputs of " + in);
         float[] h1 = new float[n * hidden], h2 = new float[n * hidden], out = new float[n * dim];
-        Gemm.linear(x, 0, in, MemorySegment.ofArray(w1), b1, null, h1, 0, hidden, n, hidden, in, false);
-        Ops.geluParallel(h1, 0, h1.length);
-        Gemm.linear(h1, 0, hidden, MemorySegment.ofArray(w2), b2, null, h2, 0, hidden, n, hidden, hidden, false);
-        Ops.geluParallel(h2, 0, h2.length);
-        Gemm.linear(h2, 0, hidden, MemorySegment.ofArray(w3), b3, null, out, 0, dim, n, dim, hidden, false);
+        Kernels.get().linear(Mat.of(x, in), Weight.of(w1), Epilogue.bias(b1), Mat.of(h1, hidden), n, hidden, in);
+        Kernels.get().gelu(h1, 0, h1.length);
+        Kernels.get().linear(Mat.of(h1, hidden), Weight.of(w2), Epilogue.bias(b2), Mat.of(h2, hidden), n, hidden, hidden);
+        Kernels.get().gelu(h2, 0, h2.length);
+        Kernels.get().linear(Mat.of(h2, hidden), Weight.of(w3), Epilogue.bias(b3), Mat.of(out, dim), n, dim, hidden);
         for (int i = 0; i < n; i++) {
             double s = 0;
             for (int j = 0; j < dim; j++) s += (double) out[i * dim + j] * out[i * dim + j];

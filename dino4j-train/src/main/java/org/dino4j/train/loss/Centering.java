@@ -1,6 +1,6 @@
 package org.dino4j.train.loss;
 
-import org.dino4j.kernels.Ops;
+import org.dino4j.kernels.Kernels;
 import org.dino4j.kernels.Parallel;
 
 /**
@@ -38,14 +38,14 @@ public final class Centering {
         // exp(t/temp), as the official code; only where that would overflow float (a logit above ~60·temp: the
         // official result is then NaN) is a constant subtracted first, which the division by the total cancels
         float[] rowMax = new float[rows];
-        Parallel.forEach(rows, i -> rowMax[i] = Ops.max(t, i * k, k));
+        Parallel.forEach(rows, i -> rowMax[i] = Kernels.get().max(t, i * k, k));
         float max = Float.NEGATIVE_INFINITY;
         for (float m : rowMax) max = Math.max(max, m);
         float shift = Math.max(0f, max / temp - 60f);
         double[] rowSum = new double[rows];
         Parallel.forEach(rows, i -> {
-            Ops.expDiv(t, i * k, q, i * k, k, temp, shift);
-            rowSum[i] = Ops.sum(q, i * k, k);
+            Kernels.get().expDiv(t, i * k, q, i * k, k, temp, shift);
+            rowSum[i] = Kernels.get().sum(q, i * k, k);
         });
         double total = 0;
         for (double v : rowSum) total += v;
@@ -65,7 +65,7 @@ public final class Centering {
                 float[] p = part[c];
                 java.util.Arrays.fill(p, 0f);
                 for (int i = rows * c / chunks, end = rows * (c + 1) / chunks; i < end; i++)
-                    Ops.sinkhornRow(q, i * k, k, colSum, kf, bf, last ? null : p); // p: the next round's column sums
+                    Kernels.get().sinkhornRow(q, i * k, k, colSum, kf, bf, last ? null : p); // p: the next round's column sums
             });
         }
         return q;

@@ -1,0 +1,478 @@
+package org.dino4j.kernels;
+
+import java.lang.invoke.VarHandle;
+import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The register-blocked micro-kernels of the Vector API implementation, shared by its two drivers: the packed GEMM
+ * ({@link Gemm}, which picks the 6 x 3 or 6 x 2 shape for the machine) and fused attention ({@link Ops#attention},
+ * which runs the 6 x 2 one, and its A-blocked variant, on its own panels). Each computes one MR x NR tile of C from
+ * a k-major A micro-panel (MR rows side by side) and a k-major B micro-panel (NR columns), arrays in and out.
+ * The kernels are unrolled by hand, deliberately: see {@link #kernel4x2} and {@link #kernel6x2} for why.
+ */
+final class MicroKernels {
+    private static final VectorSpecies<Float> S = VectorWidth.FLOAT;
+    private static final int L = S.length();
+    /** Width of the narrow kernels' B micro-panel (2 vectors). */
+    static final int W2 = 2 * L;
+    private static final int W2_SHIFT = Integer.numberOfTrailingZeros(W2); // W2 is a power of two
+
+    private MicroKernels() {}
+
+    /** The micro-kernel of this shape: 6 x 3 vectors (wide), else 6 x 2 or 4 x 2 by rows. Arrays in, no vectors: nothing to box. */
+    static void micro(boolean wide, int mr, float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo,
+                              boolean load, float[] bs, float[] gs, int bj) {
+        if (wide) kernel6x3(ap, ao, bp, bo, kc, out, oo, ldo, load, bs, gs, bj);
+        else if (mr == 6) kernel6x2(ap, ao, bp, bo, kc, out, oo, ldo, load, bs, gs, bj);
+        else kernel4x2(ap, ao, bp, bo, kc, out, oo, ldo, load, bs, gs, bj);
+    }
+
+    /**
+     * out[4 x 2L] = (load ? out : 0) + A micro-panel (kc x 4, k-major) x B micro-panel (kc x 2L, k-major).
+     * C2 schedules all of an iteration's broadcasts before the FMAs, so the live set is rows*vectors accumulators
+     * + rows broadcasts + vectors B loads: 8 + 4 + 2 = 14 of AVX2's 16 registers. (6 x 2 written the same way needs
+     * 20 and spills an accumulator to the stack every iteration, which halves the speed: see {@link #kernel6x2}.)
+     */
+    static void kernel4x2(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo,
+                                  boolean load, float[] bs, float[] gs, int bj) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+                c30 = c00, c31 = c00;
+        for (int p = 0; p < kc; p++) {
+            int bi = bo + p * (2 * L), ai = ao + p * 4;
+            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
+            FloatVector x = FloatVector.broadcast(S, ap[ai]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(S, ap[ai + 1]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(S, ap[ai + 2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(S, ap[ai + 3]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+        }
+        // out = (sum + bias) * gamma (+ out when load); partial sums pass all-zero bias and all-one gamma arrays.
+        // Written out here rather than through a helper taking vectors: if C2 ever declines to inline such a
+        // helper (its compiled size grows once every epilogue path has run), each call boxes its vector
+        // arguments and the GEMM runs ~4x slower. The only branch ends in the stores (no vector phi).
+        FloatVector bb0 = FloatVector.fromArray(S, bs, bj), bb1 = FloatVector.fromArray(S, bs, bj + L);
+        FloatVector g0 = FloatVector.fromArray(S, gs, bj), g1 = FloatVector.fromArray(S, gs, bj + L);
+        c00 = c00.add(bb0).mul(g0); c01 = c01.add(bb1).mul(g1);
+        c10 = c10.add(bb0).mul(g0); c11 = c11.add(bb1).mul(g1);
+        c20 = c20.add(bb0).mul(g0); c21 = c21.add(bb1).mul(g1);
+        c30 = c30.add(bb0).mul(g0); c31 = c31.add(bb1).mul(g1);
+        int o1 = oo + ldo, o2 = oo + 2 * ldo, o3 = oo + 3 * ldo;
+        if (load) {
+            c00.add(FloatVector.fromArray(S, out, oo)).intoArray(out, oo);
+            c01.add(FloatVector.fromArray(S, out, oo + L)).intoArray(out, oo + L);
+            c10.add(FloatVector.fromArray(S, out, o1)).intoArray(out, o1);
+            c11.add(FloatVector.fromArray(S, out, o1 + L)).intoArray(out, o1 + L);
+            c20.add(FloatVector.fromArray(S, out, o2)).intoArray(out, o2);
+            c21.add(FloatVector.fromArray(S, out, o2 + L)).intoArray(out, o2 + L);
+            c30.add(FloatVector.fromArray(S, out, o3)).intoArray(out, o3);
+            c31.add(FloatVector.fromArray(S, out, o3 + L)).intoArray(out, o3 + L);
+        } else {
+            c00.intoArray(out, oo); c01.intoArray(out, oo + L);
+            c10.intoArray(out, o1); c11.intoArray(out, o1 + L);
+            c20.intoArray(out, o2); c21.intoArray(out, o2 + L);
+            c30.intoArray(out, o3); c31.intoArray(out, o3 + L);
+        }
+    }
+
+    /**
+     * As {@link #kernel4x2} with 6 rows: 12 accumulators. C2 would schedule all six broadcasts first (20 live
+     * registers, a spill per iteration); a load-load fence after each row keeps the next row's broadcast below it, so
+     * only one broadcast is live (12 + 2 B + 1 = 15). On x86 the fence emits no instruction: it only orders C2's
+     * schedule. The loop takes four k steps per iteration, so that the loads use constant offsets from one index and
+     * the loop's own instructions are amortised (MLAS's AVX2 kernel has the same shape): ViT-S/14 forwards in one JVM
+     * took 0.913-0.966 of the time of the one-step loop (batch 8), 0.944 (batch 1). The four steps and the remainder
+     * loop are written out, not a helper per step: a helper taking vectors boxes them once C2 declines to inline it
+     * (see {@link #kernel4x2}'s epilogue). The same unrolling of the 4 x 2 kernel (then attention's QKᵀ, 64 k steps)
+     * was slower, so it keeps one step.
+     */
+    static void kernel6x2(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo,
+                          boolean load, float[] bs, float[] gs, int bj) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+                c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+        FloatVector b0, b1, x;
+        int bi, ai, p = 0;
+        for (; p + 3 < kc; p += 4) {
+            bi = bo + p * (2 * L); ai = ao + p * 6;
+            b0 = FloatVector.fromArray(S, bp, bi);
+            b1 = FloatVector.fromArray(S, bp, bi + L);
+            x = FloatVector.broadcast(S, ap[ai]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 1]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 3]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 4]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 5]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+            VarHandle.loadLoadFence();
+            bi = bo + (p + 1) * (2 * L); ai = ao + (p + 1) * 6;
+            b0 = FloatVector.fromArray(S, bp, bi);
+            b1 = FloatVector.fromArray(S, bp, bi + L);
+            x = FloatVector.broadcast(S, ap[ai]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 1]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 3]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 4]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 5]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+            VarHandle.loadLoadFence();
+            bi = bo + (p + 2) * (2 * L); ai = ao + (p + 2) * 6;
+            b0 = FloatVector.fromArray(S, bp, bi);
+            b1 = FloatVector.fromArray(S, bp, bi + L);
+            x = FloatVector.broadcast(S, ap[ai]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 1]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 3]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 4]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 5]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+            VarHandle.loadLoadFence();
+            bi = bo + (p + 3) * (2 * L); ai = ao + (p + 3) * 6;
+            b0 = FloatVector.fromArray(S, bp, bi);
+            b1 = FloatVector.fromArray(S, bp, bi + L);
+            x = FloatVector.broadcast(S, ap[ai]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 1]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 3]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 4]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 5]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+        }
+        for (; p < kc; p++) {
+            bi = bo + p * (2 * L); ai = ao + p * 6;
+            b0 = FloatVector.fromArray(S, bp, bi);
+            b1 = FloatVector.fromArray(S, bp, bi + L);
+            x = FloatVector.broadcast(S, ap[ai]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 1]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 3]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 4]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 5]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+        }
+        FloatVector bb0 = FloatVector.fromArray(S, bs, bj), bb1 = FloatVector.fromArray(S, bs, bj + L);
+        FloatVector g0 = FloatVector.fromArray(S, gs, bj), g1 = FloatVector.fromArray(S, gs, bj + L);
+        c00 = c00.add(bb0).mul(g0); c01 = c01.add(bb1).mul(g1);
+        c10 = c10.add(bb0).mul(g0); c11 = c11.add(bb1).mul(g1);
+        c20 = c20.add(bb0).mul(g0); c21 = c21.add(bb1).mul(g1);
+        c30 = c30.add(bb0).mul(g0); c31 = c31.add(bb1).mul(g1);
+        c40 = c40.add(bb0).mul(g0); c41 = c41.add(bb1).mul(g1);
+        c50 = c50.add(bb0).mul(g0); c51 = c51.add(bb1).mul(g1);
+        int o1 = oo + ldo, o2 = oo + 2 * ldo, o3 = oo + 3 * ldo, o4 = oo + 4 * ldo, o5 = oo + 5 * ldo;
+        if (load) { // as kernel4x2: no helper taking vectors, no vector phi
+            c00.add(FloatVector.fromArray(S, out, oo)).intoArray(out, oo);
+            c01.add(FloatVector.fromArray(S, out, oo + L)).intoArray(out, oo + L);
+            c10.add(FloatVector.fromArray(S, out, o1)).intoArray(out, o1);
+            c11.add(FloatVector.fromArray(S, out, o1 + L)).intoArray(out, o1 + L);
+            c20.add(FloatVector.fromArray(S, out, o2)).intoArray(out, o2);
+            c21.add(FloatVector.fromArray(S, out, o2 + L)).intoArray(out, o2 + L);
+            c30.add(FloatVector.fromArray(S, out, o3)).intoArray(out, o3);
+            c31.add(FloatVector.fromArray(S, out, o3 + L)).intoArray(out, o3 + L);
+            c40.add(FloatVector.fromArray(S, out, o4)).intoArray(out, o4);
+            c41.add(FloatVector.fromArray(S, out, o4 + L)).intoArray(out, o4 + L);
+            c50.add(FloatVector.fromArray(S, out, o5)).intoArray(out, o5);
+            c51.add(FloatVector.fromArray(S, out, o5 + L)).intoArray(out, o5 + L);
+        } else {
+            c00.intoArray(out, oo); c01.intoArray(out, oo + L);
+            c10.intoArray(out, o1); c11.intoArray(out, o1 + L);
+            c20.intoArray(out, o2); c21.intoArray(out, o2 + L);
+            c30.intoArray(out, o3); c31.intoArray(out, o3 + L);
+            c40.intoArray(out, o4); c41.intoArray(out, o4 + L);
+            c50.intoArray(out, o5); c51.intoArray(out, o5 + L);
+        }
+    }
+
+    /**
+     * {@link #kernel6x2} with A as [k/W2][6][W2] (W2 = 2L, the kernel's width: row r's k values in blocks of W2, the
+     * six rows' blocks side by side) instead of [k][6]: the layout kernel6x2 itself writes when its 6 x W2 C tiles go
+     * to consecutive 6·W2-float blocks (ldo = W2), so attention's scores feed P·V with no repacking. No epilogue: C is
+     * stored. Written out as kernel6x2 is (see there).
+     */
+    static void kernel6x2Blocked(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo) {
+        kernel6x2Blocked(ap, ao, 6 * W2, bp, bo, kc, out, oo, ldo);
+    }
+
+    /**
+     * As {@link #kernel6x2Blocked(float[], int, float[], int, int, float[], int, int)} with A's k blocks {@code as}
+     * floats apart instead of 6·W2 (the six rows' W2-float pieces of one block stay W2 apart): attention's backward
+     * reads dS from key-block column panels, [key block][query][W2].
+     */
+    static void kernel6x2Blocked(float[] ap, int ao, int as, float[] bp, int bo, int kc, float[] out, int oo, int ldo) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+                c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+        FloatVector b0, b1, x;
+        int bi, ai, p = 0;
+        for (; p + 3 < kc; p += 4) { // p % 4 == 0: the four steps lie in one block
+            ai = ao + (p >> W2_SHIFT) * as + (p & (W2 - 1));
+            bi = bo + p * (2 * L);
+            b0 = FloatVector.fromArray(S, bp, bi);
+            b1 = FloatVector.fromArray(S, bp, bi + L);
+            x = FloatVector.broadcast(S, ap[ai]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + W2]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 2 * W2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 3 * W2]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 4 * W2]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 5 * W2]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+            VarHandle.loadLoadFence();
+            bi = bo + (p + 1) * (2 * L);
+            b0 = FloatVector.fromArray(S, bp, bi);
+            b1 = FloatVector.fromArray(S, bp, bi + L);
+            x = FloatVector.broadcast(S, ap[ai + 1]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + W2 + 1]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 2 * W2 + 1]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 3 * W2 + 1]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 4 * W2 + 1]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 5 * W2 + 1]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+            VarHandle.loadLoadFence();
+            bi = bo + (p + 2) * (2 * L);
+            b0 = FloatVector.fromArray(S, bp, bi);
+            b1 = FloatVector.fromArray(S, bp, bi + L);
+            x = FloatVector.broadcast(S, ap[ai + 2]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + W2 + 2]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 2 * W2 + 2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 3 * W2 + 2]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 4 * W2 + 2]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 5 * W2 + 2]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+            VarHandle.loadLoadFence();
+            bi = bo + (p + 3) * (2 * L);
+            b0 = FloatVector.fromArray(S, bp, bi);
+            b1 = FloatVector.fromArray(S, bp, bi + L);
+            x = FloatVector.broadcast(S, ap[ai + 3]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + W2 + 3]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 2 * W2 + 3]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 3 * W2 + 3]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 4 * W2 + 3]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 5 * W2 + 3]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+        }
+        for (; p < kc; p++) {
+            bi = bo + p * (2 * L); ai = ao + (p >> W2_SHIFT) * as + (p & (W2 - 1));
+            b0 = FloatVector.fromArray(S, bp, bi);
+            b1 = FloatVector.fromArray(S, bp, bi + L);
+            x = FloatVector.broadcast(S, ap[ai]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + W2]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 2 * W2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 3 * W2]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 4 * W2]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 5 * W2]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+        }
+        int o1 = oo + ldo, o2 = oo + 2 * ldo, o3 = oo + 3 * ldo, o4 = oo + 4 * ldo, o5 = oo + 5 * ldo;
+        c00.intoArray(out, oo); c01.intoArray(out, oo + L);
+        c10.intoArray(out, o1); c11.intoArray(out, o1 + L);
+        c20.intoArray(out, o2); c21.intoArray(out, o2 + L);
+        c30.intoArray(out, o3); c31.intoArray(out, o3 + L);
+        c40.intoArray(out, o4); c41.intoArray(out, o4 + L);
+        c50.intoArray(out, o5); c51.intoArray(out, o5 + L);
+    }
+
+    private static volatile float[] zeros = new float[4096], ones = filled(4096);
+
+    private static float[] filled(int n) {
+        float[] a = new float[n];
+        Arrays.fill(a, 1f);
+        return a;
+    }
+
+    /** A shared all-zero array of length >= n (never written). */
+    static float[] zeros(int n) {
+        float[] z = zeros;
+        if (z.length < n) zeros = z = new float[Math.max(n, 2 * z.length)];
+        return z;
+    }
+
+    /** A shared all-one array of length >= n (never written). */
+    static float[] ones(int n) {
+        float[] a = ones;
+        if (a.length < n) ones = a = filled(Math.max(n, 2 * a.length));
+        return a;
+    }
+
+    /**
+     * As {@link #kernel4x2} with 6 rows x 3 vectors, for 32-register ISAs (AVX-512, NEON/SVE): 18 accumulators +
+     * 6 broadcasts + 3 B = 27 registers.
+     */
+    private static void kernel6x3(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo,
+                                  boolean load, float[] bs, float[] gs, int bj) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00,
+                c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00,
+                c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00, c52 = c00;
+        for (int p = 0; p < kc; p++) {
+            int bi = bo + p * (3 * L), ai = ao + p * 6;
+            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
+            FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
+            FloatVector x = FloatVector.broadcast(S, ap[ai]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); c02 = x.fma(b2, c02);
+            x = FloatVector.broadcast(S, ap[ai + 1]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); c12 = x.fma(b2, c12);
+            x = FloatVector.broadcast(S, ap[ai + 2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); c22 = x.fma(b2, c22);
+            x = FloatVector.broadcast(S, ap[ai + 3]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); c32 = x.fma(b2, c32);
+            x = FloatVector.broadcast(S, ap[ai + 4]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); c42 = x.fma(b2, c42);
+            x = FloatVector.broadcast(S, ap[ai + 5]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); c52 = x.fma(b2, c52);
+        }
+        FloatVector bb0 = FloatVector.fromArray(S, bs, bj), bb1 = FloatVector.fromArray(S, bs, bj + L),
+                bb2 = FloatVector.fromArray(S, bs, bj + 2 * L);
+        FloatVector g0 = FloatVector.fromArray(S, gs, bj), g1 = FloatVector.fromArray(S, gs, bj + L),
+                g2 = FloatVector.fromArray(S, gs, bj + 2 * L);
+        c00 = c00.add(bb0).mul(g0); c01 = c01.add(bb1).mul(g1); c02 = c02.add(bb2).mul(g2);
+        c10 = c10.add(bb0).mul(g0); c11 = c11.add(bb1).mul(g1); c12 = c12.add(bb2).mul(g2);
+        c20 = c20.add(bb0).mul(g0); c21 = c21.add(bb1).mul(g1); c22 = c22.add(bb2).mul(g2);
+        c30 = c30.add(bb0).mul(g0); c31 = c31.add(bb1).mul(g1); c32 = c32.add(bb2).mul(g2);
+        c40 = c40.add(bb0).mul(g0); c41 = c41.add(bb1).mul(g1); c42 = c42.add(bb2).mul(g2);
+        c50 = c50.add(bb0).mul(g0); c51 = c51.add(bb1).mul(g1); c52 = c52.add(bb2).mul(g2);
+        int o1 = oo + ldo, o2 = oo + 2 * ldo, o3 = oo + 3 * ldo, o4 = oo + 4 * ldo, o5 = oo + 5 * ldo;
+        if (load) { // as kernel4x2: no helper taking vectors, no vector phi
+            c00.add(FloatVector.fromArray(S, out, oo)).intoArray(out, oo);
+            c01.add(FloatVector.fromArray(S, out, oo + L)).intoArray(out, oo + L);
+            c02.add(FloatVector.fromArray(S, out, oo + 2 * L)).intoArray(out, oo + 2 * L);
+            c10.add(FloatVector.fromArray(S, out, o1)).intoArray(out, o1);
+            c11.add(FloatVector.fromArray(S, out, o1 + L)).intoArray(out, o1 + L);
+            c12.add(FloatVector.fromArray(S, out, o1 + 2 * L)).intoArray(out, o1 + 2 * L);
+            c20.add(FloatVector.fromArray(S, out, o2)).intoArray(out, o2);
+            c21.add(FloatVector.fromArray(S, out, o2 + L)).intoArray(out, o2 + L);
+            c22.add(FloatVector.fromArray(S, out, o2 + 2 * L)).intoArray(out, o2 + 2 * L);
+            c30.add(FloatVector.fromArray(S, out, o3)).intoArray(out, o3);
+            c31.add(FloatVector.fromArray(S, out, o3 + L)).intoArray(out, o3 + L);
+            c32.add(FloatVector.fromArray(S, out, o3 + 2 * L)).intoArray(out, o3 + 2 * L);
+            c40.add(FloatVector.fromArray(S, out, o4)).intoArray(out, o4);
+            c41.add(FloatVector.fromArray(S, out, o4 + L)).intoArray(out, o4 + L);
+            c42.add(FloatVector.fromArray(S, out, o4 + 2 * L)).intoArray(out, o4 + 2 * L);
+            c50.add(FloatVector.fromArray(S, out, o5)).intoArray(out, o5);
+            c51.add(FloatVector.fromArray(S, out, o5 + L)).intoArray(out, o5 + L);
+            c52.add(FloatVector.fromArray(S, out, o5 + 2 * L)).intoArray(out, o5 + 2 * L);
+        } else {
+            c00.intoArray(out, oo); c01.intoArray(out, oo + L); c02.intoArray(out, oo + 2 * L);
+            c10.intoArray(out, o1); c11.intoArray(out, o1 + L); c12.intoArray(out, o1 + 2 * L);
+            c20.intoArray(out, o2); c21.intoArray(out, o2 + L); c22.intoArray(out, o2 + 2 * L);
+            c30.intoArray(out, o3); c31.intoArray(out, o3 + L); c32.intoArray(out, o3 + 2 * L);
+            c40.intoArray(out, o4); c41.intoArray(out, o4 + L); c42.intoArray(out, o4 + 2 * L);
+            c50.intoArray(out, o5); c51.intoArray(out, o5 + L); c52.intoArray(out, o5 + 2 * L);
+        }
+    }
+
+    /** ap[d + kk*6 + r] = a[s + r*lda + kk] for r < 6, kk < len: six rows read side by side, written in order. */
+    static void interleave6(float[] a, int s, int lda, int len, float[] ap, int d) {
+        int s1 = s + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda;
+        for (int kk = 0; kk < len; kk++) {
+            int o = d + kk * 6;
+            ap[o] = a[s + kk];
+            ap[o + 1] = a[s1 + kk];
+            ap[o + 2] = a[s2 + kk];
+            ap[o + 3] = a[s3 + kk];
+            ap[o + 4] = a[s4 + kk];
+            ap[o + 5] = a[s5 + kk];
+        }
+    }
+}
