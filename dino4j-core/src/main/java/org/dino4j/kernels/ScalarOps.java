@@ -106,8 +106,15 @@ public final class ScalarOps {
             double rs = 1 / Math.sqrt(v / c + eps);
             mean[i] = (float) m;
             rstd[i] = (float) rs;
-            if (out != null) for (int j = 0; j < c; j++) out[i * c + j] = (float) ((x[i * c + j] - m) * rs * w[j] + b[j]);
+            // from the stored (float) mean and 1/std, as the LayerNorm prologue normalises: a fused LN + linear then
+            // gives the floats of its parts on the twins too
+            if (out != null) for (int j = 0; j < c; j++) out[i * c + j] = layerNormAt(x[i * c + j], mean[i], rstd[i], w[j], b[j]);
         }
+    }
+
+    /** (x − mean) · rstd · w + b in double, from the stored mean and 1/std. */
+    static float layerNormAt(float x, float mean, float rstd, float w, float b) {
+        return (float) ((x - (double) mean) * rstd * w + b);
     }
 
     public static void layerNormBackward(float[] x, float[] dy, float[] w, float[] mean, float[] rstd, int rows, int c,

@@ -81,8 +81,7 @@ final class ScalarTwins implements Kernels {
     @Override
     public Prologue layerNormPrologue(float[] mean, float[] rstd, float[] w, float[] b) {
         return (row, c0, src, s, dst, d, n) -> {
-            for (int j = 0; j < n; j++)
-                dst[d + j] = (float) ((src[s + j] - (double) mean[row]) * rstd[row] * w[c0 + j] + b[c0 + j]);
+            for (int j = 0; j < n; j++) dst[d + j] = ScalarOps.layerNormAt(src[s + j], mean[row], rstd[row], w[c0 + j], b[c0 + j]);
         };
     }
 

@@ -4,8 +4,11 @@ import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
-import org.dino4j.kernels.Gemm;
+import org.dino4j.kernels.Epilogue;
+import org.dino4j.kernels.Kernels;
+import org.dino4j.kernels.Mat;
 import org.dino4j.kernels.Parallel;
+import org.dino4j.kernels.Weight;
 
 /**
  * k-means (squared L2), as {@code facebookresearch/ssl-data-curation}'s {@code kmeans_gpu.py}: greedy k-means++
@@ -176,7 +179,8 @@ public final class KMeans {
             Arrays.fill(best, Float.POSITIVE_INFINITY);
             for (int j0 = 0; j0 < k; j0 += COL_BLOCK) {
                 int cols = Math.min(COL_BLOCK, k - j0);
-                Gemm.linear(x, i0 * d, d, cs.asSlice(4L * j0 * d, 4L * cols * d), null, null, s, 0, cols, rows, cols, d, false);
+                Kernels.get().linear(new Mat(x, i0 * d, d), Weight.of(cs.asSlice(4L * j0 * d, 4L * cols * d)), Epilogue.STORE,
+                        Mat.of(s, cols), rows, cols, d);
                 for (int r = 0; r < rows; r++) {
                     float bv = best[r];
                     int bi = assign[i0 + r];
@@ -267,7 +271,7 @@ public final class KMeans {
         float[] cn = rowSqNorms(Arrays.copyOfRange(c, t0 * d, (t0 + count) * d), count, d);
         MemorySegment xs = MemorySegment.ofArray(x);
         // centres x all rows as one GEMM: a = centres (count x d), w = the rows (n x d)
-        Gemm.linear(c, t0 * d, d, xs, null, null, out, 0, n, count, n, d, false);
+        Kernels.get().linear(new Mat(c, t0 * d, d), Weight.of(xs), Epilogue.STORE, Mat.of(out, n), count, n, d);
         for (int t = 0; t < count; t++)
             for (int i = 0; i < n; i++) out[t * n + i] = Math.max(0f, xn[i] - 2 * out[t * n + i] + cn[t]);
         if (min != null) {

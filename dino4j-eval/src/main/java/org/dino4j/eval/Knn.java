@@ -4,8 +4,11 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
-import org.dino4j.kernels.Gemm;
+import org.dino4j.kernels.Epilogue;
+import org.dino4j.kernels.Kernels;
+import org.dino4j.kernels.Mat;
 import org.dino4j.kernels.Parallel;
+import org.dino4j.kernels.Weight;
 
 /**
  * Weighted k-NN classification as the official {@code dinov2/eval/knn.py} (KnnModule): L2-normalised features,
@@ -120,7 +123,8 @@ public final class Knn {
             int[] filled = new int[rows];
             for (int j0 = 0; j0 < n; j0 += TRAIN_BLOCK) {
                 int cols = Math.min(TRAIN_BLOCK, n - j0);
-                Gemm.linear(te, i0 * d, d, train.asSlice(4L * j0 * d, 4L * cols * d), null, null, s, 0, cols, rows, cols, d, false);
+                Kernels.get().linear(new Mat(te, i0 * d, d), Weight.of(train.asSlice(4L * j0 * d, 4L * cols * d)), Epilogue.STORE,
+                        Mat.of(s, cols), rows, cols, d);
                 for (int r = 0; r < rows; r++) {
                     float[] ts = topS[r];
                     int[] ti = topI[r];

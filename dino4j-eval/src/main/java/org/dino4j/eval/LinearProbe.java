@@ -1,6 +1,5 @@
 package org.dino4j.eval;
 
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -9,7 +8,10 @@ import java.util.function.IntConsumer;
 import org.dino4j.data.Dataset;
 import org.dino4j.data.ImageDecoder;
 import org.dino4j.data.Preprocess;
-import org.dino4j.kernels.Gemm;
+import org.dino4j.kernels.Epilogue;
+import org.dino4j.kernels.Kernels;
+import org.dino4j.kernels.Mat;
+import org.dino4j.kernels.Weight;
 import org.dino4j.model.DinoVisionTransformer;
 
 /**
@@ -113,7 +115,7 @@ public final class LinearProbe {
     private record Head(float[] w, float[] b, int classes, int width, int count) {
         /** Logits of rows [0, m) of in (m x width) into out (m x count*classes). */
         void logits(float[] in, int m, float[] out) {
-            Gemm.linear(in, 0, width, MemorySegment.ofArray(w), b, null, out, 0, count * classes, m, count * classes, width, false);
+            Kernels.get().linear(Mat.of(in, width), Weight.of(w), Epilogue.bias(b), Mat.of(out, count * classes), m, count * classes, width);
         }
 
         double[] top1(Inputs data, int nb, boolean pool) {
@@ -173,7 +175,7 @@ public final class LinearProbe {
                 }
                 // gW = dLᵀ · X (outs x width), gb = column sums
                 java.util.Arrays.fill(gb, 0);
-                Gemm.matmulTransA(logits, 0, outs, in, 0, width, gw, 0, width, outs, width, m, false);
+                Kernels.get().matmulTransA(Mat.of(logits, outs), Mat.of(in, width), Mat.of(gw, width), outs, width, m, false, null);
                 for (int i = 0; i < m; i++) for (int o = 0; o < outs; o++) gb[o] += logits[i * outs + o];
                 double cos = 0.5 * (1 + Math.cos(Math.PI * it / total)); // CosineAnnealingLR(T_max = total, eta_min = 0)
                 for (int r = 0; r < count; r++) {

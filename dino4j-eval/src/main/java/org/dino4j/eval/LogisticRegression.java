@@ -5,8 +5,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 
-import org.dino4j.kernels.Gemm;
+import org.dino4j.kernels.Epilogue;
+import org.dino4j.kernels.Kernels;
+import org.dino4j.kernels.Mat;
 import org.dino4j.kernels.Parallel;
+import org.dino4j.kernels.Weight;
 
 /**
  * Multinomial L2-regularised logistic regression as scikit-learn's {@code LogisticRegression(C=C, solver="lbfgs")}
@@ -21,7 +24,7 @@ import org.dino4j.kernels.Parallel;
  * their common shift; they are re-centred at the end). Two classes fit sklearn's binomial model: the multinomial
  * with C/2 has the same optimum (w1 - w0 is sklearn's coef_), see {@link #fit}.
  *
- * <p>Numerics: logits and gradients are float32 GEMMs ({@link Gemm}) over blocks of {@value #BLOCK} rows whose
+ * <p>Numerics: logits and gradients are float32 GEMMs ({@link Kernels}) over blocks of {@value #BLOCK} rows whose
  * results are summed in double. The line search runs in logit space: with Z = X Wᵀ + b (kept in double) and
  * ΔZ = X Dᵀ + d_b for the direction, every trial step costs O(n K) instead of a GEMM and sees one smooth
  * function, so the Wolfe tests are not defeated by float32 rounding near the optimum. Z is recomputed from W every
@@ -74,7 +77,8 @@ public final class LogisticRegression {
             int blocks = (n + BLOCK - 1) / BLOCK;
             Parallel.forEach(blocks, q -> {
                 int i0 = q * BLOCK, rows = Math.min(BLOCK, n - i0);
-                Gemm.linear(x, i0 * dim, dim, ws, b, null, out, i0 * numClasses, numClasses, rows, numClasses, dim, false);
+                Kernels.get().linear(new Mat(x, i0 * dim, dim), Weight.of(ws), Epilogue.bias(b), new Mat(out, i0 * numClasses, numClasses),
+                        rows, numClasses, dim);
             });
             return out;
         }
@@ -428,7 +432,7 @@ public final class LogisticRegression {
      * {@code i0 * k + c * rows + r}), the layout the GEMMs below read and write without transposes:
      * ΔZᵀ = D Xᵀ and ∇W = Gᵀ X, X (or Xᵀ) in the weight slot. X has only k = 10 or so partners per pass, so a
      * GEMM that packs it on every call spends most of its time copying; when the heap has room, each block of X is
-     * packed once per fit in both orientations ({@link Gemm#pack}; Xᵀ also kept plain, as the packed weight's
+     * packed once per fit in both orientations ({@link Kernels#pack}; Xᵀ also kept plain, as the packed weight's
      * source): 3-8x faster GEMMs for three copies of X.
      */
     private static final class Problem {
@@ -445,7 +449,7 @@ public final class LogisticRegression {
         /** Column sums of g (in double) at the last evaluated step: n x the intercepts' gradient. */
         final double[] gSum;
         /** Per block, or null when not packed: X (rows x d) and Xᵀ (d x rows) as GEMM weights, packed; Xᵀ plain. */
-        final Gemm.PackedWeight[] packX, packXT;
+        final Kernels.Packed[] packX, packXT;
         final float[][] xT;
         double lastAlpha = Double.NaN, lastLoss = Double.NaN;
 
@@ -465,16 +469,16 @@ public final class LogisticRegression {
             Runtime rt = Runtime.getRuntime();
             long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
             boolean doPack = pack != null ? pack : 3L * 4 * n * d <= free / 2; // the copies in half the free heap
-            packX = doPack ? new Gemm.PackedWeight[blocks] : null;
-            packXT = doPack ? new Gemm.PackedWeight[blocks] : null;
+            packX = doPack ? new Kernels.Packed[blocks] : null;
+            packXT = doPack ? new Kernels.Packed[blocks] : null;
             xT = doPack ? new float[blocks][] : null;
             if (doPack) Parallel.forEach(blocks, q -> {
                 int i0 = q * BLOCK, rows = Math.min(BLOCK, n - i0);
-                packX[q] = Gemm.pack(xBlock(q), rows, d);
+                packX[q] = Kernels.get().pack(xBlock(q), rows, d);
                 float[] t = new float[rows * d];
                 for (int r = 0; r < rows; r++) for (int j = 0; j < d; j++) t[j * rows + r] = x[(i0 + r) * d + j];
                 xT[q] = t;
-                packXT[q] = Gemm.pack(MemorySegment.ofArray(t), d, rows);
+                packXT[q] = Kernels.get().pack(MemorySegment.ofArray(t), d, rows);
             });
         }
 
@@ -487,8 +491,8 @@ public final class LogisticRegression {
         private void product(float[] wf, float[] out) {
             Parallel.forEach(blocks, q -> {
                 int i0 = q * BLOCK, rows = Math.min(BLOCK, n - i0);
-                Gemm.linear(wf, 0, d, xBlock(q), packX == null ? null : packX[q], null, null, out, i0 * k, rows,
-                        k, rows, d, false);
+                Kernels.get().linear(Mat.of(wf, d), new Weight(xBlock(q), packX == null ? null : packX[q]), Epilogue.STORE,
+                        new Mat(out, i0 * k, rows), k, rows, d);
             });
         }
 
@@ -585,9 +589,9 @@ public final class LogisticRegression {
             Parallel.forEach(blocks, q -> {
                 int i0 = q * BLOCK, rows = Math.min(BLOCK, n - i0);
                 float[] part = new float[k * d];
-                if (packXT == null) Gemm.matmul(g, i0 * k, rows, x, i0 * d, d, part, 0, d, k, d, rows, false);
-                else Gemm.linear(g, i0 * k, rows, MemorySegment.ofArray(xT[q]), packXT[q], null, null, part, 0, d, k, d,
-                        rows, false);
+                if (packXT == null) Kernels.get().matmul(new Mat(g, i0 * k, rows), new Mat(x, i0 * d, d), Mat.of(part, d), k, d, rows, false);
+                else Kernels.get().linear(new Mat(g, i0 * k, rows), new Weight(MemorySegment.ofArray(xT[q]), packXT[q]),
+                        Epilogue.STORE, Mat.of(part, d), k, d, rows);
                 parts[q] = part;
             });
             int kd = k * d;

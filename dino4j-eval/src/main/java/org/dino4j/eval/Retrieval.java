@@ -7,7 +7,10 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
-import org.dino4j.kernels.Gemm;
+import org.dino4j.kernels.Epilogue;
+import org.dino4j.kernels.Kernels;
+import org.dino4j.kernels.Mat;
+import org.dino4j.kernels.Weight;
 
 /**
  * Instance retrieval scored as the revisited Oxford/Paris benchmark (Radenović et al. 2018, {@code revisitop}'s
@@ -36,7 +39,7 @@ public final class Retrieval {
         int[][] out = new int[q][];
         MemorySegment gs = MemorySegment.ofArray(g);
         for (int i = 0; i < q; i++) {
-            Gemm.linear(x, i * d, d, gs, null, null, sim, 0, n, 1, n, d, false);
+            Kernels.get().linear(new Mat(x, i * d, d), Weight.of(gs), Epilogue.STORE, Mat.of(sim, n), 1, n, d);
             Integer[] idx = new Integer[n];
             for (int j = 0; j < n; j++) idx[j] = j;
             final float[] s = sim.clone();

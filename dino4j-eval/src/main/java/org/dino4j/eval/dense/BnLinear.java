@@ -1,10 +1,12 @@
 package org.dino4j.eval.dense;
 
-import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.SplittableRandom;
 
-import org.dino4j.kernels.Gemm;
+import org.dino4j.kernels.Epilogue;
+import org.dino4j.kernels.Kernels;
+import org.dino4j.kernels.Mat;
+import org.dino4j.kernels.Weight;
 
 /**
  * The trainable part of both linear heads: optional BatchNorm over the input channels (PyTorch semantics: batch
@@ -115,7 +117,7 @@ final class BnLinear {
                     z[i] = g[c] * xhat[i] + bt[c];
                 }
         }
-        Gemm.linear(z, 0, in, MemorySegment.ofArray(w.v), b.v, null, logits, 0, out, rows, out, in, false);
+        Kernels.get().linear(Mat.of(z, in), Weight.of(w.v), Epilogue.bias(b.v), Mat.of(logits, out), rows, out, in);
         return mode == Mode.EVAL ? null : new Cache(xhat, z, rows);
     }
 
@@ -125,10 +127,10 @@ final class BnLinear {
         java.util.Arrays.fill(b.g, 0f);
         for (int r = 0; r < rows; r++)
             for (int k = 0; k < out; k++) b.g[k] += dLogits[r * out + k];
-        Gemm.matmulTransA(dLogits, 0, out, cache.z(), 0, in, w.g, 0, in, out, in, rows, false); // dW = dLᵀ z
+        Kernels.get().matmulTransA(Mat.of(dLogits, out), Mat.of(cache.z(), in), Mat.of(w.g, in), out, in, rows, false, null); // dW = dLᵀ z
         if (!bn) return;
         float[] dz = new float[rows * in];
-        Gemm.matmul(dLogits, 0, out, w.v, 0, in, dz, 0, in, rows, in, out, false); // dz = dL W
+        Kernels.get().matmul(Mat.of(dLogits, out), Mat.of(w.v, in), Mat.of(dz, in), rows, in, out, false); // dz = dL W
         double[] dg = new double[in], db = new double[in];
         float[] xhat = cache.xhat();
         for (int r = 0; r < rows; r++)
