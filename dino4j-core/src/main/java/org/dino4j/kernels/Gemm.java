@@ -22,7 +22,11 @@ import org.dino4j.io.TensorEntry;
  * micro-panel stays in L1 while the A block streams from L2. Bias, LayerScale gamma and the residual add happen in
  * the micro-kernel's epilogue; a K split accumulates each block's gamma-scaled sums into C.
  * Fewer rows than one micro-panel (m = 1..MR-1) take a dot-product/axpy path instead, as packing all of B would
- * cost more than the product.
+ * cost more than the product. The micro-kernels themselves live in {@link MicroKernels}, shared with attention.
+ *
+ * <p>The layers reach it through {@link Kernels} (its Vector API implementation); the positional methods here are
+ * that implementation's own surface, for its tests and micro-benchmarks. Inside, one {@code Product} record carries a
+ * call's operands through the drivers.
  */
 public final class Gemm {
     private static final VectorSpecies<Float> S = VectorWidth.FLOAT;
