@@ -21,6 +21,7 @@ import org.dino4j.eval.Knn;
 import org.dino4j.eval.LinearProbe;
 import org.dino4j.eval.LogisticRegression;
 import org.dino4j.eval.Retrieval;
+import org.dino4j.io.Json;
 import org.dino4j.kernels.Parallel;
 import org.dino4j.model.DinoVisionTransformer;
 
