@@ -21,6 +21,7 @@ import org.dino4j.data.RgbImage;
 import org.dino4j.data.Sample;
 import org.dino4j.model.DinoVisionTransformer;
 import org.dino4j.tensor.Tensor;
+import org.dino4j.viz.PatchFeatures;
 
 /**
  * Images to features: the one pipeline behind {@code embed}, {@code eval}, {@code curate} (both engines) and the
@@ -230,6 +231,19 @@ public final class FeatureExtractor implements AutoCloseable {
         List<Sample> s = new ArrayList<>(images.size());
         for (int i = 0; i < images.size(); i++) s.add(new Sample("image#" + i, -1, "", new Sample.PixelSource(images.get(i))));
         return Dataset.of(s, List.of());
+    }
+
+    /**
+     * {@code x_norm_patchtokens} of one image on its whole-image patch grid, for the feature pictures ({@code pca},
+     * {@code match}): the image resized onto the grid ({@link PatchFeatures#input}), normalised, one forward.
+     */
+    public static PatchFeatures patchFeatures(DinoVisionTransformer model, RgbImage image, int resolution) {
+        int p = model.config().patchSize();
+        RgbImage in = PatchFeatures.input(image, resolution, p);
+        var opts = new Options(List.of(Output.PATCH_TOKENS), new Preprocess(0, 0, 0), 1, 1, ImageDecoder.DEFAULT_MAX_PIXELS);
+        try (FeatureExtractor fx = new FeatureExtractor(model, opts)) {
+            return new PatchFeatures(in.height() / p, in.width() / p, model.config().embedDim(), fx.rows(images(List.of(in)), null));
+        }
     }
 
     public void run(Dataset ds, Sink sink) {
