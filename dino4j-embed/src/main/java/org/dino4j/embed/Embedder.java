@@ -83,7 +83,7 @@ public final class Embedder {
             } else todo.add(s);
         }
         progress.update(done, n, failed);
-        var heads = List.<FeatureExtractor.Head>copyOf(o.outputs());
+        var heads = List.<Head>copyOf(o.outputs());
         try (FeatureExtractor fx = new FeatureExtractor(model, new FeatureExtractor.Options(heads, o.preprocess(), o.batchSize(),
                 o.workers(), o.maxPixels()))) {
             long[] counts = {done, failed};
@@ -188,8 +188,10 @@ public final class Embedder {
             java.nio.ByteBuffer bb = java.nio.ByteBuffer.allocate(8 * n).order(java.nio.ByteOrder.LITTLE_ENDIAN);
             for (long v : idx) bb.putLong(v);
             entries.add(TensorEntry.ofBytes("index", DType.I64, new long[] {n}, bb.array()));
-            SafeTensors.write(dir.resolve(shardName(s) + ".safetensors"), entries,
-                    Map.of("shard", String.valueOf(s), "model", modelId));
+            Map<String, String> meta = new LinkedHashMap<>(); // Map.of's order changes from run to run, and the file's bytes with it
+            meta.put("shard", String.valueOf(s));
+            meta.put("model", modelId);
+            SafeTensors.write(dir.resolve(shardName(s) + ".safetensors"), entries, meta);
         }
     }
 

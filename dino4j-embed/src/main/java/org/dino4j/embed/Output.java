@@ -4,8 +4,8 @@ import java.util.Arrays;
 
 import org.dino4j.tensor.Tensor;
 
-/** The per-image outputs of {@code forward_features}, as {@link FeatureExtractor} heads and embedding shard keys. */
-public enum Output implements FeatureExtractor.Head {
+/** The per-image outputs of {@code forward_features}, as heads of the feature pipeline and keys of the embedding shards. */
+public enum Output implements Head {
     /** {@code x_norm_clstoken}: D floats. */
     CLS("cls"),
     /** The mean of {@code x_norm_patchtokens} over the patches: D floats. */
@@ -27,11 +27,11 @@ public enum Output implements FeatureExtractor.Head {
     }
 
     @Override
-    public float[] row(FeatureExtractor.Forward f, int i) {
+    public float[] row(Forward f, int i) {
         var ft = f.features();
         return switch (this) {
             case CLS -> slice(ft.xNormClstoken(), i);
-            case PATCH_MEAN -> FeatureExtractor.patchMean(ft.xNormPatchtokens(), i);
+            case PATCH_MEAN -> Head.patchMean(ft.xNormPatchtokens(), i);
             case REGISTERS -> slice(ft.xNormRegtokens(), i);
             case PATCH_TOKENS -> slice(ft.xNormPatchtokens(), i);
         };

@@ -54,7 +54,7 @@ class FeatureExtractorTest {
         Path broken = Files.writeString(dir.resolve("broken.jpg"), "not an image");
         List<Path> inputs = List.of(FILES.get(0), broken, FILES.get(1), FILES.get(2));
         Preprocess pre = new Preprocess(56, 0, 14);
-        var heads = List.<FeatureExtractor.Head>of(Output.CLS, Output.PATCH_MEAN, Output.REGISTERS, FeatureExtractor.lastBlocks(2));
+        var heads = List.<Head>of(Output.CLS, Output.PATCH_MEAN, Output.REGISTERS, Head.lastBlocks(2));
         try (DinoVisionTransformer model = model();
              FeatureExtractor fx = new FeatureExtractor(model, new FeatureExtractor.Options(heads, pre, 8, 2, ImageDecoder.DEFAULT_MAX_PIXELS))) {
             List<FeatureExtractor.Item> items = new ArrayList<>();
@@ -82,7 +82,7 @@ class FeatureExtractorTest {
                 var f = model.forwardFeatures(x);
                 int d = 32;
                 assertArrayEquals(f.xNormClstoken().data(), it.rows()[0], 1e-5f);
-                assertArrayEquals(FeatureExtractor.patchMean(f.xNormPatchtokens(), 0), it.rows()[1], 1e-5f);
+                assertArrayEquals(Head.patchMean(f.xNormPatchtokens(), 0), it.rows()[1], 1e-5f);
                 assertArrayEquals(f.xNormRegtokens().data(), it.rows()[2], 1e-5f);
                 var layers = model.intermediateLayers(x, 2, false, true, true);
                 assertEquals(3 * d, it.rows()[3].length);

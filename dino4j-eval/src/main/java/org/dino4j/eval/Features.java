@@ -8,6 +8,7 @@ import org.dino4j.data.ImageDecoder;
 import org.dino4j.data.Preprocess;
 import org.dino4j.data.Sample;
 import org.dino4j.embed.FeatureExtractor;
+import org.dino4j.embed.Head;
 import org.dino4j.embed.Output;
 import org.dino4j.embed.PixelRows;
 import org.dino4j.model.DinoVisionTransformer;
@@ -25,7 +26,7 @@ public record Features(float[] x, int[] labels, int dim, int numClasses) {
     }
 
     /** One head's rows of every image of ds, in order, through the feature pipeline; a failure stops it with its error. */
-    static float[] rows(DinoVisionTransformer model, Dataset ds, Preprocess pre, int batch, FeatureExtractor.Head head, IntConsumer done) {
+    static float[] rows(DinoVisionTransformer model, Dataset ds, Preprocess pre, int batch, Head head, IntConsumer done) {
         var opts = new FeatureExtractor.Options(List.of(head), pre, batch, 2, ImageDecoder.DEFAULT_MAX_PIXELS);
         try (FeatureExtractor fx = new FeatureExtractor(model, opts)) {
             return fx.rows(ds, done);

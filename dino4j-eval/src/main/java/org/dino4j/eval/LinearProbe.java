@@ -8,7 +8,6 @@ import java.util.function.IntConsumer;
 
 import org.dino4j.data.Dataset;
 import org.dino4j.data.Preprocess;
-import org.dino4j.embed.FeatureExtractor;
 import org.dino4j.kernels.Gemm;
 import org.dino4j.model.DinoVisionTransformer;
 
@@ -64,7 +63,7 @@ public final class LinearProbe {
     public static Inputs inputs(DinoVisionTransformer model, Dataset ds, Preprocess pre, int batch, IntConsumer done) {
         int n = ds.size(), d = model.config().embedDim();
         if (model.config().depth() < 4) throw new IllegalArgumentException("the linear probe reads the last 4 blocks; the model has " + model.config().depth());
-        float[] out = Features.rows(model, ds, pre, batch, FeatureExtractor.lastBlocks(4), done);
+        float[] out = Features.rows(model, ds, pre, batch, org.dino4j.embed.Head.lastBlocks(4), done);
         int[] labels = new int[n];
         int max = -1;
         for (int i = 0; i < n; i++) {
