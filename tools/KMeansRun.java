@@ -12,7 +12,7 @@ import java.nio.file.Path;
 import org.dino4j.curate.KMeans;
 import org.dino4j.data.Datasets;
 import org.dino4j.embed.EmbedDir;
-import org.dino4j.eval.Features;
+import org.dino4j.embed.PixelRows;
 
 public class KMeansRun {
     public static void main(String[] a) throws Exception {
@@ -28,7 +28,7 @@ public class KMeansRun {
             x = r.x();
             d = r.dim();
         } else {
-            Features.PixelRows p = Features.pixelRows(Datasets.open(in));
+            PixelRows p = PixelRows.of(Datasets.open(in));
             x = p.x();
             d = p.dim();
         }

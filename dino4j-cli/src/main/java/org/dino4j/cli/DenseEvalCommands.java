@@ -275,7 +275,7 @@ final class DenseEvalCommands {
             j.put("aAcc", finite(100 * met.aAcc()));
             j.put("classes", classes);
             j.put("seconds", secs);
-            EvalCommand.writeJson(output, j);
+            Results.writeJson(output, j);
             return 0;
         }
 
@@ -412,7 +412,7 @@ final class DenseEvalCommands {
             j.put("silog", sum[7]);
             j.put("sq_rel", sum[8]);
             j.put("seconds", secs);
-            EvalCommand.writeJson(output, j);
+            Results.writeJson(output, j);
             return 0;
         }
     }

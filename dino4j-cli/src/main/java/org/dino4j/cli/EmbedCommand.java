@@ -11,7 +11,7 @@ import org.dino4j.data.Datasets;
 import org.dino4j.data.Preprocess;
 import org.dino4j.embed.Embedder;
 import org.dino4j.embed.Embedder.Format;
-import org.dino4j.embed.Embedder.Output;
+import org.dino4j.embed.Output;
 import org.dino4j.kernels.Parallel;
 import org.dino4j.model.DinoVisionTransformer;
 

@@ -13,6 +13,9 @@ import java.util.concurrent.Callable;
 import org.dino4j.data.Dataset;
 import org.dino4j.data.Datasets;
 import org.dino4j.data.Preprocess;
+import org.dino4j.data.Sample;
+import org.dino4j.embed.FeatureExtractor;
+import org.dino4j.embed.Output;
 import org.dino4j.eval.Features;
 import org.dino4j.eval.Knn;
 import org.dino4j.eval.LinearProbe;
@@ -89,10 +92,6 @@ final class EvalCommand {
         }
     }
 
-    static void writeJson(Path output, Map<String, Object> j) throws IOException {
-        if (output != null) Files.writeString(output, Json.write(j) + "\n");
-    }
-
     @Command(name = "knn", mixinStandardHelpOptions = true,
             description = {"Weighted k-NN classification as the official knn.py: L2-normalised features, cosine "
                     + "similarity, votes weighted by softmax(sim / T) over the neighbours; top-1 and top-5 for each k.",
@@ -139,7 +138,7 @@ final class EvalCommand {
             j.put("test", fo.test.toString());
             j.put("temperature", temperature);
             j.put("results", rows);
-            writeJson(output, j);
+            Results.writeJson(output, j);
             return 0;
         }
 
@@ -224,7 +223,7 @@ final class EvalCommand {
             List<Object> pts = new ArrayList<>();
             for (var p : sweep.points()) pts.add(Map.of("C", p.c(), "val_top1", 100 * p.validationAccuracy(), "iterations", p.iterations()));
             j.put("sweep", pts);
-            writeJson(output, j);
+            Results.writeJson(output, j);
             return 0;
         }
     }
@@ -307,7 +306,7 @@ final class EvalCommand {
             j.put("best", best.name());
             j.put("test_top1", 100 * best.testTop1());
             j.put("classifiers", rows);
-            writeJson(output, j);
+            Results.writeJson(output, j);
             return 0;
         }
 
@@ -376,22 +375,25 @@ final class EvalCommand {
             }
             org.dino4j.data.ImageDecoder dec = new org.dino4j.data.ImageDecoder();
             List<Retrieval.Truth> truth = new ArrayList<>();
+            List<Sample> gallery = new ArrayList<>(), queries = new ArrayList<>();
+            for (Object name : im) gallery.add(sample(String.valueOf(name), new Sample.FileSource(file(byName, String.valueOf(name)))));
+            for (int i = 0; i < qim.size(); i++) {
+                Map<String, Object> e = (Map<String, Object>) gl.get(i);
+                truth.add(new Retrieval.Truth(ints(e.get("easy")), ints(e.get("hard")), ints(e.get("junk"))));
+                String name = String.valueOf(qim.get(i));
+                queries.add(sample(name, new Sample.PixelSource(load(dec, file(byName, name), (List<Object>) e.get("bbx")))));
+            }
             try (DinoVisionTransformer m = model.load()) {
                 int d = m.config().embedDim();
                 Integer own = ModelOptions.ownSide(m.config());
                 Preprocess pre = new Preprocess(resize != null ? resize : own != null ? own : 224, 0, m.config().patchSize());
                 ProgressBar bar = new ProgressBar("features", "img");
                 int total = im.size() + qim.size();
-                float[] gal = new float[im.size() * d], q = new float[qim.size() * d];
-                for (int i = 0; i < im.size(); i++) {
-                    embed(m, pre, load(dec, byName, String.valueOf(im.get(i)), null), gal, i * d);
-                    bar.update(i + 1, total, 0);
-                }
-                for (int i = 0; i < qim.size(); i++) {
-                    Map<String, Object> e = (Map<String, Object>) gl.get(i);
-                    truth.add(new Retrieval.Truth(ints(e.get("easy")), ints(e.get("hard")), ints(e.get("junk"))));
-                    embed(m, pre, load(dec, byName, String.valueOf(qim.get(i)), (List<Object>) e.get("bbx")), q, i * d);
-                    bar.update(im.size() + i + 1, total, 0);
+                // one image per forward: the padded sizes differ, and batch 1 keeps the vectors as they were
+                float[] gal, q;
+                try (var fx = new FeatureExtractor(m, FeatureExtractor.Options.of(Output.CLS).withPreprocess(pre).withBatchSize(1))) {
+                    gal = fx.rows(Dataset.of(gallery, List.of()), i -> bar.update(i, total, 0));
+                    q = fx.rows(Dataset.of(queries, List.of()), i -> bar.update(im.size() + i, total, 0));
                 }
                 bar.finish();
                 int[][] ranking = Retrieval.rank(gal, im.size(), q, qim.size(), d);
@@ -406,26 +408,28 @@ final class EvalCommand {
                     j.put(p.name().toLowerCase(Locale.ROOT), Map.of("mAP", 100 * s.map(), "mP@1", 100 * s.meanPrecisionAt()[0],
                             "mP@5", 100 * s.meanPrecisionAt()[1], "mP@10", 100 * s.meanPrecisionAt()[2]));
                 }
-                writeJson(output, j);
+                Results.writeJson(output, j);
             }
             return 0;
         }
 
-        private static org.dino4j.data.RgbImage load(org.dino4j.data.ImageDecoder dec, Map<String, Path> byName, String name, List<Object> bbx) {
+        private static Sample sample(String name, Sample.Source source) {
+            return new Sample(name, -1, "", source);
+        }
+
+        private static Path file(Map<String, Path> byName, String name) {
             Path f = byName.get(name);
             if (f == null) throw new IllegalArgumentException("image '" + name + "' of the ground truth is not in the --images folder");
+            return f;
+        }
+
+        private static org.dino4j.data.RgbImage load(org.dino4j.data.ImageDecoder dec, Path f, List<Object> bbx) {
             org.dino4j.data.RgbImage img = dec.decode(f);
             if (bbx == null || bbx.size() != 4) return img;
             int x1 = (int) Math.max(0, Math.floor(((Number) bbx.get(0)).doubleValue())), y1 = (int) Math.max(0, Math.floor(((Number) bbx.get(1)).doubleValue()));
             int x2 = (int) Math.min(img.width(), Math.ceil(((Number) bbx.get(2)).doubleValue())), y2 = (int) Math.min(img.height(), Math.ceil(((Number) bbx.get(3)).doubleValue()));
             if (x2 <= x1 || y2 <= y1) throw new IllegalArgumentException(f + ": empty query box " + bbx);
             return org.dino4j.data.aug.PilOps.crop(img, y1, x1, y2 - y1, x2 - x1);
-        }
-
-        private static void embed(DinoVisionTransformer m, Preprocess pre, org.dino4j.data.RgbImage img, float[] out, int off) {
-            int[] hw = pre.outputSize(img.width(), img.height());
-            float[] cls = m.forwardFeatures(new org.dino4j.tensor.Tensor(pre.chw(img), 1, 3, hw[0], hw[1])).xNormClstoken().data();
-            System.arraycopy(cls, 0, out, off, cls.length);
         }
 
         private static int[] ints(Object o) {

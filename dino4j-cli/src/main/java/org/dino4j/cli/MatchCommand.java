@@ -6,6 +6,7 @@ import java.util.concurrent.Callable;
 
 import org.dino4j.data.ImageDecoder;
 import org.dino4j.data.RgbImage;
+import org.dino4j.embed.FeatureExtractor;
 import org.dino4j.model.DinoVisionTransformer;
 import org.dino4j.viz.PatchFeatures;
 import org.dino4j.viz.PatchMatch;
@@ -62,7 +63,7 @@ final class MatchCommand implements Callable<Integer> {
         RgbImage ia = decoder.decode(a), ib = decoder.decode(b); // bad images fail before the model is loaded
         try (DinoVisionTransformer model = modelOptions.load()) {
             int side = ModelOptions.picturesSide(resolution, model.config());
-            PatchFeatures fa = PatchFeatures.of(model, ia, side), fb = PatchFeatures.of(model, ib, side);
+            PatchFeatures fa = FeatureExtractor.patchFeatures(model, ia, side), fb = FeatureExtractor.patchFeatures(model, ib, side);
             List<PatchMatch.Match> all = PatchMatch.mutualNearest(fa, fb), drawn = PatchMatch.top(all, top);
             java.awt.image.BufferedImage picture = PatchMatch.draw(ia, fa, ib, fb, drawn, fullSize ? 0 : MAX_SIDE);
             Png.write(picture, output);

@@ -11,6 +11,7 @@ import java.util.concurrent.Callable;
 import org.dino4j.data.ImageDecoder;
 import org.dino4j.data.ImageException;
 import org.dino4j.data.RgbImage;
+import org.dino4j.embed.FeatureExtractor;
 import org.dino4j.model.DinoVisionTransformer;
 import org.dino4j.viz.FeaturePictures;
 import org.dino4j.viz.PatchFeatures;
@@ -102,7 +103,7 @@ final class PcaCommand implements Callable<Integer> {
                 int side = ModelOptions.picturesSide(resolution, model.config());
                 for (int i = 0; i < decoded.size(); i++) {
                     long t0 = System.nanoTime();
-                    feats.add(PatchFeatures.of(model, decoded.get(i), side));
+                    feats.add(FeatureExtractor.patchFeatures(model, decoded.get(i), side));
                     ms[i] = (System.nanoTime() - t0) / 1_000_000;
                 }
                 List<FeaturePictures.PcaMap> maps = FeaturePictures.pca(feats, threshold, flip);

@@ -14,17 +14,17 @@ import java.util.regex.Pattern;
 
 import org.dino4j.data.Dataset;
 import org.dino4j.data.Datasets;
-import org.dino4j.data.ImageDecoder;
 import org.dino4j.data.Preprocess;
 import org.dino4j.data.Sample;
 import org.dino4j.embed.EmbedDir;
+import org.dino4j.embed.FeatureExtractor;
+import org.dino4j.embed.Output;
 import org.dino4j.eval.Knn;
 import org.dino4j.io.AtomicFile;
 import org.dino4j.io.Json;
 import org.dino4j.kernels.Parallel;
 import org.dino4j.model.DinoVisionTransformer;
 import org.dino4j.model.Dinov2;
-import org.dino4j.tensor.Tensor;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -77,33 +77,32 @@ final class SearchCommand implements Callable<Integer> {
         float[] baseN = Knn.normalizeRows(base.x(), base.size(), d);
         List<String> lines = new ArrayList<>();
         lines.add("query\trank\tsimilarity\tid\tclass");
-        int failed = 0;
+        int[] failed = {0};
         try (DinoVisionTransformer m = loadModel(String.valueOf(run.get("model")))) {
             if (m.config().embedDim() != d)
                 throw new IllegalArgumentException("the model's features have " + m.config().embedDim() + " dimensions, the index's "
                         + d + ": embed the index and the queries with the same model");
-            ImageDecoder dec = decode.decoder();
-            for (int i = 0; i < ds.size(); i++) {
-                Sample s = ds.get(i);
-                float[] q;
-                try {
-                    Tensor px = pre.apply(s.source().load(dec));
-                    q = m.forwardFeatures(px).xNormClstoken().data();
-                } catch (RuntimeException e) {
-                    failed++;
-                    System.out.println(s.id() + ": error: " + e.getMessage());
-                    continue;
-                }
-                int[][] idx = new int[1][k];
-                float[][] sim = new float[1][k];
-                Knn.neighbours(baseN, base.size(), Knn.normalizeRows(q, 1, d), 1, d, k, idx, sim);
-                System.out.println(s.id());
-                for (int r = 0; r < k; r++) {
-                    int j = idx[0][r];
-                    String cls = base.classNames().get(j);
-                    System.out.printf(Locale.ROOT, "  %d. %.4f  %s%s%n", r + 1, sim[0][r], base.ids().get(j), cls.isEmpty() ? "" : "  (" + cls + ")");
-                    lines.add(String.join("\t", s.id(), Integer.toString(r + 1), String.format(Locale.ROOT, "%.6f", sim[0][r]), base.ids().get(j), cls));
-                }
+            // one query per forward, in order: each printed as soon as it is answered
+            var opts = new FeatureExtractor.Options(List.of(Output.CLS), pre, 1, 1, decode.maxPixels);
+            try (FeatureExtractor fx = new FeatureExtractor(m, opts)) {
+                fx.run(ds, it -> {
+                    Sample s = it.sample();
+                    if (!it.ok()) {
+                        failed[0]++;
+                        System.out.println(s.id() + ": error: " + it.error().getMessage());
+                        return;
+                    }
+                    int[][] idx = new int[1][k];
+                    float[][] sim = new float[1][k];
+                    Knn.neighbours(baseN, base.size(), Knn.normalizeRows(it.rows()[0], 1, d), 1, d, k, idx, sim);
+                    System.out.println(s.id());
+                    for (int r = 0; r < k; r++) {
+                        int j = idx[0][r];
+                        String cls = base.classNames().get(j);
+                        System.out.printf(Locale.ROOT, "  %d. %.4f  %s%s%n", r + 1, sim[0][r], base.ids().get(j), cls.isEmpty() ? "" : "  (" + cls + ")");
+                        lines.add(String.join("\t", s.id(), Integer.toString(r + 1), String.format(Locale.ROOT, "%.6f", sim[0][r]), base.ids().get(j), cls));
+                    }
+                });
             }
         }
         if (output != null) {
@@ -111,7 +110,7 @@ final class SearchCommand implements Callable<Integer> {
             AtomicFile.write(output, out -> out.write(tsv));
             System.out.println("-> " + output);
         }
-        return failed > 0 ? 1 : 0;
+        return failed[0] > 0 ? 1 : 0;
     }
 
     private static Map<String, Object> readRun(Path f) {

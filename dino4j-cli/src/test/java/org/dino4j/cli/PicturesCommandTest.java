@@ -12,6 +12,7 @@ import javax.imageio.ImageIO;
 
 import org.dino4j.data.ImageDecoder;
 import org.dino4j.data.RgbImage;
+import org.dino4j.embed.FeatureExtractor;
 import org.dino4j.io.SafeTensors;
 import org.dino4j.io.TensorEntry;
 import org.dino4j.io.TensorStore;
@@ -72,7 +73,7 @@ class PicturesCommandTest {
         List<RgbImage> ims = List.of(new ImageDecoder().decode(rgb), new ImageDecoder().decode(jpg));
         List<FeaturePictures.PcaMap> maps;
         try (DinoVisionTransformer m = Dinov2.load(weights, ModelConfig.read(config))) {
-            maps = FeaturePictures.pca(List.of(PatchFeatures.of(m, ims.get(0), 224), PatchFeatures.of(m, ims.get(1), 224)), 0.5, false);
+            maps = FeaturePictures.pca(List.of(FeatureExtractor.patchFeatures(m, ims.get(0), 224), FeatureExtractor.patchFeatures(m, ims.get(1), 224)), 0.5, false);
         }
         String[] names = {"rgb_pca.png", "baseline_pca.png"};
         int background = 0;

@@ -22,11 +22,17 @@ public final class CopyDetectorInput {
                 row(ds.get(i).source().load(dec), side, channels, x, ids.size() * in);
                 ids.add(id);
             } catch (org.dino4j.data.ImageException ex) {
-                failures.add(LocalEngine.failure(id, ex));
+                failures.add(failure(id, ex));
             }
             if (progress != null && ((i + 1) % 4096 == 0 || i + 1 == ds.size())) progress.update(step, i + 1, ds.size());
         }
         return new Rows(java.util.Arrays.copyOf(x, ids.size() * in), ids, failures);
+    }
+
+    /** "id TAB problem", without the id a second time when the message starts with it. */
+    static String failure(String id, RuntimeException ex) {
+        String m = String.valueOf(ex.getMessage());
+        return id + "\t" + (m.startsWith(id + ": ") ? m.substring(id.length() + 2) : m);
     }
 
     /** Writes the image's input row (side * side * channels floats, channel-last) into out at off. */

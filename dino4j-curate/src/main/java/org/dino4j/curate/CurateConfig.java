@@ -11,7 +11,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
+import org.dino4j.data.Preprocess;
 import org.dino4j.data.View;
+import org.dino4j.model.ModelConfig;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
@@ -38,6 +40,21 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
         public Embedding withView(View v) {
             if (kind.equals("embedded")) throw new IllegalArgumentException("dedup.flip and dedup.crop need images: kind embedded has only vectors");
             return new Embedding(kind, weights, model, resolution, resize, batchSize, key, center, v);
+        }
+
+        /** The model's config (a preset name or a config.json; null: read from the weights). */
+        public ModelConfig modelConfig() {
+            return modelConfig(model);
+        }
+
+        /** For executors, which get the model as a string. */
+        public static ModelConfig modelConfig(String model) {
+            return model == null ? null : model.endsWith(".json") ? ModelConfig.read(Path.of(model)) : ModelConfig.preset(model);
+        }
+
+        /** The transform before the model: shorter side to resize, centre crop to resolution, no padding. */
+        public Preprocess preprocess() {
+            return new Preprocess(resize, resolution, 0);
         }
     }
 

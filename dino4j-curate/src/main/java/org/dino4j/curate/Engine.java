@@ -21,7 +21,23 @@ public interface Engine extends AutoCloseable {
      * {@code dino4j embed} output folders), rows in input order, images that fail to decode left out (and reported
      * through the manifest of the work folder). {@code workDir} keeps what can be resumed.
      */
-    VectorSet embed(String name, List<Path> inputs, CurateConfig.Embedding embedding, Path workDir, Progress progress);
+    default VectorSet embed(String name, List<Path> inputs, CurateConfig.Embedding embedding, Path workDir, Progress progress) {
+        return switch (embedding.kind()) { // the one place that reads the kind
+            case "embedded" -> VectorSet.embedded(name, inputs, embedding.key());
+            case "pixels" -> embedPixels(name, inputs, embedding, workDir, progress);
+            case "copy_detector" -> embedCopyDetector(name, inputs, embedding, workDir, progress);
+            default -> embedModel(name, inputs, embedding, workDir, progress);
+        };
+    }
+
+    /** Raw pixels (one size, one channel when all gray), as {@link org.dino4j.embed.PixelRows}. */
+    VectorSet embedPixels(String name, List<Path> inputs, CurateConfig.Embedding embedding, Path workDir, Progress progress);
+
+    /** Descriptors of the copy detector in {@code embedding.weights()}. */
+    VectorSet embedCopyDetector(String name, List<Path> inputs, CurateConfig.Embedding embedding, Path workDir, Progress progress);
+
+    /** CLS vectors of the DINOv2 model in {@code embedding.weights()}, through {@link org.dino4j.embed.FeatureExtractor}. */
+    VectorSet embedModel(String name, List<Path> inputs, CurateConfig.Embedding embedding, Path workDir, Progress progress);
 
     /** For each row of {@code queries}, its k most similar rows of {@code base} (cosine, most similar first). */
     Neighbours knn(VectorSet base, VectorSet queries, int k);

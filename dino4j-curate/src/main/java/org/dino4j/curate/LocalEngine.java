@@ -7,14 +7,16 @@ import java.util.List;
 
 import org.dino4j.data.Dataset;
 import org.dino4j.data.Datasets;
-import org.dino4j.data.Preprocess;
+import org.dino4j.data.ImageDecoder;
+import org.dino4j.data.ImageException;
+import org.dino4j.data.Sample;
 import org.dino4j.data.View;
 import org.dino4j.embed.EmbedDir;
 import org.dino4j.embed.Embedder;
-import org.dino4j.eval.Features;
+import org.dino4j.embed.Output;
+import org.dino4j.embed.PixelRows;
 import org.dino4j.model.DinoVisionTransformer;
 import org.dino4j.model.Dinov2;
-import org.dino4j.model.ModelConfig;
 import org.dino4j.train.copydetect.CopyDetector;
 
 /**
@@ -36,80 +38,62 @@ public final class LocalEngine implements Engine {
         return "local";
     }
 
-    @Override
-    public VectorSet embed(String name, List<Path> inputs, CurateConfig.Embedding e, Path workDir, Progress progress) {
-        return embedLocally(name, inputs, e, workDir, progress);
-    }
-
     /** Shared with engines that embed on the driver for small sets. */
     public static VectorSet embedLocally(String name, List<Path> inputs, CurateConfig.Embedding e, Path workDir, Progress progress) {
-        switch (e.kind()) {
-            case "embedded" -> {
-                List<String> ids = new ArrayList<>(), sources = new ArrayList<>();
-                List<float[]> parts = new ArrayList<>();
-                int d = -1;
-                for (Path dir : inputs) {
-                    EmbedDir.Rows r = EmbedDir.read(dir, e.key());
-                    if (d >= 0 && r.dim() != d && r.size() > 0)
-                        throw new IllegalArgumentException(dir + ": vectors of length " + r.dim() + ", the other inputs' are " + d);
-                    if (r.size() > 0) d = r.dim();
-                    ids.addAll(r.ids());
-                    for (int i = 0; i < r.size(); i++) sources.add(dir.toString());
-                    parts.add(r.x());
-                }
-                return VectorSet.normalized(name, ids, sources, concat(parts), Math.max(d, 0));
+        return new LocalEngine("exact", 0).embed(name, inputs, e, workDir, progress);
+    }
+
+    @Override
+    public VectorSet embedPixels(String name, List<Path> inputs, CurateConfig.Embedding e, Path workDir, Progress progress) {
+        Dataset all = dataset(name, inputs, e.view());
+        List<Sample> ok = new ArrayList<>();
+        List<String> failures = new ArrayList<>();
+        ImageDecoder dec = new ImageDecoder();
+        for (int i = 0; i < all.size(); i++) {
+            Sample smp = all.get(i);
+            try { // decoded once and kept: PixelRows reads every image twice (one size? all gray?) and decodes nothing
+                ok.add(new Sample(smp.id(), smp.label(), smp.className(), new Sample.PixelSource(smp.source().load(dec))));
+            } catch (ImageException ex) {
+                failures.add(CopyDetectorInput.failure(all.get(i).id(), ex));
             }
-            case "pixels" -> {
-                Dataset all = dataset(name, inputs, e.view());
-                List<org.dino4j.data.Sample> ok = new ArrayList<>();
-                List<String> failures = new ArrayList<>();
-                org.dino4j.data.ImageDecoder dec = new org.dino4j.data.ImageDecoder();
-                for (int i = 0; i < all.size(); i++) {
-                    org.dino4j.data.Sample smp = all.get(i);
-                    try { // decoded once and kept: pixelRows reads every image twice (one size? all gray?) and decodes nothing
-                        ok.add(new org.dino4j.data.Sample(smp.id(), smp.label(), smp.className(),
-                                new org.dino4j.data.Sample.PixelSource(smp.source().load(dec))));
-                    } catch (org.dino4j.data.ImageException ex) {
-                        failures.add(failure(all.get(i).id(), ex));
-                    }
-                    if ((i + 1) % 4096 == 0 || i + 1 == all.size()) progress.update("decode " + name, i + 1, all.size());
-                }
-                reportFailures(name, all.size(), failures, workDir);
-                Dataset ds = Dataset.of(ok, all.classes());
-                Features.PixelRows px = Features.pixelRows(ds);
-                return VectorSet.normalized(name, ids(ds), sources(ds, inputs), px.x(), px.dim());
-            }
-            case "copy_detector" -> {
-                CopyDetector cd = CopyDetector.load(e.weights());
-                CopyDetectorInput.Rows r = CopyDetectorInput.rows(dataset(name, inputs, e.view()), cd.side(), cd.channels(),
-                        "embed " + name, progress);
-                reportFailures(name, r.ids().size() + r.failures().size(), r.failures(), workDir);
-                List<String> sources = new ArrayList<>();
-                for (String id : r.ids()) sources.add(sourceOf(id, inputs));
-                float[] z = cd.embed(r.x(), r.ids().size());
-                return VectorSet.normalized(name, r.ids(), sources, z, cd.dim()); // as the Spark engine: the same last bits
-            }
-            default -> {
-                Dataset ds = dataset(name, inputs, e.view());
-                Path dir = workDir.resolve("embeddings").resolve(name);
-                ModelConfig cfg = e.model() == null ? null
-                        : e.model().endsWith(".json") ? ModelConfig.read(Path.of(e.model())) : ModelConfig.preset(e.model());
-                try (DinoVisionTransformer m = Dinov2.load(e.weights(), cfg)) {
-                    Preprocess pre = new Preprocess(e.resize(), e.resolution(), 0);
-                    Embedder emb = new Embedder(m, e.weights().toAbsolutePath().normalize().toString(),
-                            new Embedder.Options(EnumSet.of(Embedder.Output.CLS), EnumSet.of(Embedder.Format.SAFETENSORS),
-                                    e.batchSize(), 4096, 2, pre, org.dino4j.data.ImageDecoder.DEFAULT_MAX_PIXELS));
-                    Embedder.Result res = emb.run(ds, dir, (done, total, failed) -> progress.update("embed " + name, done, total));
-                    reportFailures(name, res.inputs(), res.errors().stream().map(x -> x.replaceFirst(": ", "\t")).toList(), workDir);
-                } catch (java.io.IOException ex) {
-                    throw new java.io.UncheckedIOException(dir + ": " + ex.getMessage(), ex);
-                }
-                EmbedDir.Rows r = EmbedDir.read(dir, "cls");
-                List<String> sources = new ArrayList<>();
-                for (String id : r.ids()) sources.add(sourceOf(id, inputs));
-                return VectorSet.normalized(name, r.ids(), sources, r.x(), r.dim());
-            }
+            if ((i + 1) % 4096 == 0 || i + 1 == all.size()) progress.update("decode " + name, i + 1, all.size());
         }
+        reportFailures(name, all.size(), failures, workDir);
+        Dataset ds = Dataset.of(ok, all.classes());
+        PixelRows px = PixelRows.of(ds);
+        return VectorSet.normalized(name, ids(ds), sources(ds, inputs), px.x(), px.dim());
+    }
+
+    @Override
+    public VectorSet embedCopyDetector(String name, List<Path> inputs, CurateConfig.Embedding e, Path workDir, Progress progress) {
+        CopyDetector cd = CopyDetector.load(e.weights());
+        CopyDetectorInput.Rows r = CopyDetectorInput.rows(dataset(name, inputs, e.view()), cd.side(), cd.channels(),
+                "embed " + name, progress);
+        reportFailures(name, r.ids().size() + r.failures().size(), r.failures(), workDir);
+        List<String> sources = new ArrayList<>();
+        for (String id : r.ids()) sources.add(sourceOf(id, inputs));
+        float[] z = cd.embed(r.x(), r.ids().size());
+        return VectorSet.normalized(name, r.ids(), sources, z, cd.dim()); // as the Spark engine: the same last bits
+    }
+
+    /** Resumable shards under {@code workDir/embeddings/<name>}, written by {@link Embedder}. */
+    @Override
+    public VectorSet embedModel(String name, List<Path> inputs, CurateConfig.Embedding e, Path workDir, Progress progress) {
+        Dataset ds = dataset(name, inputs, e.view());
+        Path dir = workDir.resolve("embeddings").resolve(name);
+        try (DinoVisionTransformer m = Dinov2.load(e.weights(), e.modelConfig())) {
+            Embedder emb = new Embedder(m, e.weights().toAbsolutePath().normalize().toString(),
+                    new Embedder.Options(EnumSet.of(Output.CLS), EnumSet.of(Embedder.Format.SAFETENSORS),
+                            e.batchSize(), 4096, 2, e.preprocess(), ImageDecoder.DEFAULT_MAX_PIXELS));
+            Embedder.Result res = emb.run(ds, dir, (done, total, failed) -> progress.update("embed " + name, done, total));
+            reportFailures(name, res.inputs(), res.errors().stream().map(x -> x.replaceFirst(": ", "\t")).toList(), workDir);
+        } catch (java.io.IOException ex) {
+            throw new java.io.UncheckedIOException(dir + ": " + ex.getMessage(), ex);
+        }
+        EmbedDir.Rows r = EmbedDir.read(dir, "cls");
+        List<String> sources = new ArrayList<>();
+        for (String id : r.ids()) sources.add(sourceOf(id, inputs));
+        return VectorSet.normalized(name, r.ids(), sources, r.x(), r.dim());
     }
 
     /**
@@ -127,12 +111,6 @@ public final class LocalEngine implements Engine {
         }
         System.err.printf(java.util.Locale.ROOT, "%s: %d of %d image(s) failed to decode and were left out (first: %s; all in %s)%n", name,
                 failures.size(), total, failures.get(0).replace('\t', ' '), f);
-    }
-
-    /** "id TAB problem", without the id a second time when the message starts with it. */
-    static String failure(String id, RuntimeException ex) {
-        String m = String.valueOf(ex.getMessage());
-        return id + "\t" + (m.startsWith(id + ": ") ? m.substring(id.length() + 2) : m);
     }
 
     static Dataset dataset(String name, List<Path> inputs, View view) {
@@ -157,18 +135,6 @@ public final class LocalEngine implements Engine {
     public static String sourceOf(String id, List<Path> inputs) {
         for (Path p : inputs) if (id.startsWith(p.toString())) return p.toString();
         return inputs.size() == 1 ? inputs.get(0).toString() : "";
-    }
-
-    static float[] concat(List<float[]> parts) {
-        int n = 0;
-        for (float[] p : parts) n += p.length;
-        float[] out = new float[n];
-        int o = 0;
-        for (float[] p : parts) {
-            System.arraycopy(p, 0, out, o, p.length);
-            o += p.length;
-        }
-        return out;
     }
 
     @Override

@@ -1,7 +1,10 @@
 package org.dino4j.curate;
 
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
+import org.dino4j.embed.EmbedDir;
 import org.dino4j.eval.Knn;
 
 /**
@@ -18,6 +21,35 @@ public record VectorSet(String name, List<String> ids, List<String> sources, flo
     /** Normalises x in place (rows of zeros stay zero) and wraps it. */
     public static VectorSet normalized(String name, List<String> ids, List<String> sources, float[] x, int dim) {
         return new VectorSet(name, ids, sources, Knn.normalizeRows(x, ids.size(), dim), dim);
+    }
+
+    /** The {@code key} vectors of {@code dino4j embed} output folders, one after the other (kind "embedded"). */
+    public static VectorSet embedded(String name, List<Path> dirs, String key) {
+        List<String> ids = new ArrayList<>(), sources = new ArrayList<>();
+        List<float[]> parts = new ArrayList<>();
+        int d = -1;
+        for (Path dir : dirs) {
+            EmbedDir.Rows r = EmbedDir.read(dir, key);
+            if (d >= 0 && r.dim() != d && r.size() > 0)
+                throw new IllegalArgumentException(dir + ": vectors of length " + r.dim() + ", the other inputs' are " + d);
+            if (r.size() > 0) d = r.dim();
+            ids.addAll(r.ids());
+            for (int i = 0; i < r.size(); i++) sources.add(dir.toString());
+            parts.add(r.x());
+        }
+        return normalized(name, ids, sources, concat(parts), Math.max(d, 0));
+    }
+
+    private static float[] concat(List<float[]> parts) {
+        int n = 0;
+        for (float[] p : parts) n += p.length;
+        float[] out = new float[n];
+        int o = 0;
+        for (float[] p : parts) {
+            System.arraycopy(p, 0, out, o, p.length);
+            o += p.length;
+        }
+        return out;
     }
 
     public int size() {

@@ -1,10 +1,7 @@
 package org.dino4j.viz;
 
 import org.dino4j.data.PilResize;
-import org.dino4j.data.Preprocess;
 import org.dino4j.data.RgbImage;
-import org.dino4j.model.DinoVisionTransformer;
-import org.dino4j.tensor.Tensor;
 
 /**
  * The final-normed patch tokens ({@code x_norm_patchtokens}) of one image on its {@code gridH x gridW} patch grid:
@@ -39,14 +36,10 @@ public record PatchFeatures(int gridH, int gridW, int dim, float[] tokens) {
         return new int[] {gh, gw};
     }
 
-    /** Runs the backbone on one image (see the class comment for the transform). */
-    public static PatchFeatures of(DinoVisionTransformer model, RgbImage image, int resolution) {
-        int p = model.config().patchSize();
-        int[] g = grid(image.width(), image.height(), resolution, p);
-        RgbImage resized = PilResize.bicubic(image, g[1] * p, g[0] * p);
-        Tensor x = new Preprocess(0, 0, 0).apply(resized);
-        Tensor patches = model.forwardFeatures(x).xNormPatchtokens(); // (1, gh * gw, D)
-        return new PatchFeatures(g[0], g[1], patches.size(2), patches.data());
+    /** The model's input for one image (see the class comment): resized onto its grid, nothing cropped. */
+    public static RgbImage input(RgbImage image, int resolution, int patchSize) {
+        int[] g = grid(image.width(), image.height(), resolution, patchSize);
+        return PilResize.bicubic(image, g[1] * patchSize, g[0] * patchSize);
     }
 
     /** Index of the patch lying over pixel (x, y) of a {@code width x height} picture of this grid. */

@@ -6,10 +6,12 @@ import java.util.function.IntConsumer;
 import org.dino4j.data.Dataset;
 import org.dino4j.data.ImageDecoder;
 import org.dino4j.data.Preprocess;
-import org.dino4j.data.RgbImage;
 import org.dino4j.data.Sample;
+import org.dino4j.embed.FeatureExtractor;
+import org.dino4j.embed.Head;
+import org.dino4j.embed.Output;
+import org.dino4j.embed.PixelRows;
 import org.dino4j.model.DinoVisionTransformer;
-import org.dino4j.tensor.Tensor;
 
 /** Features of a labelled dataset held in memory, for the protocols that read all of them (k-NN, probes). */
 public record Features(float[] x, int[] labels, int dim, int numClasses) {
@@ -19,77 +21,22 @@ public record Features(float[] x, int[] labels, int dim, int numClasses) {
 
     /** The model's {@code x_norm_clstoken} of every image, batch by batch; {@code done} hears the running count. */
     public static Features cls(DinoVisionTransformer model, Dataset ds, Preprocess pre, int batch, IntConsumer done) {
-        int n = ds.size(), d = model.config().embedDim();
-        float[] out = new float[n * d];
-        ImageDecoder dec = new ImageDecoder();
-        for (int i0 = 0; i0 < n; i0 += batch) {
-            int b = Math.min(batch, n - i0);
-            Tensor px = batch(ds, i0, b, pre, dec);
-            float[] cls = model.forwardFeatures(px).xNormClstoken().data();
-            System.arraycopy(cls, 0, out, i0 * d, b * d);
-            if (done != null) done.accept(i0 + b);
-        }
-        return new Features(out, labels(ds), d, numClasses(ds));
+        int d = model.config().embedDim();
+        return new Features(rows(model, ds, pre, batch, Output.CLS, done), labels(ds), d, numClasses(ds));
     }
 
-    /** Images [i0, i0 + b) of ds, decoded and preprocessed into one (b, 3, H, W) tensor; all must come out one size. */
-    static Tensor batch(Dataset ds, int i0, int b, Preprocess pre, ImageDecoder dec) {
-        float[] px = null;
-        int h = 0, w = 0;
-        for (int j = 0; j < b; j++) {
-            RgbImage im = ds.get(i0 + j).source().load(dec);
-            int[] hw = pre.outputSize(im.width(), im.height());
-            if (px == null) {
-                h = hw[0];
-                w = hw[1];
-                px = new float[b * 3 * h * w];
-            } else if (hw[0] != h || hw[1] != w) {
-                throw new IllegalArgumentException(ds.get(i0 + j).id() + ": preprocessed to " + hw[1] + "x" + hw[0]
-                        + ", the batch's first image to " + w + "x" + h + " (give a crop size)");
-            }
-            System.arraycopy(pre.chw(im), 0, px, j * 3 * h * w, 3 * h * w);
+    /** One head's rows of every image of ds, in order, through the feature pipeline; a failure stops it with its error. */
+    static float[] rows(DinoVisionTransformer model, Dataset ds, Preprocess pre, int batch, Head head, IntConsumer done) {
+        var opts = new FeatureExtractor.Options(List.of(head), pre, batch, 2, ImageDecoder.DEFAULT_MAX_PIXELS);
+        try (FeatureExtractor fx = new FeatureExtractor(model, opts)) {
+            return fx.rows(ds, done);
         }
-        return new Tensor(px, b, 3, h, w);
     }
 
-    /**
-     * Raw pixels as features (RGB bytes / 255, all images the same size): the baseline every feature should beat.
-     * When every image is gray (R = G = B) one channel is kept: the same cosine similarities at a third of the cost.
-     */
+    /** Raw pixels as features ({@link PixelRows}): the baseline every feature should beat. */
     public static Features pixels(Dataset ds) {
-        PixelRows r = pixelRows(ds);
+        PixelRows r = PixelRows.of(ds);
         return new Features(r.x(), labels(ds), r.dim(), numClasses(ds));
-    }
-
-    /** Rows of length dim, row-major. */
-    public record PixelRows(float[] x, int dim) {}
-
-    /** The raw-pixel rows of {@link #pixels} without labels, for unlabelled images (curation). */
-    public static PixelRows pixelRows(Dataset ds) {
-        int n = ds.size();
-        ImageDecoder dec = new ImageDecoder();
-        boolean gray = true;
-        int len = -1;
-        for (int i = 0; i < n && gray; i++) {
-            RgbImage im = ds.get(i).source().load(dec);
-            byte[] px = im.rgb();
-            if (len < 0) len = px.length;
-            else if (px.length != len)
-                throw new IllegalArgumentException(ds.get(i).id() + ": " + im.width() + "x" + im.height()
-                        + " differs from the first image's size; raw-pixel features need one size");
-            for (int j = 0; j < px.length && gray; j += 3) gray = px[j] == px[j + 1] && px[j] == px[j + 2];
-        }
-        int step = gray ? 3 : 1, d = len < 0 ? 0 : len / step;
-        float[] out = new float[n * d];
-        for (int i = 0; i < n; i++) {
-            RgbImage im = ds.get(i).source().load(dec);
-            byte[] px = im.rgb();
-            if (px.length != len)
-                throw new IllegalArgumentException(ds.get(i).id() + ": " + im.width() + "x" + im.height()
-                        + " differs from the first image's size; raw-pixel features need one size");
-            for (int j = 0; j < d; j++) out[i * d + j] = (px[j * step] & 0xff) / 255f;
-        }
-        return new PixelRows(out, d);
     }
 
     /**

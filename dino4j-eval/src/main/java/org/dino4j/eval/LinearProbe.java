@@ -6,7 +6,6 @@ import java.util.SplittableRandom;
 import java.util.function.IntConsumer;
 
 import org.dino4j.data.Dataset;
-import org.dino4j.data.ImageDecoder;
 import org.dino4j.data.Preprocess;
 import org.dino4j.kernels.Epilogue;
 import org.dino4j.kernels.Kernels;
@@ -66,22 +65,7 @@ public final class LinearProbe {
     public static Inputs inputs(DinoVisionTransformer model, Dataset ds, Preprocess pre, int batch, IntConsumer done) {
         int n = ds.size(), d = model.config().embedDim();
         if (model.config().depth() < 4) throw new IllegalArgumentException("the linear probe reads the last 4 blocks; the model has " + model.config().depth());
-        float[] out = new float[n * 5 * d];
-        ImageDecoder dec = new ImageDecoder();
-        for (int i0 = 0; i0 < n; i0 += batch) {
-            int b = Math.min(batch, n - i0);
-            List<DinoVisionTransformer.Layer> layers = model.intermediateLayers(Features.batch(ds, i0, b, pre, dec), 4, false, true, true);
-            for (int j = 0; j < b; j++) {
-                int base = (i0 + j) * 5 * d;
-                for (int l = 0; l < 4; l++) System.arraycopy(layers.get(l).cls().data(), j * d, out, base + l * d, d);
-                float[] patch = layers.get(3).patch().data();
-                int np = patch.length / b / d;
-                for (int p = 0; p < np; p++)
-                    for (int c = 0; c < d; c++) out[base + 4 * d + c] += patch[(j * np + p) * d + c];
-                for (int c = 0; c < d; c++) out[base + 4 * d + c] /= np;
-            }
-            if (done != null) done.accept(i0 + b);
-        }
+        float[] out = Features.rows(model, ds, pre, batch, org.dino4j.embed.Head.lastBlocks(4), done);
         int[] labels = new int[n];
         int max = -1;
         for (int i = 0; i < n; i++) {

@@ -8,7 +8,6 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -37,10 +36,11 @@ import org.dino4j.data.Preprocess;
 import org.dino4j.data.RgbImage;
 import org.dino4j.data.Sample;
 import org.dino4j.data.View;
+import org.dino4j.embed.FeatureExtractor;
+import org.dino4j.embed.Output;
+import org.dino4j.embed.PixelRows;
 import org.dino4j.model.DinoVisionTransformer;
 import org.dino4j.model.Dinov2;
-import org.dino4j.model.ModelConfig;
-import org.dino4j.tensor.Tensor;
 import org.dino4j.train.copydetect.CopyDetector;
 
 import scala.Tuple2;
@@ -165,19 +165,22 @@ public final class SparkEngine implements Engine {
     @Override
     public VectorSet embed(String name, List<Path> inputs, CurateConfig.Embedding e, Path workDir, Progress progress) {
         lastFailures = 0;
-        if (e.kind().equals("embedded")) return LocalEngine.embedLocally(name, inputs, e, workDir, progress);
-        Dataset ds = Datasets.of(inputs);
-        int n = ds.size();
-        if (n == 0) throw new IllegalArgumentException(name + ": no images found in " + inputs);
-        List<Item> items = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) items.add(item(i, ds.get(i).id(), ds.get(i).source(), e.view()));
-        String step = "embed " + name;
-        progress.update(step, 0, n);
-        List<Row> rows;
-        int dim;
-        if (e.kind().equals("pixels")) {
-            JavaRDD<Item> rdd = jsc.parallelize(items, Math.max(1, Math.min(n, parallelism() * 2)));
-            // pass 1: which images decode, one size, all gray? (as Features.pixels decides it, over the images that decode)
+        return Engine.super.embed(name, inputs, e, workDir, progress);
+    }
+
+    /** What the executors sent back for a set: one row per input, and the vectors' length. */
+    private record Collected(List<Row> rows, int dim) {}
+
+    /** The executors' part of an embedding, given the inputs as items and an accumulator of images done. */
+    private interface Job {
+        Collected run(Dataset ds, List<Item> items, LongAccumulator done, String step, Progress progress);
+    }
+
+    @Override
+    public VectorSet embedPixels(String name, List<Path> inputs, CurateConfig.Embedding e, Path workDir, Progress progress) {
+        return onExecutors(name, inputs, e, workDir, progress, (ds, items, done, step, p) -> {
+            JavaRDD<Item> rdd = jsc.parallelize(items, Math.max(1, Math.min(items.size(), parallelism() * 2)));
+            // pass 1: which images decode, one size, all gray? (as PixelRows decides it, over the images that decode)
             List<PixelInfo> infos = rdd.mapPartitions(SparkEngine::pixelInfo).collect();
             PixelInfo all = mergeInfo(infos);
             if (all.badIndex() >= 0)
@@ -185,30 +188,52 @@ public final class SparkEngine implements Engine {
                         + " differs from the first image's size (" + all.firstW() + "x" + all.firstH()
                         + "); raw-pixel features need one size");
             int stepPx = all.gray() ? 3 : 1;
-            dim = all.len() < 0 ? 0 : all.len() / stepPx;
-            LongAccumulator done = jsc.sc().longAccumulator("embedded " + name);
-            rows = withProgress(rdd.mapPartitions(it -> pixelRows(it, stepPx, done)).collectAsync(), done, step, n, progress);
-        } else if (e.kind().equals("copy_detector")) {
-            String weights = e.weights().toAbsolutePath().normalize().toString();
-            dim = CopyDetector.load(Path.of(weights)).dim(); // on the driver too: a bad file fails here, with its name
-            LongAccumulator done = jsc.sc().longAccumulator("embedded " + name);
-            JavaRDD<Item> rdd = jsc.parallelize(items, Math.max(1, Math.min(n, parallelism() * 2)));
-            rows = withProgress(rdd.mapPartitions(it -> copyDetectorRows(it, weights, done)).collectAsync(), done, step, n, progress);
-        } else {
-            int batch = Math.max(1, e.batchSize());
+            int dim = all.len() < 0 ? 0 : all.len() / stepPx;
+            return new Collected(withProgress(rdd.mapPartitions(it -> pixelRows(it, stepPx, done)).collectAsync(), done, step,
+                    items.size(), p), dim);
+        });
+    }
+
+    @Override
+    public VectorSet embedCopyDetector(String name, List<Path> inputs, CurateConfig.Embedding e, Path workDir, Progress progress) {
+        String weights = e.weights().toAbsolutePath().normalize().toString();
+        int dim = CopyDetector.load(Path.of(weights)).dim(); // on the driver too: a bad file fails here, with its name
+        return onExecutors(name, inputs, e, workDir, progress, (ds, items, done, step, p) -> {
+            JavaRDD<Item> rdd = jsc.parallelize(items, Math.max(1, Math.min(items.size(), parallelism() * 2)));
+            return new Collected(withProgress(rdd.mapPartitions(it -> copyDetectorRows(it, weights, done)).collectAsync(), done, step,
+                    items.size(), p), dim);
+        });
+    }
+
+    @Override
+    public VectorSet embedModel(String name, List<Path> inputs, CurateConfig.Embedding e, Path workDir, Progress progress) {
+        int batch = Math.max(1, e.batchSize());
+        String weights = e.weights().toAbsolutePath().normalize().toString();
+        String model = e.model();
+        int res = e.resolution(), resize = e.resize();
+        return onExecutors(name, inputs, e, workDir, progress, (ds, items, done, step, p) -> {
             List<List<Item>> chunks = chunks(items, batch, parallelism() * 2);
-            String weights = e.weights().toAbsolutePath().normalize().toString();
-            String model = e.model();
-            int res = e.resolution(), resize = e.resize();
-            LongAccumulator done = jsc.sc().longAccumulator("embedded " + name);
             JavaRDD<List<Item>> rdd = jsc.parallelize(chunks, chunks.size());
-            rows = withProgress(rdd.mapPartitions(it -> modelRows(it, weights, model, res, resize, batch, done)).collectAsync(), done, step, n,
-                    progress);
-            dim = -1;
+            List<Row> rows = withProgress(rdd.mapPartitions(it -> modelRows(it, weights, model, res, resize, batch, done)).collectAsync(),
+                    done, step, items.size(), p);
+            int dim = -1;
             for (Row r : rows) if (r.v() != null) { dim = r.v().length; break; }
-            dim = Math.max(dim, 0);
-        }
-        rows = new ArrayList<>(rows);
+            return new Collected(rows, Math.max(dim, 0));
+        });
+    }
+
+    /** Lists the inputs on the driver, runs the job, and puts its rows in input order, failures reported. */
+    private VectorSet onExecutors(String name, List<Path> inputs, CurateConfig.Embedding e, Path workDir, Progress progress, Job job) {
+        Dataset ds = Datasets.of(inputs);
+        int n = ds.size();
+        if (n == 0) throw new IllegalArgumentException(name + ": no images found in " + inputs);
+        List<Item> items = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) items.add(item(i, ds.get(i).id(), ds.get(i).source(), e.view()));
+        String step = "embed " + name;
+        progress.update(step, 0, n);
+        Collected c = job.run(ds, items, jsc.sc().longAccumulator("embedded " + name), step, progress);
+        int dim = c.dim();
+        List<Row> rows = new ArrayList<>(c.rows());
         rows.sort((a, b) -> Integer.compare(a.index(), b.index()));
         List<String> ids = new ArrayList<>(), sources = new ArrayList<>();
         List<String> failures = new ArrayList<>();
@@ -296,16 +321,19 @@ public final class SparkEngine implements Engine {
 
     private static RgbImage loadPlain(Item it, ImageDecoder dec) {
         if (it.idxIndex() < 0) return dec.decode(Path.of(it.file()));
-        Dataset ds;
+        return idx(it.file()).get(it.idxIndex()).source().load(dec);
+    }
+
+    private static Dataset idx(String file) {
         synchronized (IDX) {
-            SoftReference<Dataset> ref = IDX.get(it.file());
-            ds = ref == null ? null : ref.get();
+            SoftReference<Dataset> ref = IDX.get(file);
+            Dataset ds = ref == null ? null : ref.get();
             if (ds == null) {
-                ds = Datasets.open(Path.of(it.file()));
-                IDX.put(it.file(), new SoftReference<>(ds));
+                ds = Datasets.open(Path.of(file));
+                IDX.put(file, new SoftReference<>(ds));
             }
+            return ds;
         }
-        return ds.get(it.idxIndex()).source().load(dec);
     }
 
     private static String problem(RuntimeException ex) {
@@ -335,7 +363,7 @@ public final class SparkEngine implements Engine {
                 bw = im.width();
                 bh = im.height();
             }
-            for (int j = 0; j < px.length && gray; j += 3) gray = px[j] == px[j + 1] && px[j] == px[j + 2];
+            gray = gray && PixelRows.gray(px);
         }
         return List.of(new PixelInfo(first, len, gray, bad, bw, bh, fw, fh)).iterator();
     }
@@ -364,18 +392,14 @@ public final class SparkEngine implements Engine {
         return acc != null ? acc : new PixelInfo(-1, -1, true, -1, 0, 0, 0, 0);
     }
 
-    /** Raw pixels as {@code Features.pixelRows} makes them: byte / 255, every step-th byte (3: gray, one channel). */
+    /** Raw pixels as {@link PixelRows} makes them: byte / 255, every step-th byte (3: gray, one channel). */
     private static Iterator<Row> pixelRows(Iterator<Item> it, int step, LongAccumulator done) {
         ImageDecoder dec = new ImageDecoder();
         List<Row> out = new ArrayList<>();
         while (it.hasNext()) {
             Item item = it.next();
             try {
-                byte[] px = load(item, dec).rgb();
-                int d = px.length / step;
-                float[] v = new float[d];
-                for (int j = 0; j < d; j++) v[j] = (px[j * step] & 0xff) / 255f;
-                out.add(new Row(item.index(), v, null));
+                out.add(new Row(item.index(), PixelRows.row(load(item, dec).rgb(), step), null));
             } catch (RuntimeException ex) {
                 out.add(new Row(item.index(), null, problem(ex)));
             }
@@ -409,57 +433,38 @@ public final class SparkEngine implements Engine {
         return out.iterator();
     }
 
-    /** One decoded, preprocessed image, or why not (as the local embedder's). */
-    private record Prepared(int index, float[] chw, int h, int w) {}
+    /** A chunk's items as samples, for the feature pipeline (ids are the items' positions in the input). */
+    private static Dataset samples(List<Item> chunk) {
+        List<Sample> out = new ArrayList<>(chunk.size());
+        for (Item it : chunk) {
+            Sample.Source src = it.idxIndex() < 0 ? new Sample.FileSource(Path.of(it.file())) : idx(it.file()).get(it.idxIndex()).source();
+            out.add(new Sample(Integer.toString(it.index()), -1, "", it.view().identity() ? src : new Sample.ViewSource(src, it.view())));
+        }
+        return Dataset.of(out, List.of());
+    }
 
-    /** The CLS vectors of a chunk: the model loaded once, batches formed as {@link org.dino4j.embed.Embedder} forms them. */
+    /**
+     * The CLS vectors of a chunk: the model loaded once, the chunk through {@link FeatureExtractor} as the local
+     * embedder sends a shard (chunks never cross a shard and hold whole batches, so the batches are the same).
+     */
     private static Iterator<Row> modelRows(Iterator<List<Item>> chunks, String weights, String model, int resolution, int resize,
                                            int batchSize, LongAccumulator done) {
         List<Row> out = new ArrayList<>();
         if (!chunks.hasNext()) return out.iterator();
-        ModelConfig cfg = model == null ? null : model.endsWith(".json") ? ModelConfig.read(Path.of(model)) : ModelConfig.preset(model);
-        Preprocess pre = new Preprocess(resize, resolution, 0);
-        ImageDecoder dec = new ImageDecoder();
-        try (DinoVisionTransformer m = Dinov2.load(Path.of(weights), cfg)) {
-            int patch = m.config().patchSize();
+        var opts = new FeatureExtractor.Options(List.of(Output.CLS), new Preprocess(resize, resolution, 0), batchSize, 1,
+                ImageDecoder.DEFAULT_MAX_PIXELS);
+        try (DinoVisionTransformer m = Dinov2.load(Path.of(weights), CurateConfig.Embedding.modelConfig(model));
+             FeatureExtractor fx = new FeatureExtractor(m, opts)) {
             while (chunks.hasNext()) {
-                List<Prepared> batch = new ArrayList<>();
-                for (Item item : chunks.next()) {
-                    Prepared p;
-                    try {
-                        RgbImage im = load(item, dec);
-                        int[] hw = pre.outputSize(im.width(), im.height());
-                        if (hw[0] % patch != 0 || hw[1] % patch != 0) {
-                            out.add(new Row(item.index(), null, String.format(Locale.ROOT,
-                                    "model input %dx%d is not a multiple of the patch size %d", hw[1], hw[0], patch)));
-                            done.add(1);
-                            continue;
-                        }
-                        p = new Prepared(item.index(), pre.chw(im), hw[0], hw[1]);
-                    } catch (RuntimeException ex) {
-                        out.add(new Row(item.index(), null, problem(ex)));
-                        done.add(1);
-                        continue;
-                    }
-                    if (!batch.isEmpty() && (batch.get(0).h() != p.h() || batch.get(0).w() != p.w())) flush(m, batch, out, done);
-                    batch.add(p);
-                    if (batch.size() == batchSize) flush(m, batch, out, done);
-                }
-                flush(m, batch, out, done);
+                List<Item> chunk = chunks.next();
+                fx.run(samples(chunk), it -> {
+                    int index = chunk.get(it.index()).index();
+                    out.add(it.ok() ? new Row(index, it.rows()[0], null) : new Row(index, null, it.problem()));
+                    done.add(1);
+                });
             }
         }
         return out.iterator();
-    }
-
-    private static void flush(DinoVisionTransformer m, List<Prepared> batch, List<Row> out, LongAccumulator done) {
-        if (batch.isEmpty()) return;
-        int bs = batch.size(), h = batch.get(0).h(), w = batch.get(0).w(), d = m.config().embedDim();
-        float[] px = new float[bs * 3 * h * w];
-        for (int i = 0; i < bs; i++) System.arraycopy(batch.get(i).chw(), 0, px, i * 3 * h * w, 3 * h * w);
-        float[] cls = m.forwardFeatures(new Tensor(px, bs, 3, h, w)).xNormClstoken().data();
-        for (int i = 0; i < bs; i++) out.add(new Row(batch.get(i).index(), Arrays.copyOfRange(cls, i * d, (i + 1) * d), null));
-        done.add(bs);
-        batch.clear();
     }
 
     // ---------------------------------------------------------------------------------------------------------------

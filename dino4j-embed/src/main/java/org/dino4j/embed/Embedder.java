@@ -6,7 +6,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.HexFormat;
@@ -15,23 +14,15 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 
 import org.dino4j.data.Dataset;
-import org.dino4j.data.ImageDecoder;
-import org.dino4j.data.ImageException;
 import org.dino4j.data.Preprocess;
-import org.dino4j.data.RgbImage;
 import org.dino4j.data.Sample;
 import org.dino4j.io.DType;
 import org.dino4j.io.Json;
 import org.dino4j.io.SafeTensors;
 import org.dino4j.io.TensorEntry;
 import org.dino4j.model.DinoVisionTransformer;
-import org.dino4j.model.DinoVisionTransformer.Features;
-import org.dino4j.tensor.Tensor;
 
 /**
  * Embeds a dataset into shards of {@code shardSize} consecutive inputs. Per shard: {@code shard-NNNNN.safetensors}
@@ -41,20 +32,9 @@ import org.dino4j.tensor.Tensor;
  * at any moment leaves only finished shards and temporaries. A rerun skips finished shards (after checking that
  * {@code run.json} describes the same inputs and options) and ends by writing {@code manifest.tsv}: one row per
  * input, in input order. Decoding and the transform run on worker threads ahead of the model, at most a couple of
- * batches ahead, so memory stays bounded on any input size.
+ * batches ahead, so memory stays bounded on any input size: the shards are a sink of {@link FeatureExtractor}.
  */
 public final class Embedder {
-    /** What is written per image. */
-    public enum Output {
-        CLS("cls"), PATCH_MEAN("patch_mean"), REGISTERS("registers"), PATCH_TOKENS("patch_tokens");
-
-        public final String key;
-
-        Output(String key) {
-            this.key = key;
-        }
-    }
-
     public enum Format { SAFETENSORS, NPY }
 
     public record Options(Set<Output> outputs, Set<Format> formats, int batchSize, int shardSize, int workers,
@@ -103,22 +83,11 @@ public final class Embedder {
             } else todo.add(s);
         }
         progress.update(done, n, failed);
-        List<String> errors = new ArrayList<>();
-        ExecutorService pool = Executors.newFixedThreadPool(o.workers(), r -> {
-            Thread t = new Thread(r, "dino4j-decode");
-            t.setDaemon(true);
-            return t;
-        });
-        try {
-            ImageDecoder decoder = new ImageDecoder(o.maxPixels());
-            for (int s : todo) {
-                long[] counts = {done, failed};
-                shard(ds, out, s, pool, decoder, errors, progress, counts, n);
-                done = counts[0];
-                failed = counts[1];
-            }
-        } finally {
-            pool.shutdownNow();
+        var heads = List.<Head>copyOf(o.outputs());
+        try (FeatureExtractor fx = new FeatureExtractor(model, new FeatureExtractor.Options(heads, o.preprocess(), o.batchSize(),
+                o.workers(), o.maxPixels()))) {
+            long[] counts = {done, failed};
+            for (int s : todo) shard(ds, out, s, fx, progress, counts, n);
         }
         // the manifest: every shard's rows, in order; errors of skipped shards come back from their .tsv
         StringBuilder m = new StringBuilder("index\tid\tlabel\tclass\tshard\trow\tstatus\n");
@@ -139,42 +108,46 @@ public final class Embedder {
         return new Result(n, n - failedTotal, failedTotal, skipped, todo.size(), allErrors);
     }
 
-    /** One decoded, transformed image, or why not. */
-    private record Prepared(float[] chw, int h, int w, String error) {}
-
-    private void shard(Dataset ds, Path out, int s, ExecutorService pool, ImageDecoder decoder, List<String> errors,
-                       Progress progress, long[] counts, int n) throws IOException {
+    private void shard(Dataset ds, Path out, int s, FeatureExtractor fx, Progress progress, long[] counts, int n) throws IOException {
         int a = s * o.shardSize(), b = Math.min(n, a + o.shardSize());
-        int window = Math.max(2 * o.batchSize(), 2 * o.workers());
-        ArrayDeque<Future<Prepared>> ahead = new ArrayDeque<>();
-        int next = a;
         Rows rows = new Rows();
         String[] status = new String[b - a];
         int[] rowOf = new int[b - a];
-        List<Integer> batchIdx = new ArrayList<>();
-        List<Prepared> batch = new ArrayList<>();
-        for (int i = a; i < b; i++) {
-            while (next < b && ahead.size() < window) {
-                Sample smp = ds.get(next++);
-                ahead.add(pool.submit(() -> prepare(smp, decoder)));
+        int d = model.config().embedDim();
+        fx.run(ds, a, b, new FeatureExtractor.Sink() {
+            @Override
+            public void accept(FeatureExtractor.Item it) {
+                int i = it.index() - a;
+                if (!it.ok()) {
+                    status[i] = "error: " + it.problem();
+                    rowOf[i] = -1;
+                    counts[1]++;
+                    counts[0]++;
+                    return;
+                }
+                status[i] = "ok";
+                int k = 0;
+                for (Output out : o.outputs()) {
+                    float[] row = it.rows()[k++];
+                    if (out == Output.PATCH_TOKENS) {
+                        int np = row.length / d;
+                        if (rows.tokenShape != null && rows.tokenShape[0] != np)
+                            throw new IllegalArgumentException("patch tokens need one image size per shard (got "
+                                    + rows.tokenShape[0] + " and " + np + " patches): use --crop or a fixed --resolution");
+                        rows.tokenShape = new int[] {np, d};
+                    }
+                    rows.data.computeIfAbsent(out, x -> new ArrayList<>()).add(row);
+                }
+                rowOf[i] = rows.index.size();
+                rows.index.add((long) it.index());
             }
-            Prepared p = get(ahead.poll());
-            if (p.error() != null) {
-                status[i - a] = "error: " + p.error();
-                rowOf[i - a] = -1;
-                counts[1]++;
-                counts[0]++;
-                continue;
+
+            @Override
+            public void batchDone(int images) {
+                counts[0] += images;
+                progress.update(counts[0], n, counts[1]);
             }
-            if (!batch.isEmpty() && (batch.get(0).h() != p.h() || batch.get(0).w() != p.w())) {
-                flush(batch, batchIdx, rows, rowOf, a, counts, progress, n);
-            }
-            batch.add(p);
-            batchIdx.add(i);
-            status[i - a] = "ok";
-            if (batch.size() == o.batchSize()) flush(batch, batchIdx, rows, rowOf, a, counts, progress, n);
-        }
-        flush(batch, batchIdx, rows, rowOf, a, counts, progress, n);
+        });
         writeShard(out, s, rows);
         StringBuilder tsv = new StringBuilder();
         for (int i = a; i < b; i++) {
@@ -187,80 +160,11 @@ public final class Embedder {
         progress.update(counts[0], n, counts[1]);
     }
 
-    private Prepared prepare(Sample smp, ImageDecoder decoder) {
-        try {
-            RgbImage im = smp.source().load(decoder);
-            int[] hw = o.preprocess().outputSize(im.width(), im.height());
-            int p = model.config().patchSize();
-            if (hw[0] % p != 0 || hw[1] % p != 0)
-                return new Prepared(null, 0, 0, String.format(Locale.ROOT,
-                        "model input %dx%d is not a multiple of the patch size %d (use --crop or --pad %d)", hw[1], hw[0], p, p));
-            return new Prepared(o.preprocess().chw(im), hw[0], hw[1], null);
-        } catch (ImageException e) {
-            return new Prepared(null, 0, 0, e.problem());
-        } catch (RuntimeException e) {
-            return new Prepared(null, 0, 0, String.valueOf(e.getMessage()));
-        }
-    }
-
-    private static Prepared get(Future<Prepared> f) {
-        try {
-            return f.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted");
-        } catch (java.util.concurrent.ExecutionException e) {
-            return new Prepared(null, 0, 0, String.valueOf(e.getCause()));
-        }
-    }
-
     /** Embedding rows of one shard, per output, with the input index of each row. */
     private static final class Rows {
         final Map<Output, List<float[]>> data = new LinkedHashMap<>();
         final List<Long> index = new ArrayList<>();
-        int[] tokenShape; // (R or N, D) of the token outputs, fixed per shard
-    }
-
-    private void flush(List<Prepared> batch, List<Integer> batchIdx, Rows rows, int[] rowOf, int a, long[] counts,
-                       Progress progress, int n) {
-        if (batch.isEmpty()) return;
-        int bs = batch.size(), h = batch.get(0).h(), w = batch.get(0).w();
-        float[] px = new float[bs * 3 * h * w];
-        for (int i = 0; i < bs; i++) System.arraycopy(batch.get(i).chw(), 0, px, i * 3 * h * w, 3 * h * w);
-        Features f = model.forwardFeatures(new Tensor(px, bs, 3, h, w));
-        int d = model.config().embedDim();
-        Tensor pt = f.xNormPatchtokens(), rg = f.xNormRegtokens();
-        int np = pt.size(1), nr = rg.size(1);
-        for (int i = 0; i < bs; i++) {
-            for (Output out : o.outputs()) {
-                float[] row = switch (out) {
-                    case CLS -> java.util.Arrays.copyOfRange(f.xNormClstoken().data(), i * d, (i + 1) * d);
-                    case PATCH_MEAN -> {
-                        float[] m = new float[d];
-                        double[] acc = new double[d];
-                        for (int t = 0; t < np; t++)
-                            for (int c = 0; c < d; c++) acc[c] += pt.data()[(i * np + t) * d + c];
-                        for (int c = 0; c < d; c++) m[c] = (float) (acc[c] / np);
-                        yield m;
-                    }
-                    case REGISTERS -> java.util.Arrays.copyOfRange(rg.data(), i * nr * d, (i + 1) * nr * d);
-                    case PATCH_TOKENS -> {
-                        if (rows.tokenShape != null && rows.tokenShape[0] != np)
-                            throw new IllegalArgumentException("patch tokens need one image size per shard (got "
-                                    + rows.tokenShape[0] + " and " + np + " patches): use --crop or a fixed --resolution");
-                        rows.tokenShape = new int[] {np, d};
-                        yield java.util.Arrays.copyOfRange(pt.data(), i * np * d, (i + 1) * np * d);
-                    }
-                };
-                rows.data.computeIfAbsent(out, k -> new ArrayList<>()).add(row);
-            }
-            rowOf[batchIdx.get(i) - a] = rows.index.size();
-            rows.index.add((long) batchIdx.get(i));
-        }
-        counts[0] += bs;
-        progress.update(counts[0], n, counts[1]);
-        batch.clear();
-        batchIdx.clear();
+        int[] tokenShape; // (N, D) of the patch tokens, fixed per shard
     }
 
     private void writeShard(Path dir, int s, Rows rows) throws IOException {
@@ -284,8 +188,10 @@ public final class Embedder {
             java.nio.ByteBuffer bb = java.nio.ByteBuffer.allocate(8 * n).order(java.nio.ByteOrder.LITTLE_ENDIAN);
             for (long v : idx) bb.putLong(v);
             entries.add(TensorEntry.ofBytes("index", DType.I64, new long[] {n}, bb.array()));
-            SafeTensors.write(dir.resolve(shardName(s) + ".safetensors"), entries,
-                    Map.of("shard", String.valueOf(s), "model", modelId));
+            Map<String, String> meta = new LinkedHashMap<>(); // Map.of's order changes from run to run, and the file's bytes with it
+            meta.put("shard", String.valueOf(s));
+            meta.put("model", modelId);
+            SafeTensors.write(dir.resolve(shardName(s) + ".safetensors"), entries, meta);
         }
     }
 

@@ -16,7 +16,7 @@ import org.dino4j.data.Datasets;
 import org.dino4j.data.ImageDecoder;
 import org.dino4j.data.Preprocess;
 import org.dino4j.embed.Embedder.Format;
-import org.dino4j.embed.Embedder.Output;
+import org.dino4j.embed.Output;
 import org.dino4j.io.SafeTensors;
 import org.dino4j.io.TensorStore;
 import org.dino4j.model.DinoVisionTransformer;
