@@ -21,6 +21,7 @@ import org.dino4j.model.ModelConfig;
 import org.dino4j.tensor.Tensor;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
@@ -36,8 +37,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--size", defaultValue = "224", description = "Image side in pixels (default: ${DEFAULT-VALUE}).")
     int size;
 
-    @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
-    Integer threads;
+    @Mixin
+
+    ThreadsOption threads;
 
     @Option(names = "--iters", defaultValue = "5", description = "Timed iterations; the median is reported (default: ${DEFAULT-VALUE}).")
     int iters;
@@ -74,7 +76,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws java.io.IOException {
-        if (threads != null) Parallel.setThreads(threads);
+        threads.apply();
         if (serve) return serve();
         if (train) return train();
         if (!json) System.out.printf("dino4j bench: %d threads, %s kernels, %s, Java %s%n", Parallel.threads(), Kernels.get().name(), cpuName(),

@@ -11,9 +11,9 @@ import org.dino4j.curate.CurationReport;
 import org.dino4j.curate.Curator;
 import org.dino4j.curate.Engine;
 import org.dino4j.curate.LocalEngine;
-import org.dino4j.kernels.Parallel;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "curate", mixinStandardHelpOptions = true,
@@ -36,12 +36,13 @@ final class CurateCommand implements Callable<Integer> {
             description = "Run on Apache Spark (e.g. local[*], spark://host:7077); needs the dino4j-spark module on the class path.")
     String spark;
 
-    @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
-    Integer threads;
+    @Mixin
+
+    ThreadsOption threads;
 
     @Override
     public Integer call() throws Exception {
-        if (threads != null) Parallel.setThreads(threads);
+        threads.apply();
         CurateConfig cfg = CurateConfig.read(config);
         Path out = output != null ? output : cfg.output();
         if (out == null) throw new IllegalArgumentException("give --output or `output:` in " + config);

@@ -19,7 +19,6 @@ import org.dino4j.eval.dense.DepthHead;
 import org.dino4j.eval.dense.FeatureMap;
 import org.dino4j.eval.dense.SegmentationHead;
 import org.dino4j.eval.dense.TrainConfig;
-import org.dino4j.kernels.Parallel;
 import org.dino4j.model.DinoVisionTransformer;
 import org.dino4j.tensor.Tensor;
 
@@ -74,18 +73,21 @@ final class DenseEvalCommands {
         @Option(names = "--seed", defaultValue = "0", description = "Head initialisation and batch order (default: ${DEFAULT-VALUE}).")
         long seed;
 
-        @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
-        Integer threads;
+        @Mixin
 
-        @Option(names = "--output", paramLabel = "FILE.json", description = "Also write the settings and results as JSON.")
-        Path output;
+        ThreadsOption threads;
+
+        @Mixin
+
+        JsonOutputOption output;
 
         final ImageDecoder decoder = new ImageDecoder();
 
-        abstract ModelOptions model();
+        @Mixin
+        ModelOptions model;
 
         void checkCommon() {
-            if (threads != null) Parallel.setThreads(threads);
+            threads.apply();
             if (!Files.isDirectory(root)) throw new IllegalArgumentException(root + ": no such folder (--root)");
             if (layers != 1 && layers != 4) throw new IllegalArgumentException("--layers must be 1 or 4, got " + layers);
             if (resolution != null && resolution < 1) throw new IllegalArgumentException("--resolution must be >= 1, got " + resolution);
@@ -161,7 +163,7 @@ final class DenseEvalCommands {
             j.put("lr", cfg.lr());
             j.put("schedule", cfg.schedule().name().toLowerCase(Locale.ROOT));
             j.put("seed", seed);
-            j.put("random_weights", model().randomSeed != null);
+            j.put("random_weights", model.randomSeed != null);
             return j;
         }
 
@@ -181,17 +183,9 @@ final class DenseEvalCommands {
                     "Not the official run: no training augmentation (random rescale, crops, flips), whole-image inference "
                             + "instead of sliding windows, features computed once."})
     static final class SegmentationCommand extends Base implements Callable<Integer> {
-        @Mixin
-        ModelOptions model;
-
         @Option(names = "--dataset", required = true, paramLabel = "ade20k|voc",
                 description = "The folder layout and classes: ade20k (150 classes) or voc (21 classes).")
         String dataset;
-
-        @Override
-        ModelOptions model() {
-            return model;
-        }
 
         @Override
         public Integer call() throws Exception {
@@ -275,7 +269,7 @@ final class DenseEvalCommands {
             j.put("aAcc", finite(100 * met.aAcc()));
             j.put("classes", classes);
             j.put("seconds", secs);
-            Results.writeJson(output, j);
+            output.write(j);
             return 0;
         }
 
@@ -301,9 +295,6 @@ final class DenseEvalCommands {
                             + "(on by default) needs 480x640 depth maps.",
                     "Not the official run: no training augmentation, features computed once."})
     static final class DepthCommand extends Base implements Callable<Integer> {
-        @Mixin
-        ModelOptions model;
-
         @Option(names = "--dataset", defaultValue = "nyu", paramLabel = "nyu", description = "Default: ${DEFAULT-VALUE}.")
         String dataset;
 
@@ -318,11 +309,6 @@ final class DenseEvalCommands {
         @Option(names = "--eigen-crop", negatable = true, defaultValue = "true", fallbackValue = "true",
                 description = "Score inside NYU's Eigen crop [45:471, 41:601] (default: on; --no-eigen-crop for other sizes).")
         boolean eigenCrop;
-
-        @Override
-        ModelOptions model() {
-            return model;
-        }
 
         @Override
         public Integer call() throws Exception {
@@ -412,7 +398,7 @@ final class DenseEvalCommands {
             j.put("silog", sum[7]);
             j.put("sq_rel", sum[8]);
             j.put("seconds", secs);
-            Results.writeJson(output, j);
+            output.write(j);
             return 0;
         }
     }

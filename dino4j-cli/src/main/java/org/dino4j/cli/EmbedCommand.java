@@ -12,7 +12,6 @@ import org.dino4j.data.Preprocess;
 import org.dino4j.embed.Embedder;
 import org.dino4j.embed.Embedder.Format;
 import org.dino4j.embed.Output;
-import org.dino4j.kernels.Parallel;
 import org.dino4j.model.DinoVisionTransformer;
 
 import picocli.CommandLine.Command;
@@ -42,8 +41,9 @@ final class EmbedCommand implements Callable<Integer> {
     @Option(names = "--batch-size", defaultValue = "8", description = "Images per forward (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
-    @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
-    Integer threads;
+    @Mixin
+
+    ThreadsOption threads;
 
     @Option(names = "--workers", defaultValue = "2", description = "Decoding threads ahead of the model (default: ${DEFAULT-VALUE}).")
     int workers;
@@ -83,7 +83,7 @@ final class EmbedCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (threads != null) Parallel.setThreads(threads);
+        threads.apply();
         EnumSet<Output> outs = EnumSet.of(Output.CLS);
         if (patchMean) outs.add(Output.PATCH_MEAN);
         if (registers) outs.add(Output.REGISTERS);

@@ -22,7 +22,6 @@ import org.dino4j.eval.LinearProbe;
 import org.dino4j.eval.LogisticRegression;
 import org.dino4j.eval.Retrieval;
 import org.dino4j.io.Json;
-import org.dino4j.kernels.Parallel;
 import org.dino4j.model.DinoVisionTransformer;
 
 import picocli.CommandLine.Command;
@@ -49,26 +48,20 @@ final class EvalCommand {
         @Mixin
         ModelOptions model;
 
-        @Option(names = "--resize", description = "Eval transform: shorter side (default 256/224 of --crop; at the model's own img_size, that size).")
-        Integer resize;
-
-        @Option(names = "--crop", description = "Eval transform: centre crop, a multiple of the patch size. Default: "
-                + ModelOptions.DEFAULT_SIDE + "224.")
-        Integer crop;
+        @Mixin
+        EvalTransformOptions transform;
 
         @Option(names = "--batch-size", defaultValue = "64", description = "Images per forward (default: ${DEFAULT-VALUE}).")
         int batch;
 
-        @picocli.CommandLine.Spec(picocli.CommandLine.Spec.Target.MIXEE)
-        picocli.CommandLine.Model.CommandSpec spec;
+        @Mixin
 
-        @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
-        Integer threads;
+        ThreadsOption threads;
 
         record Loaded(Features train, Features test, String source) {}
 
         Loaded load() {
-            if (threads != null) Parallel.setThreads(threads);
+            threads.apply();
             Loaded l;
             if (Files.isRegularFile(train.resolve("manifest.tsv")) || Files.isRegularFile(test.resolve("manifest.tsv"))) {
                 l = new Loaded(Features.fromEmbedDir(train, "cls"), Features.fromEmbedDir(test, "cls"), "embed outputs (cls)");
@@ -76,7 +69,7 @@ final class EvalCommand {
                 l = new Loaded(Features.pixels(Datasets.of(List.of(train))), Features.pixels(Datasets.of(List.of(test))), "raw pixels");
             } else {
                 try (DinoVisionTransformer m = model.load()) {
-                    Preprocess pre = ModelOptions.transform(spec, m.config(), crop, "--crop", resize, null, 0);
+                    Preprocess pre = transform.of(m.config());
                     Dataset dtr = Datasets.of(List.of(train)), dte = Datasets.of(List.of(test));
                     ProgressBar bar = new ProgressBar("features", "img");
                     long total = dtr.size() + dte.size();
@@ -108,8 +101,9 @@ final class EvalCommand {
                 description = "Temperature of the softmax that weights the neighbours' votes (default: ${DEFAULT-VALUE}).")
         double temperature;
 
-        @Option(names = "--output", paramLabel = "FILE.json", description = "Also write the results as JSON.")
-        Path output;
+        @Mixin
+
+        JsonOutputOption output;
 
         @Option(names = "--plots", paramLabel = "DIR", description = "Write knn_accuracy_vs_k.png, knn_per_class.png and "
                 + "knn_confusion.png (up to 100 classes; per class at k = 20, or the first k when 20 is not asked).")
@@ -138,7 +132,7 @@ final class EvalCommand {
             j.put("test", fo.test.toString());
             j.put("temperature", temperature);
             j.put("results", rows);
-            Results.writeJson(output, j);
+            output.write(j);
             return 0;
         }
 
@@ -202,8 +196,9 @@ final class EvalCommand {
         @Option(names = "--seed", defaultValue = "0", description = "Seed of the 90/10 split of the training rows (default: ${DEFAULT-VALUE}).")
         long seed;
 
-        @Option(names = "--output", paramLabel = "FILE.json", description = "Also write the results as JSON.")
-        Path output;
+        @Mixin
+
+        JsonOutputOption output;
 
         @Override
         public Integer call() throws IOException {
@@ -223,7 +218,7 @@ final class EvalCommand {
             List<Object> pts = new ArrayList<>();
             for (var p : sweep.points()) pts.add(Map.of("C", p.c(), "val_top1", 100 * p.validationAccuracy(), "iterations", p.iterations()));
             j.put("sweep", pts);
-            Results.writeJson(output, j);
+            output.write(j);
             return 0;
         }
     }
@@ -247,15 +242,8 @@ final class EvalCommand {
         @Mixin
         ModelOptions model;
 
-        @Option(names = "--resize", description = "Eval transform: shorter side (default 256/224 of --crop; at the model's own img_size, that size).")
-        Integer resize;
-
-        @Option(names = "--crop", description = "Eval transform: centre crop, a multiple of the patch size. Default: "
-                + ModelOptions.DEFAULT_SIDE + "224.")
-        Integer crop;
-
-        @picocli.CommandLine.Spec
-        picocli.CommandLine.Model.CommandSpec spec;
+        @Mixin
+        EvalTransformOptions transform;
 
         @Option(names = "--epochs", defaultValue = "10", description = "Training epochs of the classifiers (default: ${DEFAULT-VALUE}).")
         int epochs;
@@ -267,19 +255,21 @@ final class EvalCommand {
                 description = "Seed of the held-out 10 %%, the classifiers' initialisation and the batch order (default: ${DEFAULT-VALUE}).")
         long seed;
 
-        @Option(names = "--output", paramLabel = "FILE.json", description = "Also write the results as JSON.")
-        Path output;
+        @Mixin
 
-        @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
-        Integer threads;
+        JsonOutputOption output;
+
+        @Mixin
+
+        ThreadsOption threads;
 
         @Override
         public Integer call() throws IOException {
-            if (threads != null) Parallel.setThreads(threads);
+            threads.apply();
             Dataset dtr = Datasets.of(List.of(train)), dte = Datasets.of(List.of(test)), dva = val == null ? null : Datasets.of(List.of(val));
             LinearProbe.Inputs tr, va, te;
             try (DinoVisionTransformer m = model.load()) {
-                Preprocess pre = ModelOptions.transform(spec, m.config(), crop, "--crop", resize, null, 0);
+                Preprocess pre = transform.of(m.config());
                 ProgressBar bar = new ProgressBar("features", "img");
                 long total = dtr.size() + dte.size() + (dva == null ? 0 : dva.size());
                 tr = LinearProbe.inputs(m, dtr, pre, 64, i -> bar.update(i, total, 0));
@@ -306,7 +296,7 @@ final class EvalCommand {
             j.put("best", best.name());
             j.put("test_top1", 100 * best.testTop1());
             j.put("classifiers", rows);
-            Results.writeJson(output, j);
+            output.write(j);
             return 0;
         }
 
@@ -346,16 +336,18 @@ final class EvalCommand {
                 + ModelOptions.DEFAULT_SIDE + "224.")
         Integer resize;
 
-        @Option(names = "--output", paramLabel = "FILE.json", description = "Also write the results as JSON.")
-        Path output;
+        @Mixin
 
-        @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
-        Integer threads;
+        JsonOutputOption output;
+
+        @Mixin
+
+        ThreadsOption threads;
 
         @Override
         @SuppressWarnings("unchecked")
         public Integer call() throws IOException {
-            if (threads != null) Parallel.setThreads(threads);
+            threads.apply();
             Map<String, Object> g;
             try {
                 g = Json.parseObject(Files.readString(gnd));
@@ -408,7 +400,7 @@ final class EvalCommand {
                     j.put(p.name().toLowerCase(Locale.ROOT), Map.of("mAP", 100 * s.map(), "mP@1", 100 * s.meanPrecisionAt()[0],
                             "mP@5", 100 * s.meanPrecisionAt()[1], "mP@10", 100 * s.meanPrecisionAt()[2]));
                 }
-                Results.writeJson(output, j);
+                output.write(j);
             }
             return 0;
         }

@@ -22,7 +22,6 @@ import org.dino4j.embed.Output;
 import org.dino4j.eval.Knn;
 import org.dino4j.io.AtomicFile;
 import org.dino4j.io.Json;
-import org.dino4j.kernels.Parallel;
 import org.dino4j.model.DinoVisionTransformer;
 import org.dino4j.model.Dinov2;
 
@@ -55,8 +54,9 @@ final class SearchCommand implements Callable<Integer> {
     @Option(names = "--output", paramLabel = "FILE.tsv", description = "Also write the results as TSV (query, rank, similarity, id, class).")
     Path output;
 
-    @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
-    Integer threads;
+    @Mixin
+
+    ThreadsOption threads;
 
     @Mixin
     DecodeOptions decode;
@@ -66,7 +66,7 @@ final class SearchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (top < 1) throw new IllegalArgumentException("--top must be at least 1, got " + top);
-        if (threads != null) Parallel.setThreads(threads);
+        threads.apply();
         Map<String, Object> run = readRun(index.resolve("run.json"));
         Preprocess pre = preprocess(index.resolve("run.json"), String.valueOf(run.get("preprocess")));
         EmbedDir.Rows base = EmbedDir.read(index, "cls");
