@@ -33,6 +33,11 @@ public record Linear(MemorySegment weight, float[] bias, int in, int out, Prepac
             }
             return p;
         }
+
+        /** The weight changed in place: the next call packs it again. */
+        public synchronized void clear() {
+            packed = null;
+        }
     }
 
     private Gemm.PackedWeight packed(int rows) {
