@@ -9,7 +9,6 @@ import org.dino4j.curate.CopyDetectorInput;
 import org.dino4j.data.Dataset;
 import org.dino4j.data.Datasets;
 import org.dino4j.kernels.Parallel;
-import org.dino4j.train.copydetect.CopyDetector;
 import org.dino4j.train.copydetect.CopyDetectorTrainer;
 
 import picocli.CommandLine.Command;
@@ -66,17 +65,14 @@ final class CopyDetectorCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
     Integer threads;
 
-    private static final int CHECKPOINT_EVERY = 100;
-
     @Spec
     CommandSpec spec;
 
     /** What copy-detector says when stopped: its checkpoint (the step is in its metadata), or none yet. */
-    static String stopMessage(long step, Path ckpt, String again) throws java.io.IOException {
-        if (!java.nio.file.Files.exists(ckpt)) return StopNotice.message(step, null, 0, CHECKPOINT_EVERY, again);
-        try (var f = org.dino4j.io.SafeTensors.read(ckpt)) {
-            return StopNotice.message(step, ckpt, Long.parseLong(f.metadata().get("step")), CHECKPOINT_EVERY, again);
-        }
+    static String stopMessage(long step, Path ckpt, String again) {
+        int every = CopyDetectorTrainer.CHECKPOINT_EVERY;
+        if (!java.nio.file.Files.exists(ckpt)) return StopNotice.message(step, null, 0, every, again);
+        return StopNotice.message(step, ckpt, CopyDetectorTrainer.checkpointStep(ckpt), every, again);
     }
 
     @Override
@@ -102,24 +98,21 @@ final class CopyDetectorCommand implements Callable<Integer> {
         ProgressBar bar = new ProgressBar("train", "steps");
         double[] last = {Double.NaN};
         // OUTPUT.ckpt: every 100 steps; a rerun of the same command continues from it; removed once the model is written
-        Path ckpt = output.resolveSibling(output.getFileName() + ".ckpt");
+        Path ckpt = CopyDetectorTrainer.checkpointOf(output);
         if (java.nio.file.Files.exists(ckpt)) System.err.println("resuming from " + ckpt);
         java.util.concurrent.atomic.AtomicLong done = new java.util.concurrent.atomic.AtomicLong();
         String again = StopNotice.command(spec, null); // the same command resumes
         StopNotice stop = StopNotice.install(() -> stopMessage(done.get(), ckpt, again));
-        CopyDetector cd;
         try {
-            cd = CopyDetectorTrainer.train(rows.x(), n, o, (step, total, loss) -> {
+            CopyDetectorTrainer.trainTo(rows.x(), n, o, (step, total, loss) -> {
                 last[0] = loss;
                 done.set(step);
                 if (step % 10 == 0 || step == total) bar.update(step, total, 0, String.format(Locale.ROOT, "  loss %.4f", loss));
-            }, ckpt, CHECKPOINT_EVERY);
+            }, output);
         } finally {
             stop.remove();
         }
         bar.finish();
-        cd.save(output);
-        java.nio.file.Files.deleteIfExists(ckpt);
         System.out.printf(Locale.ROOT, "%d images, %d steps, final loss %.4f -> %s%n", n, steps, last[0], output);
         return 0;
     }

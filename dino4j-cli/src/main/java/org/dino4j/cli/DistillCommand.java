@@ -7,6 +7,7 @@ import java.util.List;
 
 import org.dino4j.train.ssl.SslConfig;
 import org.dino4j.train.ssl.SslTrainer;
+import org.dino4j.train.ssl.TrainingRun;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -28,7 +29,7 @@ final class DistillCommand extends TrainCommand {
     SslTrainer.Frozen frozenTeacher(List<String> overrides) {
         Path ckpt;
         try {
-            ckpt = ExportCommand.newestCheckpoint(teacher);
+            ckpt = TrainingRun.newestCheckpoint(teacher);
         } catch (IOException e) {
             throw new IllegalArgumentException(teacher + ": cannot list: " + e.getMessage());
         }

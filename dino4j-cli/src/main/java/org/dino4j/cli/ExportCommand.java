@@ -42,7 +42,7 @@ final class ExportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        Path ckpt = newestCheckpoint(run);
+        Path ckpt = org.dino4j.train.ssl.TrainingRun.newestCheckpoint(run);
         Path yaml = ckpt.resolveSibling("config.yaml");
         if (!Files.exists(yaml)) throw new IllegalArgumentException(yaml + ": missing (the run's configuration)");
         ModelConfig cfg = SslConfig.load(null, yaml, List.of()).trainer().model();
@@ -69,13 +69,5 @@ final class ExportCommand implements Callable<Integer> {
             }
         }
         return 0;
-    }
-
-    static Path newestCheckpoint(Path run) throws IOException {
-        if (Files.isRegularFile(run)) return run;
-        if (!Files.isDirectory(run)) throw new IllegalArgumentException(run + ": no such file or folder");
-        List<Path> all = TrainCommand.checkpoints(run);
-        if (all.isEmpty()) throw new IllegalArgumentException(run + ": no ckpt-*.safetensors in it");
-        return all.getLast();
     }
 }

@@ -11,7 +11,7 @@ import picocli.CommandLine.Model.CommandSpec;
 /**
  * What a training command says when Ctrl-C (SIGINT) or a plain kill (SIGTERM) stops it: one line naming what was
  * kept and the command that goes on. On stdout: the launcher pipes stderr through a filter that the same Ctrl-C ends.
- * Checkpoints are written atomically (whole or absent); one being written while {@link #saving} is held is waited for.
+ * Checkpoints are written atomically (whole or absent); one being written while the run's saving lock is held is waited for.
  */
 final class StopNotice extends Thread {
     /** Message of the stop; may read the run folder. */
@@ -19,17 +19,23 @@ final class StopNotice extends Thread {
         String get() throws IOException;
     }
 
-    final ReentrantLock saving = new ReentrantLock();
+    private final ReentrantLock saving;
     private final Message message;
 
-    private StopNotice(Message message) {
+    private StopNotice(ReentrantLock saving, Message message) {
         super("dino4j-stop-notice");
+        this.saving = saving;
         this.message = message;
     }
 
     /** Registered as a shutdown hook until {@link #remove}. */
     static StopNotice install(Message message) {
-        StopNotice n = new StopNotice(message);
+        return install(new ReentrantLock(), message);
+    }
+
+    /** As {@link #install(Message)}, waiting for {@code saving} (held while a checkpoint is written) before it speaks. */
+    static StopNotice install(ReentrantLock saving, Message message) {
+        StopNotice n = new StopNotice(saving, message);
         Runtime.getRuntime().addShutdownHook(n);
         return n;
     }

@@ -89,7 +89,7 @@ class TrainCommandTest {
         long stoppedAt = Long.parseLong(m.group(1)), kept = Long.parseLong(m.group(3));
         assertTrue(kept >= 100 && kept <= stoppedAt && stoppedAt < 300, m.group());
         assertEquals(String.format("ckpt-%07d.safetensors", kept), Path.of(m.group(2)).getFileName().toString());
-        assertEquals(List.of(Path.of(m.group(2))), TrainCommand.checkpoints(b).stream().skip(TrainCommand.checkpoints(b).size() - 1).toList(), "the newest");
+        assertEquals(List.of(Path.of(m.group(2))), org.dino4j.train.ssl.TrainingRun.checkpoints(b).stream().skip(org.dino4j.train.ssl.TrainingRun.checkpoints(b).size() - 1).toList(), "the newest");
         String[] resume = m.group(4).trim().split(" ");
         assertEquals("dino4j", resume[0]);
         assertEquals(List.of("train", FMNIST.toString(), "--output", b.toString()), List.of(resume).subList(1, 5));

@@ -38,9 +38,15 @@ public final class DinoVisionTransformer implements AutoCloseable {
     private final java.util.concurrent.ConcurrentLinkedDeque<Workspace> spare = new java.util.concurrent.ConcurrentLinkedDeque<>();
     private static final int MAX_SPARE = 2;
 
-    private DinoVisionTransformer(ModelConfig cfg, TensorStore sd, AutoCloseable owner) {
+    /** The blocks' packed Linear copies, dropped by {@link #weightsChanged()}. */
+    private final List<Linear.Prepacked> packs = new ArrayList<>();
+    /** Small tensors (biases, norms, tokens) are the store's own arrays where it holds float arrays ({@link #view}). */
+    private final boolean shared;
+
+    private DinoVisionTransformer(ModelConfig cfg, TensorStore sd, AutoCloseable owner, boolean shared) {
         this.cfg = cfg;
         this.owner = owner;
+        this.shared = shared;
         int d = cfg.embedDim(), pp = cfg.inChans() * cfg.patchSize() * cfg.patchSize();
         patchEmbed = new PatchEmbed(new Linear(w(sd, "patch_embed.proj.weight"), vec(sd, "patch_embed.proj.bias"), pp, d),
                 cfg.patchSize(), cfg.inChans());
@@ -78,7 +84,27 @@ public final class DinoVisionTransformer implements AutoCloseable {
     public static DinoVisionTransformer fromStateDict(ModelConfig cfg, TensorStore sd, AutoCloseable owner) {
         VectorApi.require();
         StateDictSpec.check(cfg, sd);
-        return new DinoVisionTransformer(cfg, sd, owner);
+        return new DinoVisionTransformer(cfg, sd, owner, false);
+    }
+
+    /**
+     * As {@link #fromStateDict} with every weight the store's own memory, small tensors included where they are whole
+     * float arrays on the heap (a trainer's parameters): changed in place (the EMA of a teacher), they are the model's
+     * weights once {@link #weightsChanged()} is called, with no model built again.
+     */
+    public static DinoVisionTransformer view(ModelConfig cfg, TensorStore sd) {
+        VectorApi.require();
+        StateDictSpec.check(cfg, sd);
+        return new DinoVisionTransformer(cfg, sd, null, true);
+    }
+
+    /**
+     * The weights of a {@link #view} were changed in place: drops what was derived from them (the blocks' packed Linear
+     * copies and the resampled position embeddings, made again by the next call).
+     */
+    public void weightsChanged() {
+        for (Linear.Prepacked p : packs) p.clear();
+        posCache.clear();
     }
 
     /**
@@ -93,23 +119,30 @@ public final class DinoVisionTransformer implements AutoCloseable {
         return bytes <= (1L << 30);
     }
 
-    private static Linear.Prepacked pack(boolean prepack) {
-        return prepack ? new Linear.Prepacked() : null;
+    private Linear.Prepacked pack(boolean prepack) {
+        if (!prepack) return null;
+        Linear.Prepacked p = new Linear.Prepacked();
+        packs.add(p);
+        return p;
     }
 
     private static MemorySegment w(TensorStore sd, String k) {
         return sd.get(k).f32();
     }
 
-    private static float[] vec(TensorStore sd, String k) {
-        return sd.get(k).toFloatArray();
+    private float[] vec(TensorStore sd, String k) {
+        var e = sd.get(k);
+        if (shared && e.dtype() == org.dino4j.io.DType.F32 && e.data().heapBase().orElse(null) instanceof float[] a
+                && e.data().address() == 0 && (long) a.length * 4 == e.data().byteSize())
+            return a;
+        return e.toFloatArray();
     }
 
-    private static float[] opt(TensorStore sd, String k) {
+    private float[] opt(TensorStore sd, String k) {
         return sd.contains(k) ? vec(sd, k) : null;
     }
 
-    private static LayerNorm ln(TensorStore sd, String prefix, float eps) {
+    private LayerNorm ln(TensorStore sd, String prefix, float eps) {
         return new LayerNorm(vec(sd, prefix + ".weight"), vec(sd, prefix + ".bias"), eps);
     }
 
@@ -283,8 +316,10 @@ public final class DinoVisionTransformer implements AutoCloseable {
         });
     }
 
+    /** Closes the owner given at creation (the mapped file); the scratch memory kept for the next call is dropped. */
     @Override
     public void close() {
+        spare.clear();
         if (owner != null) {
             try {
                 owner.close();

@@ -36,6 +36,11 @@ public record Linear(MemorySegment weight, float[] bias, int in, int out, Prepac
             }
             return p;
         }
+
+        /** The weight changed in place: the next call packs it again. */
+        public synchronized void clear() {
+            packed = null;
+        }
     }
 
     /** The weight as a product for {@code rows} rows reads it: packed, except for few rows (B is then read directly). */

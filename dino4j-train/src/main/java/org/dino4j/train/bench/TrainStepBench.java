@@ -59,6 +59,7 @@ public final class TrainStepBench {
         SplittableRandom rng = new SplittableRandom(0);
         Map<String, Var> sBackbone = Init.vit(cfg, rng), sHead = Init.dinoHead(cfg.embedDim(), prototypes, 3, 2048, 256, rng);
         Map<String, Var> tBackbone = Weights.constantCopy(sBackbone), tHead = Weights.constantCopy(sHead);
+        DinoVisionTransformer teacher = DinoVisionTransformer.view(cfg, Weights.stateDict(tBackbone)); // over the EMA arrays
         TrainableVit student = new TrainableVit(cfg, sBackbone, checkpointEvery);
         DinoHead head = new DinoHead(sHead, 3);
         List<Var> params = new ArrayList<>(sBackbone.values());
@@ -79,7 +80,7 @@ public final class TrainStepBench {
         for (int s = 0; s < warmup + steps; s++) {
             long t0 = System.nanoTime();
             double[] ph = new double[PHASES.length];
-            loss = step(cfg, student, head, tBackbone, tHead, params, opt, global, local, masks, b, n, prototypes, rng, s == 0 ? live : null, ph);
+            loss = step(cfg, student, head, teacher, tBackbone, tHead, params, opt, global, local, masks, b, n, prototypes, rng, s == 0 ? live : null, ph);
             double sec = (System.nanoTime() - t0) / 1e9;
             StringBuilder where = new StringBuilder();
             for (int q = 0; q < PHASES.length; q++) where.append(q == 0 ? " (" : ", ").append(String.format("%s %.2f", PHASES[q], ph[q]));
@@ -118,18 +119,18 @@ public final class TrainStepBench {
                 checkpointEvery, false);
     }
 
-    private static float step(ModelConfig cfg, TrainableVit student, DinoHead head, Map<String, Var> tBackbone,
+    private static float step(ModelConfig cfg, TrainableVit student, DinoHead head, DinoVisionTransformer teacher, Map<String, Var> tBackbone,
                               Map<String, Var> tHead, List<Var> params, AdamW opt, float[] global, float[] local,
                               boolean[] masks, int b, int n, int k, SplittableRandom rng, long[] liveOut, double[] phases) {
         long p0 = System.nanoTime();
         int d = cfg.embedDim();
-        // teacher: the inference engine on the EMA weights (Linear weights alias the arrays), head on the CLS and masked patches
+        // teacher: the inference engine over the EMA arrays, head on the CLS and masked patches
         float[] tCls, tPatch;
         int m = 0;
         for (boolean x : masks) if (x) m++;
         int[] maskedRows = new int[m];
         for (int i = 0, r = 0; i < masks.length; i++) if (masks[i]) maskedRows[r++] = i;
-        try (DinoVisionTransformer teacher = DinoVisionTransformer.fromStateDict(cfg, Weights.stateDict(tBackbone), null)) {
+        try (teacher) { // closing drops its scratch memory only
             var f = teacher.forwardFeatures(new Tensor(global, 2 * b, 3, 224, 224));
             Tape none = new Tape();
             DinoHead th = new DinoHead(tHead, 3);
@@ -183,6 +184,7 @@ public final class TrainStepBench {
         List<Var> teacherVars = new ArrayList<>(tBackbone.values());
         teacherVars.addAll(tHead.values());
         for (Var p : params) AdamW.ema(teacherVars.get(i++).value(), p.value(), 0.994);
+        teacher.weightsChanged();
         long p7 = System.nanoTime();
         long[] spans = {p1 - p0, p2 - p1, p3 - p2, p4 - p3, p6 - p5, p7 - p6}; // p4..p5: the live-heap measure, left out
         for (int q = 0; q < PHASES.length; q++) phases[q] = spans[q] / 1e9;

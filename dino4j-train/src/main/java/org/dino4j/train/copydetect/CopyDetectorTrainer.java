@@ -3,6 +3,7 @@ package org.dino4j.train.copydetect;
 import java.util.List;
 import java.util.SplittableRandom;
 
+import org.dino4j.io.TensorStore;
 import org.dino4j.train.autograd.Tape;
 import org.dino4j.train.autograd.Var;
 import org.dino4j.train.loss.KoLeoLoss;
@@ -93,6 +94,35 @@ public final class CopyDetectorTrainer {
                 w3.value(), b3.value());
     }
 
+    /** Steps between the checkpoints of {@link #trainTo}. */
+    public static final int CHECKPOINT_EVERY = 100;
+
+    /** Where {@link #trainTo} keeps the training state of {@code output}: FILE.ckpt beside it. */
+    public static java.nio.file.Path checkpointOf(java.nio.file.Path output) {
+        return output.resolveSibling(output.getFileName() + ".ckpt");
+    }
+
+    /** The steps a checkpoint holds. */
+    public static long checkpointStep(java.nio.file.Path checkpoint) {
+        try (TensorStore f = org.dino4j.io.SafeTensors.read(checkpoint)) {
+            return Long.parseLong(f.metadata().get("step"));
+        }
+    }
+
+    /**
+     * A whole run to a weights file: resumed from {@link #checkpointOf}(output) when a run with the same options and
+     * images left one, checkpointed every {@link #CHECKPOINT_EVERY} steps, the descriptor written to {@code output} at
+     * the end and the checkpoint removed.
+     */
+    public static CopyDetector trainTo(float[] x, int n, Options o, Progress progress, java.nio.file.Path output)
+            throws java.io.IOException {
+        java.nio.file.Path ckpt = checkpointOf(output);
+        CopyDetector cd = train(x, n, o, progress, ckpt, CHECKPOINT_EVERY);
+        cd.save(output);
+        java.nio.file.Files.deleteIfExists(ckpt);
+        return cd;
+    }
+
     private static final String[] NAMES = {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"};
 
     private static void save(java.nio.file.Path f, String tag, int step, List<Var> params, AdamW opt) throws java.io.IOException {
@@ -112,7 +142,7 @@ public final class CopyDetectorTrainer {
 
     /** Loads a checkpoint into the parameters and the optimizer; returns its step. */
     private static int restore(java.nio.file.Path f, String tag, List<Var> params, AdamW opt) {
-        try (org.dino4j.io.TensorStore st = org.dino4j.io.SafeTensors.read(f)) {
+        try (TensorStore st = org.dino4j.io.SafeTensors.read(f)) {
             String was = st.metadata() == null ? null : st.metadata().get("options");
             if (!tag.equals(was))
                 throw new IllegalArgumentException(f + ": a checkpoint of another run (" + was + "); delete it or use the same options");

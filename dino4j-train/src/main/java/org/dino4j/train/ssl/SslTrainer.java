@@ -102,6 +102,8 @@ public final class SslTrainer {
     private final DinoLoss dinoLoss;
     private final IbotPatchLoss ibotLoss;
     private final Frozen frozen;
+    /** The EMA backbone as an inference model over the EMA arrays themselves (distilling: the result, not the targets). */
+    private final DinoVisionTransformer teacher;
     private long step;
 
     /**
@@ -159,6 +161,7 @@ public final class SslTrainer {
         sHead = Init.dinoHead(cfg.model().embedDim(), cfg.prototypes(), cfg.headLayers(), cfg.headHidden(), cfg.headBottleneck(), init);
         tBackbone = Weights.constantCopy(sBackbone);
         tHead = Weights.constantCopy(sHead);
+        teacher = DinoVisionTransformer.view(cfg.model(), Weights.stateDict(tBackbone));
         student = new TrainableVit(cfg.model(), sBackbone);
         head = new DinoHead(sHead, cfg.headLayers());
         backboneParams = ParamGroups.of("backbone", sBackbone, cfg.model().depth(), cfg.layerwiseDecay(), cfg.patchEmbedLrMult());
@@ -209,9 +212,12 @@ public final class SslTrainer {
         return lr.get(Math.max(0, step - 1));
     }
 
-    /** The teacher backbone as an inference model (EMA weights; Linear weights alias the trainer's arrays). */
+    /**
+     * The teacher backbone as an inference model: the same model every call, its weights the EMA arrays themselves
+     * (each step's update is its weights). Closing it only drops its scratch memory.
+     */
     public DinoVisionTransformer teacher() {
-        return DinoVisionTransformer.fromStateDict(cfg.model(), Weights.stateDict(tBackbone), null);
+        return teacher;
     }
 
     /** One training step on a batch of images. */
@@ -244,7 +250,7 @@ public final class SslTrainer {
 
         // teacher: no gradient; CLS chunks swapped so crop A's student output meets crop B's target
         float[] tCls, tPatch;
-        try (DinoVisionTransformer teacher = frozen != null ? null : teacher()) {
+        { // the teacher's outputs go out of scope with this block
             DinoVisionTransformer net = frozen != null ? frozen.backbone() : teacher;
             int td = net.config().embedDim();
             var f = net.forwardFeatures(new Tensor(global, 2 * b, 3, gs, gs));
@@ -258,6 +264,7 @@ public final class SslTrainer {
             for (int i = 0; i < m; i++) System.arraycopy(pt, maskedRows[i] * td, sel, i * td, td);
             DinoHead tib = tIbot == null ? th : new DinoHead(tIbot, cfg.ibotHead().layers());
             tPatch = m > 0 ? tib.forward(none, Var.constant(sel, m, td)).value() : new float[0];
+            if (frozen == null) teacher.close(); // its scratch memory: the student needs the heap more until the next step
         }
         float[] pDino, pIbot;
         if (cfg.sinkhornKnopp()) {
@@ -311,6 +318,7 @@ public final class SslTrainer {
         for (var e : sBackbone.entrySet()) AdamW.ema(tBackbone.get(e.getKey()).value(), e.getValue().value(), mom);
         for (var e : sHead.entrySet()) AdamW.ema(tHead.get(e.getKey()).value(), e.getValue().value(), mom);
         if (sIbot != null) for (var e : sIbot.entrySet()) AdamW.ema(tIbot.get(e.getKey()).value(), e.getValue().value(), mom);
+        teacher.weightsChanged();
         step++;
         return new Losses(loss.item(), dinoLocal.item(), dinoGlobal.item(), koleo.item(), ibot == null ? 0f : ibot.item(), teacherEntropy);
     }
@@ -355,6 +363,7 @@ public final class SslTrainer {
             ibotLoss.restore(center(f, "ibot"));
             step = Long.parseLong(f.metadata().get("step"));
         }
+        teacher.weightsChanged();
     }
 
     private Var teacherOf(ParamGroups.Param p) {
