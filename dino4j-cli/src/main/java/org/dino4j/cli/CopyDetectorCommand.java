@@ -8,11 +8,11 @@ import java.util.concurrent.Callable;
 import org.dino4j.curate.CopyDetectorInput;
 import org.dino4j.data.Dataset;
 import org.dino4j.data.Datasets;
-import org.dino4j.kernels.Parallel;
 import org.dino4j.train.copydetect.CopyDetectorTrainer;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -62,8 +62,9 @@ final class CopyDetectorCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Seed of the initialisation, the copies and the batches (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
-    Integer threads;
+    @Mixin
+
+    ThreadsOption threads;
 
     @Spec
     CommandSpec spec;
@@ -77,7 +78,7 @@ final class CopyDetectorCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (threads != null) Parallel.setThreads(threads);
+        threads.apply();
         int ch = rgb ? 3 : 1;
         Dataset ds = Datasets.of(inputs);
         if (ds.size() < 2) throw new IllegalArgumentException("need at least 2 images in " + inputs + ", found " + ds.size());

@@ -10,7 +10,6 @@ import java.util.concurrent.Callable;
 
 import org.dino4j.data.Dataset;
 import org.dino4j.data.Datasets;
-import org.dino4j.kernels.Parallel;
 import org.dino4j.model.DinoVisionTransformer;
 import org.dino4j.train.ssl.CollapseDetector;
 import org.dino4j.train.ssl.SslConfig;
@@ -20,6 +19,7 @@ import org.dino4j.train.ssl.TrainingRun;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -63,8 +63,9 @@ class TrainCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue from the newest checkpoint in --output (the configuration must be the same).")
     boolean resume;
 
-    @Option(names = "--threads", description = "Compute threads (default: the number of cores).")
-    Integer threads;
+    @Mixin
+
+    ThreadsOption threads;
 
     @Option(names = "--eval-train", paramLabel = "PATH", description = "Labelled images (ImageFolder, list file, IDX) "
             + "whose teacher CLS features are the k-NN bank of the periodic evaluation.")
@@ -82,7 +83,7 @@ class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (threads != null) Parallel.setThreads(threads);
+        threads.apply();
         List<Path> inputs = new ArrayList<>();
         List<String> overrides = new ArrayList<>();
         for (String a : args) {

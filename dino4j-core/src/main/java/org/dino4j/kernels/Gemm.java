@@ -96,7 +96,7 @@ public final class Gemm {
      * B = w^T already in the micro-kernel's panel layout: a weight used by many calls (a model's Linear) is packed
      * once instead of per call, which at one image (257 rows) is ~10-15% of a GEMM's time.
      */
-    public static final class PackedWeight implements Kernels.Packed {
+    public static final class PackedWeight implements Packed {
         final float[] bp;
         final int n, k;
         final boolean wide;

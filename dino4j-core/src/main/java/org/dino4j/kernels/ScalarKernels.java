@@ -37,14 +37,14 @@ public final class ScalarKernels {
             }
     }
 
-    /** Scalar twin of {@link Kernels#linear}: c = e(f(a) . w^T), f being a's prologue (applied first, whole). */
+    /** Scalar twin of {@link KernelOperations#linear}: c = e(f(a) . w^T), f being a's prologue (applied first, whole). */
     public static void linear(Mat a, MemorySegment w, Epilogue e, Mat c, int m, int n, int k) {
         Mat fa = a.materialize(0, m, k);
         linear(fa.data(), fa.off(), fa.ld(), w, e.bias(), e.gamma(), c.data(), c.off(), c.ld(), m, n, k, e.accumulate());
     }
 
     /**
-     * Scalar twin of {@link Kernels#matmul} (transA false) and {@link Kernels#matmulTransA} (a stored k x m): c =
+     * Scalar twin of {@link KernelOperations#matmul} (transA false) and {@link KernelOperations#matmulTransA} (a stored k x m): c =
      * (acc ? c : 0) + op(a) . f(b), and with {@code sums} not null a's column sums over its k stored rows added in.
      */
     public static void matmul(Mat a, boolean transA, Mat b, Mat c, int m, int n, int k, boolean accumulate, float[] sums) {

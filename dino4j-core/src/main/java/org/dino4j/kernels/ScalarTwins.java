@@ -7,7 +7,7 @@ import java.lang.foreign.MemorySegment;
  * -Ddino4j.kernels=scalar}: no Vector API, no packing, sums in double. Products are split by rows over the pool (each
  * element's sum is the same wherever its row lands); add {@code -Ddino4j.threads=1} to rule the pool out as well.
  */
-final class ScalarTwins implements Kernels {
+final class ScalarTwins implements KernelOperations {
     /** Nothing to pack: the twins read the weight where it is. */
     private static final Packed NOTHING = () -> 0L;
 

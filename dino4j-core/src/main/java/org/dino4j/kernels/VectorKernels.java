@@ -7,7 +7,7 @@ import java.lang.foreign.MemorySegment;
  * between the steps (qkv as column panels where the 6 x 2 kernel writes them for free) is decided here, not by the
  * layers.
  */
-final class VectorKernels implements Kernels {
+final class VectorKernels implements KernelOperations {
     @Override
     public String name() {
         return "vector";

@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 
 import org.dino4j.kernels.Epilogue;
 import org.dino4j.kernels.Kernels;
+import org.dino4j.kernels.Packed;
 import org.dino4j.kernels.Mat;
 import org.dino4j.kernels.Weight;
 
@@ -25,10 +26,10 @@ public record Linear(MemorySegment weight, float[] bias, int in, int out, Prepac
 
     /** A weight's packed copy, made once by whichever call needs it first. */
     public static final class Prepacked {
-        private volatile Kernels.Packed packed;
+        private volatile Packed packed;
 
-        Kernels.Packed get(MemorySegment w, int n, int k) {
-            Kernels.Packed p = packed;
+        Packed get(MemorySegment w, int n, int k) {
+            Packed p = packed;
             if (p == null) {
                 synchronized (this) {
                     if ((p = packed) == null) packed = p = Kernels.get().pack(w, n, k);

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
  * pass: prologues, epilogues, packed weights, transposed A with column sums, fused self-attention.
  */
 class KernelsTest {
-    final Kernels vector = Kernels.named("vector"), scalar = Kernels.named("scalar");
+    final KernelOperations vector = Kernels.named("vector"), scalar = Kernels.named("scalar");
     final SplittableRandom rnd = new SplittableRandom(19);
 
     float[] random(int n) {
@@ -45,9 +45,9 @@ class KernelsTest {
         float[] x = random(m * k), w = random(n * k), bias = random(n), gamma = random(n), lw = random(k), lb = random(k);
         float[] init = random(m * n);
         float[][] out = new float[2][];
-        Kernels[] both = {vector, scalar};
+        KernelOperations[] both = {vector, scalar};
         for (int v = 0; v < 2; v++) {
-            Kernels kn = both[v];
+            KernelOperations kn = both[v];
             float[] mean = new float[m], rstd = new float[m], c = init.clone();
             kn.layerNormStats(x, null, m, k, lw, lb, 1e-6f, mean, rstd);
             Prologue ln = kn.layerNormPrologue(mean, rstd, lw, lb);
@@ -64,9 +64,9 @@ class KernelsTest {
         int m = 20, n = 33, k = 45;
         float[] a = random(m * k), b = random(k * n), at = random(k * m);
         float[][] c = new float[2][], ct = new float[2][], sums = new float[2][];
-        Kernels[] both = {vector, scalar};
+        KernelOperations[] both = {vector, scalar};
         for (int v = 0; v < 2; v++) {
-            Kernels kn = both[v];
+            KernelOperations kn = both[v];
             c[v] = new float[m * n];
             kn.matmul(Mat.of(a, k), Mat.of(b, n), Mat.of(c[v], n), m, n, k, false);
             ct[v] = new float[m * n];
@@ -84,9 +84,9 @@ class KernelsTest {
         float[] x = random(rows * dim), w = random(3 * dim * dim), bias = random(3 * dim);
         for (int i = 0; i < w.length; i++) w[i] *= 0.1f;
         float[][] ctx = new float[2][];
-        Kernels[] both = {vector, scalar};
+        KernelOperations[] both = {vector, scalar};
         for (int v = 0; v < 2; v++) {
-            Kernels kn = both[v];
+            KernelOperations kn = both[v];
             MemorySegment ws = MemorySegment.ofArray(w);
             ctx[v] = new float[rows * dim];
             kn.selfAttention(x, new Weight(ws, kn.pack(ws, 3 * dim, dim)), bias, new float[rows * 3 * dim], ctx[v], batch,

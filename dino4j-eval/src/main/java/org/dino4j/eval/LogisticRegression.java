@@ -7,6 +7,7 @@ import java.util.function.Consumer;
 
 import org.dino4j.kernels.Epilogue;
 import org.dino4j.kernels.Kernels;
+import org.dino4j.kernels.Packed;
 import org.dino4j.kernels.Mat;
 import org.dino4j.kernels.Parallel;
 import org.dino4j.kernels.Weight;
@@ -432,7 +433,7 @@ public final class LogisticRegression {
      * {@code i0 * k + c * rows + r}), the layout the GEMMs below read and write without transposes:
      * ΔZᵀ = D Xᵀ and ∇W = Gᵀ X, X (or Xᵀ) in the weight slot. X has only k = 10 or so partners per pass, so a
      * GEMM that packs it on every call spends most of its time copying; when the heap has room, each block of X is
-     * packed once per fit in both orientations ({@link Kernels#pack}; Xᵀ also kept plain, as the packed weight's
+     * packed once per fit in both orientations ({@link KernelOperations#pack}; Xᵀ also kept plain, as the packed weight's
      * source): 3-8x faster GEMMs for three copies of X.
      */
     private static final class Problem {
@@ -449,7 +450,7 @@ public final class LogisticRegression {
         /** Column sums of g (in double) at the last evaluated step: n x the intercepts' gradient. */
         final double[] gSum;
         /** Per block, or null when not packed: X (rows x d) and Xᵀ (d x rows) as GEMM weights, packed; Xᵀ plain. */
-        final Kernels.Packed[] packX, packXT;
+        final Packed[] packX, packXT;
         final float[][] xT;
         double lastAlpha = Double.NaN, lastLoss = Double.NaN;
 
@@ -469,8 +470,8 @@ public final class LogisticRegression {
             Runtime rt = Runtime.getRuntime();
             long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
             boolean doPack = pack != null ? pack : 3L * 4 * n * d <= free / 2; // the copies in half the free heap
-            packX = doPack ? new Kernels.Packed[blocks] : null;
-            packXT = doPack ? new Kernels.Packed[blocks] : null;
+            packX = doPack ? new Packed[blocks] : null;
+            packXT = doPack ? new Packed[blocks] : null;
             xT = doPack ? new float[blocks][] : null;
             if (doPack) Parallel.forEach(blocks, q -> {
                 int i0 = q * BLOCK, rows = Math.min(BLOCK, n - i0);

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import org.dino4j.kernels.Epilogue;
+import org.dino4j.kernels.KernelOperations;
 import org.dino4j.kernels.Kernels;
 import org.dino4j.kernels.Mat;
 import org.dino4j.kernels.Prologue;
@@ -18,7 +19,7 @@ import org.dino4j.kernels.Parallel;
  */
 public final class Tape {
     /** The kernels of this JVM ({@code -Ddino4j.kernels}), as the inference layers run them. */
-    private static final Kernels K = Kernels.get();
+    private static final KernelOperations K = Kernels.get();
     private final List<Var> nodes = new ArrayList<>();
 
     private Var out(float[] v, int[] shape, Var... inputs) {
@@ -393,7 +394,7 @@ public final class Tape {
         return o;
     }
 
-    /** The bias's gradient array when it needs one (for {@link Kernels#matmulTransA}'s column sums), else null. */
+    /** The bias's gradient array when it needs one (for {@link KernelOperations#matmulTransA}'s column sums), else null. */
     private static float[] biasGrad(Var b) {
         return b != null && b.requiresGrad ? b.g() : null;
     }
@@ -442,7 +443,7 @@ public final class Tape {
 
     /**
      * nn.LayerNorm over the last dimension (biased variance). Keeps each row's mean and 1/std for the backward, which
-     * recomputes x̂ from x instead of holding a copy of it ({@link Kernels#layerNormStats}, {@link Kernels#layerNormBackward}).
+     * recomputes x̂ from x instead of holding a copy of it ({@link KernelOperations#layerNormStats}, {@link KernelOperations#layerNormBackward}).
      */
     public Var layerNorm(Var x, Var w, Var b, float eps) {
         int r = x.rows(), c = x.cols();
@@ -562,7 +563,7 @@ public final class Tape {
     /**
      * Multi-head self-attention core, softmax(q k^T / sqrt(hd)) v, from the qkv Linear's output [B*T, 3D] (q, k, v
      * heads side by side, as the official Attention) to [B*T, D]. The forward is the inference engine's fused
-     * attention ({@link Kernels#attention}) and keeps nothing but its output; the backward ({@link Kernels#attentionBackward})
+     * attention ({@link KernelOperations#attention}) and keeps nothing but its output; the backward ({@link KernelOperations#attentionBackward})
      * recomputes the probabilities.
      */
     public Var attention(Var qkv, int batch, int tokens, int heads) {

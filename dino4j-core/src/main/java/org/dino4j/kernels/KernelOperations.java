@@ -1,0 +1,93 @@
+package org.dino4j.kernels;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * What the model layers, the autograd tape and the heads ask of the numeric kernels, without knowing the machine's
+ * micro-kernel shape or layouts; {@link Kernels#get()} gives the implementation this JVM runs.
+ *
+ * <p>Products: A is m x k, B k x n (a linear's B is Wᵀ), C m x n; {@link Mat} says where each one's rows are.
+ */
+public interface KernelOperations {
+    /** The system property that selects the kernels ({@link Kernels#get()}): {@code vector} (default) or {@code scalar}. */
+    String PROPERTY = "dino4j.kernels";
+
+    /** "vector" or "scalar". */
+    String name();
+
+    /** For a report's summary line: the vector width in force, or that the scalar twins ran. */
+    String describe();
+
+    /** Copies w (n x k, as {@link #linear} takes it) into the layout these kernels read, for a weight used by many calls. */
+    Packed pack(MemorySegment w, int n, int k);
+
+    /** c = epilogue(f(a) · wᵀ): m x n from a (m x k, through its prologue if any) and w (n x k). */
+    void linear(Mat a, Weight w, Epilogue e, Mat c, int m, int n, int k);
+
+    /** c = (accumulate ? c : 0) + a · b, a m x k, b k x n. */
+    void matmul(Mat a, Mat b, Mat c, int m, int n, int k, boolean accumulate);
+
+    /**
+     * c = (accumulate ? c : 0) + aᵀ · f(b), a stored k x m, b k x n (through its prologue if any): a backward's
+     * dW = dYᵀX. With {@code sums} not null, also adds a's column sums (the bias gradient) into it (needs a.ld == m).
+     */
+    void matmulTransA(Mat a, Mat b, Mat c, int m, int n, int k, boolean accumulate, float[] sums);
+
+    /**
+     * Self-attention's first half at inference: qkv = x · Wqkvᵀ + bias into the scratch {@code qkv} (batch·tokens x
+     * 3·dim, in whatever layout the kernels like), then ctx = softmax(q kᵀ / √hd) v, (batch·tokens, dim), heads
+     * concatenated.
+     */
+    void selfAttention(float[] x, Weight qkvWeight, float[] qkvBias, float[] qkv, float[] ctx, int batch, int tokens,
+                       int dim, int heads);
+
+    /** ctx = softmax(q kᵀ / √hd) v from the qkv Linear's (batch·tokens, 3·dim) output. */
+    void attention(float[] qkv, float[] out, int batch, int tokens, int dim, int heads);
+
+    /** g += dQ, dK, dV (into qkv's layout) of {@link #attention} for the output gradient dOut. */
+    void attentionBackward(float[] qkv, float[] dOut, float[] g, int batch, int tokens, int dim, int heads);
+
+    /** out = LayerNorm(x) over rows of d. */
+    void layerNorm(float[] x, float[] out, int rows, int d, float[] w, float[] b, float eps);
+
+    /** {@link #layerNorm} that also keeps each row's mean and 1/std (out may be null: the stats alone). */
+    void layerNormStats(float[] x, float[] out, int rows, int c, float[] w, float[] b, float eps, float[] mean, float[] rstd);
+
+    /** dx, dw, db += LayerNorm's gradients for dy (any may be null). */
+    void layerNormBackward(float[] x, float[] dy, float[] w, float[] mean, float[] rstd, int rows, int c, float[] dx,
+                           float[] dw, float[] db);
+
+    /** LayerNorm from {@link #layerNormStats}' mean and 1/std, as a GEMM operand's prologue. */
+    Prologue layerNormPrologue(float[] mean, float[] rstd, float[] w, float[] b);
+
+    /** Exact (erf) GELU in place over a[off, off + n). */
+    void gelu(float[] a, int off, int n);
+
+    /** GELU as a GEMM operand's prologue. */
+    Prologue geluPrologue();
+
+    /** g = (accumulate ? g : 0) + dy ⊙ GELU'(x) over n elements (g may be dy). */
+    void geluBackward(float[] x, float[] dy, float[] g, int n, boolean accumulate);
+
+    /** out[r·h + j] = silu(in[r·2h + j]) · in[r·2h + h + j]: SwiGLU's gate. */
+    void siluGate(float[] in, float[] out, int rows, int h);
+
+    /** g[j] += Σ_i x[i·n + j]. */
+    void addColumnSums(float[] x, int rows, int n, float[] g);
+
+    /** g[j] += Σ_i x[i·n + j] · y[i·n + j] · scale[i / rowsPerGroup] (y, scale may be null: 1). */
+    void addColumnSums(float[] x, float[] y, float[] scale, int rowsPerGroup, int rows, int n, float[] g);
+
+    /** Soft cross entropy −Σ t · log_softmax(s · invTemp) of one row; p gets the softmax. */
+    float softCrossEntropyRow(float[] s, int so, int k, float invTemp, float[] t, int to, float[] p, int po);
+
+    float max(float[] x, int o, int n);
+
+    double sum(float[] x, int o, int n);
+
+    /** out[oo + i] = exp(x[xo + i] / div − shift). */
+    void expDiv(float[] x, int xo, float[] out, int oo, int n, float div, float shift);
+
+    /** One Sinkhorn-Knopp row step (see {@link Ops#sinkhornRow}). */
+    void sinkhornRow(float[] q, int o, int k, float[] colSum, float kf, float bf, float[] next);
+}
