@@ -38,7 +38,6 @@ final class BenchCommand implements Callable<Integer> {
     int size;
 
     @Mixin
-
     ThreadsOption threads;
 
     @Option(names = "--iters", defaultValue = "5", description = "Timed iterations; the median is reported (default: ${DEFAULT-VALUE}).")

@@ -63,7 +63,6 @@ final class CopyDetectorCommand implements Callable<Integer> {
     long seed;
 
     @Mixin
-
     ThreadsOption threads;
 
     @Spec

@@ -37,7 +37,6 @@ final class CurateCommand implements Callable<Integer> {
     String spark;
 
     @Mixin
-
     ThreadsOption threads;
 
     @Override

@@ -74,11 +74,9 @@ final class DenseEvalCommands {
         long seed;
 
         @Mixin
-
         ThreadsOption threads;
 
         @Mixin
-
         JsonOutputOption output;
 
         final ImageDecoder decoder = new ImageDecoder();

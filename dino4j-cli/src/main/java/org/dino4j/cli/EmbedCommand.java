@@ -42,7 +42,6 @@ final class EmbedCommand implements Callable<Integer> {
     int batchSize;
 
     @Mixin
-
     ThreadsOption threads;
 
     @Option(names = "--workers", defaultValue = "2", description = "Decoding threads ahead of the model (default: ${DEFAULT-VALUE}).")

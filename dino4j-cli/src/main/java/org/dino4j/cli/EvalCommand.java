@@ -55,7 +55,6 @@ final class EvalCommand {
         int batch;
 
         @Mixin
-
         ThreadsOption threads;
 
         record Loaded(Features train, Features test, String source) {}
@@ -102,7 +101,6 @@ final class EvalCommand {
         double temperature;
 
         @Mixin
-
         JsonOutputOption output;
 
         @Option(names = "--plots", paramLabel = "DIR", description = "Write knn_accuracy_vs_k.png, knn_per_class.png and "
@@ -197,7 +195,6 @@ final class EvalCommand {
         long seed;
 
         @Mixin
-
         JsonOutputOption output;
 
         @Override
@@ -256,11 +253,9 @@ final class EvalCommand {
         long seed;
 
         @Mixin
-
         JsonOutputOption output;
 
         @Mixin
-
         ThreadsOption threads;
 
         @Override
@@ -337,11 +332,9 @@ final class EvalCommand {
         Integer resize;
 
         @Mixin
-
         JsonOutputOption output;
 
         @Mixin
-
         ThreadsOption threads;
 
         @Override

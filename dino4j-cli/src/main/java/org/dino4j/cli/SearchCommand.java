@@ -55,7 +55,6 @@ final class SearchCommand implements Callable<Integer> {
     Path output;
 
     @Mixin
-
     ThreadsOption threads;
 
     @Mixin

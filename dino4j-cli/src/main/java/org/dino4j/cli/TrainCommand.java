@@ -64,7 +64,6 @@ class TrainCommand implements Callable<Integer> {
     boolean resume;
 
     @Mixin
-
     ThreadsOption threads;
 
     @Option(names = "--eval-train", paramLabel = "PATH", description = "Labelled images (ImageFolder, list file, IDX) "
