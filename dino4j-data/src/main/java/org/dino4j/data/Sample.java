@@ -9,7 +9,7 @@ import java.nio.file.Path;
  */
 public record Sample(String id, int label, String className, Source source) {
     /** Where the pixels are. */
-    public sealed interface Source permits FileSource, PixelSource, ViewSource {
+    public sealed interface Source permits FileSource, BytesSource, PixelSource, ViewSource {
         RgbImage load(ImageDecoder decoder);
     }
 
@@ -18,6 +18,17 @@ public record Sample(String id, int label, String className, Source source) {
         @Override
         public RgbImage load(ImageDecoder decoder) {
             return decoder.decode(file);
+        }
+    }
+
+    /**
+     * An encoded image in memory (a request body, a database blob), decoded when loaded as a file would be; {@code id}
+     * names it in errors.
+     */
+    public record BytesSource(String id, byte[] bytes) implements Source {
+        @Override
+        public RgbImage load(ImageDecoder decoder) {
+            return decoder.decode(Path.of(id), bytes);
         }
     }
 

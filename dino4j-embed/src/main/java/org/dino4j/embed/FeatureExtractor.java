@@ -11,6 +11,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.IntConsumer;
+import java.util.function.IntFunction;
 
 import org.dino4j.data.Dataset;
 import org.dino4j.data.Datasets;
@@ -26,10 +27,10 @@ import org.dino4j.viz.PatchFeatures;
 /**
  * Images to features: the one pipeline behind {@code embed}, {@code eval}, {@code curate} (both engines) and the
  * library. The samples of a {@link Dataset} (files, folders, list files, IDX files through {@link Datasets}; images in
- * memory through {@link #images}) are decoded and preprocessed on worker threads at most a couple of batches ahead of
- * the model, so memory stays bounded on any input size; consecutive images of one size form a batch (a new one starts
- * where the size changes or the batch is full), the model runs once per batch, and each image's rows for the
- * requested {@link Head}s go to a {@link Sink} in input order. An image that fails goes to the sink when it fails,
+ * memory through {@link #images}, encoded bytes through {@link #encoded}) are decoded and preprocessed on worker
+ * threads at most a couple of batches ahead of the model, so memory stays bounded on any input size; consecutive
+ * images of one size form a batch (a new one starts where the size changes or the batch is full), the model runs once
+ * per batch, and each image's rows for the requested {@link Head}s go to a {@link Sink} in input order. An image that fails goes to the sink when it fails,
  * with its error; the others go on.
  * <pre>{@code
  * try (var model = Dinov2.load(weights); var fx = new FeatureExtractor(model, Output.CLS)) {
@@ -153,8 +154,20 @@ public final class FeatureExtractor implements AutoCloseable {
 
     /** In-memory images as a dataset (ids image#0, image#1, ...; unlabelled). */
     public static Dataset images(List<RgbImage> images) {
-        List<Sample> s = new ArrayList<>(images.size());
-        for (int i = 0; i < images.size(); i++) s.add(new Sample("image#" + i, -1, "", new Sample.PixelSource(images.get(i))));
+        return inMemory(images.size(), i -> new Sample.PixelSource(images.get(i)));
+    }
+
+    /**
+     * Encoded images in memory (JPEG, PNG, ... bytes, e.g. request bodies) as a dataset (ids image#0, image#1, ...;
+     * unlabelled), decoded on the workers as files are; one that does not decode fails alone, named by its id.
+     */
+    public static Dataset encoded(List<byte[]> images) {
+        return inMemory(images.size(), i -> new Sample.BytesSource("image#" + i, images.get(i)));
+    }
+
+    private static Dataset inMemory(int n, IntFunction<Sample.Source> source) {
+        List<Sample> s = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) s.add(new Sample("image#" + i, -1, "", source.apply(i)));
         return Dataset.of(s, List.of());
     }
 

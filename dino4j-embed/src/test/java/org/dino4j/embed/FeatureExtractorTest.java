@@ -102,4 +102,24 @@ class FeatureExtractorTest {
             assertEquals(32, v[0].length);
         }
     }
+
+    /** Encoded bytes in memory decode as their file does; bytes that are no image fail alone, named by their id. */
+    @Test
+    void encodedBytes() throws IOException {
+        byte[] jpg = Files.readAllBytes(FILES.get(1)), png = Files.readAllBytes(FILES.get(0));
+        try (DinoVisionTransformer model = model(); FeatureExtractor fx = new FeatureExtractor(model, Output.CLS)) {
+            assertArrayEquals(fx.embed(List.of(FILES.get(1)))[0], fx.embed(FeatureExtractor.encoded(List.of(jpg)))[0]);
+
+            List<FeatureExtractor.Item> items = new ArrayList<>();
+            fx.run(FeatureExtractor.encoded(List.of(jpg, "garbage".getBytes(), png)), items::add);
+            assertEquals(3, items.size());
+            items.sort(java.util.Comparator.comparingInt(FeatureExtractor.Item::index)); // a failure comes when found
+            FeatureExtractor.Item bad = items.get(1);
+            assertEquals(1, bad.index());
+            assertTrue(bad.error() instanceof ImageException && bad.error().getMessage().startsWith("image#1: not an image"), bad.error().getMessage());
+            float[][] files = fx.embed(List.of(FILES.get(1), FILES.get(0)));
+            assertArrayEquals(files[0], items.get(0).rows()[0]);
+            assertArrayEquals(files[1], items.get(2).rows()[0]);
+        }
+    }
 }

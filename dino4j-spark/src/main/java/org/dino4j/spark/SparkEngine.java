@@ -261,6 +261,7 @@ public final class SparkEngine implements Engine {
     private static Item item(int i, String id, Sample.Source source, View view) {
         return switch (source) {
             case Sample.FileSource f -> new Item(i, f.file().toString(), -1, view);
+            case Sample.BytesSource b -> throw new IllegalArgumentException(id + ": in-memory bytes, not a file the executors can read");
             case Sample.PixelSource p -> {
                 int hash = id.lastIndexOf('#');
                 if (hash < 0) throw new IllegalArgumentException(id + ": in-memory pixels without a file#index id");
