@@ -8,19 +8,20 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.BiFunction;
 import java.util.function.IntFunction;
 
-import org.dino4j.data.ImageDecoder;
-import org.dino4j.data.PilResize;
+import org.dino4j.data.Dataset;
 import org.dino4j.data.Preprocess;
-import org.dino4j.data.RgbImage;
+import org.dino4j.data.Sample;
+import org.dino4j.embed.FeatureExtractor;
+import org.dino4j.embed.Head;
 import org.dino4j.eval.dense.DenseDatasets;
 import org.dino4j.eval.dense.DepthHead;
 import org.dino4j.eval.dense.FeatureMap;
 import org.dino4j.eval.dense.SegmentationHead;
 import org.dino4j.eval.dense.TrainConfig;
 import org.dino4j.model.DinoVisionTransformer;
-import org.dino4j.tensor.Tensor;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -35,7 +36,9 @@ import picocli.CommandLine.Option;
  * image). Training targets are resized to that input size with nearest neighbour (labels and depth stay values, 255
  * and 0 stay "no target"); validation is scored against the targets at their own size (the head's output is resized
  * bilinearly to it, as mmseg's whole-image inference). The training split's features are computed once and kept in
- * memory (no augmentation); the validation split is streamed image by image.
+ * memory (no augmentation); the validation split is streamed image by image. Both go through the feature pipeline
+ * ({@link FeatureExtractor} with {@link Preprocess#shorterSideRounded} and the {@link FeatureMap} heads), which
+ * decodes the next images while the model runs.
  */
 final class DenseEvalCommands {
     private DenseEvalCommands() {}
@@ -79,8 +82,6 @@ final class DenseEvalCommands {
         @Mixin
         JsonOutputOption output;
 
-        final ImageDecoder decoder = new ImageDecoder();
-
         @Mixin
         ModelOptions model;
 
@@ -103,21 +104,38 @@ final class DenseEvalCommands {
             return out;
         }
 
-        /** The model input (1, 3, H', W') of an image: shorter side to res, each side rounded to the patch size. */
-        static Tensor input(RgbImage im, int res, int patch) {
-            int w = im.width(), h = im.height();
-            double s = (double) res / Math.min(w, h);
-            int ow = Math.max(patch, (int) Math.round(w * s / patch) * patch), oh = Math.max(patch, (int) Math.round(h * s / patch) * patch);
-            RgbImage r = ow == w && oh == h ? im : PilResize.bicubic(im, ow, oh);
-            return new Tensor(new Preprocess(0, 0, 0).chw(r), 1, 3, oh, ow);
+        /**
+         * The feature pipeline of both commands: shorter side to res, each side rounded to the patch size, one image
+         * per forward (the images' sizes differ), the given heads ({@link FeatureMap#patches}, {@link FeatureMap#classTokens}).
+         */
+        static FeatureExtractor extractor(DinoVisionTransformer m, int res, Head... heads) {
+            return new FeatureExtractor(m, FeatureExtractor.Options.of(heads)
+                    .withPreprocess(Preprocess.shorterSideRounded(res, m.config().patchSize())).withBatchSize(1));
         }
 
-        RgbImage image(DenseDatasets.Item it, int targetW, int targetH) {
-            RgbImage im = decoder.decode(it.image());
-            if (im.width() != targetW || im.height() != targetH)
+        /** An item's features with the decoded image's size. */
+        interface Features {
+            void accept(DenseDatasets.Item item, FeatureMap features, int width, int height);
+        }
+
+        /** The features of the items' images, in order, to use; the first failure is thrown. */
+        static void features(FeatureExtractor fx, List<DenseDatasets.Item> items, Features use) {
+            List<Sample> samples = new ArrayList<>(items.size());
+            for (DenseDatasets.Item it : items) samples.add(new Sample(it.image().toString(), -1, "", new Sample.FileSource(it.image())));
+            int d = fx.model().config().embedDim(), p = fx.model().config().patchSize();
+            fx.run(Dataset.of(samples, List.of()), r -> {
+                if (!r.ok()) throw r.error();
+                int[] hw = fx.options().preprocess().outputSize(r.width(), r.height());
+                float[][] rows = r.rows();
+                use.accept(items.get(r.index()), FeatureMap.of(hw[0] / p, hw[1] / p, d, rows[0], rows.length > 1 ? rows[1] : null),
+                        r.width(), r.height());
+            });
+        }
+
+        static void sameSize(DenseDatasets.Item it, int targetW, int targetH, int width, int height) {
+            if (width != targetW || height != targetH)
                 throw new IllegalArgumentException(it.target() + ": " + targetW + "x" + targetH + " target for the "
-                        + im.width() + "x" + im.height() + " image " + it.image() + " (they must be the same size)");
-            return im;
+                        + width + "x" + height + " image " + it.image() + " (they must be the same size)");
         }
 
         /** Fails early when the training features would not fit the heap (estimated from the first image's). */
@@ -127,6 +145,16 @@ final class DenseEvalCommands {
                 throw new IllegalArgumentException(String.format(Locale.ROOT, "the training features of %d images need about %.1f GiB, "
                         + "the heap holds %.1f GiB: lower --max-images or --resolution, or raise it (JAVA_OPTS=-Xmx...)",
                         images, need / 1073741824.0, max / 1073741824.0));
+        }
+
+        /** Trains a head on the samples with a progress bar, then lets the samples go. */
+        static <S, H> H trainHead(List<S> train, TrainConfig cfg, BiFunction<Integer, IntFunction<S>, H> fit) {
+            ProgressBar tb = new ProgressBar("train head", "it");
+            H head = fit.apply(train.size(), counting(train::get, cfg.batchSize(), cfg.iterations(), tb));
+            tb.update(cfg.iterations(), cfg.iterations(), 0);
+            tb.finish();
+            train.clear();
+            return head;
         }
 
         /**
@@ -205,36 +233,31 @@ final class DenseEvalCommands {
 
             SegmentationHead.Metrics met;
             Map<String, Object> j;
-            try (DinoVisionTransformer m = model.load()) {
+            try (DinoVisionTransformer m = model.load(); FeatureExtractor fx = extractor(m, res, FeatureMap.patches(m.lastBlocks(layers), true))) {
                 int patch = m.config().patchSize();
                 List<SegmentationHead.Sample> train = new ArrayList<>(trItems.size());
                 ProgressBar fb = new ProgressBar("train features", "img");
-                for (DenseDatasets.Item it : trItems) {
+                features(fx, trItems, (it, f, iw, ih) -> {
                     DenseDatasets.Labels l = labels(it, ade, k);
-                    Tensor px = input(image(it, l.width(), l.height()), res, patch);
-                    int h = px.size(2), w = px.size(3);
-                    FeatureMap f = FeatureMap.segmentation(m, px, layers).get(0);
+                    sameSize(it, l.width(), l.height(), iw, ih);
+                    int h = f.h() * patch, w = f.w() * patch;
                     train.add(new SegmentationHead.Sample(f, nearest(l.labels(), l.width(), l.height(), w, h), h, w));
                     if (train.size() == 1) checkMemory(4L * (f.patch().length + (long) h * w), trItems.size());
                     fb.update(train.size(), trItems.size(), 0);
-                }
+                });
                 fb.finish();
 
-                ProgressBar tb = new ProgressBar("train head", "it");
-                SegmentationHead head = SegmentationHead.train(train.size(), counting(train::get, cfg.batchSize(), cfg.iterations(), tb), k, cfg);
-                tb.update(cfg.iterations(), cfg.iterations(), 0);
-                tb.finish();
-                train.clear();
+                SegmentationHead head = trainHead(train, cfg, (n, data) -> SegmentationHead.train(n, data, k, cfg));
 
                 SegmentationHead.IoU acc = new SegmentationHead.IoU(k);
                 ProgressBar vb = new ProgressBar("val", "img");
-                int done = 0;
-                for (DenseDatasets.Item it : vaItems) {
+                int[] done = {0};
+                features(fx, vaItems, (it, f, iw, ih) -> {
                     DenseDatasets.Labels l = labels(it, ade, k);
-                    Tensor px = input(image(it, l.width(), l.height()), res, patch);
-                    acc.add(head.predict(FeatureMap.segmentation(m, px, layers).get(0), l.height(), l.width()), l.labels());
-                    vb.update(++done, vaItems.size(), 0);
-                }
+                    sameSize(it, l.width(), l.height(), iw, ih);
+                    acc.add(head.predict(f, l.height(), l.width()), l.labels());
+                    vb.update(++done[0], vaItems.size(), 0);
+                });
                 vb.finish();
                 met = acc.metrics();
                 j = settings("segmentation", dataset, trS, vaS, trItems.size(), vaItems.size(), res, cfg, m);
@@ -314,8 +337,9 @@ final class DenseEvalCommands {
             checkCommon();
             if (!dataset.equals("nyu")) throw new IllegalArgumentException("--dataset must be nyu, got '" + dataset + "'");
             if (!(depthScale > 0)) throw new IllegalArgumentException("--depth-scale must be > 0, got " + depthScale);
-            DepthHead.Options o = DepthHead.Options.nyu();
-            o = new DepthHead.Options(o.nBins(), o.minDepth(), maxDepth, o.upsample(), o.batchNorm(), o.lossWeight(), o.sigLossMaxDepth());
+            DepthHead.Options nyu = DepthHead.Options.nyu();
+            DepthHead.Options o = new DepthHead.Options(nyu.nBins(), nyu.minDepth(), maxDepth, nyu.upsample(), nyu.batchNorm(), nyu.lossWeight(),
+                    nyu.sigLossMaxDepth());
             String trS = trainSplit != null ? trainSplit : "nyu_train.txt", vaS = valSplit != null ? valSplit : "nyu_test.txt";
             List<DenseDatasets.Item> trItems = subset(DenseDatasets.nyu(root, trS)), vaItems = subset(DenseDatasets.nyu(root, vaS));
             TrainConfig base = TrainConfig.depth();
@@ -328,55 +352,52 @@ final class DenseEvalCommands {
             }
 
             double[] sum = new double[9];
-            int scored = 0;
+            int[] scored = {0};
             Map<String, Object> j;
             int[] blocks;
             try (DinoVisionTransformer m = model.load()) {
                 int patch = m.config().patchSize();
                 blocks = FeatureMap.depthBlocks(m.depth(), layers);
-                List<DepthHead.Sample> train = new ArrayList<>(trItems.size());
-                ProgressBar fb = new ProgressBar("train features", "img");
-                for (DenseDatasets.Item it : trItems) {
-                    DenseDatasets.Depth d = DenseDatasets.readDepth(it.target(), depthScale);
-                    Tensor px = input(image(it, d.width(), d.height()), res, patch);
-                    int h = px.size(2), w = px.size(3);
-                    FeatureMap f = FeatureMap.depth(m, px, blocks).get(0);
-                    train.add(new DepthHead.Sample(f, nearest(d.metres(), d.width(), d.height(), w, h), h, w));
-                    if (train.size() == 1) checkMemory(4L * (f.patch().length + f.cls().length + (long) h * w), trItems.size());
-                    fb.update(train.size(), trItems.size(), 0);
-                }
-                fb.finish();
+                try (FeatureExtractor fx = extractor(m, res, FeatureMap.patches(blocks, false), FeatureMap.classTokens(blocks, false))) {
+                    List<DepthHead.Sample> train = new ArrayList<>(trItems.size());
+                    ProgressBar fb = new ProgressBar("train features", "img");
+                    features(fx, trItems, (it, f, iw, ih) -> {
+                        DenseDatasets.Depth d = DenseDatasets.readDepth(it.target(), depthScale);
+                        sameSize(it, d.width(), d.height(), iw, ih);
+                        int h = f.h() * patch, w = f.w() * patch;
+                        train.add(new DepthHead.Sample(f, nearest(d.metres(), d.width(), d.height(), w, h), h, w));
+                        if (train.size() == 1) checkMemory(4L * (f.patch().length + f.cls().length + (long) h * w), trItems.size());
+                        fb.update(train.size(), trItems.size(), 0);
+                    });
+                    fb.finish();
 
-                ProgressBar tb = new ProgressBar("train head", "it");
-                DepthHead head = DepthHead.train(train.size(), counting(train::get, cfg.batchSize(), cfg.iterations(), tb), o, cfg);
-                tb.update(cfg.iterations(), cfg.iterations(), 0);
-                tb.finish();
-                train.clear();
+                    DepthHead head = trainHead(train, cfg, (n, data) -> DepthHead.train(n, data, o, cfg));
 
-                ProgressBar vb = new ProgressBar("val", "img");
-                int done = 0;
-                for (DenseDatasets.Item it : vaItems) {
-                    DenseDatasets.Depth d = DenseDatasets.readDepth(it.target(), depthScale);
-                    if (eigenCrop) eigenCheck(it, d);
-                    Tensor px = input(image(it, d.width(), d.height()), res, patch);
-                    float[] pred = head.predict(FeatureMap.depth(m, px, blocks).get(0), d.height(), d.width());
-                    DepthHead.Metrics one = DepthHead.metrics(List.of(pred), List.of(d.metres()), List.of(new int[] {d.height(), d.width()}),
-                            o.minDepth(), o.maxDepth(), eigenCrop);
-                    if (one.images() == 1) { // the toolbox's nanmean: images without valid pixels are left out
-                        double[] v = {one.a1(), one.a2(), one.a3(), one.absRel(), one.rmse(), one.log10(), one.rmseLog(), one.silog(), one.sqRel()};
-                        for (int q = 0; q < 9; q++) sum[q] += v[q];
-                        scored++;
-                    }
-                    vb.update(++done, vaItems.size(), 0);
+                    ProgressBar vb = new ProgressBar("val", "img");
+                    int[] done = {0};
+                    features(fx, vaItems, (it, f, iw, ih) -> {
+                        DenseDatasets.Depth d = DenseDatasets.readDepth(it.target(), depthScale);
+                        if (eigenCrop) eigenCheck(it, d);
+                        sameSize(it, d.width(), d.height(), iw, ih);
+                        float[] pred = head.predict(f, d.height(), d.width());
+                        DepthHead.Metrics one = DepthHead.metrics(List.of(pred), List.of(d.metres()), List.of(new int[] {d.height(), d.width()}),
+                                o.minDepth(), o.maxDepth(), eigenCrop);
+                        if (one.images() == 1) { // the toolbox's nanmean: images without valid pixels are left out
+                            double[] v = {one.a1(), one.a2(), one.a3(), one.absRel(), one.rmse(), one.log10(), one.rmseLog(), one.silog(), one.sqRel()};
+                            for (int q = 0; q < 9; q++) sum[q] += v[q];
+                            scored[0]++;
+                        }
+                        vb.update(++done[0], vaItems.size(), 0);
+                    });
+                    vb.finish();
+                    j = settings("depth", dataset, trS, vaS, trItems.size(), vaItems.size(), res, cfg, m);
                 }
-                vb.finish();
-                j = settings("depth", dataset, trS, vaS, trItems.size(), vaItems.size(), res, cfg, m);
             }
-            if (scored == 0) throw new IllegalArgumentException(root.resolve(vaS) + ": no validation depth map has a pixel in (" + o.minDepth() + ", " + o.maxDepth() + ") m");
-            for (int q = 0; q < 9; q++) sum[q] /= scored;
+            if (scored[0] == 0) throw new IllegalArgumentException(root.resolve(vaS) + ": no validation depth map has a pixel in (" + o.minDepth() + ", " + o.maxDepth() + ") m");
+            for (int q = 0; q < 9; q++) sum[q] /= scored[0];
             double secs = (System.nanoTime() - t0) / 1e9;
             System.out.printf(Locale.ROOT, "depth on %s: %d train, %d val images (%d scored); linear head on %d block(s) + CLS %s, "
-                    + "input %d px, %d iterations x %d, lr %s%s (%.1f s)%n", dataset, trItems.size(), vaItems.size(), scored, layers,
+                    + "input %d px, %d iterations x %d, lr %s%s (%.1f s)%n", dataset, trItems.size(), vaItems.size(), scored[0], layers,
                     java.util.Arrays.toString(blocks), res, cfg.iterations(), cfg.batchSize(), cfg.lr(), eigenCrop ? ", Eigen crop" : "", secs);
             System.out.printf(Locale.ROOT, "  RMSE      %.4f m%n  abs rel   %.4f%n  d1        %.4f  (max(pred/gt, gt/pred) < 1.25)%n"
                     + "  d2        %.4f%n  d3        %.4f%n  log10     %.4f%n  RMSE log  %.4f%n  SILog     %.4f%n  sq rel    %.4f%n",
@@ -385,7 +406,7 @@ final class DenseEvalCommands {
             j.put("max_depth", maxDepth);
             j.put("depth_scale", depthScale);
             j.put("eigen_crop", eigenCrop);
-            j.put("scored_images", scored);
+            j.put("scored_images", scored[0]);
             j.put("rmse", sum[4]);
             j.put("abs_rel", sum[3]);
             j.put("a1", sum[0]);

@@ -202,10 +202,15 @@ public final class DinoVisionTransformer implements AutoCloseable {
 
     /** get_intermediate_layers with n = the last {@code n} blocks. */
     public List<Layer> intermediateLayers(Tensor pixels, int n, boolean reshape, boolean returnClassToken, boolean norm) {
+        return intermediateLayers(pixels, lastBlocks(n), reshape, returnClassToken, norm);
+    }
+
+    /** The 0-based indices of the last n blocks, as get_intermediate_layers with an int n takes them. */
+    public int[] lastBlocks(int n) {
         if (n < 1 || n > blocks.length) throw new IllegalArgumentException("n must be in [1, " + blocks.length + "], got " + n);
         int[] idx = new int[n];
         for (int i = 0; i < n; i++) idx[i] = blocks.length - n + i;
-        return intermediateLayers(pixels, idx, reshape, returnClassToken, norm);
+        return idx;
     }
 
     /** get_intermediate_layers with n = a list of 0-based block indices (returned in ascending block order, as the official loop). */

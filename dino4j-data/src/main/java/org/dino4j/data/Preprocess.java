@@ -8,9 +8,11 @@ import org.dino4j.tensor.Tensor;
  * short)}, PIL bicubic), {@code CenterCrop(crop)} (offsets with Python's round-half-even; zero padding when the crop
  * is larger), {@code /255}, ImageNet mean/std. {@code resize = 0} skips the resize and {@code crop = 0} the crop;
  * {@code padMultiple > 0} then zero-pads the normalised tensor to a multiple of it, split as the official
- * {@code CenterPadding} (left = pad / 2) - the depth heads' input.
+ * {@code CenterPadding} (left = pad / 2) - the depth heads' input. {@code roundTo > 0} (with {@code resize}) makes the
+ * resize the dense evaluations' instead: shorter side to {@code resize}, each side then rounded to a multiple of
+ * {@code roundTo} (at least one), a slight aspect change so that the patch grid covers the whole image.
  */
-public record Preprocess(int resize, int crop, int padMultiple) {
+public record Preprocess(int resize, int crop, int padMultiple, int roundTo) {
     public static final float[] IMAGENET_MEAN = {0.485f, 0.456f, 0.406f};
     public static final float[] IMAGENET_STD = {0.229f, 0.224f, 0.225f};
 
@@ -18,13 +20,30 @@ public record Preprocess(int resize, int crop, int padMultiple) {
     public static final Preprocess EVAL = new Preprocess(256, 224, 0);
 
     public Preprocess {
-        if (resize < 0 || crop < 0 || padMultiple < 0)
-            throw new IllegalArgumentException("resize, crop and pad must be >= 0");
+        if (resize < 0 || crop < 0 || padMultiple < 0 || roundTo < 0)
+            throw new IllegalArgumentException("resize, crop, pad and rounding must be >= 0");
+        if (roundTo > 0 && resize == 0) throw new IllegalArgumentException("rounding each side needs a resize");
+    }
+
+    public Preprocess(int resize, int crop, int padMultiple) {
+        this(resize, crop, padMultiple, 0);
+    }
+
+    /** The dense evaluations' input: shorter side to {@code resolution}, each side rounded to the patch size, no crop. */
+    public static Preprocess shorterSideRounded(int resolution, int patchSize) {
+        return new Preprocess(resolution, 0, 0, patchSize);
     }
 
     /** No resize or crop; zero-pad to a multiple of the patch size (official CenterPadding). */
     public static Preprocess centerPadding(int multiple) {
         return new Preprocess(0, 0, multiple);
+    }
+
+    /** The three-component form when there is no rounding: embedding runs record it and {@code search} reads it back. */
+    @Override
+    public String toString() {
+        return "Preprocess[resize=" + resize + ", crop=" + crop + ", padMultiple=" + padMultiple
+                + (roundTo == 0 ? "" : ", roundTo=" + roundTo) + "]";
     }
 
     /** The (1, 3, H, W) model input for one image. */
@@ -38,7 +57,7 @@ public record Preprocess(int resize, int crop, int padMultiple) {
     public int[] outputSize(int width, int height) {
         int w = width, h = height;
         if (resize > 0) {
-            int[] s = shorterSide(w, h, resize);
+            int[] s = resized(w, h);
             w = s[0];
             h = s[1];
         }
@@ -53,8 +72,8 @@ public record Preprocess(int resize, int crop, int padMultiple) {
     /** The normalised image, channels first, at {@link #outputSize}. */
     public float[] chw(RgbImage im) {
         if (resize > 0) {
-            int[] s = shorterSide(im.width(), im.height(), resize);
-            im = PilResize.bicubic(im, s[0], s[1]);
+            int[] s = resized(im.width(), im.height());
+            if (roundTo == 0 || s[0] != im.width() || s[1] != im.height()) im = PilResize.bicubic(im, s[0], s[1]);
         }
         if (crop > 0) im = centerCrop(im, crop, crop);
         int w = im.width(), h = im.height();
@@ -69,6 +88,14 @@ public record Preprocess(int resize, int crop, int padMultiple) {
                     out[(c * ph + y + top) * pw + x + left] = (v - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
                 }
         return out;
+    }
+
+    /** (w, h) after the resize: torchvision's, or rounded per side to roundTo. */
+    private int[] resized(int w, int h) {
+        if (roundTo == 0) return shorterSide(w, h, resize);
+        double s = (double) resize / Math.min(w, h);
+        return new int[] {Math.max(roundTo, (int) Math.round(w * s / roundTo) * roundTo),
+                Math.max(roundTo, (int) Math.round(h * s / roundTo) * roundTo)};
     }
 
     /** torchvision's size for Resize(int): (w, h) with the shorter side = size. */

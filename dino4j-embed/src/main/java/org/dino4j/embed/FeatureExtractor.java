@@ -25,8 +25,8 @@ import org.dino4j.tensor.Tensor;
 import org.dino4j.viz.PatchFeatures;
 
 /**
- * Images to features: the one pipeline behind {@code embed}, {@code eval}, {@code curate} (both engines) and the
- * library. The samples of a {@link Dataset} (files, folders, list files, IDX files through {@link Datasets}; images in
+ * Images to features: the one pipeline behind {@code embed}, {@code eval} (the dense evaluations too), {@code curate}
+ * (both engines) and the library. The samples of a {@link Dataset} (files, folders, list files, IDX files through {@link Datasets}; images in
  * memory through {@link #images}, encoded bytes through {@link #encoded}) are decoded and preprocessed on worker
  * threads at most a couple of batches ahead of the model, so memory stays bounded on any input size; consecutive
  * images of one size form a batch (a new one starts where the size changes or the batch is full), the model runs once
@@ -67,8 +67,11 @@ public final class FeatureExtractor implements AutoCloseable {
         }
     }
 
-    /** One input's outcome: its rows (one per head) or the error that stopped it. */
-    public record Item(int index, Sample sample, float[][] rows, RuntimeException error) {
+    /**
+     * One input's outcome: its rows (one per head) or the error that stopped it, and the decoded image's size before
+     * the transform (0 x 0 when it did not decode).
+     */
+    public record Item(int index, Sample sample, float[][] rows, RuntimeException error, int width, int height) {
         public boolean ok() {
             return error == null;
         }
@@ -111,6 +114,10 @@ public final class FeatureExtractor implements AutoCloseable {
 
     public Options options() {
         return o;
+    }
+
+    public DinoVisionTransformer model() {
+        return model;
     }
 
     /** The first head's row of every input (files, folders, list files, IDX files), in order; a failure is thrown. */
@@ -203,7 +210,7 @@ public final class FeatureExtractor implements AutoCloseable {
                 }
                 Prepared p = get(ahead.poll(), i, ds);
                 if (p.error() != null) {
-                    sink.accept(new Item(p.index(), p.sample(), null, p.error()));
+                    sink.accept(new Item(p.index(), p.sample(), null, p.error(), p.width(), p.height()));
                     continue;
                 }
                 if (!batch.isEmpty() && (batch.get(0).h() != p.h() || batch.get(0).w() != p.w())) flush(batch, sink);
@@ -217,7 +224,11 @@ public final class FeatureExtractor implements AutoCloseable {
     }
 
     /** One decoded, transformed image, or why not. */
-    private record Prepared(int index, Sample sample, float[] chw, int h, int w, RuntimeException error) {}
+    private record Prepared(int index, Sample sample, float[] chw, int h, int w, int width, int height, RuntimeException error) {
+        static Prepared failed(int index, Sample sample, int width, int height, RuntimeException error) {
+            return new Prepared(index, sample, null, 0, 0, width, height, error);
+        }
+    }
 
     private Prepared prepare(int index, Sample smp) {
         try {
@@ -225,11 +236,11 @@ public final class FeatureExtractor implements AutoCloseable {
             int[] hw = o.preprocess().outputSize(im.width(), im.height());
             int p = model.config().patchSize();
             if (hw[0] % p != 0 || hw[1] % p != 0)
-                return new Prepared(index, smp, null, 0, 0, new IllegalArgumentException(String.format(Locale.ROOT,
+                return Prepared.failed(index, smp, im.width(), im.height(), new IllegalArgumentException(String.format(Locale.ROOT,
                         "model input %dx%d is not a multiple of the patch size %d (use --crop or --pad %d)", hw[1], hw[0], p, p)));
-            return new Prepared(index, smp, o.preprocess().chw(im), hw[0], hw[1], null);
+            return new Prepared(index, smp, o.preprocess().chw(im), hw[0], hw[1], im.width(), im.height(), null);
         } catch (RuntimeException e) {
-            return new Prepared(index, smp, null, 0, 0, e);
+            return Prepared.failed(index, smp, 0, 0, e);
         }
     }
 
@@ -240,7 +251,7 @@ public final class FeatureExtractor implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted");
         } catch (ExecutionException e) {
-            return new Prepared(index, ds.get(index), null, 0, 0, new IllegalStateException(String.valueOf(e.getCause()), e.getCause()));
+            return Prepared.failed(index, ds.get(index), 0, 0, new IllegalStateException(String.valueOf(e.getCause()), e.getCause()));
         }
     }
 
@@ -253,7 +264,8 @@ public final class FeatureExtractor implements AutoCloseable {
         for (int i = 0; i < bs; i++) {
             float[][] rows = new float[o.heads().size()][];
             for (int k = 0; k < rows.length; k++) rows[k] = o.heads().get(k).row(f, i);
-            sink.accept(new Item(batch.get(i).index(), batch.get(i).sample(), rows, null));
+            Prepared p = batch.get(i);
+            sink.accept(new Item(p.index(), p.sample(), rows, null, p.width(), p.height()));
         }
         sink.batchDone(bs);
         batch.clear();

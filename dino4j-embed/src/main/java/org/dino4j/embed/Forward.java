@@ -1,6 +1,9 @@
 package org.dino4j.embed;
 
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 import org.dino4j.model.DinoVisionTransformer;
 import org.dino4j.tensor.Tensor;
@@ -10,7 +13,7 @@ public final class Forward {
     private final DinoVisionTransformer model;
     private final Tensor input;
     private DinoVisionTransformer.Features features;
-    private List<DinoVisionTransformer.Layer> layers;
+    private final Map<String, List<DinoVisionTransformer.Layer>> layers = new HashMap<>();
 
     Forward(DinoVisionTransformer model, Tensor input) {
         this.model = model;
@@ -34,7 +37,14 @@ public final class Forward {
 
     /** {@code get_intermediate_layers(x, n, reshape=False, return_class_token=True, norm=True)}, oldest first. */
     public List<DinoVisionTransformer.Layer> lastLayers(int n) {
-        if (layers == null || layers.size() != n) layers = model.intermediateLayers(input, n, false, true, true);
-        return layers;
+        return layers(model.lastBlocks(n), true);
+    }
+
+    /**
+     * {@code get_intermediate_layers(x, blocks, reshape=False, return_class_token=True, norm)}: the given 0-based
+     * blocks in ascending order, computed once per batch for all the heads that ask.
+     */
+    public List<DinoVisionTransformer.Layer> layers(int[] blocks, boolean norm) {
+        return layers.computeIfAbsent(Arrays.toString(blocks) + norm, k -> model.intermediateLayers(input, blocks, false, true, norm));
     }
 }

@@ -2,7 +2,10 @@ package org.dino4j.eval.dense;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 
+import org.dino4j.embed.Forward;
+import org.dino4j.embed.Head;
 import org.dino4j.model.DinoVisionTransformer;
 import org.dino4j.tensor.Tensor;
 
@@ -82,19 +85,64 @@ public record FeatureMap(int h, int w, int layers, int dim, float[] patch, float
         };
     }
 
+    /**
+     * A feature-pipeline head: image i's patch tokens of the given blocks (final norm applied or not), in this map's
+     * {@link #patch} layout. Segmentation: {@code patches(model.lastBlocks(n), true)}; depth: {@code
+     * patches(depthBlocks(depth, n), false)} with {@link #classTokens} beside it.
+     */
+    public static Head patches(int[] blocks, boolean norm) {
+        return head("dense_patches", f -> f.layers(blocks, norm), FeatureMap::patchRow);
+    }
+
+    /** A feature-pipeline head: image i's CLS tokens of the given blocks, in this map's {@link #cls} layout. */
+    public static Head classTokens(int[] blocks, boolean norm) {
+        return head("dense_cls", f -> f.layers(blocks, norm), FeatureMap::clsRow);
+    }
+
+    /** One image's map from the rows of {@link #patches} (and {@link #classTokens}, or null) on its (h, w) patch grid. */
+    public static FeatureMap of(int h, int w, int dim, float[] patch, float[] cls) {
+        return new FeatureMap(h, w, patch.length / (h * w * dim), dim, patch, cls);
+    }
+
+    private interface Row {
+        float[] of(List<DinoVisionTransformer.Layer> ls, int i, int d);
+    }
+
+    private static Head head(String key, Function<Forward, List<DinoVisionTransformer.Layer>> layers, Row row) {
+        return new Head() {
+            @Override
+            public String key() {
+                return key;
+            }
+
+            @Override
+            public float[] row(Forward f, int i) {
+                return row.of(layers.apply(f), i, f.model().config().embedDim());
+            }
+        };
+    }
+
+    private static float[] patchRow(List<DinoVisionTransformer.Layer> ls, int i, int d) {
+        int nl = ls.size(), n = ls.get(0).patch().size(1);
+        float[] x = new float[n * nl * d];
+        for (int l = 0; l < nl; l++) {
+            float[] pt = ls.get(l).patch().data();
+            for (int q = 0; q < n; q++) System.arraycopy(pt, (i * n + q) * d, x, q * nl * d + l * d, d);
+        }
+        return x;
+    }
+
+    private static float[] clsRow(List<DinoVisionTransformer.Layer> ls, int i, int d) {
+        float[] cls = new float[ls.size() * d];
+        for (int l = 0; l < ls.size(); l++) System.arraycopy(ls.get(l).cls().data(), i * d, cls, l * d, d);
+        return cls;
+    }
+
     private static List<FeatureMap> collect(DinoVisionTransformer model, Tensor pixels, List<DinoVisionTransformer.Layer> ls, boolean withCls) {
         int b = pixels.size(0), p = model.config().patchSize(), gh = pixels.size(2) / p, gw = pixels.size(3) / p;
-        int d = model.config().embedDim(), n = gh * gw, nl = ls.size();
+        int d = model.config().embedDim();
         List<FeatureMap> out = new ArrayList<>(b);
-        for (int i = 0; i < b; i++) {
-            float[] x = new float[n * nl * d], cls = withCls ? new float[nl * d] : null;
-            for (int l = 0; l < nl; l++) {
-                float[] pt = ls.get(l).patch().data();
-                for (int q = 0; q < n; q++) System.arraycopy(pt, (i * n + q) * d, x, q * nl * d + l * d, d);
-                if (withCls) System.arraycopy(ls.get(l).cls().data(), i * d, cls, l * d, d);
-            }
-            out.add(new FeatureMap(gh, gw, nl, d, x, cls));
-        }
+        for (int i = 0; i < b; i++) out.add(of(gh, gw, d, patchRow(ls, i, d), withCls ? clsRow(ls, i, d) : null));
         return out;
     }
 }
