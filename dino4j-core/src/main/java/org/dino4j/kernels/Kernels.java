@@ -21,7 +21,10 @@ public final class Kernels {
 
     /** The kernels a property value names: vector (or unset), scalar. */
     public static KernelOperations named(String name) {
-        if (name == null || name.isBlank() || name.trim().equals("vector")) return new VectorKernels();
+        if (name == null || name.isBlank() || name.trim().equals("vector")) {
+            VectorApi.require(); // a clear error naming the flag, for heads, k-NN or k-means used without a model too
+            return new VectorKernels();
+        }
         if (name.trim().equals("scalar")) return new ScalarTwins();
         throw new IllegalArgumentException(PROPERTY + " must be vector or scalar, got " + name);
     }
