@@ -1,8 +1,11 @@
 package org.dino4j.cli;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+
+import org.dino4j.io.Json;
 
 import picocli.CommandLine.Option;
 
@@ -13,6 +16,6 @@ public final class JsonOutputOption {
 
     /** Writes j as one JSON line when --output was given. */
     void write(Map<String, Object> j) throws IOException {
-        Results.writeJson(output, j);
+        if (output != null) Files.writeString(output, Json.write(j) + "\n");
     }
 }

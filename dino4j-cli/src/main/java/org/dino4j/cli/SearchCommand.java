@@ -9,8 +9,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import org.dino4j.data.Dataset;
 import org.dino4j.data.Datasets;
@@ -59,8 +57,6 @@ final class SearchCommand implements Callable<Integer> {
 
     @Mixin
     DecodeOptions decode;
-
-    private static final Pattern PREPROCESS = Pattern.compile("Preprocess\\[resize=(\\d+), crop=(\\d+), padMultiple=(\\d+)]");
 
     @Override
     public Integer call() throws Exception {
@@ -123,9 +119,11 @@ final class SearchCommand implements Callable<Integer> {
     }
 
     static Preprocess preprocess(Path f, String text) {
-        Matcher mt = PREPROCESS.matcher(text);
-        if (!mt.matches()) throw new IllegalArgumentException(f + ": no preprocessing recorded (\"" + text + "\")");
-        return new Preprocess(Integer.parseInt(mt.group(1)), Integer.parseInt(mt.group(2)), Integer.parseInt(mt.group(3)));
+        try {
+            return Preprocess.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(f + ": no preprocessing recorded (\"" + text + "\")");
+        }
     }
 
     /** The model options given, or else the weights file the index was embedded with (and --config if given). */

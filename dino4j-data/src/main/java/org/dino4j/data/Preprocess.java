@@ -39,11 +39,25 @@ public record Preprocess(int resize, int crop, int padMultiple, int roundTo) {
         return new Preprocess(0, 0, multiple);
     }
 
-    /** The three-component form when there is no rounding: embedding runs record it and {@code search} reads it back. */
+    /**
+     * The three-component form when there is no rounding: embedding runs record it in their run.json (which a rerun
+     * compares as text) and {@link #parse} reads it back.
+     */
     @Override
     public String toString() {
         return "Preprocess[resize=" + resize + ", crop=" + crop + ", padMultiple=" + padMultiple
                 + (roundTo == 0 ? "" : ", roundTo=" + roundTo) + "]";
+    }
+
+    private static final java.util.regex.Pattern FORM =
+            java.util.regex.Pattern.compile("Preprocess\\[resize=(\\d+), crop=(\\d+), padMultiple=(\\d+)(?:, roundTo=(\\d+))?]");
+
+    /** The transform {@link #toString} wrote; IllegalArgumentException for any other text. */
+    public static Preprocess parse(String text) {
+        java.util.regex.Matcher m = FORM.matcher(text);
+        if (!m.matches()) throw new IllegalArgumentException("not a recorded transform: \"" + text + "\"");
+        return new Preprocess(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)), Integer.parseInt(m.group(3)),
+                m.group(4) == null ? 0 : Integer.parseInt(m.group(4)));
     }
 
     /** The (1, 3, H, W) model input for one image. */

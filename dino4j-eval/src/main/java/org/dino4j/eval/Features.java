@@ -1,10 +1,8 @@
 package org.dino4j.eval;
 
-import java.util.List;
 import java.util.function.IntConsumer;
 
 import org.dino4j.data.Dataset;
-import org.dino4j.data.ImageDecoder;
 import org.dino4j.data.Preprocess;
 import org.dino4j.data.Sample;
 import org.dino4j.embed.FeatureExtractor;
@@ -27,8 +25,7 @@ public record Features(float[] x, int[] labels, int dim, int numClasses) {
 
     /** One head's rows of every image of ds, in order, through the feature pipeline; a failure stops it with its error. */
     static float[] rows(DinoVisionTransformer model, Dataset ds, Preprocess pre, int batch, Head head, IntConsumer done) {
-        var opts = new FeatureExtractor.Options(List.of(head), pre, batch, 2, ImageDecoder.DEFAULT_MAX_PIXELS);
-        try (FeatureExtractor fx = new FeatureExtractor(model, opts)) {
+        try (FeatureExtractor fx = new FeatureExtractor(model, FeatureExtractor.Options.of(head).withPreprocess(pre).withBatchSize(batch))) {
             return fx.rows(ds, done);
         }
     }
