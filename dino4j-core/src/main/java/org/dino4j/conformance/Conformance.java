@@ -28,7 +28,7 @@ import org.dino4j.tensor.Tensor;
  * offers (the safetensors itself, the .pth beside it, the HF model directory beside it).
  */
 public final class Conformance {
-    public enum Kind { OFFICIAL_BACKBONE, HF_BACKBONE, PREPROCESS, LOSSES, TRAIN_STEP, UNSUPPORTED }
+    public enum Kind { OFFICIAL_BACKBONE, HF_BACKBONE, PREPROCESS, LOSSES, TRAIN_STEP, HEADS, HF_HEADS, UNSUPPORTED }
 
     /**
      * Checks for fixture kinds whose code lives in a later module (e.g. preprocessing in dino4j-data), found with
@@ -57,6 +57,8 @@ public final class Conformance {
 
     public static Kind kindOf(TensorStore f) {
         if (f.contains("weights/pos_embed") && f.contains("output0/x_norm_clstoken")) return Kind.OFFICIAL_BACKBONE;
+        if (f.names().stream().anyMatch(n -> n.startsWith("weights/backbone/")) && f.contains("classifier/input0")) return Kind.HEADS;
+        if (f.metadata().getOrDefault("what", "").startsWith("hf heads")) return Kind.HF_HEADS;
         if (f.contains("weights/embeddings.cls_token") && f.contains("output0/last_hidden_state")) return Kind.HF_BACKBONE;
         if (f.contains("eval_transform")) return Kind.PREPROCESS;
         if (f.names().stream().anyMatch(n -> n.startsWith("grad/"))) return Kind.TRAIN_STEP;
@@ -71,13 +73,15 @@ public final class Conformance {
             switch (kind) {
                 case OFFICIAL_BACKBONE -> official(fixture, f, checks);
                 case HF_BACKBONE -> hf(fixture, f, checks);
-                case PREPROCESS, LOSSES, TRAIN_STEP -> {
+                case PREPROCESS, LOSSES, TRAIN_STEP, HEADS, HF_HEADS -> {
                     var ext = ServiceLoader.load(Extension.class).stream().map(ServiceLoader.Provider::get)
                             .filter(e -> e.kind() == kind).findFirst();
                     if (ext.isEmpty())
-                        return new Report(fixture, Kind.UNSUPPORTED, kind == Kind.PREPROCESS
-                                ? "preprocessing needs dino4j-data on the class path"
-                                : "losses and gradients need dino4j-train on the class path", checks);
+                        return new Report(fixture, Kind.UNSUPPORTED, switch (kind) {
+                            case PREPROCESS -> "preprocessing needs dino4j-data on the class path";
+                            case HEADS, HF_HEADS -> "the released heads need dino4j-heads on the class path";
+                            default -> "losses and gradients need dino4j-train on the class path";
+                        }, checks);
                     ext.get().check(fixture, f, checks);
                 }
                 case UNSUPPORTED -> {

@@ -20,6 +20,11 @@ public final class Forward {
         this.input = input;
     }
 
+    /** The work on one batch of pixels (B, 3, H, W), for heads used outside the pipeline. */
+    public static Forward of(DinoVisionTransformer model, Tensor input) {
+        return new Forward(model, input);
+    }
+
     public DinoVisionTransformer model() {
         return model;
     }
