@@ -90,4 +90,22 @@ public interface KernelOperations {
 
     /** One Sinkhorn-Knopp row step (see {@link Ops#sinkhornRow}). */
     void sinkhornRow(float[] q, int o, int k, float[] colSum, float kf, float bf, float[] next);
+
+    /**
+     * Rows [p0, p1) of the im2col matrix of the channels-last image x (h, w, c) for a square kernel with stride and
+     * symmetric zero padding: row p is output pixel (p / outW, p % outW) and holds kernel·kernel·c floats in (ky, kx, c)
+     * order (zeros outside the image; relu(x) when {@code relu}); row p is written at cols[(p − p0)·kernel²·c].
+     */
+    void im2col(float[] x, int h, int w, int c, int kernel, int stride, int padding, boolean relu, int p0, int p1,
+                float[] cols);
+
+    /** ReLU as a GEMM operand's prologue. */
+    Prologue reluPrologue();
+
+    /**
+     * F.interpolate(mode="bilinear", align_corners=alignCorners, size=(outH, outW)) as PyTorch's CPU kernel computes
+     * it, from the channels-last image in (inH, inW, c) at inOff to out (outH, outW, c) at outOff (overwritten).
+     */
+    void resizeBilinear(float[] in, int inOff, int inH, int inW, int c, float[] out, int outOff, int outH, int outW,
+                        boolean alignCorners);
 }

@@ -227,4 +227,47 @@ public final class ScalarOps {
                     }
             }
     }
+
+    /** Scalar twin of {@link GridOps#im2col}: element by element, the padding tested per tap. */
+    public static void im2col(float[] x, int h, int w, int c, int kernel, int stride, int padding, boolean relu, int p0,
+                              int p1, float[] cols) {
+        int outW = (w + 2 * padding - kernel) / stride + 1, o = 0;
+        for (int p = p0; p < p1; p++)
+            for (int ky = 0; ky < kernel; ky++)
+                for (int kx = 0; kx < kernel; kx++)
+                    for (int ch = 0; ch < c; ch++, o++) {
+                        int iy = p / outW * stride - padding + ky, ix = p % outW * stride - padding + kx;
+                        float v = iy < 0 || iy >= h || ix < 0 || ix >= w ? 0f : x[(iy * w + ix) * c + ch];
+                        cols[o] = relu && v < 0f ? 0f : v; // NaN and -0 kept, as torch.relu
+                    }
+    }
+
+    /**
+     * Scalar twin of {@link GridOps#resizeBilinear}: each output's taps and weights worked out on the spot in float as
+     * ATen does (so the same taps), the weighted sum in double.
+     */
+    public static void resizeBilinear(float[] in, int inOff, int inH, int inW, int c, float[] out, int outOff, int outH,
+                                      int outW, boolean alignCorners) {
+        for (int oy = 0; oy < outH; oy++)
+            for (int ox = 0; ox < outW; ox++) {
+                int[] ty = bilinearTaps(inH, outH, oy, alignCorners), tx = bilinearTaps(inW, outW, ox, alignCorners);
+                float ly = Float.intBitsToFloat(ty[2]), lx = Float.intBitsToFloat(tx[2]);
+                double[] wy = {1f - ly, ly}, wx = {1f - lx, lx};
+                for (int ch = 0; ch < c; ch++) {
+                    double s = 0;
+                    for (int a = 0; a < 2; a++)
+                        for (int b = 0; b < 2; b++) s += wy[a] * wx[b] * in[inOff + (ty[a] * inW + tx[b]) * c + ch];
+                    out[outOff + (oy * outW + ox) * c + ch] = (float) s;
+                }
+            }
+    }
+
+    /** {i0, i1, bits of lambda1} of output index d along an axis in → out (ATen's float recipe). */
+    static int[] bilinearTaps(int in, int out, int d, boolean alignCorners) {
+        if (in == out) return new int[] {d, d, 0};
+        float scale = alignCorners ? (out > 1 ? (float) (in - 1) / (out - 1) : 0f) : (float) in / out;
+        float src = Math.max(alignCorners ? scale * d : scale * (d + 0.5f) - 0.5f, 0f);
+        int i0 = Math.min((int) Math.floor(src), in - 1);
+        return new int[] {i0, Math.min(i0 + 1, in - 1), Float.floatToIntBits(Math.min(Math.max(src - i0, 0f), 1f))};
+    }
 }

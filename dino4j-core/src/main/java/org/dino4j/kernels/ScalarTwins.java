@@ -142,4 +142,23 @@ final class ScalarTwins implements KernelOperations {
     public void sinkhornRow(float[] q, int o, int k, float[] colSum, float kf, float bf, float[] next) {
         ScalarOps.sinkhornRow(q, o, k, colSum, kf, bf, next);
     }
+
+    @Override
+    public void im2col(float[] x, int h, int w, int c, int kernel, int stride, int padding, boolean relu, int p0, int p1,
+                       float[] cols) {
+        ScalarOps.im2col(x, h, w, c, kernel, stride, padding, relu, p0, p1, cols);
+    }
+
+    @Override
+    public Prologue reluPrologue() {
+        return (row, c0, src, s, dst, d, n) -> {
+            for (int j = 0; j < n; j++) dst[d + j] = src[s + j] < 0f ? 0f : src[s + j]; // NaN and -0 kept, as torch.relu
+        };
+    }
+
+    @Override
+    public void resizeBilinear(float[] in, int inOff, int inH, int inW, int c, float[] out, int outOff, int outH,
+                               int outW, boolean alignCorners) {
+        ScalarOps.resizeBilinear(in, inOff, inH, inW, c, out, outOff, outH, outW, alignCorners);
+    }
 }

@@ -141,4 +141,21 @@ final class VectorKernels implements KernelOperations {
     public void sinkhornRow(float[] q, int o, int k, float[] colSum, float kf, float bf, float[] next) {
         Ops.sinkhornRow(q, o, k, colSum, kf, bf, next);
     }
+
+    @Override
+    public void im2col(float[] x, int h, int w, int c, int kernel, int stride, int padding, boolean relu, int p0, int p1,
+                       float[] cols) {
+        GridOps.im2col(x, h, w, c, kernel, stride, padding, relu, p0, p1, cols);
+    }
+
+    @Override
+    public Prologue reluPrologue() {
+        return GridOps.RELU;
+    }
+
+    @Override
+    public void resizeBilinear(float[] in, int inOff, int inH, int inW, int c, float[] out, int outOff, int outH,
+                               int outW, boolean alignCorners) {
+        GridOps.resizeBilinear(in, inOff, inH, inW, c, out, outOff, outH, outW, alignCorners);
+    }
 }

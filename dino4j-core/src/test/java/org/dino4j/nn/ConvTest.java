@@ -1,0 +1,161 @@
+package org.dino4j.nn;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link Conv2d} and {@link ConvTranspose2d} against the definition: a direct convolution loop in double written
+ * here, on odd sizes, both kernel sizes, strides and paddings the heads use, with and without bias and ReLU'd input.
+ * Tolerance: the GEMM's float sum of K products and the bias, in an order not fixed here: no chain of roundings is
+ * longer than K + L + 2 (L ≤ 16 lanes), so |error| ≤ γ(K + 18)·(Σ|x·w| + |b|) (Higham §3.1), the abs sum computed
+ * by the same loop.
+ */
+class ConvTest {
+    static final double U = 0x1p-24;
+    final SplittableRandom rnd = new SplittableRandom(20);
+
+    float[] random(int n, double scale) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) (rnd.nextGaussian() * scale);
+        return a;
+    }
+
+    static double gamma(int n) {
+        return n * U / (1 - n * U);
+    }
+
+    /**
+     * nn.Conv2d by its definition in double on channels-last x (h, w, in), weight (out, in, k, k): {values, Σ|x·w| + |b|}
+     * per output element.
+     */
+    static double[][] conv(float[] x, int h, int w, int in, float[] wt, float[] b, int out, int k, int stride, int pad,
+                           boolean relu) {
+        int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
+        double[] y = new double[oh * ow * out], abs = new double[y.length];
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++)
+                for (int o = 0; o < out; o++) {
+                    double s = b == null ? 0 : b[o], a = Math.abs(s);
+                    for (int i = 0; i < in; i++)
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++) {
+                                int iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+                                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                double v = x[(iy * w + ix) * in + i];
+                                if (relu) v = Math.max(v, 0);
+                                double p = v * wt[((o * in + i) * k + ky) * k + kx];
+                                s += p;
+                                a += Math.abs(p);
+                            }
+                    y[(oy * ow + ox) * out + o] = s;
+                    abs[(oy * ow + ox) * out + o] = a;
+                }
+        return new double[][] {y, abs};
+    }
+
+    /** nn.ConvTranspose2d with kernel = stride = k, padding 0, by its definition: {values, Σ|x·w| + |b|}. */
+    static double[][] convTranspose(float[] x, int h, int w, int in, float[] wt, float[] b, int out, int k) {
+        double[] y = new double[h * k * w * k * out], abs = new double[y.length];
+        for (int oy = 0; oy < h * k; oy++)
+            for (int ox = 0; ox < w * k; ox++)
+                for (int o = 0; o < out; o++) {
+                    double s = b == null ? 0 : b[o], a = Math.abs(s);
+                    int py = oy / k, px = ox / k, ky = oy % k, kx = ox % k;
+                    for (int i = 0; i < in; i++) {
+                        double p = (double) x[(py * w + px) * in + i] * wt[((i * out + o) * k + ky) * k + kx];
+                        s += p;
+                        a += Math.abs(p);
+                    }
+                    y[(oy * w * k + ox) * out + o] = s;
+                    abs[(oy * w * k + ox) * out + o] = a;
+                }
+        return new double[][] {y, abs};
+    }
+
+    /** |want − got| ≤ 1.01·(γ(chain)·abs + extra·|want|) element by element; returns the largest |diff|. */
+    static double assertWithin(double[][] want, float[] got, int chain, double extra, String what) {
+        assertEquals(want[0].length, got.length, what + ": length");
+        double max = 0;
+        for (int i = 0; i < got.length; i++) {
+            double d = Math.abs(want[0][i] - got[i]), tol = gamma(chain) * want[1][i] + extra * Math.abs(want[0][i]);
+            if (!(d <= 1.01 * tol))
+                throw new AssertionError(what + ": element " + i + " want " + want[0][i] + " got " + got[i] + ", |diff| " + d
+                        + " > bound " + tol);
+            max = Math.max(max, d);
+        }
+        return max;
+    }
+
+    @Test
+    void conv2dMatchesTheDefinition() {
+        int cases = 0;
+        for (int k : new int[] {1, 3})
+            for (int stride : new int[] {1, 2})
+                for (int pad : new int[] {0, 1})
+                    for (int in : new int[] {1, 5, 17})
+                        for (int[] hw : new int[][] {{7, 9}, {1, 5}, {4, 1}, {11, 6}}) {
+                            int h = hw[0], w = hw[1], out = in == 5 ? 17 : 4;
+                            if (h + 2 * pad < k || w + 2 * pad < k) continue;
+                            boolean bias = cases % 2 == 0, relu = cases % 3 == 0;
+                            check(h, w, in, out, k, stride, pad, bias, relu);
+                            cases++;
+                        }
+        assertTrue(cases > 80, "cases " + cases);
+    }
+
+    @Test
+    void conv2dInChunksOfOutputPixels() {
+        int h = 64, w = 64, in = 64;
+        assertTrue(Conv2d.chunkRows(h * w, 9 * in) < h * w, "the case must need more than one chunk");
+        check(h, w, in, 8, 3, 1, 1, true, true);
+        check(h, w, in, 8, 3, 1, 1, false, false);
+    }
+
+    void check(int h, int w, int in, int out, int k, int stride, int pad, boolean bias, boolean relu) {
+        float[] x = random(h * w * in, 1), wt = random(out * in * k * k, 1 / Math.sqrt(in * k * k)),
+                b = bias ? random(out, 1) : null, x0 = x.clone();
+        Conv2d conv = new Conv2d(wt, b, out, in, k, stride, pad);
+        assertEquals(out, conv.out());
+        assertEquals(in, conv.in());
+        float[] y = conv.forward(x, h, w, relu);
+        assertTrue(java.util.Arrays.equals(x0, x), "forward must leave x alone");
+        String what = "conv k" + k + " s" + stride + " p" + pad + " " + h + "x" + w + "x" + in + "->" + out + (bias ? " bias" : "")
+                + (relu ? " relu" : "");
+        assertEquals(conv.outSize(h) * conv.outSize(w) * out, y.length, what);
+        assertWithin(conv(x, h, w, in, wt, b, out, k, stride, pad, relu), y, k * k * in + 18, 0, what);
+    }
+
+    @Test
+    void convTranspose2dMatchesTheDefinition() {
+        for (int k : new int[] {1, 2, 4})
+            for (int in : new int[] {1, 5, 17})
+                for (int[] hw : new int[][] {{3, 5}, {1, 1}, {6, 2}})
+                    for (boolean bias : new boolean[] {false, true}) {
+                        int h = hw[0], w = hw[1], out = in == 17 ? 3 : 17;
+                        float[] x = random(h * w * in, 1), wt = random(in * out * k * k, 1 / Math.sqrt(in)),
+                                b = bias ? random(out, 1) : null;
+                        float[] y = new ConvTranspose2d(wt, b, in, out, k).forward(x, h, w);
+                        assertWithin(convTranspose(x, h, w, in, wt, b, out, k), y, in + 18, 0,
+                                "convT k" + k + " " + h + "x" + w + "x" + in + "->" + out + (bias ? " bias" : ""));
+                    }
+    }
+
+    @Test
+    void badShapesAreOneLineErrors() {
+        var e = assertThrows(IllegalArgumentException.class, () -> new Conv2d(new float[10], null, 2, 3, 3, 1, 1));
+        assertTrue(e.getMessage().contains("2x3x3x3"), e.getMessage());
+        Conv2d c = new Conv2d(new float[2 * 3 * 9], null, 2, 3, 3, 1, 0);
+        e = assertThrows(IllegalArgumentException.class, () -> c.forward(new float[5], 2, 2, false));
+        assertTrue(e.getMessage().contains("2x2x3"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> c.forward(new float[2 * 2 * 3], 2, 2, false));
+        assertTrue(e.getMessage().contains("smaller"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new ConvTranspose2d(new float[8], new float[3], 2, 1, 2));
+        assertTrue(e.getMessage().contains("bias"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Resize.bilinear(new float[4], 2, 2, 2, 3, 3, false));
+        assertTrue(e.getMessage().contains("2x2x2"), e.getMessage());
+    }
+}
