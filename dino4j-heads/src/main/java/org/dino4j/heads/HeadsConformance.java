@@ -79,7 +79,9 @@ public final class HeadsConformance implements Extension {
             }
         }
         for (String h : SEGMENTERS) {
-            Segmenter s = Segmenter.of(m, g.weights(h), Segmenter.Dataset.ADE20K.classes, "ADE20K");
+            int[] blocks = Json.parseObject(f.metadata().get("heads")).get(h) instanceof java.util.Map<?, ?> cfg
+                    ? ((java.util.List<?>) cfg.get("out_indices")).stream().mapToInt(v -> ((Number) v).intValue()).toArray() : null;
+            Segmenter s = Segmenter.of(m, g.weights(h), Segmenter.Dataset.ADE20K.classes, "ADE20K", blocks);
             for (int i = 0; f.contains("seg/input" + i); i++) {
                 Tensor x = tensor(f, "seg/input" + i);
                 String o = "seg/output" + i + "/" + h + "/";

@@ -44,6 +44,21 @@ public final class Segmenter {
                 throw new IllegalArgumentException("crop size and stride are both 0 (whole image) or both positive");
         }
 
+        /** Meta's "linear" configs: one pass, 512-px windows every 341 px; ADE20K short side 512, VOC2012 within (2048, 512). */
+        public static TestConfig linear(Dataset d) {
+            return new TestConfig(d == Dataset.VOC2012 ? 2048 : 99999999, 512, new double[] {1.0}, false, 512, 341);
+        }
+
+        /**
+         * Meta's "ms" configs: short side 640 times the first {@code scales} of [1.0, 1.32, 1.73, 2.28, 3.0] (the
+         * notebook's HEAD_SCALE_COUNT), each also flipped, 640-px windows every 320 px.
+         */
+        public static TestConfig ms(int scales) {
+            double[] all = {1.0, 1.32, 1.73, 2.28, 3.0};
+            if (scales < 1 || scales > all.length) throw new IllegalArgumentException("scales must be in [1, 5], got " + scales);
+            return new TestConfig(99999999, 640, java.util.Arrays.copyOf(all, scales), true, 640, 320);
+        }
+
         Window window() {
             return cropSize == 0 ? Window.WHOLE : new Window(cropSize, cropSize, stride, stride);
         }
@@ -72,17 +87,26 @@ public final class Segmenter {
     /** A released {@code *_{ade20k,voc2012}_{linear,ms}_head.pth}; its class count must be the dataset's. */
     public static Segmenter load(DinoVisionTransformer backbone, Path headFile, Dataset dataset) {
         try (HeadWeights w = HeadWeights.open(headFile)) {
-            return of(backbone, w, dataset == null ? 0 : dataset.classes, dataset == null ? "" : dataset.name());
+            return of(backbone, w, dataset == null ? 0 : dataset.classes, dataset == null ? "" : dataset.name(), null);
         }
     }
 
     /**
-     * The head in {@code w} on the last block (1 layer) or the hub's four blocks (4 layers); {@code classes} 0 accepts
-     * any class count.
+     * The head in {@code w} on {@code blocks}, or by default as Meta's configs place them: {@code out_indices} = the last
+     * four blocks, of which a 1-layer ("linear") head reads the last ({@code in_index=[3]}) and a 4-layer ("ms") head all
+     * four. {@code classes} 0 accepts any class count.
      */
-    public static Segmenter of(DinoVisionTransformer backbone, HeadWeights w, int classes, String datasetName) {
+    public static Segmenter of(DinoVisionTransformer backbone, HeadWeights w, int classes, String datasetName, int[] blocks) {
         SegHead h = SegHead.of(w, backbone.embedDim(), classes, datasetName);
-        return new Segmenter(backbone, h, Grids.outIndex(backbone.depth(), h.layers));
+        int[] b = blocks != null ? blocks.clone() : backbone.lastBlocks(h.layers);
+        if (b.length != h.layers)
+            throw w.fail("the head reads " + h.layers + " block(s) (" + h.channels + " channels), " + b.length + " were given");
+        return new Segmenter(backbone, h, b);
+    }
+
+    /** 1 for the "linear" heads, 4 for the "ms" heads. */
+    public int layers() {
+        return head.layers;
     }
 
     public DinoVisionTransformer backbone() {
