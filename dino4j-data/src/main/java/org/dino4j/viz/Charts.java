@@ -2,6 +2,7 @@ package org.dino4j.viz;
 
 import java.awt.Color;
 import java.awt.Font;
+import java.awt.FontMetrics;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
@@ -24,6 +25,16 @@ public final class Charts {
         g.fillRect(0, 0, img.getWidth(), img.getHeight());
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
         return g;
+    }
+
+    /** The metrics of {@link #canvas}'s font, to size a picture before drawing it. */
+    static FontMetrics fontMetrics() {
+        Graphics2D g = canvas(new BufferedImage(1, 1, BufferedImage.TYPE_INT_RGB));
+        try {
+            return g.getFontMetrics();
+        } finally {
+            g.dispose();
+        }
     }
 
     /** Vertical bars with their values printed on top; values in [0, max]. */

@@ -20,6 +20,7 @@ import org.dino4j.data.Preprocess;
 import org.dino4j.data.Sample;
 import org.dino4j.io.DType;
 import org.dino4j.io.Json;
+import org.dino4j.io.Npy;
 import org.dino4j.io.SafeTensors;
 import org.dino4j.io.TensorEntry;
 import org.dino4j.model.DinoVisionTransformer;
@@ -180,10 +181,10 @@ public final class Embedder {
             };
             float[] flat = new float[(int) TensorEntry.numel(shape)];
             for (int i = 0; i < list.size(); i++) System.arraycopy(list.get(i), 0, flat, i * list.get(i).length, list.get(i).length);
-            if (o.formats().contains(Format.NPY)) Files2.npy(outFile(dir, s, out.key), shape, flat, null);
+            if (o.formats().contains(Format.NPY)) Npy.write(outFile(dir, s, out.key), shape, flat);
             entries.add(TensorEntry.of(out.key, shape, flat));
         }
-        if (o.formats().contains(Format.NPY)) Files2.npy(outFile(dir, s, "index"), new long[] {n}, null, idx);
+        if (o.formats().contains(Format.NPY)) Npy.write(outFile(dir, s, "index"), new long[] {n}, idx);
         if (o.formats().contains(Format.SAFETENSORS)) {
             java.nio.ByteBuffer bb = java.nio.ByteBuffer.allocate(8 * n).order(java.nio.ByteOrder.LITTLE_ENDIAN);
             for (long v : idx) bb.putLong(v);

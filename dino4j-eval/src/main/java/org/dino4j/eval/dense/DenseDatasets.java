@@ -12,6 +12,8 @@ import java.util.List;
 import java.util.stream.Stream;
 import javax.imageio.ImageIO;
 
+import org.dino4j.data.ClassNames;
+
 /**
  * Readers for the dense benchmarks' folder layouts (nothing is downloaded): which image goes with which target, and
  * the targets decoded as the mmseg pipelines see them.
@@ -33,9 +35,8 @@ public final class DenseDatasets {
     public static final int ADE20K_CLASSES = 150;
     public static final int VOC_CLASSES = 21;
     public static final double NYU_DEPTH_SCALE = 1000;
-    public static final List<String> VOC_CLASS_NAMES = List.of("background", "aeroplane", "bicycle", "bird", "boat",
-            "bottle", "bus", "car", "cat", "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person",
-            "pottedplant", "sheep", "sofa", "train", "tvmonitor");
+    /** The 21 VOC names, 0 = background ({@link ClassNames#voc2012()}). */
+    public static final List<String> VOC_CLASS_NAMES = ClassNames.voc2012();
 
     private DenseDatasets() {}
 
