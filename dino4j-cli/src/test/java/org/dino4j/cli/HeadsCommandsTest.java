@@ -1,0 +1,128 @@
+package org.dino4j.cli;
+
+import static org.dino4j.cli.CliTest.fixtures;
+import static org.dino4j.cli.CliTest.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import javax.imageio.ImageIO;
+
+import org.dino4j.data.ClassNames;
+import org.dino4j.io.Json;
+import org.dino4j.io.SafeTensors;
+import org.dino4j.io.TensorEntry;
+import org.dino4j.io.TensorStore;
+import org.dino4j.io.TorchPthWriter;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * classify, depth and segment end to end on real photos (the image fixtures), with the tiny 12-block backbone of
+ * official_heads_tiny and its heads written out as Meta publishes them.
+ */
+class HeadsCommandsTest {
+    @TempDir
+    static Path dir;
+    static Path weights, config;
+    static final Path PHOTO = fixtures().resolve("extra/images/baseline.jpg");
+
+    @BeforeAll
+    static void files() throws Exception {
+        try (TensorStore f = SafeTensors.read(fixtures().resolve("official/official_heads_tiny.safetensors"))) {
+            var cfg = new java.util.LinkedHashMap<>(Json.parseObject(f.metadata().get("config")));
+            cfg.remove("layerscale");
+            cfg.put("arch", "vit_small");
+            config = Files.writeString(dir.resolve("tiny.json"), Json.write(cfg));
+            weights = dir.resolve("tiny.safetensors");
+            SafeTensors.write(weights, new ArrayList<>(f.withPrefix("weights/backbone/").tensors().values()), Map.of());
+            for (String g : List.of("linear_head", "linear4_head", "nyu_linear4_head", "nyu_dpt_head", "seg_linear_head", "seg_linear4_head")) {
+                List<TensorEntry> t = new ArrayList<>();
+                boolean wrapped = !g.startsWith("linear");
+                f.withPrefix("weights/" + g + "/").tensors().forEach((k, v) -> t.add(v.withName(wrapped ? "state_dict." + k : k)));
+                TorchPthWriter.write(dir.resolve(g + ".pth"), t);
+            }
+        }
+    }
+
+    static String[] args(String command, String head, String... more) {
+        List<String> a = new ArrayList<>(List.of(command, "--weights", weights.toString(), "--config", config.toString(),
+                "--head-file", dir.resolve(head + ".pth").toString()));
+        a.addAll(List.of(more));
+        return a.toArray(String[]::new);
+    }
+
+    @Test
+    void classifyPrintsImagenetLabelsWithProbabilities() {
+        CliTest.Result r = run(args("classify", "linear4_head", PHOTO.toString(), fixtures().resolve("extra/images/gray.jpg").toString(), "--top", "3", "--json"));
+        assertEquals(0, r.code(), r.out() + r.err());
+        List<String> lines = r.out().strip().lines().toList();
+        assertEquals(2, lines.size(), r.out());
+        for (String l : lines) {
+            Map<String, Object> j = Json.parseObject(l);
+            List<?> top = (List<?>) j.get("top");
+            assertEquals(3, top.size());
+            double prev = 1;
+            for (Object o : top) {
+                Map<?, ?> p = (Map<?, ?>) o;
+                double pr = ((Number) p.get("probability")).doubleValue();
+                assertTrue(pr <= prev && pr > 0, l);
+                prev = pr;
+                assertEquals(ClassNames.imagenet1k().get(((Number) p.get("class")).intValue()), p.get("label"));
+            }
+        }
+        CliTest.Result wrong = run(args("classify", "linear_head", PHOTO.toString(), "--layers", "4"));
+        assertTrue(wrong.code() != 0 && wrong.err().contains("1-layer head"), wrong.err());
+    }
+
+    @Test
+    void depthWritesPicturesAndMetresAtThePhotosSize() throws Exception {
+        Path out = dir.resolve("depth");
+        CliTest.Result r = run(args("depth", "nyu_dpt_head", PHOTO.toString(), "--resolution", "42", "--raw", "both", "--output", out.toString()));
+        assertEquals(0, r.code(), r.out() + r.err());
+        BufferedImage photo = ImageIO.read(PHOTO.toFile()), mm = ImageIO.read(out.resolve("baseline_depth_mm.png").toFile());
+        assertEquals(photo.getWidth(), mm.getWidth());
+        assertEquals(photo.getHeight(), mm.getHeight());
+        assertEquals(16, mm.getColorModel().getPixelSize());
+        int min = Integer.MAX_VALUE, max = 0;
+        for (int y = 0; y < mm.getHeight(); y++)
+            for (int x = 0; x < mm.getWidth(); x++) {
+                int v = mm.getRaster().getSample(x, y, 0);
+                min = Math.min(min, v);
+                max = Math.max(max, v);
+            }
+        assertTrue(min >= 1 && max <= 10_000 && max > min, min + ".." + max); // NYU's DPT range: 0.001-10 m
+        assertTrue(ImageIO.read(out.resolve("baseline_depth.png").toFile()).getWidth() > photo.getWidth()); // the scale bar
+        assertTrue(Files.size(out.resolve("baseline_depth.npy")) >= 128 + 4L * photo.getWidth() * photo.getHeight());
+        // a linear4 file given as dpt is refused, naming both
+        CliTest.Result wrong = run(args("depth", "nyu_linear4_head", PHOTO.toString(), "--head", "dpt", "--output", out.toString()));
+        assertTrue(wrong.code() != 0 && wrong.err().contains("linear4 head"), wrong.err());
+    }
+
+    @Test
+    void segmentWritesTheOfficialColoursOverlayAndClassIndices() throws Exception {
+        Path out = dir.resolve("seg");
+        Path bad = Files.writeString(dir.resolve("broken.jpg"), "not a jpeg");
+        CliTest.Result r = run(args("segment", "seg_linear_head", PHOTO.toString(), bad.toString(), "--output", out.toString()));
+        assertEquals(1, r.code(), r.out() + r.err());
+        assertTrue(r.err().contains("broken.jpg") && r.err().strip().lines().filter(l -> l.contains("error")).count() == 1, r.err());
+        BufferedImage photo = ImageIO.read(PHOTO.toFile()), idx = ImageIO.read(out.resolve("baseline_classes.png").toFile());
+        assertEquals(photo.getWidth(), idx.getWidth());
+        assertEquals(photo.getHeight(), idx.getHeight());
+        for (String s : List.of("seg", "overlay", "legend")) assertTrue(Files.exists(out.resolve("baseline_" + s + ".png")), s);
+        for (int y = 0; y < idx.getHeight(); y += 7)
+            for (int x = 0; x < idx.getWidth(); x += 7) assertTrue(idx.getRaster().getSample(x, y, 0) < 150);
+        // the 150-class head is no VOC2012 head, and a linear head is no ms head
+        CliTest.Result voc = run(args("segment", "seg_linear_head", PHOTO.toString(), "--dataset", "voc2012", "--output", out.toString()));
+        assertTrue(voc.code() != 0 && voc.err().contains("150 classes") && voc.err().contains("VOC2012 has 21"), voc.err());
+        CliTest.Result ms = run(args("segment", "seg_linear_head", PHOTO.toString(), "--head", "ms", "--output", out.toString()));
+        assertTrue(ms.code() != 0 && ms.err().contains("a linear head"), ms.err());
+    }
+}
