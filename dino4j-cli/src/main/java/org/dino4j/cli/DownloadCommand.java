@@ -10,6 +10,8 @@ import java.util.function.LongSupplier;
 
 import org.dino4j.hub.Downloader;
 import org.dino4j.hub.HubCache;
+import org.dino4j.hub.HubFile;
+import org.dino4j.hub.HubHead;
 import org.dino4j.hub.HubModel;
 import org.dino4j.model.ModelConfig;
 
@@ -18,11 +20,13 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "download", mixinStandardHelpOptions = true,
-        description = {"Fetches hub backbones (their official checkpoints) for --weights NAME.",
+        description = {"Fetches hub backbones (their official checkpoints) for --weights NAME, and the heads Meta released",
+                "for them (ImageNet classifiers, depth and segmentation heads; a segmentation head with its config).",
                 "They go into $DINO4J_HOME/checkpoints (default ~/.cache/dino4j/checkpoints), unless",
                 "PyTorch's hub cache or Hugging Face's already holds them. An interrupted download resumes; the file gets",
-                "its final name only once its size (and --sha256) match and it opens as the model's checkpoint.",
-                "Prints NAME: PATH; --weights NAME then finds it."})
+                "its final name only once its size (and --sha256) match and it opens as the model's checkpoint",
+                "(a head: as a head of its backbone's shape, or as a complete PyTorch archive).",
+                "Prints NAME: PATH (and NAME config: PATH); --weights NAME then finds a backbone."})
 final class DownloadCommand implements Callable<Integer> {
     /** Tests point the caches at temporary directories; null: the environment's. */
     static volatile HubCache cacheOverride;
@@ -33,10 +37,12 @@ final class DownloadCommand implements Callable<Integer> {
     }
 
     @Parameters(paramLabel = "NAME", arity = "1..*",
-            description = "dinov2_vits14, dinov2_vitb14, dinov2_vitl14, dinov2_vitg14, each also _reg (`dino4j models`).")
+            description = {"dinov2_vits14, dinov2_vitb14, dinov2_vitl14, dinov2_vitg14, each also _reg; or a head such as",
+                    "dinov2_vits14_linear4, dinov2_vitb14_nyu_dpt, dinov2_vitl14_ade20k_ms, or a torch.hub name such as",
+                    "dinov2_vits14_lc (`dino4j models` lists them all)."})
     List<String> names;
 
-    @Option(names = "--sha256", paramLabel = "HEX", description = "Expected SHA-256 of the file (with one NAME).")
+    @Option(names = "--sha256", paramLabel = "HEX", description = "Expected SHA-256 of the file (with one NAME; a head's weights, not its config).")
     String sha256;
 
     @Option(names = "--base-url", paramLabel = "URL",
@@ -47,23 +53,34 @@ final class DownloadCommand implements Callable<Integer> {
     public Integer call() {
         if (sha256 != null && names.size() > 1) throw new IllegalArgumentException("--sha256 applies to one NAME, got " + names.size());
         for (String n : names)
-            if (!HubModel.isHubName(n))
-                throw new IllegalArgumentException("unknown model '" + n + "'; known: " + String.join(", ", ModelConfig.HUB_NAMES));
+            if (!HubModel.isHubName(n) && !HubHead.isHeadName(n))
+                throw new IllegalArgumentException("unknown model '" + n + "'; known: " + String.join(", ", ModelConfig.HUB_NAMES)
+                        + ", and the heads `dino4j models` lists");
         HubCache cache = cache();
         boolean tty = interactive(); // a terminal gets one line redrawn 4 times a second; a log a line every 5 s
         Progress progress = new Progress(System.err, System::nanoTime, tty ? 250_000_000L : 5_000_000_000L, tty);
         Downloader downloader = new Downloader(cache, progress, 3);
+        String base = baseUrl != null ? baseUrl : HubModel.baseUrl();
         for (String n : names) {
-            HubModel m = HubModel.of(n, baseUrl != null ? baseUrl : HubModel.baseUrl());
-            if (sha256 != null) m = m.withSha256(sha256);
-            Optional<Path> hit = cache.find(m);
-            Path p;
-            try {
-                p = downloader.fetch(m);
-            } finally {
-                progress.finish();
+            List<HubFile> files;
+            if (HubModel.isHubName(n)) {
+                HubModel m = HubModel.of(n, base);
+                files = List.of(sha256 != null ? m.withSha256(sha256) : m);
+            } else {
+                HubHead h = HubHead.of(n, base);
+                files = (sha256 != null ? h.withSha256(sha256) : h).files();
             }
-            System.out.println(n + ": " + p + (hit.isPresent() ? " (already cached)" : ""));
+            for (HubFile f : files) {
+                Optional<Path> hit = cache.find(f);
+                Path p;
+                try {
+                    p = downloader.fetch(f);
+                } finally {
+                    progress.finish();
+                }
+                String label = f instanceof HubHead.Config ? n + " config" : n;
+                System.out.println(label + ": " + p + (hit.isPresent() ? " (already cached)" : ""));
+            }
         }
         return 0;
     }
@@ -95,7 +112,7 @@ final class DownloadCommand implements Callable<Integer> {
         }
 
         @Override
-        public void started(HubModel model, long from, long total) {
+        public void started(HubFile model, long from, long total) {
             name = model.name();
             this.from = from;
             t0 = lastPrint = clock.getAsLong();

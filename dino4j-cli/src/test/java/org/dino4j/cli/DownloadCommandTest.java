@@ -70,9 +70,12 @@ class DownloadCommandTest {
         assertEquals(0, CliTest.run("download", "--help").code());
         assertTrue(CliTest.run("download", "--help").out().contains("Usage: dino4j download"));
         Path cached = inTorchCache("dinov2_vits14_pretrain.pth");
+        Path head = inTorchCache("dinov2_vitb14_ade20k_ms_head.pth");
         Result r = CliTest.run("models");
         assertEquals(0, r.code(), r.err());
-        String[] lines = r.out().strip().split("\n");
+        String[] tables = r.out().strip().split("\n\n");
+        assertEquals(2, tables.length, r.out());
+        String[] lines = tables[0].split("\n");
         assertEquals(9, lines.length, r.out());
         assertTrue(lines[0].contains("url") && lines[0].contains("size") && lines[0].contains("cached"), lines[0]);
         assertTrue(lines[1].startsWith("dinov2_vits14 "), lines[1]);
@@ -82,6 +85,77 @@ class DownloadCommandTest {
         assertTrue(lines[8].startsWith("dinov2_vitg14_reg "), lines[8]);
         assertTrue(lines[8].contains("dinov2_vitg14/dinov2_vitg14_reg4_pretrain.pth"), lines[8]);
         assertTrue(lines[8].endsWith(" -"), lines[8]);
+
+        String[] heads = tables[1].split("\n");
+        assertEquals(1 + 56, heads.length, tables[1]);
+        assertTrue(heads[0].startsWith("head ") && heads[0].contains("backbone") && heads[0].contains("cached"), heads[0]);
+        assertTrue(heads[1].startsWith("dinov2_vits14_linear ") && heads[1].contains(" dinov2_vits14 ")
+                && heads[1].contains("classification") && heads[1].contains("imagenet1k") && heads[1].contains("~3 MB")
+                && heads[1].contains("https://dl.fbaipublicfiles.com/dinov2/dinov2_vits14/dinov2_vits14_linear_head.pth")
+                && heads[1].endsWith(" -"), heads[1]);
+        String ms = java.util.Arrays.stream(heads).filter(l -> l.startsWith("dinov2_vitb14_ade20k_ms ")).findFirst().orElseThrow();
+        assertTrue(ms.contains("segmentation") && ms.endsWith(head + " (config not cached)"), ms);
+        assertTrue(java.util.Arrays.stream(heads).anyMatch(l -> l.startsWith("dinov2_vitg14_reg4_linear4 ") && l.contains("dinov2_vitg14_reg ")));
+    }
+
+    /** Serves {@code bodies} by the last part of the path (the file name); 404 for others. */
+    String serve(java.util.Map<String, byte[]> bodies) throws IOException {
+        server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.createContext("/", ex -> {
+            String path = ex.getRequestURI().getPath();
+            requested.add(path);
+            byte[] body = bodies.get(path.substring(path.lastIndexOf('/') + 1));
+            if (body == null) {
+                ex.sendResponseHeaders(404, -1);
+                ex.close();
+                return;
+            }
+            ex.sendResponseHeaders(200, body.length);
+            try (var os = ex.getResponseBody()) {
+                os.write(body);
+            }
+        });
+        server.start();
+        return "http://127.0.0.1:" + server.getAddress().getPort() + "/mirror";
+    }
+
+    @Test
+    void headsDownloadIntoTheSameCache() throws IOException {
+        float[] w = new float[1000 * 5 * 384];
+        Path src = dir.resolve("src.pth");
+        org.dino4j.io.TorchPthWriter.write(src, List.of(org.dino4j.io.TensorEntry.of("weight", new long[] {1000, 5 * 384}, w),
+                org.dino4j.io.TensorEntry.of("bias", new long[] {1000}, new float[1000])));
+        byte[] cls = Files.readAllBytes(src);
+        byte[] seg = Files.readAllBytes(CliTest.fixtures().resolve("official/official_vit_tiny.pth"));
+        byte[] cfg = "model = dict(type='EncoderDecoder')\n".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        String base = serve(java.util.Map.of("dinov2_vits14_linear4_head.pth", cls, "dinov2_vits14_voc2012_linear_head.pth", seg,
+                "dinov2_vits14_voc2012_linear_config.py", cfg, "dinov2_vitb14_linear4_head.pth", cls));
+        Result r = CliTest.run("download", "--base-url", base, "dinov2_vits14_lc", "dinov2_vits14_voc2012_linear");
+        assertEquals(0, r.code(), r.err());
+        Path d = cache.dir();
+        assertEquals("dinov2_vits14_lc: " + d.resolve("dinov2_vits14_linear4_head.pth") + "\n"
+                + "dinov2_vits14_voc2012_linear config: " + d.resolve("dinov2_vits14_voc2012_linear_config.py") + "\n"
+                + "dinov2_vits14_voc2012_linear: " + d.resolve("dinov2_vits14_voc2012_linear_head.pth"), r.out().strip());
+        assertEquals(List.of("/mirror/dinov2_vits14/dinov2_vits14_linear4_head.pth", "/mirror/dinov2_vits14/dinov2_vits14_voc2012_linear_config.py",
+                "/mirror/dinov2_vits14/dinov2_vits14_voc2012_linear_head.pth"), requested);
+        assertTrue(r.err().contains("dinov2_vits14_linear4: downloading 7.7 MB from " + base + "/dinov2_vits14/dinov2_vits14_linear4_head.pth"), r.err());
+        assertTrue(java.util.Arrays.equals(cls, Files.readAllBytes(d.resolve("dinov2_vits14_linear4_head.pth"))));
+
+        Result again = CliTest.run("download", "--base-url", base, "dinov2_vits14_linear4");
+        assertEquals("dinov2_vits14_linear4: " + d.resolve("dinov2_vits14_linear4_head.pth") + " (already cached)", again.out().strip());
+        assertEquals(3, requested.size());
+
+        Result wrong = CliTest.run("download", "--base-url", base, "dinov2_vits14_linear"); // 404
+        assertEquals(1, wrong.code());
+        assertTrue(wrong.err().contains("dino4j download: error: " + base + "/dinov2_vits14/dinov2_vits14_linear_head.pth: HTTP 404"), wrong.err());
+        Result shape = CliTest.run("download", "--base-url", base, "dinov2_vitb14_lc"); // served the ViT-S/14 head
+        assertEquals(1, shape.code());
+        assertTrue(shape.err().contains("dino4j download: error: " + base + "/dinov2_vitb14/dinov2_vitb14_linear4_head.pth: not a usable "
+                + "dinov2_vitb14_linear4 head: expected weight [1000, 3840] and bias [1000], got bias [1000], weight [1000, 1920] "
+                + "(the download was removed)"), shape.err());
+        assertFalse(shape.err().contains("\tat "), shape.err());
+        assertFalse(Files.exists(d.resolve("dinov2_vitb14_linear4_head.pth")));
+        assertFalse(Files.exists(d.resolve("dinov2_vitb14_linear4_head.pth.part")));
     }
 
     @Test
@@ -121,6 +195,7 @@ class DownloadCommandTest {
         Result u = CliTest.run("download", "dinov2_vitx14");
         assertEquals(1, u.code());
         assertTrue(u.err().contains("dino4j download: error: unknown model 'dinov2_vitx14'; known: dinov2_vits14"), u.err());
+        assertTrue(u.err().contains("and the heads `dino4j models` lists"), u.err());
         Result h = CliTest.run("download", "--sha256", "xyz", "dinov2_vits14");
         assertEquals(1, h.code());
         assertTrue(h.err().contains("sha256 must be 64 hex digits"), h.err());

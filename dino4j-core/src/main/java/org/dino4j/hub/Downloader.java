@@ -21,17 +21,12 @@ import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import org.dino4j.io.CheckpointException;
-import org.dino4j.io.SafeTensors;
-import org.dino4j.io.TensorStore;
-import org.dino4j.io.TorchPth;
-import org.dino4j.model.Checkpoints;
-import org.dino4j.model.StateDictSpec;
 
 /**
- * Fetches hub weights into {@link HubCache#dir()}: resumable ({@code <file>.part} plus an HTTP Range request), and
- * verified before the file gets its final name: the length the server announced, the known size and sha256 if
- * any, and that it opens as a checkpoint of the model's exact shape. The part is forced to disk and renamed
+ * Fetches zoo files ({@link HubFile}: backbones, heads, head configs) into {@link HubCache#dir()}: resumable
+ * ({@code <file>.part} plus an HTTP Range request), and verified before the file gets its final name: the length
+ * the server announced, the known size and sha256 if any, and {@link HubFile#problem} (a backbone opens as a
+ * checkpoint of the model's exact shape). The part is forced to disk and renamed
  * atomically, so the final name never holds a half or wrong file. A lock on the part keeps two downloads of
  * the same file from interleaving.
  */
@@ -41,7 +36,7 @@ public final class Downloader {
         Listener NONE = new Listener() {};
 
         /** A transfer starts at byte {@code from} (non-zero: resumed) of {@code total}. */
-        default void started(HubModel model, long from, long total) {}
+        default void started(HubFile file, long from, long total) {}
 
         /** {@code done} bytes are on disk. Called for every chunk received: throttle what you show. */
         default void progress(long done, long total) {}
@@ -71,7 +66,7 @@ public final class Downloader {
     }
 
     /** The weights from a cache if one holds them (checked against a known sha256 if a file), else downloaded. */
-    public Path fetch(HubModel m) {
+    public Path fetch(HubFile m) {
         Optional<Path> hit = cache.find(m);
         if (hit.isEmpty()) return download(m);
         Path p = hit.get();
@@ -84,7 +79,7 @@ public final class Downloader {
     }
 
     /** Downloads {@code m} into {@link HubCache#target}, resuming a partial file left by an earlier try. */
-    public Path download(HubModel m) {
+    public Path download(HubFile m) {
         Path part = cache.partial(m), target = cache.target(m);
         try {
             Files.createDirectories(cache.dir());
@@ -130,7 +125,7 @@ public final class Downloader {
     }
 
     /** One HTTP exchange appending to the part; an IOException is a network failure that may be resumed. */
-    private void transfer(HubModel m, FileChannel ch, Path part) throws IOException {
+    private void transfer(HubFile m, FileChannel ch, Path part) throws IOException {
         long have = size(ch, part);
         HttpURLConnection c = connect(m.url(), have);
         try {
@@ -223,8 +218,8 @@ public final class Downloader {
         }
     }
 
-    /** Size, sha256 and structure; a file that fails is removed (it would fail again on resume). */
-    private static void verify(HubModel m, Path part) {
+    /** Size, sha256 and structure ({@link HubFile#problem}); a file that fails is removed (it would fail again on resume). */
+    private static void verify(HubFile m, Path part) {
         long size;
         try {
             size = Files.size(part);
@@ -236,19 +231,11 @@ public final class Downloader {
             String got = sha256(part);
             if (!got.equals(m.sha256())) reject(m, part, "sha256 mismatch: got " + got + ", expected " + m.sha256());
         }
-        String problem = null;
-        String name = m.fileName();
-        try (TensorStore raw = name.endsWith(".pth") || name.endsWith(".pt") ? TorchPth.read(part) : SafeTensors.read(part)) {
-            StateDictSpec.check(m.config(), Checkpoints.normalize(raw));
-        } catch (CheckpointException e) {
-            String msg = String.valueOf(e.getMessage());
-            String prefix = part + ": ";
-            problem = msg.startsWith(prefix) ? msg.substring(prefix.length()) : msg;
-        }
-        if (problem != null) reject(m, part, "not a usable " + m.name() + " checkpoint: " + problem);
+        String problem = m.problem(part);
+        if (problem != null) reject(m, part, problem);
     }
 
-    private static void reject(HubModel m, Path part, String problem) {
+    private static void reject(HubFile m, Path part, String problem) {
         deleteQuietly(part);
         throw new DownloadException(m.url() + ": " + problem + " (the download was removed)");
     }

@@ -49,12 +49,12 @@ public record HubCache(Path dir, Path torchCheckpoints, Path hfHub) {
     }
 
     /** Where a download of {@code m} ends up. */
-    public Path target(HubModel m) {
+    public Path target(HubFile m) {
         return dir.resolve(m.fileName());
     }
 
     /** Where a download of {@code m} is written until it is complete and verified. */
-    public Path partial(HubModel m) {
+    public Path partial(HubFile m) {
         return dir.resolve(m.fileName() + ".part");
     }
 
@@ -64,17 +64,23 @@ public record HubCache(Path dir, Path torchCheckpoints, Path hfHub) {
     }
 
     /** The places {@link #find} looks, in order (for messages). */
-    public List<Path> places(HubModel m) {
-        return List.of(target(m), torchCheckpoints.resolve(m.fileName()), hfRepoDir(m));
+    public List<Path> places(HubFile m) {
+        Path torch = torchCheckpoints.resolve(m.fileName());
+        return m instanceof HubModel b ? List.of(target(m), torch, hfRepoDir(b)) : List.of(target(m), torch);
     }
 
     /**
-     * The weights of {@code m} if a cache holds them: our file, else torch.hub's file, else a Hugging Face snapshot
-     * directory with config.json and model.safetensors (the one refs/main names first, then the others by name).
+     * The file of {@code m} if a cache holds it: our file, else torch.hub's file, else (backbones only) a Hugging Face
+     * snapshot directory with config.json and model.safetensors (the one refs/main names first, then the others by
+     * name).
      */
-    public Optional<Path> find(HubModel m) {
+    public Optional<Path> find(HubFile m) {
         for (Path p : List.of(target(m), torchCheckpoints.resolve(m.fileName())))
             if (Files.isRegularFile(p)) return Optional.of(p);
+        return m instanceof HubModel b ? findHf(b) : Optional.empty();
+    }
+
+    private Optional<Path> findHf(HubModel m) {
         Path repo = hfRepoDir(m);
         Path snapshots = repo.resolve("snapshots");
         if (!Files.isDirectory(snapshots)) return Optional.empty();

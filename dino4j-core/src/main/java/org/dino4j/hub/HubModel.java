@@ -1,11 +1,17 @@
 package org.dino4j.hub;
 
 import java.net.URI;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.regex.Pattern;
 
+import org.dino4j.io.CheckpointException;
+import org.dino4j.io.SafeTensors;
 import org.dino4j.io.TensorEntry;
+import org.dino4j.io.TensorStore;
+import org.dino4j.io.TorchPth;
+import org.dino4j.model.Checkpoints;
 import org.dino4j.model.ModelConfig;
 import org.dino4j.model.StateDictSpec;
 
@@ -16,7 +22,7 @@ import org.dino4j.model.StateDictSpec;
  * checked by its HTTP length and by opening it against {@code config}.
  */
 public record HubModel(String name, URI url, String fileName, String hfRepo, ModelConfig config, Long bytes,
-                       String sha256) {
+                       String sha256) implements HubFile {
     public static final String DEFAULT_BASE_URL = "https://dl.fbaipublicfiles.com/dinov2";
     /** System property naming a mirror with Meta's layout ({@code BASE/dinov2_vits14/dinov2_vits14_pretrain.pth}). */
     public static final String BASE_URL_PROPERTY = "dino4j.hub.baseUrl";
@@ -24,17 +30,21 @@ public record HubModel(String name, URI url, String fileName, String hfRepo, Mod
     private static final Pattern HEX64 = Pattern.compile("[0-9a-f]{64}");
 
     public HubModel {
+        sha256 = checkEntry(name, url, fileName, bytes, sha256);
+    }
+
+    /** The checks every {@link HubFile} record makes; returns the sha256 in lower case (or null). */
+    static String checkEntry(String name, URI url, String fileName, Long bytes, String sha256) {
         String scheme = url.getScheme() == null ? "" : url.getScheme().toLowerCase(Locale.ROOT);
         if (!scheme.equals("http") && !scheme.equals("https"))
             throw new IllegalArgumentException(name + ": URL must be http or https: " + url);
         if (fileName.isEmpty() || fileName.contains("/") || fileName.contains("\\") || fileName.startsWith("."))
             throw new IllegalArgumentException(name + ": bad file name '" + fileName + "'");
         if (bytes != null && bytes < 0) throw new IllegalArgumentException(name + ": negative size");
-        if (sha256 != null) {
-            sha256 = sha256.toLowerCase(Locale.ROOT);
-            if (!HEX64.matcher(sha256).matches())
-                throw new IllegalArgumentException("sha256 must be 64 hex digits, got '" + sha256 + "'");
-        }
+        if (sha256 == null) return null;
+        String hex = sha256.toLowerCase(Locale.ROOT);
+        if (!HEX64.matcher(hex).matches()) throw new IllegalArgumentException("sha256 must be 64 hex digits, got '" + sha256 + "'");
+        return hex;
     }
 
     public static boolean isHubName(String name) {
@@ -72,14 +82,36 @@ public record HubModel(String name, URI url, String fileName, String hfRepo, Mod
             case "dinov2_vitl14" -> "large";
             default -> "giant";
         };
+        return new HubModel(name, url(baseUrl, folder, file), file, "facebook/dinov2-" + (reg ? "with-registers-" : "") + size,
+                config, null, null);
+    }
+
+    /** {@code baseUrl/folder/file} in Meta's layout. */
+    static URI url(String baseUrl, String folder, String file) {
         String base = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
-        URI url;
         try {
-            url = URI.create(base + "/" + folder + "/" + file);
+            return URI.create(base + "/" + folder + "/" + file);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("bad base URL '" + baseUrl + "': " + e.getMessage());
         }
-        return new HubModel(name, url, file, "facebook/dinov2-" + (reg ? "with-registers-" : "") + size, config, null, null);
+    }
+
+    /** Opens as a checkpoint of exactly {@link #config}'s shape (safetensors, or a torch .pth/.pt). */
+    @Override
+    public String problem(Path file) {
+        try (TensorStore raw = fileName.endsWith(".pth") || fileName.endsWith(".pt") ? TorchPth.read(file) : SafeTensors.read(file)) {
+            StateDictSpec.check(config, Checkpoints.normalize(raw));
+            return null;
+        } catch (CheckpointException e) {
+            return "not a usable " + name + " checkpoint: " + withoutFile(e, file);
+        }
+    }
+
+    /** The message of a checkpoint error without its leading "FILE: " (the download names the URL instead). */
+    static String withoutFile(CheckpointException e, Path file) {
+        String msg = String.valueOf(e.getMessage());
+        String prefix = file + ": ";
+        return msg.startsWith(prefix) ? msg.substring(prefix.length()) : msg;
     }
 
     public HubModel withSha256(String hex) {

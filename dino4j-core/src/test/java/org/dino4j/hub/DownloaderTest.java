@@ -150,7 +150,7 @@ class DownloaderTest {
         List<String> events = new ArrayList<>();
         Downloader dl = new Downloader(cache, new Downloader.Listener() {
             @Override
-            public void started(HubModel m, long from, long total) {
+            public void started(HubFile m, long from, long total) {
                 events.add("start " + from + "/" + total);
             }
 
