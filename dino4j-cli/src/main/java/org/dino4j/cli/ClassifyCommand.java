@@ -73,12 +73,14 @@ final class ClassifyCommand implements Callable<Integer> {
         List<String> failures = new ArrayList<>();
         try (DinoVisionTransformer model = modelOptions.load()) {
             Classifier c;
-            try (HeadWeights w = headOptions.open("classifier", seed -> RandomHeads.classifier(model.embedDim(), layers == null ? 4 : layers, 1000, seed))) {
+            String hub = modelOptions.hubName();
+            String released = hub == null ? null : hub.replaceFirst("_reg$", "_reg4") + (layers != null && layers == 1 ? "_linear" : "_linear4");
+            try (HeadWeights w = headOptions.open("classifier", seed -> RandomHeads.classifier(model.embedDim(), layers == null ? 4 : layers, 1000, seed), released)) {
                 int classes = w.shape("weight") == null ? 0 : w.shape("weight")[0];
                 c = Classifier.of(model, w, classes == 1000 ? ClassNames.imagenet1k() : null);
             }
-            if (layers != null && headOptions.file != null && layers != c.layers())
-                throw new IllegalArgumentException("--layers " + layers + ", but " + headOptions.file + " is a " + c.layers() + "-layer head");
+            if (layers != null && layers != c.layers())
+                throw new IllegalArgumentException("--layers " + layers + ", but " + headOptions.describe() + " is a " + c.layers() + "-layer head");
             var opts = new FeatureExtractor.Options(List.of(c.head()),
                     ModelOptions.transform(spec, model.config(), null, "--resolution", null, null, 0), batchSize, 2, decode.maxPixels);
             ProgressBar bar = new ProgressBar("classify", "images");

@@ -81,12 +81,14 @@ final class DepthCommand implements Callable<Integer> {
         try (DinoVisionTransformer model = modelOptions.load()) {
             int d = model.embedDim();
             Depther depther;
+            String hub = modelOptions.hubName();
+            String released = hub == null ? null : hub + "_" + ds.name().toLowerCase(Locale.ROOT) + "_" + kind;
             try (HeadWeights w = headOptions.open("depth head", seed -> kind.equals("dpt") ? RandomHeads.dpt(d, 256, seed)
-                    : RandomHeads.linearDepth(d, kind.equals("linear4") ? 4 : 1, seed))) {
+                    : RandomHeads.linearDepth(d, kind.equals("linear4") ? 4 : 1, seed), released)) {
                 depther = Depther.of(model, w, ds);
             }
             if (!depther.kind().equals(kind))
-                throw new IllegalArgumentException("--head " + kind + ", but " + headOptions.file + " is a " + depther.kind() + " head");
+                throw new IllegalArgumentException("--head " + kind + ", but " + headOptions.describe() + " is a " + depther.kind() + " head");
             Preprocess pre = new Preprocess(resolution, 0, 0);
             return PhotoJobs.run(spec, "depth", images, output, decode.decoder(), (s, im, base) -> write(depther, pre, im, base));
         }

@@ -96,6 +96,13 @@ public final class ModelOptions {
                 + "); run `dino4j download " + name + "`"));
     }
 
+    /** The hub backbone named by --model or --weights, or null: the released heads belong to one. */
+    String hubName() {
+        if (model != null && HubModel.isHubName(model)) return model;
+        if (weights != null && HubModel.isHubName(weights.toString()) && !Files.exists(weights)) return weights.toString();
+        return null;
+    }
+
     /** --weights, or without it the --model hub name (then looked up in the caches). */
     private Path weightsOrModel() {
         if (weights != null) return weights;

@@ -80,12 +80,14 @@ final class SegmentCommand implements Callable<Integer> {
         threads.apply();
         try (DinoVisionTransformer model = modelOptions.load()) {
             Segmenter seg;
+            String hub = modelOptions.hubName();
+            String released = hub == null ? null : hub + "_" + ds.name().toLowerCase(Locale.ROOT) + "_" + kind;
             try (HeadWeights w = headOptions.open("segmentation head",
-                    seed -> RandomHeads.segmentation(model.embedDim(), kind.equals("ms") ? 4 : 1, ds.classes, seed))) {
+                    seed -> RandomHeads.segmentation(model.embedDim(), kind.equals("ms") ? 4 : 1, ds.classes, seed), released)) {
                 seg = Segmenter.of(model, w, ds.classes, ds.name(), null);
             }
             if ((seg.layers() == 4) != kind.equals("ms"))
-                throw new IllegalArgumentException("--head " + kind + ", but " + headOptions.file + " reads " + seg.layers() + " block(s): it is "
+                throw new IllegalArgumentException("--head " + kind + ", but " + headOptions.describe() + " reads " + seg.layers() + " block(s): it is "
                         + (seg.layers() == 4 ? "an ms" : "a linear") + " head");
             return PhotoJobs.run(spec, "segment", images, output, decode.decoder(), (s, im, base) -> write(seg, cfg, palette, im, base));
         }

@@ -125,4 +125,28 @@ class HeadsCommandsTest {
         CliTest.Result ms = run(args("segment", "seg_linear_head", PHOTO.toString(), "--head", "ms", "--output", out.toString()));
         assertTrue(ms.code() != 0 && ms.err().contains("a linear head"), ms.err());
     }
+
+    @Test
+    void releasedHeadsAreFoundInTheCacheByName() throws Exception {
+        Path cache = dir.resolve("cache");
+        Files.createDirectories(cache.resolve("checkpoints"));
+        Files.copy(dir.resolve("seg_linear_head.pth"), cache.resolve("checkpoints/dinov2_vits14_ade20k_linear_head.pth"));
+        DownloadCommand.cacheOverride = new org.dino4j.hub.HubCache(cache.resolve("checkpoints"), cache.resolve("torch"), cache.resolve("hf"));
+        try {
+            Path out = dir.resolve("byname");
+            CliTest.Result r = run("segment", "--weights", weights.toString(), "--config", config.toString(),
+                    "--head-file", "dinov2_vits14_ade20k_linear", PHOTO.toString(), "--output", out.toString());
+            assertEquals(0, r.code(), r.out() + r.err());
+            assertTrue(Files.exists(out.resolve("baseline_seg.png")));
+            // not downloaded: the message says how to get it
+            CliTest.Result missing = run("depth", "--weights", weights.toString(), "--config", config.toString(),
+                    "--head-file", "dinov2_vits14_dd", PHOTO.toString(), "--output", out.toString());
+            assertTrue(missing.code() != 0 && missing.err().contains("dino4j download dinov2_vits14_nyu_dpt"), missing.err());
+            // --model picks the backbone's released head: here the cached file is the tiny one, so its width is refused
+            CliTest.Result wide = run("segment", "--model", "dinov2_vits14", "--random-weights", "1", PHOTO.toString(), "--output", out.toString());
+            assertTrue(wide.code() != 0 && wide.err().contains("not a multiple of the backbone's width 384"), wide.err());
+        } finally {
+            DownloadCommand.cacheOverride = null;
+        }
+    }
 }
