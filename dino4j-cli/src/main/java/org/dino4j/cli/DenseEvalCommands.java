@@ -85,6 +85,14 @@ final class DenseEvalCommands {
         @Mixin
         ModelOptions model;
 
+        @Mixin
+        HeadOptions released;
+
+        /** A released head (or a random one of its shape) is scored as it is: nothing is trained. */
+        boolean releasedHead() {
+            return released.file != null || released.randomSeed != null;
+        }
+
         void checkCommon() {
             threads.apply();
             if (!Files.isDirectory(root)) throw new IllegalArgumentException(root + ": no such folder (--root)");
@@ -233,6 +241,13 @@ final class DenseEvalCommands {
 
             SegmentationHead.Metrics met;
             Map<String, Object> j;
+            if (releasedHead()) {
+                try (DinoVisionTransformer m = model.load()) {
+                    met = scoreReleased(m, ade, k, vaItems);
+                    j = settings("segmentation (released head, official inference)", dataset, "-", vaS, 0, vaItems.size(), res, cfg, m);
+                }
+                return report(t0, ade, k, trItems.size() * 0, vaItems, vaS, res, cfg, met, j, "released " + (layers == 4 ? "ms" : "linear") + " head");
+            }
             try (DinoVisionTransformer m = model.load(); FeatureExtractor fx = extractor(m, res, FeatureMap.patches(m.lastBlocks(layers), true))) {
                 int patch = m.config().patchSize();
                 List<SegmentationHead.Sample> train = new ArrayList<>(trItems.size());
@@ -262,11 +277,48 @@ final class DenseEvalCommands {
                 met = acc.metrics();
                 j = settings("segmentation", dataset, trS, vaS, trItems.size(), vaItems.size(), res, cfg, m);
             }
+            return report(t0, ade, k, trItems.size(), vaItems, vaS, res, cfg, met, j,
+                    String.format(Locale.ROOT, "linear head trained on the last %d block(s), input %d px, %d iterations x %d, lr %s",
+                            layers, res, cfg.iterations(), cfg.batchSize(), cfg.lr()));
+        }
+
+        /**
+         * The released head as the official notebook runs it (Segmenter: mmseg's test pipeline of Meta's config, the
+         * prediction at each image's own size), scored like mmseg.
+         */
+        private SegmentationHead.Metrics scoreReleased(DinoVisionTransformer m, boolean ade, int k, List<DenseDatasets.Item> vaItems) {
+            org.dino4j.heads.Segmenter.Dataset ds = ade ? org.dino4j.heads.Segmenter.Dataset.ADE20K : org.dino4j.heads.Segmenter.Dataset.VOC2012;
+            String hub = model.hubName();
+            org.dino4j.heads.Segmenter seg;
+            try (org.dino4j.heads.HeadWeights w = released.open("segmentation head",
+                    s -> org.dino4j.heads.RandomHeads.segmentation(m.embedDim(), layers, k, s),
+                    hub == null ? null : hub + "_" + ds.name().toLowerCase(Locale.ROOT) + (layers == 4 ? "_ms" : "_linear"))) {
+                seg = org.dino4j.heads.Segmenter.of(m, w, k, ds.name(), null);
+            }
+            if (seg.layers() != layers)
+                throw new IllegalArgumentException("--layers " + layers + ", but " + released.describe() + " reads " + seg.layers() + " block(s)");
+            var test = layers == 4 ? org.dino4j.heads.Segmenter.TestConfig.ms(5) : org.dino4j.heads.Segmenter.TestConfig.linear(ds);
+            SegmentationHead.IoU acc = new SegmentationHead.IoU(k);
+            org.dino4j.data.ImageDecoder dec = new org.dino4j.data.ImageDecoder(org.dino4j.data.ImageDecoder.DEFAULT_MAX_PIXELS);
+            ProgressBar vb = new ProgressBar("val", "img");
+            for (int i = 0; i < vaItems.size(); i++) {
+                DenseDatasets.Item it = vaItems.get(i);
+                org.dino4j.data.RgbImage im = dec.decode(it.image());
+                DenseDatasets.Labels l = labels(it, ade, k);
+                sameSize(it, l.width(), l.height(), im.width(), im.height());
+                acc.add(seg.segment(im, test).labels(), l.labels());
+                vb.update(i + 1, vaItems.size(), 0);
+            }
+            vb.finish();
+            return acc.metrics();
+        }
+
+        private int report(long t0, boolean ade, int k, int nTrain, List<DenseDatasets.Item> vaItems, String vaS, int res,
+                           TrainConfig cfg, SegmentationHead.Metrics met, Map<String, Object> j, String what) throws java.io.IOException {
             double secs = (System.nanoTime() - t0) / 1e9;
             List<String> names = ade ? null : DenseDatasets.VOC_CLASS_NAMES;
-            System.out.printf(Locale.ROOT, "segmentation on %s: %d train, %d val images; linear head on the last %d block(s), "
-                    + "input %d px, %d iterations x %d, lr %s (%.1f s)%n", dataset, trItems.size(), vaItems.size(), layers, res,
-                    cfg.iterations(), cfg.batchSize(), cfg.lr(), secs);
+            System.out.printf(Locale.ROOT, "segmentation on %s: %d train, %d val images; %s (%.1f s)%n", dataset, nTrain,
+                    vaItems.size(), what, secs);
             System.out.printf(Locale.ROOT, "  mIoU  %6.2f%n  mAcc  %6.2f%n  aAcc  %6.2f%n", 100 * met.mIoU(), 100 * met.mAcc(), 100 * met.aAcc());
             List<Object> classes = new ArrayList<>();
             int shown = 0;
@@ -327,6 +379,10 @@ final class DenseEvalCommands {
                 description = "Depth PNG value per metre (default: ${DEFAULT-VALUE}, millimetres).")
         double depthScale;
 
+        @Option(names = "--head", paramLabel = "linear|linear4|dpt",
+                description = "With --head-file: which released head it is (default: linear or linear4 from --layers).")
+        String headKind;
+
         @Option(names = "--eigen-crop", negatable = true, defaultValue = "true", fallbackValue = "true",
                 description = "Score inside NYU's Eigen crop [45:471, 41:601] (default: on; --no-eigen-crop for other sizes).")
         boolean eigenCrop;
@@ -355,6 +411,38 @@ final class DenseEvalCommands {
             int[] scored = {0};
             Map<String, Object> j;
             int[] blocks;
+            if (releasedHead()) {
+                try (DinoVisionTransformer m = model.load()) {
+                    String hub = model.hubName(), kind = headKind == null ? (layers == 4 ? "linear4" : "linear") : headKind;
+                    org.dino4j.heads.Depther d;
+                    try (org.dino4j.heads.HeadWeights w = released.open("depth head", s -> kind.equals("dpt")
+                            ? org.dino4j.heads.RandomHeads.dpt(m.embedDim(), 256, s) : org.dino4j.heads.RandomHeads.linearDepth(m.embedDim(), layers, s),
+                            hub == null ? null : hub + "_nyu_" + kind)) {
+                        d = org.dino4j.heads.Depther.of(m, w, maxDepth > 10 ? org.dino4j.heads.Depther.Dataset.KITTI : org.dino4j.heads.Depther.Dataset.NYU);
+                    }
+                    org.dino4j.data.ImageDecoder dec = new org.dino4j.data.ImageDecoder(org.dino4j.data.ImageDecoder.DEFAULT_MAX_PIXELS);
+                    Preprocess pre = new Preprocess(resolution != null ? resolution : 0, 0, 0);
+                    ProgressBar vb = new ProgressBar("val", "img");
+                    for (int i = 0; i < vaItems.size(); i++) {
+                        DenseDatasets.Item it = vaItems.get(i);
+                        DenseDatasets.Depth gt = DenseDatasets.readDepth(it.target(), depthScale);
+                        if (eigenCrop) eigenCheck(it, gt);
+                        org.dino4j.data.RgbImage im = dec.decode(it.image());
+                        sameSize(it, gt.width(), gt.height(), im.width(), im.height());
+                        org.dino4j.tensor.Tensor p = d.depth(pre.apply(im));
+                        float[] pred = p.size(2) == gt.height() && p.size(3) == gt.width() ? p.data()
+                                : org.dino4j.nn.Resize.bilinear(p.data(), p.size(2), p.size(3), 1, gt.height(), gt.width(), false);
+                        score(pred, gt, o, sum, scored);
+                        vb.update(i + 1, vaItems.size(), 0);
+                    }
+                    vb.finish();
+                    j = settings("depth (released head, official whole inference)", dataset, "-", vaS, 0, vaItems.size(), resolution != null ? resolution : 0, cfg, m);
+                    blocks = d.blocks();
+                    j.put("head", d.kind());
+                }
+                return report(t0, trItems.size() * 0, vaItems, vaS, resolution != null ? resolution : 0, cfg, sum, scored, j, blocks,
+                        "released " + headKindName(blocks) + " head");
+            }
             try (DinoVisionTransformer m = model.load()) {
                 int patch = m.config().patchSize();
                 blocks = FeatureMap.depthBlocks(m.depth(), layers);
@@ -379,26 +467,41 @@ final class DenseEvalCommands {
                         DenseDatasets.Depth d = DenseDatasets.readDepth(it.target(), depthScale);
                         if (eigenCrop) eigenCheck(it, d);
                         sameSize(it, d.width(), d.height(), iw, ih);
-                        float[] pred = head.predict(f, d.height(), d.width());
-                        DepthHead.Metrics one = DepthHead.metrics(List.of(pred), List.of(d.metres()), List.of(new int[] {d.height(), d.width()}),
-                                o.minDepth(), o.maxDepth(), eigenCrop);
-                        if (one.images() == 1) { // the toolbox's nanmean: images without valid pixels are left out
-                            double[] v = {one.a1(), one.a2(), one.a3(), one.absRel(), one.rmse(), one.log10(), one.rmseLog(), one.silog(), one.sqRel()};
-                            for (int q = 0; q < 9; q++) sum[q] += v[q];
-                            scored[0]++;
-                        }
+                        score(head.predict(f, d.height(), d.width()), d, o, sum, scored);
                         vb.update(++done[0], vaItems.size(), 0);
                     });
                     vb.finish();
                     j = settings("depth", dataset, trS, vaS, trItems.size(), vaItems.size(), res, cfg, m);
                 }
             }
-            if (scored[0] == 0) throw new IllegalArgumentException(root.resolve(vaS) + ": no validation depth map has a pixel in (" + o.minDepth() + ", " + o.maxDepth() + ") m");
+            return report(t0, trItems.size(), vaItems, vaS, res, cfg, sum, scored, j, blocks, String.format(Locale.ROOT,
+                    "linear head trained on %d block(s) + CLS %s, input %d px, %d iterations x %d, lr %s", layers,
+                    java.util.Arrays.toString(blocks), res, cfg.iterations(), cfg.batchSize(), cfg.lr()));
+        }
+
+        private String headKindName(int[] blocks) {
+            return headKind != null ? headKind : blocks.length == 4 ? "linear4" : "linear";
+        }
+
+        /** One image's metrics added to the sums (the toolbox's nanmean: images without valid pixels are left out). */
+        private void score(float[] pred, DenseDatasets.Depth d, DepthHead.Options o, double[] sum, int[] scored) {
+            DepthHead.Metrics one = DepthHead.metrics(List.of(pred), List.of(d.metres()), List.of(new int[] {d.height(), d.width()}),
+                    o.minDepth(), o.maxDepth(), eigenCrop);
+            if (one.images() == 1) {
+                double[] v = {one.a1(), one.a2(), one.a3(), one.absRel(), one.rmse(), one.log10(), one.rmseLog(), one.silog(), one.sqRel()};
+                for (int q = 0; q < 9; q++) sum[q] += v[q];
+                scored[0]++;
+            }
+        }
+
+        private int report(long t0, int nTrain, List<DenseDatasets.Item> vaItems, String vaS, int res, TrainConfig cfg, double[] sum,
+                           int[] scored, Map<String, Object> j, int[] blocks, String what) throws java.io.IOException {
+            DepthHead.Options o = DepthHead.Options.nyu();
+            if (scored[0] == 0) throw new IllegalArgumentException(root.resolve(vaS) + ": no validation depth map has a pixel in (" + o.minDepth() + ", " + maxDepth + ") m");
             for (int q = 0; q < 9; q++) sum[q] /= scored[0];
             double secs = (System.nanoTime() - t0) / 1e9;
-            System.out.printf(Locale.ROOT, "depth on %s: %d train, %d val images (%d scored); linear head on %d block(s) + CLS %s, "
-                    + "input %d px, %d iterations x %d, lr %s%s (%.1f s)%n", dataset, trItems.size(), vaItems.size(), scored[0], layers,
-                    java.util.Arrays.toString(blocks), res, cfg.iterations(), cfg.batchSize(), cfg.lr(), eigenCrop ? ", Eigen crop" : "", secs);
+            System.out.printf(Locale.ROOT, "depth on %s: %d train, %d val images (%d scored); %s%s (%.1f s)%n", dataset, nTrain,
+                    vaItems.size(), scored[0], what, eigenCrop ? ", Eigen crop" : "", secs);
             System.out.printf(Locale.ROOT, "  RMSE      %.4f m%n  abs rel   %.4f%n  d1        %.4f  (max(pred/gt, gt/pred) < 1.25)%n"
                     + "  d2        %.4f%n  d3        %.4f%n  log10     %.4f%n  RMSE log  %.4f%n  SILog     %.4f%n  sq rel    %.4f%n",
                     sum[4], sum[3], sum[0], sum[1], sum[2], sum[5], sum[6], sum[7], sum[8]);

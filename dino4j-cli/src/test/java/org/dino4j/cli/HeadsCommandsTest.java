@@ -149,4 +149,36 @@ class HeadsCommandsTest {
             DownloadCommand.cacheOverride = null;
         }
     }
+
+    @Test
+    void evalScoresAReleasedHeadWithTheOfficialInference() throws Exception {
+        // VOC-like folder, tiny official backbone, a random VOC head of the released linear shape: the command's mIoU
+        // must be what the library's segmenter and mmseg's IoU give image by image
+        Path voc = DenseEvalCommandTest.fakeVoc(dir.resolve("voc"), 2, 3);
+        Path out = dir.resolve("seg_eval.json");
+        CliTest.Result r = run("eval", "segmentation", "--dataset", "voc", "--root", voc.toString(), "--weights", weights.toString(),
+                "--config", config.toString(), "--random-head", "3", "--output", out.toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(r.out().contains("released linear head") && r.out().contains("mIoU"), r.out());
+        double miou = ((Number) Json.parseObject(Files.readString(out)).get("mIoU")).doubleValue();
+        try (var m = org.dino4j.model.Dinov2.load(weights, org.dino4j.model.ModelConfig.read(config))) {
+            var seg = org.dino4j.heads.Segmenter.of(m, org.dino4j.heads.RandomHeads.segmentation(48, 1, 21, 3), 21, "VOC2012", null);
+            var acc = new org.dino4j.eval.dense.SegmentationHead.IoU(21);
+            var dec = new org.dino4j.data.ImageDecoder(org.dino4j.data.ImageDecoder.DEFAULT_MAX_PIXELS);
+            for (var it : org.dino4j.eval.dense.DenseDatasets.voc2012(voc, "val"))
+                acc.add(seg.segment(dec.decode(it.image()), org.dino4j.heads.Segmenter.TestConfig.linear(org.dino4j.heads.Segmenter.Dataset.VOC2012)).labels(),
+                        org.dino4j.eval.dense.DenseDatasets.vocLabels(it.target()).labels());
+            assertEquals(100 * acc.metrics().mIoU(), miou, 1e-9);
+        }
+        // NYU-like folder with Meta's tiny DPT head: metrics in range, the head and its blocks recorded
+        Path nyu = DenseEvalCommandTest.fakeNyu(dir.resolve("nyu"), 1, 2);
+        Path dout = dir.resolve("depth_eval.json");
+        CliTest.Result d = run("eval", "depth", "--root", nyu.toString(), "--weights", weights.toString(), "--config", config.toString(),
+                "--head-file", dir.resolve("nyu_dpt_head.pth").toString(), "--head", "dpt", "--no-eigen-crop", "--output", dout.toString());
+        assertEquals(0, d.code(), d.out() + d.err());
+        Map<String, Object> j = Json.parseObject(Files.readString(dout));
+        assertEquals("dpt", j.get("head"));
+        assertEquals(2.0, ((Number) j.get("scored_images")).doubleValue());
+        assertTrue(((Number) j.get("rmse")).doubleValue() > 0 && ((Number) j.get("a1")).doubleValue() <= 1, j.toString());
+    }
 }

@@ -67,6 +67,11 @@ public final class Depther {
         return head instanceof DptHead ? "dpt" : head.layers() == 4 ? "linear4" : "linear";
     }
 
+    /** The backbone blocks the head reads (0-based). */
+    public int[] blocks() {
+        return blocks.clone();
+    }
+
     public float minDepth() {
         return minDepth;
     }
