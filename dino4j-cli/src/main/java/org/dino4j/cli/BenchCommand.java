@@ -70,6 +70,11 @@ final class BenchCommand implements Callable<Integer> {
                     + "=N for every N-th block (=2: half the recompute, about half the blocks' activations kept).")
     int checkpoint;
 
+    @Option(names = "--heads", description = {"Time Meta's released heads (random weights of the released shapes) on one image whose "
+            + "shorter side is --size (default here 518) and longer side 1.5 times it: the backbone alone, then each whole call "
+            + "(classifier at 224, linear4 and DPT depth, linear and ms-sized segmentation encode), and a 3x3 conv's GFLOP/s."})
+    boolean heads;
+
     @Option(names = "--prototypes", defaultValue = "65536", description = "DINO head prototypes for --train (default: ${DEFAULT-VALUE}).")
     int prototypes;
 
@@ -78,6 +83,7 @@ final class BenchCommand implements Callable<Integer> {
         threads.apply();
         if (serve) return serve();
         if (train) return train();
+        if (heads) return heads();
         if (!json) System.out.printf("dino4j bench: %d threads, %s kernels, %s, Java %s%n", Parallel.threads(), Kernels.get().name(), cpuName(),
                 Runtime.version());
         for (String name : models) {
@@ -147,6 +153,73 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
+    private int heads() {
+        var pr = spec.commandLine().getParseResult();
+        int h = pr.hasMatchedOption("--size") ? size : 518, w = h * 3 / 2;
+        String name = models.get(0);
+        ModelConfig cfg = ModelConfig.preset(name);
+        if (!json) System.out.printf("dino4j bench --heads: %s, %dx%d image, %d threads, %s kernels, %s, Java %s%n", name, w, h,
+                Parallel.threads(), Kernels.get().name(), cpuName(), Runtime.version());
+        try (DinoVisionTransformer m = Dinov2.random(cfg, 0)) {
+            int d = m.embedDim();
+            Tensor x = randomPixels(1, h, w), small = randomPixels(1, 224, 224);
+            var dpt = org.dino4j.heads.Depther.of(m, org.dino4j.heads.RandomHeads.dpt(d, 256, 1), org.dino4j.heads.Depther.Dataset.NYU);
+            var lin4 = org.dino4j.heads.Depther.of(m, org.dino4j.heads.RandomHeads.linearDepth(d, 4, 1), org.dino4j.heads.Depther.Dataset.NYU);
+            var cls = org.dino4j.heads.Classifier.of(m, org.dino4j.heads.RandomHeads.classifier(d, 4, 1000, 1), null);
+            var seg = org.dino4j.heads.Segmenter.of(m, org.dino4j.heads.RandomHeads.segmentation(d, 1, 150, 1), 150, "ADE20K", null);
+            var ms = org.dino4j.heads.Segmenter.of(m, org.dino4j.heads.RandomHeads.segmentation(d, 4, 150, 1), 150, "ADE20K", null);
+            Tensor padded = org.dino4j.heads.Grids.centerPad(x, cfg.patchSize());
+            double backbone = time(() -> m.intermediateLayers(padded, dpt.blocks(), false, true, false));
+            row("backbone", "get_intermediate_layers, 4 blocks", w, h, backbone, Double.NaN);
+            row("classifier", "linear4, 224x224 (the eval transform's crop)", 224, 224, time(() -> cls.logits(small)), Double.NaN);
+            row("depth", "linear4 head, whole_inference", w, h, time(() -> lin4.depth(x)), backbone);
+            row("depth", "dpt head (256 channels), whole_inference", w, h, time(() -> dpt.depth(x)), backbone);
+            row("segment", "linear head, encode_decode of the whole image", w, h, time(() -> seg.encodeDecode(x)), Double.NaN);
+            row("segment", "ms head (4 blocks), encode_decode of the whole image", w, h, time(() -> ms.encodeDecode(x)), Double.NaN);
+            // the DPT head's workhorse: a 3x3 conv 256 -> 256 on the 4x reassembled grid
+            int g = 148;
+            float[] wt = java.util.Arrays.copyOf(randomPixels(1, 256 * 3, 256 * 3).data(), 256 * 256 * 9), in = java.util.Arrays.copyOf(randomPixels(1, g, g * 256).data(), g * g * 256);
+            var conv = new org.dino4j.nn.Conv2d(wt, null, 256, 256, 3, 1, 1);
+            double t = time(() -> conv.forward(in, g, g, false));
+            double gf = 2.0 * g * g * 256 * 256 * 9 / t / 1e9;
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("kind", "conv3x3");
+            o.put("in", 256);
+            o.put("out", 256);
+            o.put("grid", g + "x" + g);
+            o.put("threads", Parallel.threads());
+            o.put("gflops", round(gf));
+            emit(o, String.format("  conv 3x3 256->256 on %dx%d: %.1f ms, %.1f GFLOP/s", g, g, t * 1e3, gf));
+        }
+        return 0;
+    }
+
+    /** Median seconds of --iters calls after --warmup (at least one) untimed ones. */
+    private double time(Runnable r) {
+        for (int i = 0; i < Math.max(1, warmup); i++) r.run();
+        double[] t = new double[iters];
+        for (int i = 0; i < iters; i++) {
+            long t0 = System.nanoTime();
+            r.run();
+            t[i] = (System.nanoTime() - t0) / 1e9;
+        }
+        Arrays.sort(t);
+        return t[iters / 2];
+    }
+
+    private void row(String task, String what, int w, int h, double sec, double backbone) {
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("kind", "heads");
+        r.put("task", task);
+        r.put("what", what);
+        r.put("size", w + "x" + h);
+        r.put("threads", Parallel.threads());
+        r.put("ms_median", round(sec * 1e3));
+        if (!Double.isNaN(backbone)) r.put("head_ms", round((sec - backbone) * 1e3));
+        emit(r, String.format("  %-10s %-52s %4dx%-4d %8.1f ms%s", task, what, w, h, sec * 1e3,
+                Double.isNaN(backbone) ? "" : String.format(" (head %.1f ms)", (sec - backbone) * 1e3)));
+    }
+
     private int serve() throws java.io.IOException {
         try (DinoVisionTransformer m = Dinov2.random(ModelConfig.preset(models.get(0)), 0)) {
             Tensor x = randomPixels(batches.get(0), size);
@@ -200,10 +273,14 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     static Tensor randomPixels(int b, int size) {
+        return randomPixels(b, size, size);
+    }
+
+    static Tensor randomPixels(int b, int h, int w) {
         SplittableRandom r = new SplittableRandom(42);
-        float[] px = new float[b * 3 * size * size];
+        float[] px = new float[b * 3 * h * w];
         for (int i = 0; i < px.length; i++) px[i] = (float) r.nextGaussian();
-        return new Tensor(px, b, 3, size, size);
+        return new Tensor(px, b, 3, h, w);
     }
 
     static double round(double v) {
