@@ -19,10 +19,7 @@ import org.dino4j.io.Json;
 import org.dino4j.model.DinoVisionTransformer;
 
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 @Command(name = "classify", mixinStandardHelpOptions = true,
         description = {"ImageNet-1k labels for one image or many, with Meta's released linear classifiers (dinov2_vit*14[_reg]_lc: "
@@ -30,25 +27,7 @@ import picocli.CommandLine.Spec;
                 + "(shorter side 256, centre crop 224, bicubic).",
                 "Prints the top classes with their probabilities per image (or one JSON object per line with --json).",
                 "Images that cannot be read are reported at the end (exit 1); the others are still done."})
-final class ClassifyCommand implements Callable<Integer> {
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
-    @Mixin
-    ModelOptions modelOptions;
-
-    @Mixin
-    HeadOptions headOptions;
-
-    @Mixin
-    DecodeOptions decode;
-
-    @Mixin
-    ThreadsOption threads;
-
-    @Parameters(arity = "1..*", paramLabel = "IMAGE", description = "Image files, folders of images, or list files (one path per line).")
-    List<Path> images;
-
+final class ClassifyCommand extends HeadCommand implements Callable<Integer> {
     @Option(names = "--layers", paramLabel = "1|4",
             description = "With --random-head: the head's layers (1: CLS + patch mean; 4: the last four CLS tokens + patch mean). "
                     + "A head file's own width decides otherwise (default: 4, as the hub's _lc).")

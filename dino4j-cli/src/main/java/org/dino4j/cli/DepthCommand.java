@@ -16,10 +16,7 @@ import org.dino4j.tensor.Tensor;
 import org.dino4j.viz.DepthPictures;
 
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 @Command(name = "depth", mixinStandardHelpOptions = true,
         description = {"Depth in metres from one photo or many, with Meta's released depth heads (dinov2_vit*14_ld / _dd).",
@@ -27,25 +24,7 @@ import picocli.CommandLine.Spec;
                 + "head's map resized back to the photo's own size. Writes NAME_depth.png (colour map, near bright, with a scale "
                 + "bar in metres) and the metres as NAME_depth_mm.png (16-bit, millimetres) and/or NAME_depth.npy (float32).",
                 "Images that cannot be read are reported at the end (exit 1); the others are still done."})
-final class DepthCommand implements Callable<Integer> {
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
-    @Mixin
-    ModelOptions modelOptions;
-
-    @Mixin
-    HeadOptions headOptions;
-
-    @Mixin
-    DecodeOptions decode;
-
-    @Mixin
-    ThreadsOption threads;
-
-    @Parameters(arity = "1..*", paramLabel = "IMAGE", description = "Image files, folders of images, or list files (one path per line).")
-    List<Path> images;
-
+final class DepthCommand extends HeadCommand implements Callable<Integer> {
     @Option(names = "--head", defaultValue = "dpt", paramLabel = "linear|linear4|dpt",
             description = "Which released head the file is (checked against its keys; default: ${DEFAULT-VALUE}).")
     String head;

@@ -15,10 +15,7 @@ import org.dino4j.viz.Png;
 import org.dino4j.viz.SegmentationPictures;
 
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 @Command(name = "segment", mixinStandardHelpOptions = true,
         description = {"Semantic segmentation of one photo or many, with Meta's released heads (dinov2_vit*14_{ade20k,voc2012}_{linear,ms}_head.pth) "
@@ -28,25 +25,7 @@ import picocli.CommandLine.Spec;
                 "Writes, at the photo's size: NAME_seg.png (the official colour map), NAME_overlay.png (on the photo), "
                 + "NAME_classes.png (8-bit, pixel = class index) and NAME_legend.png (the classes present).",
                 "Images that cannot be read are reported at the end (exit 1); the others are still done."})
-final class SegmentCommand implements Callable<Integer> {
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
-    @Mixin
-    ModelOptions modelOptions;
-
-    @Mixin
-    HeadOptions headOptions;
-
-    @Mixin
-    DecodeOptions decode;
-
-    @Mixin
-    ThreadsOption threads;
-
-    @Parameters(arity = "1..*", paramLabel = "IMAGE", description = "Image files, folders of images, or list files (one path per line).")
-    List<Path> images;
-
+final class SegmentCommand extends HeadCommand implements Callable<Integer> {
     @Option(names = "--dataset", defaultValue = "ade20k", paramLabel = "ade20k|voc2012",
             description = "The head's dataset: its classes, colours and test scale (default: ${DEFAULT-VALUE}).")
     String dataset;

@@ -70,19 +70,7 @@ public record FeatureMap(int h, int w, int layers, int dim, float[] patch, float
      * (round(depth*(i+1)/4) - 1).
      */
     public static int[] depthBlocks(int depth, int nLayers) {
-        if (nLayers == 1) return new int[] {depth - 1};
-        if (nLayers != 4) throw new IllegalArgumentException("the depth heads use 1 or 4 layers, got " + nLayers);
-        return switch (depth) {
-            case 12 -> new int[] {2, 5, 8, 11};
-            case 24 -> new int[] {4, 11, 17, 23};
-            case 40 -> new int[] {9, 19, 29, 39};
-            default -> {
-                if (depth < 4) throw new IllegalArgumentException("a 4-layer head needs a model with >= 4 blocks, got " + depth);
-                int[] idx = new int[4];
-                for (int i = 0; i < 4; i++) idx[i] = (int) Math.round(depth * (i + 1) / 4.0) - 1;
-                yield idx;
-            }
-        };
+        return org.dino4j.heads.Grids.outIndex(depth, nLayers); // the released depth heads' blocks
     }
 
     /**
