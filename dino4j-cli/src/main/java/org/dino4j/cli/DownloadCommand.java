@@ -20,8 +20,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "download", mixinStandardHelpOptions = true,
-        description = {"Fetches hub backbones (their official checkpoints) for --weights NAME, and the heads Meta released",
-                "for them (ImageNet classifiers, depth and segmentation heads; a segmentation head with its config).",
+        description = {"Fetches hub backbones (their official checkpoints) and the heads Meta released for them.",
+                "A backbone serves --weights NAME; the heads are ImageNet classifiers, depth and segmentation heads (a",
+                "segmentation head comes with its config).",
                 "They go into $DINO4J_HOME/checkpoints (default ~/.cache/dino4j/checkpoints), unless",
                 "PyTorch's hub cache or Hugging Face's already holds them. An interrupted download resumes; the file gets",
                 "its final name only once its size (and --sha256) match and it opens as the model's checkpoint",
