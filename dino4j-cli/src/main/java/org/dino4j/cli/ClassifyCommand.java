@@ -39,6 +39,10 @@ final class ClassifyCommand extends HeadCommand implements Callable<Integer> {
     @Option(names = "--json", description = "One JSON object per image and line instead of text.")
     boolean json;
 
+    @Option(names = "--output", paramLabel = "DIR",
+            description = "Also write each image with its top classes written on it, as DIR/NAME_classified.png (created if missing).")
+    Path output;
+
     @Option(names = "--batch-size", defaultValue = "16", description = "Images per forward (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
@@ -48,6 +52,12 @@ final class ClassifyCommand extends HeadCommand implements Callable<Integer> {
         if (layers != null && layers != 1 && layers != 4) throw new IllegalArgumentException("--layers must be 1 or 4, got " + layers);
         if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
         threads.apply();
+        if (output != null) {
+            if (java.nio.file.Files.exists(output) && !java.nio.file.Files.isDirectory(output))
+                throw new IllegalArgumentException("--output " + output + ": exists and is not a folder");
+            java.nio.file.Files.createDirectories(output);
+            PcaCommand.headless();
+        }
         Dataset ds = Datasets.of(images);
         List<String> failures = new ArrayList<>();
         try (DinoVisionTransformer model = modelOptions.load()) {
@@ -72,6 +82,7 @@ final class ClassifyCommand extends HeadCommand implements Callable<Integer> {
                     } else {
                         List<Classifier.Prediction> p = c.top(it.rows()[0], top);
                         System.out.println(json ? json(it.sample().id(), p) : text(it.sample().id(), p));
+                        if (output != null) picture(it.sample(), p, failures);
                     }
                     bar.update(done[0], ds.size(), failures.size());
                 });
@@ -81,6 +92,24 @@ final class ClassifyCommand extends HeadCommand implements Callable<Integer> {
         for (String f : failures) spec.commandLine().getErr().println("dino4j classify: error: " + f);
         spec.commandLine().getErr().flush();
         return failures.isEmpty() ? 0 : 1;
+    }
+
+    /** The photo with its answer written on it. */
+    private void picture(org.dino4j.data.Sample s, List<Classifier.Prediction> p, List<String> failures) {
+        try {
+            List<String> names = new ArrayList<>();
+            double[] prob = new double[p.size()];
+            for (int i = 0; i < p.size(); i++) {
+                names.add(p.get(i).label());
+                prob[i] = p.get(i).probability();
+            }
+            String id = s.id().replaceFirst("#.*", "");
+            String name = PcaCommand.baseName(Path.of(id)) + (s.id().contains("#") ? "_" + s.id().substring(s.id().indexOf('#') + 1) : "");
+            org.dino4j.viz.Png.write(org.dino4j.viz.Caption.draw(s.source().load(decode.decoder()), org.dino4j.viz.Caption.topK(names, prob, p.size())),
+                    output.resolve(name + "_classified.png"));
+        } catch (java.io.IOException | RuntimeException e) {
+            failures.add(s.id() + ": picture not written: " + e.getMessage());
+        }
     }
 
     static String text(String id, List<Classifier.Prediction> p) {

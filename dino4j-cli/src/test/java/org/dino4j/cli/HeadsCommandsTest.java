@@ -78,6 +78,12 @@ class HeadsCommandsTest {
                 assertEquals(ClassNames.imagenet1k().get(((Number) p.get("class")).intValue()), p.get("label"));
             }
         }
+        Path pics = dir.resolve("classified");
+        CliTest.Result pr = run(args("classify", "linear_head", PHOTO.toString(), "--output", pics.toString()));
+        assertEquals(0, pr.code(), pr.out() + pr.err());
+        assertTrue(pr.out().contains("1. "), pr.out());
+        BufferedImage pic = ImageIO.read(pics.resolve("baseline_classified.png").toFile()), photo = ImageIO.read(PHOTO.toFile());
+        assertEquals(photo.getWidth(), pic.getWidth());
         CliTest.Result wrong = run(args("classify", "linear_head", PHOTO.toString(), "--layers", "4"));
         assertTrue(wrong.code() != 0 && wrong.err().contains("1-layer head"), wrong.err());
     }
