@@ -22,9 +22,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "classify", mixinStandardHelpOptions = true,
-        description = {"ImageNet-1k labels for one image or many, with Meta's released linear classifiers (dinov2_vit*14[_reg]_lc: "
-                + "*_linear_head.pth, 1 layer; *_linear4_head.pth, 4 layers), through the official classification transform "
-                + "(shorter side 256, centre crop 224, bicubic).",
+        description = {"ImageNet-1k labels for images, with Meta's released linear classifiers.",
+                "The heads: dinov2_vit*14[_reg]_lc, *_linear_head.pth (1 layer) and *_linear4_head.pth (4 layers), through the "
+                + "official classification transform (shorter side 256, centre crop 224, bicubic).",
                 "Prints the top classes with their probabilities per image (or one JSON object per line with --json).",
                 "Images that cannot be read are reported at the end (exit 1); the others are still done."})
 final class ClassifyCommand extends HeadCommand implements Callable<Integer> {

@@ -18,8 +18,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "segment", mixinStandardHelpOptions = true,
-        description = {"Semantic segmentation of one photo or many, with Meta's released heads (dinov2_vit*14_{ade20k,voc2012}_{linear,ms}_head.pth) "
-                + "run as the official notebook runs them through mmseg: linear heads on the last block, 512-px windows every 341 px, "
+        description = {"Semantic segmentation of photos (ADE20K or VOC2012 classes), with Meta's released heads.",
+                "The heads (dinov2_vit*14_{ade20k,voc2012}_{linear,ms}_head.pth) run as the official notebook runs them through mmseg: linear heads on the last block, 512-px windows every 341 px, "
                 + "short side 512 (ADE20K) or within 2048 x 512 (VOC2012); ms heads on the last four blocks, short side 640 times "
                 + "1, 1.32, 1.73, 2.28, 3 and each flipped, 640-px windows every 320 px, probabilities averaged.",
                 "Writes, at the photo's size: NAME_seg.png (the official colour map), NAME_overlay.png (on the photo), "

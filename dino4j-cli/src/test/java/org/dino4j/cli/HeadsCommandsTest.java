@@ -60,7 +60,7 @@ class HeadsCommandsTest {
     }
 
     @Test
-    void classifyPrintsImagenetLabelsWithProbabilities() {
+    void classifyPrintsImagenetLabelsWithProbabilities() throws Exception {
         CliTest.Result r = run(args("classify", "linear4_head", PHOTO.toString(), fixtures().resolve("extra/images/gray.jpg").toString(), "--top", "3", "--json"));
         assertEquals(0, r.code(), r.out() + r.err());
         List<String> lines = r.out().strip().lines().toList();
