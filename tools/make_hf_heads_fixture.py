@@ -1,8 +1,8 @@
 """Hugging Face forms of DINOv2's released heads, as HF's own code builds and runs them (random weights).
 
-    PYTHONPATH=/opt/dino4j-peers python3 tools/make_hf_heads_fixture.py fixtures/hf
+    PYTHONPATH=/opt/dino4j-peers python3 tools/make_hf_heads_fixture.py fixtures/hf_heads
 
-Writes, under OUT (fixtures/hf):
+Writes, under OUT (fixtures/hf_heads: not fixtures/hf, whose loose .safetensors `dino4j conformance` checks):
   dinov2_tiny_hf_classifier/          Dinov2ForImageClassification       (config.json + model.safetensors)
   dinov2_reg_tiny_hf_classifier/      Dinov2WithRegistersForImageClassification
   dpt_dinov2_tiny_hf/                 DPTForDepthEstimation on a Dinov2 backbone, configured like HF's
@@ -32,7 +32,7 @@ from transformers import (Dinov2Config, Dinov2ForImageClassification, Dinov2With
                           Dinov2WithRegistersForImageClassification, DPTConfig, DPTForDepthEstimation)
 from transformers.models.dpt.image_processing_pil_dpt import DPTImageProcessorPil
 
-OUT = sys.argv[1] if len(sys.argv) > 1 else "fixtures/hf"
+OUT = sys.argv[1] if len(sys.argv) > 1 else "fixtures/hf_heads"
 SEED = 2020
 torch.manual_seed(SEED)
 MEAN, STD = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
