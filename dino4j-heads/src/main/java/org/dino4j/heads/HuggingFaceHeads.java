@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
+import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -95,13 +96,21 @@ public final class HuggingFaceHeads {
             if (!head.contains("classifier.weight"))
                 throw new CheckpointException(file, "no 'classifier.weight': not a Dinov2ForImageClassification (a Dinov2Model "
                         + "backbone loads with Dinov2.load)");
+            long classes = head.get("classifier.weight").shape()[0];
+            if (labels != null && labels.size() != classes)
+                throw new CheckpointException(cfgFile, "id2label names " + labels.size() + " classes, classifier.weight in "
+                        + file.getFileName() + " has " + classes);
             m = DinoVisionTransformer.fromStateDict(cfg, HuggingFace.toOfficial(part(raw, k -> !k.startsWith("classifier."))), raw);
         } catch (RuntimeException e) {
             raw.close();
             throw e;
         }
         try {
-            return Classifier.of(m, new HeadWeights(head.withPrefix("classifier."), file), labels, semantics == Semantics.HUGGING_FACE);
+            try {
+                return Classifier.of(m, new HeadWeights(head.withPrefix("classifier."), file), labels, semantics == Semantics.HUGGING_FACE);
+            } catch (CheckpointException e) {
+                throw hfNames(e, file, k -> k.equals("weight") || k.equals("bias") || head.contains("classifier." + k) ? "classifier." + k : null);
+            }
         } catch (RuntimeException e) {
             m.close();
             throw e;
@@ -163,7 +172,7 @@ public final class HuggingFaceHeads {
             try {
                 h = new DptHead(new HeadWeights(new TensorStore(file, head, Map.of(), null), file), m.embedDim(), min, d.project());
             } catch (CheckpointException e) {
-                throw new CheckpointException(file, hfNames(e.getMessage().substring((file + ": ").length())));
+                throw hfNames(e, file, k -> rename(k, false));
             }
             return new Depther(m, h, d.blocks(), d.norm(), min, dataset == null ? Float.POSITIVE_INFINITY : dataset.maxDepth,
                     semantics);
@@ -173,13 +182,13 @@ public final class HuggingFaceHeads {
         }
     }
 
-    /** Meta's key names in an error message put back as HF's. */
-    private static String hfNames(String problem) {
-        Matcher t = Pattern.compile("[A-Za-z0-9_.]+").matcher(problem);
-        return t.replaceAll(r -> {
-            String n = rename(r.group(), false);
+    /** The head's error with Meta's key names put back as HF's ({@code toHf}: null for a word that is no key). */
+    private static CheckpointException hfNames(CheckpointException e, Path file, UnaryOperator<String> toHf) {
+        String problem = e.getMessage().substring((file + ": ").length());
+        return new CheckpointException(file, Pattern.compile("[A-Za-z0-9_.]+").matcher(problem).replaceAll(r -> {
+            String n = toHf.apply(r.group());
             return Matcher.quoteReplacement(n == null ? r.group() : n);
-        });
+        }));
     }
 
     /**
