@@ -150,7 +150,10 @@ public final class Classifier {
         return Head.lastBlocks(layers);
     }
 
-    /** The logits as a row of the feature pipeline ({@link org.dino4j.embed.FeatureExtractor}). */
+    /**
+     * The logits as a row of the feature pipeline ({@link org.dino4j.embed.FeatureExtractor}), whose inputs are multiples
+     * of the patch already (nothing is floored here).
+     */
     public Head head() {
         Head input = inputHead();
         return new Head() {

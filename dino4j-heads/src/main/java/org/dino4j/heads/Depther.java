@@ -108,7 +108,10 @@ public final class Depther {
         return run(pixels, true);
     }
 
-    /** The clamped map before the last resize, (B, 1, h, w): {@code encode_decode(x, None, rescale=False)}. */
+    /**
+     * The clamped map before the last resize, (B, 1, h, w): {@code encode_decode(x, None, rescale=False)} (under
+     * {@link Semantics#HUGGING_FACE} the same as {@link #depth}).
+     */
     public Tensor headResolution(Tensor pixels) {
         return run(pixels, false);
     }
