@@ -97,15 +97,17 @@ class CliTest {
 
     @Test
     void conformancePassesEveryFixture() {
-        Result r = run("conformance", fixtures().resolve("official").toString(), fixtures().resolve("hf").toString());
+        Result r = run("conformance", fixtures().resolve("official").toString(), fixtures().resolve("hf").toString(),
+                fixtures().resolve("hf_heads").toString());
         assertEquals(0, r.code(), r.out() + r.err());
-        // official: tiny, reg+swiglu, heads, losses, train step, preprocessing; hf: the tiny HF model
-        assertTrue(r.out().contains("7 fixture file(s) passed, 0 failed, 0 unsupported"), r.out());
+        // official: tiny, reg+swiglu, heads, losses, train step, preprocessing; hf: the tiny HF model; hf_heads: HF's heads
+        assertTrue(r.out().contains("8 fixture file(s) passed, 0 failed, 0 unsupported"), r.out());
+        assertTrue(r.out().contains("dpt/output1/predicted_depth") && r.out().contains("regcls/output3/logits"), r.out());
         assertTrue(r.out().contains("grad/backbone.patch_embed.proj.weight") && r.out().contains("koleo/loss"), r.out());
         // the last line sums it up: every PASS line counted, the worst backbone error under the bar
         String[] lines = r.out().strip().split("\n");
         long checks = java.util.Arrays.stream(lines).filter(l -> l.startsWith("PASS ")).count();
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("CONFORMANCE PASS: (\\d+) outputs of 7 fixture file\\(s\\) checked "
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("CONFORMANCE PASS: (\\d+) outputs of 8 fixture file\\(s\\) checked "
                 + "against Meta's and Hugging Face's code, worst backbone max abs error (\\S+) \\(bar 1e-04\\); \\d+-bit vectors \\(CPU prefers \\d+\\)")
                 .matcher(lines[lines.length - 1]);
         assertTrue(m.matches(), lines[lines.length - 1]);

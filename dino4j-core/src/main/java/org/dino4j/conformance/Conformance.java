@@ -58,7 +58,8 @@ public final class Conformance {
     public static Kind kindOf(TensorStore f) {
         if (f.contains("weights/pos_embed") && f.contains("output0/x_norm_clstoken")) return Kind.OFFICIAL_BACKBONE;
         if (f.names().stream().anyMatch(n -> n.startsWith("weights/backbone/")) && f.contains("classifier/input0")) return Kind.HEADS;
-        if (f.metadata().getOrDefault("what", "").startsWith("hf heads")) return Kind.HF_HEADS;
+        // tools/make_hf_heads_fixture.py: HF's model directories beside the fixture, named in the metadata
+        if (f.metadata().containsKey("cls/model_dir") || f.metadata().containsKey("dpt/model_dir")) return Kind.HF_HEADS;
         if (f.contains("weights/embeddings.cls_token") && f.contains("output0/last_hidden_state")) return Kind.HF_BACKBONE;
         if (f.contains("eval_transform")) return Kind.PREPROCESS;
         if (f.names().stream().anyMatch(n -> n.startsWith("grad/"))) return Kind.TRAIN_STEP;

@@ -66,9 +66,20 @@ public final class HuggingFace {
 
     private static final Pattern LAYER = Pattern.compile("encoder\\.layer\\.(\\d+)\\.(.+)");
 
-    /** Renames HF tensors to the official layout; query/key/value are stacked into one qkv (a heap copy). */
+    /**
+     * The prefixes HF puts before the backbone's names: {@code Dinov2ForImageClassification} ({@code dinov2.}),
+     * {@code Dinov2WithRegistersForImageClassification} ({@code dinov2_with_registers.}), {@code DPTForDepthEstimation}
+     * ({@code backbone.}).
+     */
+    static final String[] PREFIXES = {"dinov2.", "dinov2_with_registers.", "backbone."};
+
+    /**
+     * Renames HF tensors to the official layout; query/key/value are stacked into one qkv (a heap copy). Keys outside
+     * the backbone (a classifier, a DPT neck) keep their names, for the caller's strict check to name.
+     */
     public static TensorStore toOfficial(TensorStore hf) {
-        String prefix = hf.contains("dinov2.embeddings.cls_token") ? "dinov2." : "";
+        String prefix = "";
+        for (String p : PREFIXES) if (hf.contains(p + "embeddings.cls_token")) prefix = p;
         Map<String, TensorEntry> out = new LinkedHashMap<>();
         Map<String, TensorEntry[]> qkv = new LinkedHashMap<>();
         for (var e : hf.tensors().entrySet()) {

@@ -33,6 +33,14 @@ class ConformanceTest {
     }
 
     @Test
+    void hfHeadsAreRecognisedAndNeedTheHeadsModule() {
+        // the core has no heads: the kind is named, the report says which module checks it
+        Report r = conformance.run(Fixtures.file("hf_heads/hf_heads_tiny.safetensors"));
+        assertEquals(Kind.UNSUPPORTED, r.kind());
+        assertTrue(r.why().contains("dino4j-heads"), r.why());
+    }
+
+    @Test
     void officialRegistersSwiglu() {
         Report r = conformance.run(Fixtures.file("official/official_vit_tiny_reg_swiglu.safetensors"));
         assertEquals(Kind.OFFICIAL_BACKBONE, r.kind());

@@ -18,7 +18,8 @@ import org.dino4j.tensor.Tensor;
  * The hub's linear classifiers ({@code dinov2_vit*14[_reg]_lc}, {@code dinov2/hub/classifiers.py}): an
  * {@code nn.Linear((1 + layers)·D, classes)} on {@code [x_norm_clstoken, mean(x_norm_patchtokens)]} (layers = 1) or on the
  * final-normed CLS of the last four blocks and the mean patch token of the last (layers = 4). The number of layers is read
- * from the head's width. Thread-safe like the backbone: the head is read-only after loading.
+ * from the head's width. Hugging Face's {@code Dinov2[WithRegisters]ForImageClassification} (the 1-layer head) loads
+ * through {@link #loadHuggingFace}. Thread-safe like the backbone: the head is read-only after loading.
  */
 public final class Classifier {
     /** One of the top-k answers: class index, its name, its softmax probability. */
@@ -28,9 +29,12 @@ public final class Classifier {
     private final int layers, classes, in;
     private final float[] weight, bias;
     private final List<String> labels;
+    private final boolean floorToPatch; // Hugging Face's forward: sides floored to multiples of the patch
 
-    private Classifier(DinoVisionTransformer backbone, int layers, int classes, float[] weight, float[] bias, List<String> labels) {
+    private Classifier(DinoVisionTransformer backbone, int layers, int classes, float[] weight, float[] bias, List<String> labels,
+                       boolean floorToPatch) {
         this.backbone = backbone;
+        this.floorToPatch = floorToPatch;
         this.layers = layers;
         this.classes = classes;
         this.in = (1 + layers) * backbone.embedDim();
@@ -46,8 +50,21 @@ public final class Classifier {
         }
     }
 
+    /**
+     * A Hugging Face {@code Dinov2ForImageClassification} / {@code Dinov2WithRegistersForImageClassification} directory
+     * ({@code config.json} + {@code model.safetensors}, e.g. {@code facebook/dinov2-small-imagenet1k-1-layer}); the class
+     * names come from its {@code id2label}. Close {@link #backbone()} when done.
+     */
+    public static Classifier loadHuggingFace(Path dir, Semantics semantics) {
+        return HuggingFaceHeads.classifier(dir, semantics);
+    }
+
     /** The head in {@code w}: {@code weight} (classes, (1 + layers)·D) and {@code bias}. */
     public static Classifier of(DinoVisionTransformer backbone, HeadWeights w, List<String> labels) {
+        return of(backbone, w, labels, false);
+    }
+
+    static Classifier of(DinoVisionTransformer backbone, HeadWeights w, List<String> labels, boolean floorToPatch) {
         int[] s = w.shape("weight");
         if (s == null || s.length != 2) throw w.fail("not a linear classifier head: no 2-d 'weight' (" + String.join(", ", w.keys()) + ")");
         int d = backbone.embedDim(), classes = s[0], in = s[1];
@@ -59,7 +76,7 @@ public final class Classifier {
             throw w.fail("the head has " + classes + " classes but " + labels.size() + " class names were given");
         float[] weight = w.get("weight", classes, in), bias = w.get("bias", classes);
         w.requireAllUsed();
-        return new Classifier(backbone, layers, classes, weight, bias, labels);
+        return new Classifier(backbone, layers, classes, weight, bias, labels, floorToPatch);
     }
 
     private static String widthHint(int in) {
@@ -85,6 +102,7 @@ public final class Classifier {
 
     /** What the official {@code nn.Linear} sees, (B, (1 + layers)·D). */
     public Tensor linearInput(Tensor pixels) {
+        if (floorToPatch) pixels = Grids.floorCrop(pixels, backbone.config().patchSize());
         Forward f = Forward.of(backbone, pixels);
         Head h = inputHead();
         int b = pixels.size(0);
@@ -132,7 +150,10 @@ public final class Classifier {
         return Head.lastBlocks(layers);
     }
 
-    /** The logits as a row of the feature pipeline ({@link org.dino4j.embed.FeatureExtractor}). */
+    /**
+     * The logits as a row of the feature pipeline ({@link org.dino4j.embed.FeatureExtractor}), whose inputs are multiples
+     * of the patch already (nothing is floored here).
+     */
     public Head head() {
         Head input = inputHead();
         return new Head() {

@@ -1,5 +1,7 @@
 package org.dino4j.heads;
 
+import java.util.function.BiConsumer;
+
 import org.dino4j.heads.Grids.Grid;
 import org.dino4j.kernels.Epilogue;
 import org.dino4j.kernels.Kernels;
@@ -16,6 +18,8 @@ import org.dino4j.nn.Resize;
  * align_corners True, 1×1 projection; a skip of another size is first resized with align_corners False), a 3×3 conv +
  * ReLU, then {@code HeadDepth} (3×3 conv to channels/2, ×2 bilinear align_corners True, 3×3 conv to 32, ReLU, 1×1 conv to
  * 1) and {@code relu(x) + min_depth}. The widths come from the weights (the released heads use 256 channels).
+ * Hugging Face's {@code DPTForDepthEstimation} is the same graph with {@code min_depth} 0 (its last ReLU) and the 3×3
+ * conv + ReLU optional ({@code add_projection}).
  */
 final class DptHead implements DepthDecoder {
     private static final String P = "reassemble_blocks.";
@@ -26,7 +30,7 @@ final class DptHead implements DepthDecoder {
     private final ConvTranspose2d up4, up2;
     private final Conv2d down2;
     private final Fusion[] fusion = new Fusion[4];
-    private final Conv2d project, head0, head2, head4;
+    private final Conv2d project, head0, head2, head4; // project: null without it (HF's add_projection=False)
 
     /** A pre-activation residual unit: x + conv2(relu(conv1(relu(x)))), both 3×3 without bias. */
     private record Unit(Conv2d conv1, Conv2d conv2) {
@@ -40,6 +44,10 @@ final class DptHead implements DepthDecoder {
     private record Fusion(Unit unit1, Unit unit2, Conv2d project) {}
 
     DptHead(HeadWeights w, int dim, float minDepth) {
+        this(w, dim, minDepth, true);
+    }
+
+    DptHead(HeadWeights w, int dim, float minDepth, boolean withProject) {
         this.dim = dim;
         this.minDepth = minDepth;
         int[] r0 = w.shape(P + "readout_projects.0.0.weight");
@@ -75,7 +83,7 @@ final class DptHead implements DepthDecoder {
             fusion[i] = new Fusion(i == 0 ? null : unit(w, f + "res_conv_unit1."), unit(w, f + "res_conv_unit2."),
                     conv(w, f + "project.conv", features, features, 1, 1, 0, true));
         }
-        project = conv(w, "project.conv", features, features, 3, 1, 1, true);
+        project = withProject ? conv(w, "project.conv", features, features, 3, 1, 1, true) : null;
         head0 = conv(w, "conv_depth.head.0", features / 2, features, 3, 1, 1, true);
         head2 = conv(w, "conv_depth.head.2", 32, features / 2, 3, 1, 1, true);
         head4 = conv(w, "conv_depth.head.4", 1, 32, 1, 1, 0, true);
@@ -102,6 +110,15 @@ final class DptHead implements DepthDecoder {
 
     @Override
     public Map forward(Grid[] g) {
+        return forward(g, null);
+    }
+
+    /**
+     * As {@link #forward(Grid[])}; {@code trace}, when not null, gets the channels-last maps Hugging Face's hooks see:
+     * "reassemble.i", "neck_convs.i", "fusion.i" (0 = deepest) and "head.0" (the first head conv, before its ×2).
+     */
+    Map forward(Grid[] g, BiConsumer<String, Map> trace) {
+        BiConsumer<String, Map> t = trace == null ? (k, v) -> { } : trace;
         int h = g[0].h(), w = g[0].w(), n = h * w;
         float[][] x = new float[4][];
         int[] hs = new int[4], ws = new int[4];
@@ -123,7 +140,9 @@ final class DptHead implements DepthDecoder {
                 case 3 -> { p = down2.forward(p, h, w, false); ph = down2.outSize(h); pw = down2.outSize(w); }
                 default -> { }
             }
+            t.accept("reassemble." + i, new Map(ph, pw, p));
             x[i] = convs[i].forward(p, ph, pw, false);
+            t.accept("neck_convs." + i, new Map(ph, pw, x[i]));
             hs[i] = ph;
             ws[i] = pw;
         }
@@ -144,10 +163,14 @@ final class DptHead implements DepthDecoder {
             oh *= 2;
             ow *= 2;
             out = f.project().forward(out, oh, ow, false);
+            t.accept("fusion." + i, new Map(oh, ow, out));
         }
-        out = project.forward(out, oh, ow, false);
-        DepthDecoder.relu(out);
+        if (project != null) {
+            out = project.forward(out, oh, ow, false);
+            DepthDecoder.relu(out);
+        }
         out = head0.forward(out, oh, ow, false);
+        t.accept("head.0", new Map(oh, ow, out));
         out = Resize.bilinear(out, oh, ow, features / 2, 2 * oh, 2 * ow, true);
         oh *= 2;
         ow *= 2;

@@ -47,6 +47,22 @@ public final class Grids {
         return new Tensor(out, b, c, ph, pw);
     }
 
+    /**
+     * What Hugging Face's patch conv sees of an image whose sides are not multiples of the patch: the top-left
+     * (H - H mod p) × (W - W mod p) pixels (stride p, no padding: the rest of the last row and column is dropped).
+     */
+    public static Tensor floorCrop(Tensor x, int multiple) {
+        int b = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+        int fh = h / multiple * multiple, fw = w / multiple * multiple;
+        if (fh == h && fw == w) return x;
+        if (fh == 0 || fw == 0)
+            throw new IllegalArgumentException("image size " + h + "x" + w + " is smaller than one " + multiple + "-pixel patch");
+        float[] src = x.data(), out = new float[b * c * fh * fw];
+        for (int i = 0; i < b * c; i++)
+            for (int y = 0; y < fh; y++) System.arraycopy(src, (i * h + y) * w, out, (i * fh + y) * fw, fw);
+        return new Tensor(out, b, c, fh, fw);
+    }
+
     static int ceil(int size, int multiple) {
         return (size + multiple - 1) / multiple * multiple;
     }
