@@ -60,21 +60,13 @@ final class ClassifyCommand extends HeadCommand implements Callable<Integer> {
         }
         Dataset ds = Datasets.of(images);
         List<String> failures = new ArrayList<>();
-        try (DinoVisionTransformer model = modelOptions.load()) {
-            Classifier c;
-            String hub = modelOptions.hubName();
-            String released = hub == null ? null : hub.replaceFirst("_reg$", "_reg4") + (layers != null && layers == 1 ? "_linear" : "_linear4");
-            try (HeadWeights w = headOptions.open("classifier", seed -> RandomHeads.classifier(model.embedDim(), layers == null ? 4 : layers, 1000, seed), released)) {
-                int classes = w.shape("weight") == null ? 0 : w.shape("weight")[0];
-                c = Classifier.of(model, w, classes == 1000 ? ClassNames.imagenet1k() : null);
-            }
-            if (layers != null && layers != c.layers())
-                throw new IllegalArgumentException("--layers " + layers + ", but " + headOptions.describe() + " is a " + c.layers() + "-layer head");
+        try (DinoVisionTransformer model = headOptions.huggingFaceDir() ? null : modelOptions.load()) {
+            Classifier c = classifier(model);
             var opts = new FeatureExtractor.Options(List.of(c.head()),
-                    ModelOptions.transform(spec, model.config(), null, "--resolution", null, null, 0), batchSize, 2, decode.maxPixels);
+                    ModelOptions.transform(spec, c.backbone().config(), null, "--resolution", null, null, 0), batchSize, 2, decode.maxPixels);
             ProgressBar bar = new ProgressBar("classify", "images");
             int[] done = {0};
-            try (FeatureExtractor fx = new FeatureExtractor(model, opts)) {
+            try (FeatureExtractor fx = new FeatureExtractor(c.backbone(), opts)) {
                 fx.run(ds, it -> {
                     done[0]++;
                     if (!it.ok()) {
@@ -88,10 +80,37 @@ final class ClassifyCommand extends HeadCommand implements Callable<Integer> {
                 });
             }
             bar.finish();
+            if (model == null) c.backbone().close();
         }
         for (String f : failures) spec.commandLine().getErr().println("dino4j classify: error: " + f);
         spec.commandLine().getErr().flush();
         return failures.isEmpty() ? 0 : 1;
+    }
+
+    /**
+     * The head: a file or released name on the given backbone, a random one, or a Hugging Face
+     * Dinov2ForImageClassification directory with its own backbone (model null).
+     */
+    private Classifier classifier(DinoVisionTransformer model) {
+        if (model == null) {
+            Classifier c = Classifier.loadHuggingFace(headOptions.file, org.dino4j.heads.Semantics.META);
+            checkLayers(c);
+            return c;
+        }
+        String hub = modelOptions.hubName();
+        String released = hub == null ? null : hub.replaceFirst("_reg$", "_reg4") + (layers != null && layers == 1 ? "_linear" : "_linear4");
+        Classifier c;
+        try (HeadWeights w = headOptions.open("classifier", seed -> RandomHeads.classifier(model.embedDim(), layers == null ? 4 : layers, 1000, seed), released)) {
+            int classes = w.shape("weight") == null ? 0 : w.shape("weight")[0];
+            c = Classifier.of(model, w, classes == 1000 ? ClassNames.imagenet1k() : null);
+        }
+        checkLayers(c);
+        return c;
+    }
+
+    private void checkLayers(Classifier c) {
+        if (layers != null && layers != c.layers())
+            throw new IllegalArgumentException("--layers " + layers + ", but " + headOptions.describe() + " is a " + c.layers() + "-layer head");
     }
 
     /** The photo with its answer written on it. */

@@ -57,6 +57,13 @@ final class DepthCommand extends HeadCommand implements Callable<Integer> {
         if (!List.of("png16", "npy", "both").contains(raw)) throw new IllegalArgumentException("--raw must be png16, npy or both, got " + raw);
         if (resolution < 0) throw new IllegalArgumentException("--resolution must be >= 0, got " + resolution);
         threads.apply();
+        if (headOptions.huggingFaceDir()) { // a DPTForDepthEstimation directory brings its own backbone
+            Depther depther = Depther.loadHuggingFace(headOptions.file, org.dino4j.heads.Semantics.META, ds);
+            try (DinoVisionTransformer model = depther.backbone()) {
+                Preprocess pre = new Preprocess(resolution, 0, 0);
+                return PhotoJobs.run(spec, "depth", images, output, decode.decoder(), (s, im, base) -> write(depther, pre, im, base));
+            }
+        }
         try (DinoVisionTransformer model = modelOptions.load()) {
             int d = model.embedDim();
             Depther depther;

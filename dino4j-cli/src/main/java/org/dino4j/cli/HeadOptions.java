@@ -14,7 +14,8 @@ import picocli.CommandLine.Option;
 /** Where a released head comes from: a file, or random weights of the released shape. */
 public final class HeadOptions {
     @Option(names = "--head-file", paramLabel = "FILE|NAME",
-            description = {"The head's weights as Meta publishes them (.pth, or the same tensors in .safetensors), or a released",
+            description = {"The head's weights as Meta publishes them (.pth, or the same tensors in .safetensors), a Hugging Face model directory",
+                    "(Dinov2ForImageClassification, DPTForDepthEstimation: it brings its backbone, run as Meta's code runs it), or a released",
                     "head's name (dinov2_vits14_linear4, dinov2_vits14_nyu_dpt, ...: `dino4j models`) found in the caches.",
                     "Default with --model NAME: that backbone's released head for the options given, from the caches."})
     Path file;
@@ -44,6 +45,11 @@ public final class HeadOptions {
                 + " is in no cache (looked in " + cache.places(h).stream().map(Path::toString).collect(Collectors.joining(", "))
                 + "); run `dino4j download " + h.name() + "`, or give --head-file FILE"));
         return HeadWeights.open(p);
+    }
+
+    /** --head-file is a Hugging Face model directory (config.json + model.safetensors): it holds the backbone too. */
+    boolean huggingFaceDir() {
+        return file != null && Files.isDirectory(file) && Files.exists(file.resolve("config.json"));
     }
 
     /** Where a head came from, for messages. */

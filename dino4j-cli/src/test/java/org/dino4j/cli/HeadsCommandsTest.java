@@ -187,4 +187,20 @@ class HeadsCommandsTest {
         assertEquals(2.0, ((Number) j.get("scored_images")).doubleValue());
         assertTrue(((Number) j.get("rmse")).doubleValue() > 0 && ((Number) j.get("a1")).doubleValue() <= 1, j.toString());
     }
+
+    @Test
+    void huggingFaceDirectoriesBringTheirBackbone() throws Exception {
+        Path hf = fixtures().resolve("hf_heads");
+        CliTest.Result c = run("classify", "--head-file", hf.resolve("dinov2_tiny_hf_classifier").toString(), PHOTO.toString(), "--top", "2", "--json");
+        assertEquals(0, c.code(), c.out() + c.err());
+        Map<String, Object> j = Json.parseObject(c.out().strip());
+        String label = (String) ((Map<?, ?>) ((List<?>) j.get("top")).get(0)).get("label");
+        String cfg = Files.readString(hf.resolve("dinov2_tiny_hf_classifier/config.json"));
+        assertTrue(cfg.contains("\"" + label + "\""), label + " is one of id2label's names"); // the directory's own class names
+        Path out = dir.resolve("hfdepth");
+        CliTest.Result d = run("depth", "--head-file", hf.resolve("dpt_dinov2_tiny_hf").toString(), PHOTO.toString(), "--resolution", "42",
+                "--output", out.toString());
+        assertEquals(0, d.code(), d.out() + d.err());
+        assertEquals(ImageIO.read(PHOTO.toFile()).getWidth(), ImageIO.read(out.resolve("baseline_depth_mm.png").toFile()).getWidth());
+    }
 }
