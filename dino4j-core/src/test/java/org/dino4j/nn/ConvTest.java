@@ -109,8 +109,9 @@ class ConvTest {
 
     @Test
     void conv2dInChunksOfOutputPixels() {
-        int h = 64, w = 64, in = 64;
-        assertTrue(Conv2d.chunkRows(h * w, 9 * in) < h * w, "the case must need more than one chunk");
+        int h = 64, w = 64, in = 128;
+        int rows = Conv2d.chunkRows(h * w, 9 * in);
+        assertTrue(rows < h * w && rows % 96 == 0, "the case must need more than one chunk: " + rows);
         check(h, w, in, 8, 3, 1, 1, true, true);
         check(h, w, in, 8, 3, 1, 1, false, false);
     }
