@@ -108,12 +108,14 @@ class CliTest {
         String[] lines = r.out().strip().split("\n");
         long checks = java.util.Arrays.stream(lines).filter(l -> l.startsWith("PASS ")).count();
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("CONFORMANCE PASS: (\\d+) outputs of 8 fixture file\\(s\\) checked "
-                + "against Meta's and Hugging Face's code, worst backbone max abs error (\\S+) \\(bar 1e-04\\); \\d+-bit vectors \\(CPU prefers \\d+\\)")
+                + "against Meta's and Hugging Face's code, worst backbone max abs error (\\S+) \\(bar 1e-04\\), worst head max rel error (\\S+) \\(bar 1e-04\\); \\d+-bit vectors \\(CPU prefers \\d+\\)")
                 .matcher(lines[lines.length - 1]);
         assertTrue(m.matches(), lines[lines.length - 1]);
         assertEquals(checks, Long.parseLong(m.group(1)));
         double worst = Double.parseDouble(m.group(2));
         assertTrue(worst > 0 && worst < 1e-4, m.group(2));
+        double head = Double.parseDouble(m.group(3));
+        assertTrue(head > 0 && head < 1e-4, m.group(3));
     }
 
     @Test
