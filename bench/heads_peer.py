@@ -346,6 +346,11 @@ def main():
     ap.add_argument("--check", metavar="FIXTURE", help="only compare the segmenter with the recorded official outputs "
                     "(../shared/fixtures/official/official_heads_tiny.safetensors) and exit")
     a = ap.parse_args()
+    for flag, given, allowed in (("--task", a.task, ("depth", "segment")), ("--depth-head", a.depth_head,
+                                 ("dpt", "linear", "linear4")), ("--seg-mode", a.seg_mode, ("whole", "slide"))):
+        for v in given.split(","):
+            if v not in allowed:
+                sys.exit(f"heads_peer: {flag} {v}: expected one of {', '.join(allowed)}")
     src, commit = dinov2_checkout(a.dinov2_repo)
     sys.path.insert(0, src)
     if a.check:
@@ -378,7 +383,7 @@ def main():
                     params = sum(p.numel() for p in model.parameters())
                     print(f"# {fields}: {params} parameters; depth {out.shape} in [{out.min():.4g}, {out.max():.4g}] m",
                           file=sys.stderr)
-        elif task == "segment":
+        else:
             for mode in a.seg_mode.split(","):
                 torch.manual_seed(0)
                 model = build_segment(src, mode, a.crop, a.stride)
@@ -398,8 +403,6 @@ def main():
                     print(f"# {fields}: {model.params} parameters; labels {out.shape} {out.dtype}, "
                           f"{len(np.unique(out))} classes present",
                           file=sys.stderr)
-        else:
-            sys.exit(f"heads_peer: --task {task}: expected depth or segment")
 
 
 if __name__ == "__main__":
