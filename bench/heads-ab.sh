@@ -19,22 +19,22 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 # ==== A: dino4j's command line ==================================================================================
-# >>> EDIT ME: `dino4j depth` and `dino4j segment` do not exist yet (issue 20); the flags below are a guess at them.
-# Keep them matched to B: ViT-S/14, depth DPT head at a 518 px shorter side; segmentation the ADE20K linear head at a
-# 512 px shorter side, whole mode, label map at the photo's own size (heads_peer.py's defaults).
+# Matched to B: ViT-S/14; depth: the DPT head at a 518 px shorter side, the map resized to the photo; segmentation: the
+# ADE20K linear head as its released config runs it (shorter side 512, 512-px windows every 341 px: B gets
+# --seg-mode slide below), the label map at the photo's own size.
 dino4j_cmd() { # OUT
   if [ -n "${DINO4J_CMD:-}" ]; then PHOTO="$photo" OUT="$1" THREADS="$threads" sh -c "$DINO4J_CMD"; return; fi
   case "$task" in
-    depth) "$here/dino4j" depth "$photo" --model dinov2_vits14 --random-weights 1 --head dpt \
+    depth) "$here/dino4j" depth "$photo" --model dinov2_vits14 --random-weights 1 --random-head 1 --head dpt \
              --threads "$threads" --output "$1" ;;
-    segment) "$here/dino4j" segment "$photo" --model dinov2_vits14 --random-weights 1 --head linear \
+    segment) "$here/dino4j" segment "$photo" --model dinov2_vits14 --random-weights 1 --random-head 1 --head linear \
              --threads "$threads" --output "$1" ;;
   esac
 }
 # ================================================================================================================
 # shellcheck disable=SC2086 # PEER_ARGS is a list of flags
 peer_cmd() { PYTHONPATH="$peers" python3 "$here/bench/heads_peer.py" --task "$task" --photo "$photo" \
-  --threads "$threads" --warmup 0 --repeats 1 ${PEER_ARGS:-}; }
+  --threads "$threads" --warmup 0 --repeats 1 ${PEER_ARGS:-$( [ "$task" = segment ] && echo "--seg-mode slide" )}; }
 
 timed() { # NAME COMMAND...: wall seconds on stdout, the command's output in $work/NAME.log; a failure stops the script
   local name="$1"; shift
