@@ -33,11 +33,10 @@ public final class Conv2d {
      */
     static final int CHUNK_FLOATS = Integer.getInteger("dino4j.conv.chunkFloats", 1 << 22);
     /**
-     * Band plus wide-output floats per band of the stride-1 path: 4 MiB, which the band's kernel passes find in cache
-     * (on 2 cores, 3x3 convs 256 -> 256 at 148x148 and 256 -> 128 at 296x296 ran ~2x faster than with 16 MiB; 1 MiB
-     * was as fast on one thread, slower on two), but never fewer than two row blocks of the GEMM per thread.
+     * Band plus wide-output floats per band of the stride-1 path: 1 MiB, that a thread's passes over its band find in
+     * its own L2.
      */
-    static final int BAND_FLOATS = Integer.getInteger("dino4j.conv.bandFloats", 1 << 20);
+    static final int BAND_FLOATS = Integer.getInteger("dino4j.conv.bandFloats", 1 << 18);
 
     private final int out, in, kernel, stride, padding, k;
     private final float[] bias;
@@ -124,25 +123,48 @@ public final class Conv2d {
         return y;
     }
 
-    /** The stride-1 path (class comment) over bands of output rows. */
+    /**
+     * The stride-1 path (class comment), one band of output rows per task of one parallel loop: each thread pads its
+     * band and runs the band's GEMMs itself (inline, as the pool runs loops nested in a task) while band and output
+     * stay in its own cache, with one fork/join per convolution rather than several per band.
+     */
     private void banded(KernelOperations kn, float[] x, int h, int w, boolean relu, float[] y, int oh, int ow, int chunkFloats) {
-        int wp = w + 2 * padding, rows = bandRows(oh, wp, in, out, chunkFloats), sk = kernel * in;
-        float[] band = new float[Math.multiplyExact((rows + kernel - 1) * wp, in)], wide = new float[Math.multiplyExact(rows * wp, out)];
-        for (int oy0 = 0; oy0 < oh; oy0 += rows) {
-            int r = Math.min(rows, oh - oy0), m = (r - 1) * wp + ow; // the last row's wrapped columns are not needed
+        int wp = w + 2 * padding, rows = bandRows(oh, wp, in, out, chunkFloats, Parallel.threads()), sk = kernel * in;
+        int bandFloats = Math.multiplyExact((rows + kernel - 1) * wp, in), wideFloats = Math.multiplyExact(rows * wp, out);
+        Parallel.forEach((oh + rows - 1) / rows, b -> {
+            Scratch s = SCRATCH.get();
+            float[] band = s.band(bandFloats), wide = s.wide(wideFloats);
+            int oy0 = b * rows, r = Math.min(rows, oh - oy0), m = (r - 1) * wp + ow; // the last row's wrap is not needed
             // padded rows oy0 .. oy0 + r + kernel - 2: the padded image's pixels, which im2col with a 1x1 window lists
             kn.im2col(x, h, w, in, 1, 1, padding, relu, oy0 * wp, (oy0 + r + kernel - 1) * wp, band);
             for (int ky = 0; ky < kernel; ky++)
                 kn.linear(new Mat(band, ky * wp * in, in), weights[ky], ky == 0 ? Epilogue.bias(bias) : Epilogue.ACCUMULATE,
                         Mat.of(wide, out), m, out, sk);
             for (int j = 0; j < r; j++) System.arraycopy(wide, j * wp * out, y, (oy0 + j) * ow * out, ow * out);
+        });
+    }
+
+    /** Each compute thread's band and wide output, kept between calls (a band's worth of floats, grown as needed). */
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    private static final class Scratch {
+        float[] band = new float[0], wide = new float[0];
+
+        float[] band(int n) {
+            return band.length >= n ? band : (band = new float[n]);
+        }
+
+        float[] wide(int n) {
+            return wide.length >= n ? wide : (wide = new float[n]);
         }
     }
 
-    /** Output rows per band: band and wide output near chunkFloats together, all rows if fewer. */
-    static int bandRows(int oh, int wp, int in, int out, int chunkFloats) {
-        int rows = Math.max(1, chunkFloats / (wp * (in + out)));
-        if (chunkFloats == BAND_FLOATS) rows = Math.max(rows, (2 * 96 * Parallel.threads() + wp - 1) / wp);
+    /**
+     * Output rows per band: band and wide output near chunkFloats together, but 4 bands per thread or more (an even
+     * end); all rows if fewer; equal bands.
+     */
+    static int bandRows(int oh, int wp, int in, int out, int chunkFloats, int threads) {
+        int rows = Math.min(Math.max(1, chunkFloats / (wp * (in + out))), Math.max(1, oh / (4 * threads)));
         if (rows >= oh) return oh;
         int bands = (oh + rows - 1) / rows; // equal bands: no short last one
         return (oh + bands - 1) / bands;

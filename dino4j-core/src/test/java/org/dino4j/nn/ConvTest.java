@@ -110,7 +110,9 @@ class ConvTest {
     @Test
     void conv2dInChunks() {
         // the stride-1 path in bands of 3 output rows, the strided one in im2col chunks of 96 output pixels
-        assertEquals(3, Conv2d.bandRows(17, 19, 5, 4, 3 * 19 * 9));
+        assertEquals(3, Conv2d.bandRows(17, 19, 5, 4, 3 * 19 * 9, 1));
+        assertEquals(1, Conv2d.bandRows(17, 19, 5, 4, 3 * 19 * 9, 4)); // 4 bands per thread at least
+        assertEquals(2, Conv2d.bandRows(17, 19, 5, 4, 3 * 19 * 9, 2));
         assertEquals(96, Conv2d.chunkRows(400, 45, 100 * 45));
         check(17, 17, 5, 4, 3, 1, 1, true, true, 3 * 19 * 9);
         check(17, 15, 5, 4, 3, 1, 0, false, false, 3 * 15 * 9);
