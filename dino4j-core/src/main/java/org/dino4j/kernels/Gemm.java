@@ -371,8 +371,10 @@ public final class Gemm {
         }
         final int nr = p.nr();
         MemorySegment w = p.b.w();
-        // A confined arena's segment may only be read by its owner thread: then everything runs on the caller.
-        final int threads = (2.0 * m * n * k < PARALLEL_FLOPS || (w != null && !Parallel.poolMayRead(w)))
+        // A confined arena's segment may only be read by its owner thread: then everything runs on the caller. So does
+        // a product called from a running loop's task (a convolution's band): then it is not split for the pool (its
+        // A packed once per column block more for nothing).
+        final int threads = (2.0 * m * n * k < PARALLEL_FLOPS || (w != null && !Parallel.poolMayRead(w)) || Parallel.busy())
                 ? 1 : Parallel.threads();
         if (m < p.mr()) {
             smallM(p, threads);

@@ -125,4 +125,23 @@ public final class GridOps {
             }
         });
     }
+
+    /** See {@link KernelOperations#sumTaps}: across j in vectors, the taps added in order (the tail by the same adds). */
+    public static void sumTaps(float[] p, int pOff, int pixelStride, int tapStride, int taps, float[] bias, float[] y,
+                               int yOff, int pixels, int n) {
+        int ub = S.loopBound(n);
+        for (int x = 0; x < pixels; x++) {
+            int po = pOff + x * pixelStride, yo = yOff + x * n, j = 0;
+            for (; j < ub; j += L) {
+                FloatVector v = bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, j);
+                for (int t = 0; t < taps; t++) v = v.add(FloatVector.fromArray(S, p, po + t * tapStride + j));
+                v.intoArray(y, yo + j);
+            }
+            for (; j < n; j++) {
+                float v = bias == null ? 0f : bias[j];
+                for (int t = 0; t < taps; t++) v += p[po + t * tapStride + j];
+                y[yo + j] = v;
+            }
+        }
+    }
 }

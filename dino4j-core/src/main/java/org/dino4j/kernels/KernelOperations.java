@@ -108,4 +108,11 @@ public interface KernelOperations {
      */
     void resizeBilinear(float[] in, int inOff, int inH, int inW, int c, float[] out, int outOff, int outH, int outW,
                         boolean alignCorners);
+
+    /**
+     * y[yOff + x·n + j] = bias[j] + Σ_{t < taps} p[pOff + x·pixelStride + t·tapStride + j] for x < pixels, j < n (bias
+     * may be null: 0), the taps added first to last: a convolution's partial products of its kernel rows summed.
+     */
+    void sumTaps(float[] p, int pOff, int pixelStride, int tapStride, int taps, float[] bias, float[] y, int yOff,
+                 int pixels, int n);
 }

@@ -52,6 +52,14 @@ public final class Parallel {
         old.shutdown();
     }
 
+    /**
+     * Whether a loop is running now, so that one started now would most likely run inline on the calling thread (a
+     * task's nested loop, or a second user thread's): a kernel then splits its work for one thread, not for the pool.
+     */
+    public static boolean busy() {
+        return pool.busy.get();
+    }
+
     /** Runs {@code task.accept(i)} for i in [0, n), in parallel; returns when all are done. */
     public static void forEach(int n, IntConsumer task) {
         if (n <= 0) return;

@@ -270,4 +270,15 @@ public final class ScalarOps {
         int i0 = Math.min((int) Math.floor(src), in - 1);
         return new int[] {i0, Math.min(i0 + 1, in - 1), Float.floatToIntBits(Math.min(Math.max(src - i0, 0f), 1f))};
     }
+
+    /** Scalar twin of {@link GridOps#sumTaps}, in double. */
+    public static void sumTaps(float[] p, int pOff, int pixelStride, int tapStride, int taps, float[] bias, float[] y,
+                               int yOff, int pixels, int n) {
+        for (int x = 0; x < pixels; x++)
+            for (int j = 0; j < n; j++) {
+                double v = bias == null ? 0 : bias[j];
+                for (int t = 0; t < taps; t++) v += p[pOff + x * pixelStride + t * tapStride + j];
+                y[yOff + x * n + j] = (float) v;
+            }
+    }
 }

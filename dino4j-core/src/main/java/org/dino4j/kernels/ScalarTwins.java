@@ -161,4 +161,10 @@ final class ScalarTwins implements KernelOperations {
                                int outW, boolean alignCorners) {
         ScalarOps.resizeBilinear(in, inOff, inH, inW, c, out, outOff, outH, outW, alignCorners);
     }
+
+    @Override
+    public void sumTaps(float[] p, int pOff, int pixelStride, int tapStride, int taps, float[] bias, float[] y, int yOff,
+                        int pixels, int n) {
+        ScalarOps.sumTaps(p, pOff, pixelStride, tapStride, taps, bias, y, yOff, pixels, n);
+    }
 }

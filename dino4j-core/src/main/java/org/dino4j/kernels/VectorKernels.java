@@ -158,4 +158,10 @@ final class VectorKernels implements KernelOperations {
                                int outW, boolean alignCorners) {
         GridOps.resizeBilinear(in, inOff, inH, inW, c, out, outOff, outH, outW, alignCorners);
     }
+
+    @Override
+    public void sumTaps(float[] p, int pOff, int pixelStride, int tapStride, int taps, float[] bias, float[] y, int yOff,
+                        int pixels, int n) {
+        GridOps.sumTaps(p, pOff, pixelStride, tapStride, taps, bias, y, yOff, pixels, n);
+    }
 }

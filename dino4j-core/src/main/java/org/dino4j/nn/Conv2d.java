@@ -11,37 +11,47 @@ import org.dino4j.kernels.Weight;
 
 /**
  * nn.Conv2d with a square kernel, a stride and symmetric zero padding, on channels-last images (one image (H, W, C)
- * row-major), as packed GEMMs with the weight permuted once to (out, ky, kx, in) and packed once:
+ * row-major), as packed GEMMs with the weight permuted and packed once:
  * <ul>
  * <li>1x1, stride 1, no padding: x already is the GEMM's A (a ReLU'd input through a prologue, not a copy);</li>
- * <li>other stride-1 convs: a band of input rows is copied zero-padded (and ReLU'd) once, by the im2col kernel with a
- * 1x1 window. In that padded band, padded width Wp, the window row ky of output position q = row·Wp + col is the
- * contiguous run band[(q + ky·Wp)·in, + kernel·in): so each ky is one GEMM straight on the band (A's rows in
- * floats apart, overlapping) against the weight's ky slice, accumulated into a Wp-wide output from which the valid
- * columns are copied. That reads each input value kernel times from cache where im2col wrote and read it
- * kernel² times: 2x faster at 128 -> 32 channels, where the columns' traffic outweighs the arithmetic;</li>
+ * <li>other stride-1 convs, without im2col: a band of input rows is copied zero-padded (and ReLU'd) once, by the
+ * im2col kernel with a 1x1 window. In the padded band (width Wp) kernel row ky's window at position q = row·Wp + col
+ * is the contiguous run band[(q + ky·Wp)·in, + kernel·in), so a GEMM straight on the band (A's rows in floats apart,
+ * overlapping) against the weight's (out, kx, in) slice for ky gives ky's share of every output. Each input value
+ * is read kernel times from the band where im2col would write and read it kernel² times. Then either
+ * <ul>
+ * <li>(out > {@value #STACK_MAX_OUT}) one GEMM per ky accumulates into a Wp-wide output whose valid columns are
+ * copied out; the bands are the tasks of one parallel loop, each thread running its bands' GEMMs inline in its own
+ * cache; or</li>
+ * <li>(fewer outputs, which fill the micro-kernel's columns poorly: 32 fill 2 of 3 AVX-512 vectors) one GEMM against
+ * the slices stacked, (ky, out) x (kx, in), gives every band position's partial sums for every ky, and output (row,
+ * col) sums ky's partial at position (row + ky)·Wp + col ({@link KernelOperations#sumTaps}). Tall bands then keep
+ * the partials of the rows above and below few: 3x3 128 -> 32 at 592x592 ran 1.45x faster than per ky, 256 -> 256
+ * at 148x148 7 % slower;</li>
+ * </ul></li>
  * <li>strided convs: im2col rows of output pixels plus one GEMM.</li>
  * </ul>
- * Either way the output goes through in chunks whose buffers stay near {@link #CHUNK_FLOATS} (im2col of a 3x3
- * 256-channel conv at 608x608 whole would take 3.4 GB).
+ * Either way the output goes through in chunks whose buffers stay near {@link #CHUNK_FLOATS} or {@link #BAND_FLOATS}
+ * (im2col of a 3x3 256-channel conv at 608x608 whole would take 3.4 GB).
  */
 public final class Conv2d {
     /**
      * Scratch floats per chunk: 16 MiB of im2col columns, 1728 rows at K = 2304 (3x3, 256 channels), enough row blocks
      * for the GEMM to balance over 16 threads (half that ran a 3x3 256 -> 256 conv ~5 % slower on one thread); or of
-     * band and wide output on the stride-1 path.
+     * band and partial sums on the stacked stride-1 path.
      */
     static final int CHUNK_FLOATS = Integer.getInteger("dino4j.conv.chunkFloats", 1 << 22);
-    /**
-     * Band plus wide-output floats per band of the stride-1 path: 4 MiB, which the band's kernel passes find in cache
-     * (on 2 cores, 3x3 convs 256 -> 256 at 148x148 and 256 -> 128 at 296x296 ran ~2x faster than with 16 MiB; 1 MiB
-     * was as fast on one thread, slower on two), but never fewer than two row blocks of the GEMM per thread.
-     */
-    static final int BAND_FLOATS = Integer.getInteger("dino4j.conv.bandFloats", 1 << 20);
+    /** Band plus wide-output floats per band of the per-ky stride-1 path: 1 MiB, which a thread finds in its own L2. */
+    static final int BAND_FLOATS = Integer.getInteger("dino4j.conv.bandFloats", 1 << 18);
+    /** Most output channels for which the stride-1 path stacks the kernel rows' weights into one GEMM. */
+    static final int STACK_MAX_OUT = 64;
 
     private final int out, in, kernel, stride, padding, k;
     private final float[] bias;
-    /** The whole (out, ky·kx·in) weight (im2col and 1x1 paths), or one (out, kx·in) slice per ky (stride-1 path). */
+    /**
+     * (out, ky·kx·in) for the im2col and 1x1 paths, (ky·out, kx·in) when stacked, else one (out, kx·in) slice per ky
+     * (stride-1 path).
+     */
     private final Weight[] weights;
 
     /** nn.Conv2d: weight as PyTorch stores it (out, in, k, k) row-major; bias may be null; square kernel, symmetric zero padding. */
@@ -61,22 +71,34 @@ public final class Conv2d {
         this.stride = stride;
         this.padding = padding;
         this.bias = bias;
-        int slices = banded() ? kernel : 1, sk = k / slices; // slice ky holds (out, kx, in)
-        weights = new Weight[slices];
-        for (int s = 0; s < slices; s++) {
-            float[] w = new float[out * sk]; // (out, in, ky, kx) -> (out, ky, kx, in)
-            for (int o = 0; o < out; o++)
-                for (int i = 0; i < in; i++)
-                    for (int t = s * sk / in; t < (s + 1) * sk / in; t++)
-                        w[o * sk + (t - s * sk / in) * in + i] = weight[(o * in + i) * kernel * kernel + t];
-            MemorySegment seg = MemorySegment.ofArray(w);
-            weights[s] = new Weight(seg, Kernels.get().pack(seg, out, sk));
+        // stride 1: rows (ky, o) of (kx, in), whose ky blocks are the slices; else rows o of (ky, kx, in)
+        int kk = kernel * kernel, sk = kernel * in;
+        float[] w = new float[weight.length];
+        for (int o = 0; o < out; o++)
+            for (int i = 0; i < in; i++)
+                for (int t = 0; t < kk; t++)
+                    w[banded() ? (t / kernel * out + o) * sk + t % kernel * in + i : o * k + t * in + i] = weight[(o * in + i) * kk + t];
+        MemorySegment seg = MemorySegment.ofArray(w);
+        KernelOperations kn = Kernels.get();
+        if (!banded()) weights = new Weight[] {new Weight(seg, kn.pack(seg, out, k))};
+        else if (stacked()) weights = new Weight[] {new Weight(seg, kn.pack(seg, kernel * out, sk))};
+        else {
+            weights = new Weight[kernel];
+            for (int ky = 0; ky < kernel; ky++) {
+                MemorySegment slice = seg.asSlice((long) ky * out * sk * Float.BYTES, (long) out * sk * Float.BYTES);
+                weights[ky] = new Weight(slice, kn.pack(slice, out, sk));
+            }
         }
     }
 
     /** The stride-1 path (a 1x1 stride-1 conv without padding being a plain GEMM instead). */
     private boolean banded() {
         return stride == 1 && !(kernel == 1 && padding == 0);
+    }
+
+    /** The stride-1 path with the kernel rows stacked into one GEMM (few outputs). */
+    private boolean stacked() {
+        return out <= STACK_MAX_OUT;
     }
 
     public int out() {
@@ -94,7 +116,7 @@ public final class Conv2d {
 
     /** x (h, w, in) -> (outSize(h), outSize(w), out). reluInput: ReLU applied to the input first (pre-activation residual units) without modifying x. */
     public float[] forward(float[] x, int h, int w, boolean reluInput) {
-        return forward(x, h, w, reluInput, banded() ? BAND_FLOATS : CHUNK_FLOATS);
+        return forward(x, h, w, reluInput, banded() && !stacked() ? BAND_FLOATS : CHUNK_FLOATS);
     }
 
     /** {@link #forward} with chunks of about {@code chunkFloats} floats of scratch (tests take many small chunks). */
@@ -108,7 +130,8 @@ public final class Conv2d {
         float[] y = new float[Math.multiplyExact(m, out)];
         KernelOperations kn = Kernels.get();
         Epilogue e = Epilogue.bias(bias);
-        if (banded()) banded(kn, x, h, w, reluInput, y, oh, ow, chunkFloats);
+        if (banded() && stacked()) stacked(kn, x, h, w, reluInput, y, oh, ow, chunkFloats);
+        else if (banded()) perKernelRow(kn, x, h, w, reluInput, y, oh, ow, chunkFloats);
         else if (kernel == 1 && stride == 1) { // padding 0 too: x is already the im2col matrix
             Mat a = Mat.of(x, in);
             kn.linear(reluInput ? a.through(kn.reluPrologue()) : a, weights[0], e, Mat.of(y, out), m, out, in);
@@ -124,25 +147,76 @@ public final class Conv2d {
         return y;
     }
 
-    /** The stride-1 path (class comment) over bands of output rows. */
-    private void banded(KernelOperations kn, float[] x, int h, int w, boolean relu, float[] y, int oh, int ow, int chunkFloats) {
-        int wp = w + 2 * padding, rows = bandRows(oh, wp, in, out, chunkFloats), sk = kernel * in;
-        float[] band = new float[Math.multiplyExact((rows + kernel - 1) * wp, in)], wide = new float[Math.multiplyExact(rows * wp, out)];
-        for (int oy0 = 0; oy0 < oh; oy0 += rows) {
-            int r = Math.min(rows, oh - oy0), m = (r - 1) * wp + ow; // the last row's wrapped columns are not needed
-            // padded rows oy0 .. oy0 + r + kernel - 2: the padded image's pixels, which im2col with a 1x1 window lists
-            kn.im2col(x, h, w, in, 1, 1, padding, relu, oy0 * wp, (oy0 + r + kernel - 1) * wp, band);
+    /**
+     * Padded rows oy0 .. oy0 + rows + kernel − 2 of the (ReLU'd) input into band: the padded image's pixels, which
+     * im2col with a 1x1 window lists.
+     */
+    private void pad(KernelOperations kn, float[] x, int h, int w, boolean relu, int oy0, int rows, float[] band) {
+        int wp = w + 2 * padding;
+        kn.im2col(x, h, w, in, 1, 1, padding, relu, oy0 * wp, (oy0 + rows + kernel - 1) * wp, band);
+    }
+
+    /**
+     * The per-ky stride-1 path (class comment): one band of output rows per task of one parallel loop, each thread
+     * padding its band and running the band's GEMMs itself (inline, as the pool runs loops nested in a task) while
+     * band and output stay in its cache, with one fork/join per convolution rather than several per band.
+     */
+    private void perKernelRow(KernelOperations kn, float[] x, int h, int w, boolean relu, float[] y, int oh, int ow,
+                              int chunkFloats) {
+        int wp = w + 2 * padding, sk = kernel * in;
+        int rows = bandRows(oh, wp * (in + out), chunkFloats, 4 * Parallel.threads()); // 4+ per thread: an even end
+        int bandFloats = Math.multiplyExact((rows + kernel - 1) * wp, in), wideFloats = Math.multiplyExact(rows * wp, out);
+        Parallel.forEach((oh + rows - 1) / rows, b -> {
+            Scratch s = SCRATCH.get();
+            float[] band = s.band(bandFloats), wide = s.partial(wideFloats);
+            int oy0 = b * rows, r = Math.min(rows, oh - oy0), m = (r - 1) * wp + ow; // the last row's wrap is not needed
+            pad(kn, x, h, w, relu, oy0, r, band);
             for (int ky = 0; ky < kernel; ky++)
                 kn.linear(new Mat(band, ky * wp * in, in), weights[ky], ky == 0 ? Epilogue.bias(bias) : Epilogue.ACCUMULATE,
                         Mat.of(wide, out), m, out, sk);
             for (int j = 0; j < r; j++) System.arraycopy(wide, j * wp * out, y, (oy0 + j) * ow * out, ow * out);
+        });
+    }
+
+    /** The stacked stride-1 path (class comment): tall bands one after another, each step parallel inside. */
+    private void stacked(KernelOperations kn, float[] x, int h, int w, boolean relu, float[] y, int oh, int ow,
+                         int chunkFloats) {
+        int wp = w + 2 * padding, n = kernel * out, sk = kernel * in, rows = bandRows(oh, wp * (in + n), chunkFloats, 1);
+        Scratch s = SCRATCH.get();
+        float[] band = s.band(Math.multiplyExact((rows + kernel - 1) * wp, in));
+        float[] partial = s.partial(Math.multiplyExact((rows + kernel - 1) * wp, n));
+        for (int oy0 = 0; oy0 < oh; oy0 += rows) {
+            int r = Math.min(rows, oh - oy0), m = (r + kernel - 2) * wp + ow, y0 = oy0; // the last row's wrap: not needed
+            pad(kn, x, h, w, relu, oy0, r, band);
+            kn.linear(Mat.of(band, in), weights[0], Epilogue.STORE, Mat.of(partial, n), m, n, sk);
+            Parallel.forRange(r, 1, (lo, hi) -> {
+                for (int j = lo; j < hi; j++)
+                    kn.sumTaps(partial, j * wp * n, n, wp * n + out, kernel, bias, y, (y0 + j) * ow * out, ow, out);
+            });
         }
     }
 
-    /** Output rows per band: band and wide output near chunkFloats together, all rows if fewer. */
-    static int bandRows(int oh, int wp, int in, int out, int chunkFloats) {
-        int rows = Math.max(1, chunkFloats / (wp * (in + out)));
-        if (chunkFloats == BAND_FLOATS) rows = Math.max(rows, (2 * 96 * Parallel.threads() + wp - 1) / wp);
+    /** Each thread's band and partial (or wide) output, kept between calls, grown as needed. */
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    private static final class Scratch {
+        float[] band = new float[0], partial = new float[0];
+
+        float[] band(int n) {
+            return band.length >= n ? band : (band = new float[n]);
+        }
+
+        float[] partial(int n) {
+            return partial.length >= n ? partial : (partial = new float[n]);
+        }
+    }
+
+    /**
+     * Output rows per band: about chunkFloats / rowFloats, but at least minBands bands where there are rows enough;
+     * all rows if fewer; equal bands.
+     */
+    static int bandRows(int oh, int rowFloats, int chunkFloats, int minBands) {
+        int rows = Math.min(Math.max(1, chunkFloats / rowFloats), Math.max(1, oh / minBands));
         if (rows >= oh) return oh;
         int bands = (oh + rows - 1) / rows; // equal bands: no short last one
         return (oh + bands - 1) / bands;

@@ -10,7 +10,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The image-grid kernels ({@link GridOps}) against their scalar twins through {@link KernelOperations}, on awkward
  * shapes: channel counts below, at and past a vector with tails (1, 3, 17, 33), 1x1 and 1xN grids, up- and
- * down-sampling, both align_corners. im2col and ReLU only copy, so they must agree bit for bit.
+ * down-sampling, both align_corners. im2col and ReLU only copy, so they must agree bit for bit; resize and the
+ * convolution's tap sums within their float bounds.
  */
 class GridOpsTest {
     final KernelOperations vector = Kernels.named("vector"), scalar = Kernels.named("scalar");
@@ -92,6 +93,31 @@ class GridOpsTest {
                         cases++;
                     }
         assertEquals(4 * 4 * 6 * 2, cases);
+    }
+
+    /** Bias then each tap added in float: a chain of taps roundings on |bias| + Σ|p| (the twin's one more). */
+    @Test
+    void sumTapsAgreesWithTheTwin() {
+        for (int n : new int[] {1, 3, 17, 33})
+            for (int taps : new int[] {1, 2, 3})
+                for (boolean withBias : new boolean[] {false, true}) {
+                    int pixels = 5, pixelStride = taps * n + 2, tapStride = 7 * pixelStride + n, off = 3;
+                    float[] p = random(off + (pixels - 1) * pixelStride + (taps - 1) * tapStride + n), bias = withBias ? random(n) : null;
+                    float[][] y = new float[2][];
+                    KernelOperations[] both = {vector, scalar};
+                    for (int v = 0; v < 2; v++) {
+                        y[v] = new float[1 + pixels * n];
+                        both[v].sumTaps(p, off, pixelStride, tapStride, taps, bias, y[v], 1, pixels, n);
+                    }
+                    double[] tol = new double[y[0].length];
+                    for (int x = 0; x < pixels; x++)
+                        for (int j = 0; j < n; j++) {
+                            double abs = bias == null ? 0 : Math.abs(bias[j]);
+                            for (int t = 0; t < taps; t++) abs += Math.abs(p[off + x * pixelStride + t * tapStride + j]);
+                            tol[1 + x * n + j] = FloatBounds.gamma(taps + 1) * abs;
+                        }
+                    FloatBounds.assertWithin(y[1], y[0], tol, "sumTaps n" + n + " taps" + taps + (withBias ? " bias" : ""));
+                }
     }
 
     /** The taps of a few hand-worked cases (ATen's recipe): 2 -> 4 without and with align_corners, 4 -> 2, 3 -> 1. */

@@ -98,7 +98,7 @@ class ConvTest {
                 for (int pad : new int[] {0, 1})
                     for (int in : new int[] {1, 5, 17})
                         for (int[] hw : new int[][] {{7, 9}, {1, 5}, {4, 1}, {11, 6}}) {
-                            int h = hw[0], w = hw[1], out = in == 5 ? 17 : 4;
+                            int h = hw[0], w = hw[1], out = in == 5 ? 17 : in == 17 ? 70 : 4; // 70: not stacked
                             if (h + 2 * pad < k || w + 2 * pad < k) continue;
                             boolean bias = cases % 2 == 0, relu = cases % 3 == 0;
                             check(h, w, in, out, k, stride, pad, bias, relu);
@@ -109,11 +109,15 @@ class ConvTest {
 
     @Test
     void conv2dInChunks() {
-        // the stride-1 path in bands of 3 output rows, the strided one in im2col chunks of 96 output pixels
-        assertEquals(3, Conv2d.bandRows(17, 19, 5, 4, 3 * 19 * 9));
+        // the stride-1 paths in bands of 3 (stacked) and 2 (per kernel row) output rows, the strided one in im2col
+        // chunks of 96 output pixels
+        assertEquals(3, Conv2d.bandRows(17, 19 * (5 + 3 * 4), 3 * 19 * 17, 1));
+        assertEquals(2, Conv2d.bandRows(17, 19 * (5 + 70), 3 * 19 * 75, 8)); // 8 bands at least
         assertEquals(96, Conv2d.chunkRows(400, 45, 100 * 45));
-        check(17, 17, 5, 4, 3, 1, 1, true, true, 3 * 19 * 9);
-        check(17, 15, 5, 4, 3, 1, 0, false, false, 3 * 15 * 9);
+        check(17, 17, 5, 4, 3, 1, 1, true, true, 3 * 19 * 17);
+        check(17, 15, 5, 4, 3, 1, 0, false, false, 3 * 15 * 17);
+        check(17, 17, 5, 70, 3, 1, 1, true, true, 3 * 19 * 75);
+        check(16, 15, 5, 70, 3, 1, 0, false, false, 3 * 15 * 75);
         check(40, 40, 5, 4, 3, 2, 1, true, true, 100 * 45);
         check(40, 39, 5, 4, 3, 2, 0, false, false, 100 * 45);
     }
