@@ -168,13 +168,14 @@ public final class Segmenter {
             if (cfg.flip()) augs.add(new Aug(flip(x), true));
         }
         int[] labels = new int[w * h];
-        SlideInference.run(h, w, k, augs, cfg.window(), this::encode, (y0, y1, p) -> {
-            for (int q = 0; q < (y1 - y0) * w; q++) {
-                int best = 0;
-                for (int c = 1; c < k; c++) if (p[q * k + c] > p[q * k + best]) best = c;
-                labels[y0 * w + q] = best;
-            }
-        });
+        SlideInference.run(h, w, k, augs, cfg.window(), this::encode, false, (y0, y1, p) ->
+                org.dino4j.kernels.Parallel.forRange((y1 - y0) * w, 4096, (q0, q1) -> {
+                    for (int q = q0; q < q1; q++) { // torch.argmax: the first of equal maxima
+                        int best = 0;
+                        for (int c = 1; c < k; c++) if (p[q * k + c] > p[q * k + best]) best = c;
+                        labels[y0 * w + q] = best;
+                    }
+                }));
         return new Segmentation(w, h, k, labels);
     }
 

@@ -3,6 +3,9 @@ package org.dino4j.heads;
 import java.util.ArrayList;
 import java.util.List;
 
+import org.dino4j.kernels.KernelOperations;
+import org.dino4j.kernels.Kernels;
+import org.dino4j.kernels.Parallel;
 import org.dino4j.tensor.Tensor;
 
 /**
@@ -52,28 +55,43 @@ final class SlideInference {
     }
 
     static void run(int height, int width, int classes, List<Aug> augs, Window win, Encoder enc, Strips sink) {
+        run(height, width, classes, augs, win, enc, true, sink);
+    }
+
+    /**
+     * @param probabilities false when only the argmax matters: one pass then skips the softmax (monotone, so the
+     *                      argmax of its logits is that of its probabilities) and the sink gets the logits
+     */
+    static void run(int height, int width, int classes, List<Aug> augs, Window win, Encoder enc, boolean probabilities, Strips sink) {
         List<Field> fields = new ArrayList<>();
         for (Aug a : augs) fields.add(new Resized(slide(a.pixels(), win, enc, classes), height, width, classes));
+        boolean softmax = probabilities || augs.size() > 1;
         int strip = (int) Math.max(1, Math.min(height, (8L << 20) / ((long) width * classes)));
         float[] acc = new float[strip * width * classes], buf = new float[strip * width * classes];
+        KernelOperations kn = Kernels.get();
         for (int y0 = 0; y0 < height; y0 += strip) {
             int y1 = Math.min(height, y0 + strip), n = (y1 - y0) * width;
+            if (!softmax) {
+                fields.get(0).rows(y0, y1, acc);
+                sink.accept(y0, y1, acc);
+                continue;
+            }
             java.util.Arrays.fill(acc, 0, n * classes, 0f);
+            float scale = 1f / augs.size();
             for (int a = 0; a < augs.size(); a++) {
                 fields.get(a).rows(y0, y1, buf);
                 boolean flip = augs.get(a).flip();
-                for (int p = 0; p < n; p++) {
-                    int o = p * classes;
-                    float max = Float.NEGATIVE_INFINITY;
-                    for (int k = 0; k < classes; k++) max = Math.max(max, buf[o + k]);
-                    double sum = 0;
-                    for (int k = 0; k < classes; k++) sum += Math.exp(buf[o + k] - max);
-                    int x = p % width, row = p / width;
-                    int t = (row * width + (flip ? width - 1 - x : x)) * classes;
-                    for (int k = 0; k < classes; k++) acc[t + k] += (float) (Math.exp(buf[o + k] - max) / sum);
-                }
+                Parallel.forRange(n, 256, (p0, p1) -> {
+                    float[] e = new float[classes];
+                    for (int p = p0; p < p1; p++) {
+                        int o = p * classes, x = p % width, row = p / width;
+                        kn.expDiv(buf, o, e, 0, classes, 1f, kn.max(buf, o, classes));
+                        float inv = (float) (scale / kn.sum(e, 0, classes));
+                        int t = (row * width + (flip ? width - 1 - x : x)) * classes;
+                        for (int k = 0; k < classes; k++) acc[t + k] += e[k] * inv;
+                    }
+                });
             }
-            if (augs.size() > 1) for (int i = 0; i < n * classes; i++) acc[i] /= augs.size();
             sink.accept(y0, y1, acc);
         }
     }
@@ -200,7 +218,12 @@ final class SlideInference {
             int s0 = y0s[y0], s1 = y1s[y1 - 1] + 1, sw = src.w();
             float[] s = new float[(s1 - s0) * sw * c];
             src.rows(s0, s1, s);
-            for (int y = y0; y < y1; y++) {
+            Parallel.forRange(y1 - y0, 1, (r0, r1) -> interpolate(s, s0, sw, y0 + r0, y0 + r1, y0, out));
+        }
+
+        /** Output rows [ya, yb) from the source rows held in s (from row s0), written relative to row y0. */
+        private void interpolate(float[] s, int s0, int sw, int ya, int yb, int y0, float[] out) {
+            for (int y = ya; y < yb; y++) {
                 int ra = (y0s[y] - s0) * sw, rb = (y1s[y] - s0) * sw;
                 float b1 = ly[y], b0 = 1 - b1;
                 for (int x = 0; x < w; x++) {

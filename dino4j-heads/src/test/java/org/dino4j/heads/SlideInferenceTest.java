@@ -186,6 +186,26 @@ class SlideInferenceTest {
     }
 
     @Test
+    void onePassWithoutSoftmaxHasTheSameArgmax() {
+        List<Aug> one = List.of(new Aug(image(40, 57, 9), false));
+        Window win = new Window(28, 28, 20, 20);
+        float[] prob = new float[40 * 57 * K], logit = new float[40 * 57 * K];
+        SlideInference.run(40, 57, K, one, win, ENC, true, (y0, y1, p) -> System.arraycopy(p, 0, prob, y0 * 57 * K, (y1 - y0) * 57 * K));
+        SlideInference.run(40, 57, K, one, win, ENC, false, (y0, y1, p) -> System.arraycopy(p, 0, logit, y0 * 57 * K, (y1 - y0) * 57 * K));
+        int differ = 0;
+        for (int q = 0; q < 40 * 57; q++) {
+            int a = 0, b = 0;
+            for (int k = 1; k < K; k++) {
+                if (prob[q * K + k] > prob[q * K + a]) a = k;
+                if (logit[q * K + k] > logit[q * K + b]) b = k;
+            }
+            if (a != b) differ++;
+        }
+        assertEquals(0, differ);
+        assertEquals(false, java.util.Arrays.equals(prob, logit)); // the fast path really skipped the softmax
+    }
+
+    @Test
     void imrescaleSizesAsMmcv() {
         Segmenter.TestConfig ms = new Segmenter.TestConfig(99999999, 640, new double[] {1.0}, true, 640, 320);
         assertArrayEquals(new int[] {853, 640}, ms.size(500, 375, 1.0));
