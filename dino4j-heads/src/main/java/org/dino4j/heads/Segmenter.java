@@ -170,9 +170,11 @@ public final class Segmenter {
         int[] labels = new int[w * h];
         SlideInference.run(h, w, k, augs, cfg.window(), this::encode, false, (y0, y1, p) ->
                 org.dino4j.kernels.Parallel.forRange((y1 - y0) * w, 4096, (q0, q1) -> {
+                    var kn = org.dino4j.kernels.Kernels.get();
                     for (int q = q0; q < q1; q++) { // torch.argmax: the first of equal maxima
+                        float max = kn.max(p, q * k, k);
                         int best = 0;
-                        for (int c = 1; c < k; c++) if (p[q * k + c] > p[q * k + best]) best = c;
+                        while (best < k - 1 && p[q * k + best] != max) best++; // bounded: a NaN max matches nothing
                         labels[y0 * w + q] = best;
                     }
                 }));
