@@ -113,4 +113,21 @@ class HeadFilesTest {
         e = assertThrows(CheckpointException.class, () -> Segmenter.load(backbone, depth, Segmenter.Dataset.ADE20K));
         assertTrue(e.getMessage().contains("not a linear segmentation head"), e.getMessage());
     }
+
+    @Test
+    void segmentAtTheImagesOwnScaleIsTheArgmaxOfEncodeDecode() throws Exception {
+        Segmenter s = Segmenter.load(backbone, released("seg_linear4_head", true, true, Map.of(), null), Segmenter.Dataset.ADE20K);
+        byte[] rgb = new byte[45 * 31 * 3];
+        for (int i = 0; i < rgb.length; i++) rgb[i] = (byte) (i * 37 % 251);
+        org.dino4j.data.RgbImage im = new org.dino4j.data.RgbImage(45, 31, rgb);
+        // short side 31 at ratio 1: no resize; whole image; one pass
+        int[] got = s.segment(im, new Segmenter.TestConfig(99999999, 31, new double[] {1.0}, false, 0, 0)).labels();
+        Tensor logits = s.encodeDecode(Segmenter.normalise(im));
+        int k = s.classes(), n = 45 * 31;
+        for (int p = 0; p < n; p++) {
+            int best = 0;
+            for (int c = 1; c < k; c++) if (logits.data()[c * n + p] > logits.data()[best * n + p]) best = c;
+            assertEquals(best, got[p], "pixel " + p);
+        }
+    }
 }
