@@ -205,6 +205,26 @@ public final class Conformance {
         checks.add(new Check(fx, route, name, maxAbs, rel, finite && maxAbs <= tolerance));
     }
 
+    /**
+     * One output compared relative to the expected tensor's largest magnitude (the training and heads fixtures, whose
+     * values reach 80 m or sums of many terms): passes when finite and within {@code tolerance} of it.
+     */
+    public static Check relative(String fx, String route, String name, float[] got, int[] gotShape, TensorEntry want, double tolerance) {
+        if (gotShape != null ? !Arrays.equals(gotShape, want.intShape()) : got.length != want.numel())
+            return new Check(fx, route, name + " shape " + (gotShape != null ? Arrays.toString(gotShape) : "[" + got.length + "]") + " != "
+                    + Arrays.toString(want.intShape()), Double.NaN, Double.NaN, false);
+        float[] w = want.toFloatArray();
+        double maxAbs = 0, maxMag = 0;
+        boolean finite = true;
+        for (int k = 0; k < w.length; k++) {
+            finite &= Float.isFinite(got[k]);
+            maxAbs = Math.max(maxAbs, Math.abs((double) got[k] - w[k]));
+            maxMag = Math.max(maxMag, Math.abs(w[k]));
+        }
+        double rel = maxAbs / Math.max(maxMag, 1e-30);
+        return new Check(fx, route, name, maxAbs, rel, finite && rel <= tolerance);
+    }
+
     /** Human-readable lines for a report. */
     public static List<String> format(Report r) {
         List<String> out = new ArrayList<>();

@@ -98,21 +98,6 @@ public final class HeadsConformance implements Extension {
 
     /** One compared output; passes when finite and within {@link #TOLERANCE} of the expected tensor's largest magnitude. */
     static void add(List<Check> checks, String fx, String route, String name, Tensor got, TensorStore f) {
-        TensorEntry want = f.get(name);
-        if (!Arrays.equals(got.shape(), want.intShape())) {
-            checks.add(new Check(fx, route, name + " shape " + Arrays.toString(got.shape()) + " != " + Arrays.toString(want.intShape()),
-                    Double.NaN, Double.NaN, false));
-            return;
-        }
-        float[] w = want.toFloatArray(), v = got.data();
-        double maxAbs = 0, maxMag = 0;
-        boolean finite = true;
-        for (int k = 0; k < w.length; k++) {
-            finite &= Float.isFinite(v[k]);
-            maxAbs = Math.max(maxAbs, Math.abs((double) v[k] - w[k]));
-            maxMag = Math.max(maxMag, Math.abs(w[k]));
-        }
-        double rel = maxMag == 0 ? maxAbs : maxAbs / maxMag;
-        checks.add(new Check(fx, route, name, maxAbs, rel, finite && rel <= TOLERANCE));
+        checks.add(org.dino4j.conformance.Conformance.relative(fx, route, name, got.data(), got.shape(), f.get(name), TOLERANCE));
     }
 }

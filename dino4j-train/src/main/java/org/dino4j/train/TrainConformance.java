@@ -152,20 +152,7 @@ public final class TrainConformance {
     }
 
     static void add(List<Check> checks, String fx, String name, TensorStore f, float[] got) {
-        float[] want = f.get(name).toFloatArray();
-        if (want.length != got.length) {
-            checks.add(new Check(fx, "java", name + " size " + got.length + " != " + want.length, Double.NaN, Double.NaN, false));
-            return;
-        }
-        double max = 0, scale = 0;
-        boolean finite = true;
-        for (int i = 0; i < want.length; i++) {
-            finite &= Float.isFinite(got[i]);
-            max = Math.max(max, Math.abs((double) want[i] - got[i]));
-            scale = Math.max(scale, Math.abs(want[i]));
-        }
-        double rel = max / Math.max(scale, 1e-30);
-        checks.add(new Check(fx, "java", name, max, rel, finite && rel <= TOLERANCE));
+        checks.add(org.dino4j.conformance.Conformance.relative(fx, "java", name, got, null, f.get(name), TOLERANCE));
     }
 
     static boolean[] masks(TensorStore f, String name) {
