@@ -144,4 +144,160 @@ public final class GridOps {
             }
         }
     }
+
+    /**
+     * See {@link KernelOperations#winogradInput}: across channels in vectors, the tail by the same float operations.
+     * A tile inside the image is read where it is; one hanging over the padding has its window copied, zeros filled
+     * in, to a small scratch first (the image's rim: few tiles).
+     */
+    public static void winogradInput(float[] x, int h, int w, int c, int padding, boolean relu, int tilesW, int t0, int t1,
+                                     float[] v, int xiStride) {
+        float[] edge = null, u = new float[16];
+        for (int t = t0; t < t1; t++) {
+            int y0 = t / tilesW * 2 - padding, x0 = t % tilesW * 2 - padding, vo = (t - t0) * c;
+            if (y0 >= 0 && x0 >= 0 && y0 + 4 <= h && x0 + 4 <= w) {
+                inputTile(x, (y0 * w + x0) * c, w * c, c, relu, v, vo, xiStride, u);
+                continue;
+            }
+            if (edge == null) edge = new float[16 * c];
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) {
+                    int iy = y0 + i, ix = x0 + j, e = (i * 4 + j) * c;
+                    if (iy < 0 || iy >= h || ix < 0 || ix >= w) Arrays.fill(edge, e, e + c, 0f);
+                    else System.arraycopy(x, (iy * w + ix) * c, edge, e, c);
+                }
+            inputTile(edge, 0, 4 * c, c, relu, v, vo, xiStride, u);
+        }
+    }
+
+    /**
+     * One tile's V = Bᵀ d B, d (i, j, ch) at s[o + i·rs + j·c + ch] (ReLU'd on loading when relu: x < 0 → 0, NaN and −0
+     * kept): d B row by row (u_i = d_i0 − d_i2, d_i1 + d_i2, d_i2 − d_i1, d_i1 − d_i3), then Bᵀ (d B) the same way down
+     * the columns, each V a sum of 4 ±d in 2 roundings. u: 16 floats of scratch for the tail.
+     */
+    private static void inputTile(float[] s, int o, int rs, int c, boolean relu, float[] v, int vo, int xs, float[] u) {
+        float floor = relu ? 0f : Float.NEGATIVE_INFINITY; // x < floor → 0: no branch around the vectors
+        int ch = 0, ub = S.loopBound(c);
+        for (; ch < ub; ch += L) {
+            int p = o + ch;
+            FloatVector a0 = ld(s, p, floor), a1 = ld(s, p + c, floor), a2 = ld(s, p + 2 * c, floor), a3 = ld(s, p + 3 * c, floor);
+            FloatVector u00 = a0.sub(a2), u01 = a1.add(a2), u02 = a2.sub(a1), u03 = a1.sub(a3);
+            p += rs;
+            a0 = ld(s, p, floor); a1 = ld(s, p + c, floor); a2 = ld(s, p + 2 * c, floor); a3 = ld(s, p + 3 * c, floor);
+            FloatVector u10 = a0.sub(a2), u11 = a1.add(a2), u12 = a2.sub(a1), u13 = a1.sub(a3);
+            p += rs;
+            a0 = ld(s, p, floor); a1 = ld(s, p + c, floor); a2 = ld(s, p + 2 * c, floor); a3 = ld(s, p + 3 * c, floor);
+            FloatVector u20 = a0.sub(a2), u21 = a1.add(a2), u22 = a2.sub(a1), u23 = a1.sub(a3);
+            p += rs;
+            a0 = ld(s, p, floor); a1 = ld(s, p + c, floor); a2 = ld(s, p + 2 * c, floor); a3 = ld(s, p + 3 * c, floor);
+            FloatVector u30 = a0.sub(a2), u31 = a1.add(a2), u32 = a2.sub(a1), u33 = a1.sub(a3);
+            int q = vo + ch;
+            u00.sub(u20).intoArray(v, q);
+            u01.sub(u21).intoArray(v, q + xs);
+            u02.sub(u22).intoArray(v, q + 2 * xs);
+            u03.sub(u23).intoArray(v, q + 3 * xs);
+            q += 4 * xs;
+            u10.add(u20).intoArray(v, q);
+            u11.add(u21).intoArray(v, q + xs);
+            u12.add(u22).intoArray(v, q + 2 * xs);
+            u13.add(u23).intoArray(v, q + 3 * xs);
+            q += 4 * xs;
+            u20.sub(u10).intoArray(v, q);
+            u21.sub(u11).intoArray(v, q + xs);
+            u22.sub(u12).intoArray(v, q + 2 * xs);
+            u23.sub(u13).intoArray(v, q + 3 * xs);
+            q += 4 * xs;
+            u10.sub(u30).intoArray(v, q);
+            u11.sub(u31).intoArray(v, q + xs);
+            u12.sub(u32).intoArray(v, q + 2 * xs);
+            u13.sub(u33).intoArray(v, q + 3 * xs);
+        }
+        for (; ch < c; ch++) {
+            for (int i = 0, p = o + ch; i < 4; i++, p += rs) {
+                float a0 = s[p] < floor ? 0f : s[p], a1 = s[p + c] < floor ? 0f : s[p + c],
+                        a2 = s[p + 2 * c] < floor ? 0f : s[p + 2 * c], a3 = s[p + 3 * c] < floor ? 0f : s[p + 3 * c];
+                u[4 * i] = a0 - a2;
+                u[4 * i + 1] = a1 + a2;
+                u[4 * i + 2] = a2 - a1;
+                u[4 * i + 3] = a1 - a3;
+            }
+            for (int b = 0, q = vo + ch; b < 4; b++, q += xs) {
+                v[q] = u[b] - u[8 + b];
+                v[q + 4 * xs] = u[4 + b] + u[8 + b];
+                v[q + 8 * xs] = u[8 + b] - u[4 + b];
+                v[q + 12 * xs] = u[4 + b] - u[12 + b];
+            }
+        }
+    }
+
+    /** s[p ..] as a vector, lanes below floor (0 for a ReLU, −∞ for none) zeroed. */
+    private static FloatVector ld(float[] s, int p, float floor) {
+        FloatVector a = FloatVector.fromArray(S, s, p);
+        return a.blend(0f, a.compare(VectorOperators.LT, floor));
+    }
+
+    /**
+     * See {@link KernelOperations#winogradOutput}: across channels in vectors, the tail by the same float operations.
+     * A 2x2 block hanging over the edge is written to a small scratch first and its pixels inside copied out.
+     */
+    public static void winogradOutput(float[] m, int xiStride, int tilesW, int t0, int t1, float[] bias, float[] y, int oh,
+                                      int ow, int n) {
+        float[] bs = bias != null ? bias : MicroKernels.zeros(n), edge = null, r = new float[8];
+        for (int t = t0; t < t1; t++) {
+            int y0 = t / tilesW * 2, x0 = t % tilesW * 2, mo = (t - t0) * n;
+            if (y0 + 2 <= oh && x0 + 2 <= ow) {
+                outputTile(m, mo, xiStride, n, bs, y, (y0 * ow + x0) * n, ow * n, r);
+                continue;
+            }
+            if (edge == null) edge = new float[4 * n];
+            outputTile(m, mo, xiStride, n, bs, edge, 0, 2 * n, r);
+            for (int i = 0; i < 2 && y0 + i < oh; i++)
+                for (int j = 0; j < 2 && x0 + j < ow; j++)
+                    System.arraycopy(edge, (i * 2 + j) * n, y, ((y0 + i) * ow + x0 + j) * n, n);
+        }
+    }
+
+    /**
+     * One tile's 2x2 block b + Aᵀ M A, M[ξ] (ch) at m[mo + ξ·xs + ch], the block's pixel (i, j) at y[yo + i·rs + j·n]:
+     * M A row by row (r_a = m_a0 + m_a1 + m_a2, m_a1 − m_a2 − m_a3), then Aᵀ (M A) the same way down the columns and
+     * the bias added last: 5 roundings on b + Σ|M| terms. r: 8 floats of scratch for the tail.
+     */
+    private static void outputTile(float[] m, int mo, int xs, int n, float[] b, float[] y, int yo, int rs, float[] r) {
+        int ch = 0, ub = S.loopBound(n);
+        for (; ch < ub; ch += L) {
+            int p = mo + ch;
+            FloatVector m0 = FloatVector.fromArray(S, m, p), m1 = FloatVector.fromArray(S, m, p + xs),
+                    m2 = FloatVector.fromArray(S, m, p + 2 * xs), m3 = FloatVector.fromArray(S, m, p + 3 * xs);
+            FloatVector r00 = m0.add(m1).add(m2), r01 = m1.sub(m2).sub(m3);
+            p += 4 * xs;
+            m0 = FloatVector.fromArray(S, m, p); m1 = FloatVector.fromArray(S, m, p + xs);
+            m2 = FloatVector.fromArray(S, m, p + 2 * xs); m3 = FloatVector.fromArray(S, m, p + 3 * xs);
+            FloatVector r10 = m0.add(m1).add(m2), r11 = m1.sub(m2).sub(m3);
+            p += 4 * xs;
+            m0 = FloatVector.fromArray(S, m, p); m1 = FloatVector.fromArray(S, m, p + xs);
+            m2 = FloatVector.fromArray(S, m, p + 2 * xs); m3 = FloatVector.fromArray(S, m, p + 3 * xs);
+            FloatVector r20 = m0.add(m1).add(m2), r21 = m1.sub(m2).sub(m3);
+            p += 4 * xs;
+            m0 = FloatVector.fromArray(S, m, p); m1 = FloatVector.fromArray(S, m, p + xs);
+            m2 = FloatVector.fromArray(S, m, p + 2 * xs); m3 = FloatVector.fromArray(S, m, p + 3 * xs);
+            FloatVector r30 = m0.add(m1).add(m2), r31 = m1.sub(m2).sub(m3);
+            FloatVector bv = FloatVector.fromArray(S, b, ch);
+            int q = yo + ch;
+            r00.add(r10).add(r20).add(bv).intoArray(y, q);
+            r01.add(r11).add(r21).add(bv).intoArray(y, q + n);
+            r10.sub(r20).sub(r30).add(bv).intoArray(y, q + rs);
+            r11.sub(r21).sub(r31).add(bv).intoArray(y, q + rs + n);
+        }
+        for (; ch < n; ch++) {
+            for (int a = 0, p = mo + ch; a < 4; a++, p += 4 * xs) {
+                r[2 * a] = m[p] + m[p + xs] + m[p + 2 * xs];
+                r[2 * a + 1] = m[p + xs] - m[p + 2 * xs] - m[p + 3 * xs];
+            }
+            int q = yo + ch;
+            y[q] = r[0] + r[2] + r[4] + b[ch];
+            y[q + n] = r[1] + r[3] + r[5] + b[ch];
+            y[q + rs] = r[2] - r[4] - r[6] + b[ch];
+            y[q + rs + n] = r[3] - r[5] - r[7] + b[ch];
+        }
+    }
 }
