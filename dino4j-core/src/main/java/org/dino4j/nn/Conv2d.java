@@ -241,7 +241,8 @@ public final class Conv2d {
     private void winograd(KernelOperations kn, float[] x, int h, int w, boolean relu, float[] y, int oh, int ow,
                           int chunkFloats) {
         int n = Winograd.POSITIONS, tilesW = (ow + 1) / 2, tiles = Math.multiplyExact((oh + 1) / 2, tilesW);
-        int per = bandRows(tiles, n * (in + out), chunkFloats, 4 * Parallel.threads()), vs = per * in, ms = per * out;
+        // the 16 planes a tile's transforms read or write one cache line apart in the L1 sets, not 4 KiB multiples
+        int per = bandRows(tiles, n * (in + out), chunkFloats, 4 * Parallel.threads()), vs = per * in + 16, ms = per * out + 16;
         Parallel.forEach((tiles + per - 1) / per, b -> {
             Scratch s = SCRATCH.get();
             float[] v = s.band(n * vs), m = s.partial(n * ms);
