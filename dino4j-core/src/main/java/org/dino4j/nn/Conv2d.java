@@ -31,13 +31,13 @@ import org.dino4j.kernels.Winograd;
  * at 148x148 7 % slower;</li>
  * </ul></li>
  * <li>strided convs: im2col rows of output pixels plus one GEMM.</li>
- * <li>3x3 stride-1 convs with {@value #WINOGRAD_MIN} or more channels in and out (the DPT head's), by Winograd's
- * F(2x2, 3x3) ({@link Winograd}): 16 GEMMs (tiles, in) x (in, out), one per transformed position, against weights
- * transformed and packed once, do the work of 36 per 2x2 outputs. Bands of tiles are the tasks of one parallel loop,
- * each thread transforming its band's input tiles across channels ({@link KernelOperations#winogradInput}: ReLU'd
- * on the way in), running the 16 GEMMs inline and transforming back into the output with the bias
+ * <li>3x3 stride-1 convs with channels enough ({@link #winogradPays}: the DPT head's but its 128 -> 32), by
+ * Winograd's F(2x2, 3x3) ({@link Winograd}): 16 GEMMs (tiles, in) x (in, out), one per transformed position, against
+ * weights transformed and packed once, do the work of 36 per 2x2 outputs. Bands of tiles are the tasks of one parallel
+ * loop, each thread transforming its band's input tiles across channels ({@link KernelOperations#winogradInput}:
+ * ReLU'd on the way in), running the 16 GEMMs inline and transforming back into the output with the bias
  * ({@link KernelOperations#winogradOutput}); tiles hanging over the image's edge read zeros and write only their
- * pixels inside, so odd sizes are exact. {@code -Ddino4j.conv.winograd=false} keeps the paths above.</li>
+ * pixels inside, so odd sizes are exact. {@code -Ddino4j.conv.winograd=auto|always|never} ({@link #WINOGRAD}).</li>
  * </ul>
  * Either way the output goes through in chunks whose buffers stay near {@link #CHUNK_FLOATS} or {@link #BAND_FLOATS}
  * (im2col of a 3x3 256-channel conv at 608x608 whole would take 3.4 GB).
@@ -54,10 +54,11 @@ public final class Conv2d {
     /** Most output channels for which the stride-1 path stacks the kernel rows' weights into one GEMM. */
     static final int STACK_MAX_OUT = 64;
     /**
-     * Fewest input and output channels for which a 3x3 stride-1 conv runs by Winograd's F(2x2, 3x3) (the heads'
-     * conformance tests run again with 1, as their tiny fixtures have 6 to 48 channels).
+     * The system property choosing the Winograd path for 3x3 stride-1 convs: auto (the default: where it pays,
+     * {@link #winogradPays}), always (the heads' conformance tests run again so, as their tiny fixtures have 6 to 48
+     * channels), never. Read by each constructor.
      */
-    static final int WINOGRAD_MIN = Integer.getInteger("dino4j.conv.winogradMin", 32);
+    static final String WINOGRAD = "dino4j.conv.winograd";
     /**
      * Transformed input plus GEMM output floats per band of the Winograd path (16·(in + out) per tile): 8 MiB, 256
      * tiles at 256 -> 256 channels, enough rows for each of the 16 GEMMs to reuse its packed weight well.
@@ -75,6 +76,14 @@ public final class Conv2d {
 
     /** nn.Conv2d: weight as PyTorch stores it (out, in, k, k) row-major; bias may be null; square kernel, symmetric zero padding. */
     public Conv2d(float[] weight, float[] bias, int out, int in, int kernel, int stride, int padding) {
+        this(weight, bias, out, in, kernel, stride, padding, null);
+    }
+
+    /**
+     * {@link #Conv2d(float[], float[], int, int, int, int, int)}; useWinograd: whether a 3x3 stride-1 conv takes that
+     * path, null: as {@link #WINOGRAD} says.
+     */
+    Conv2d(float[] weight, float[] bias, int out, int in, int kernel, int stride, int padding, Boolean useWinograd) {
         if (out < 1 || in < 1 || kernel < 1 || stride < 1 || padding < 0)
             throw new IllegalArgumentException("Conv2d needs positive out, in, kernel, stride and padding >= 0, got out=" + out
                     + " in=" + in + " kernel=" + kernel + " stride=" + stride + " padding=" + padding);
@@ -90,8 +99,11 @@ public final class Conv2d {
         this.stride = stride;
         this.padding = padding;
         this.bias = bias;
-        this.winograd = kernel == 3 && stride == 1 && in >= WINOGRAD_MIN && out >= WINOGRAD_MIN
-                && !"false".equals(System.getProperty("dino4j.conv.winograd"));
+        String mode = System.getProperty(WINOGRAD, "auto").trim();
+        if (!mode.matches("auto|always|never"))
+            throw new IllegalArgumentException(WINOGRAD + " must be auto, always or never, got " + mode);
+        this.winograd = kernel == 3 && stride == 1 && (useWinograd != null ? useWinograd
+                : mode.equals("always") || mode.equals("auto") && winogradPays(in, out));
         KernelOperations kn = Kernels.get();
         if (winograd) {
             MemorySegment u = MemorySegment.ofArray(Winograd.weights(weight, out, in));
@@ -125,6 +137,17 @@ public final class Conv2d {
     /** The stride-1 path (a 1x1 stride-1 conv without padding being a plain GEMM instead). */
     private boolean banded() {
         return stride == 1 && !(kernel == 1 && padding == 0);
+    }
+
+    /**
+     * Whether Winograd beats the direct paths for a 3x3 stride-1 conv with these channels: its transforms move 16·(in +
+     * out) floats per tile for 32·in·out GEMM flops, a share that goes as 1/in + 1/out, so where the channels'
+     * harmonic mean is 64 or more. Single-thread CPU time on 152x224 (2026-12, Xeon AVX-512): 64 -> 64 1.04x faster,
+     * 128 -> 64 1.24x, 48 -> 256 1.24x, 96 -> 256 1.7x, 256 -> 256 1.8x; below it 32 -> 32 0.94x, 32 -> 64 0.99x,
+     * 128 -> 32 (the stacked path's) 0.85-1.07x.
+     */
+    static boolean winogradPays(int in, int out) {
+        return (long) in * out >= 32L * (in + out);
     }
 
     /** Whether this conv runs by Winograd's F(2x2, 3x3) (for the tests). */

@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Conv2d, ConvTranspose2d and Resize.bilinear against PyTorch's F.conv2d, F.conv_transpose2d and F.interpolate
  * (fixtures/extra/conv_resize.safetensors from tools/make_conv_resize_fixture.py: computed in float64 from the stored
- * float32 inputs, stored as float32; two 3x3 convs of 33-64 channels run by Winograd). The bounds are {@link ConvTest}'s
+ * float32 inputs, stored as float32; two 3x3 convs of 33-64 channels run by Winograd, forced). The bounds are {@link ConvTest}'s
  * plus the fixture's own rounding (u·|y|);
  * {@link ConvTest}'s reference loops are checked against the fixture too.
  */
@@ -27,7 +27,7 @@ class ConvResizeFixtureTest {
                 float[] x = f.get(c + "x").toFloatArray(), wt = f.get(c + "weight").toFloatArray();
                 float[] b = p[8] == 1 ? f.get(c + "bias").toFloatArray() : null, want = f.get(c + "y").toFloatArray();
                 double[][] ref = ConvTest.conv(x, p[5], p[6], p[0], wt, b, p[1], p[2], p[3], p[4], p[7] == 1);
-                Conv2d conv = new Conv2d(wt, b, p[1], p[0], p[2], p[3], p[4]);
+                Conv2d conv = new Conv2d(wt, b, p[1], p[0], p[2], p[3], p[4], n >= 8 ? true : null); // 8, 9: Winograd's
                 float[] got = conv.forward(x, p[5], p[6], p[7] == 1);
                 int chain = p[2] * p[2] * p[0] + 18;
                 double[][] bound = withValues(ref, want);

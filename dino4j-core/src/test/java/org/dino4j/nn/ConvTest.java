@@ -130,7 +130,7 @@ class ConvTest {
     void check(int h, int w, int in, int out, int k, int stride, int pad, boolean bias, boolean relu, int chunkFloats) {
         float[] x = random(h * w * in, 1), wt = random(out * in * k * k, 1 / Math.sqrt(in * k * k)),
                 b = bias ? random(out, 1) : null, x0 = x.clone();
-        Conv2d conv = new Conv2d(wt, b, out, in, k, stride, pad);
+        Conv2d conv = new Conv2d(wt, b, out, in, k, stride, pad, false); // the direct paths, whatever -Ddino4j.conv.winograd says
         assertEquals(out, conv.out());
         assertEquals(in, conv.in());
         float[] y = chunkFloats == Conv2d.CHUNK_FLOATS ? conv.forward(x, h, w, relu) : conv.forward(x, h, w, relu, chunkFloats);
@@ -142,7 +142,7 @@ class ConvTest {
     }
 
     /**
-     * The Winograd F(2x2, 3x3) path against the definition: channels 32 to 70 (with vector tails), images smaller than a
+     * The Winograd F(2x2, 3x3) path (forced) against the definition: channels 32 to 70 (with vector tails), images smaller than a
      * tile, 1-wide and odd (tiles over every edge), paddings 0 to 2, bias and ReLU'd input, in one band and in many
      * small ones that start mid-row. Bound, to first order in u: V = Bᵀ d B is a sum of 4 ±d in 2 roundings (the twin:
      * 1), U = G g Gᵀ rounded once from double, each position's GEMM sums in products in a chain of at most in + 16
@@ -165,13 +165,18 @@ class ConvTest {
         assertEquals(4 * (2 + 6 + 6), cases);
         // bands of 2, 3 and 5 tiles: starting and ending mid-row
         for (int per : new int[] {2, 3, 5}) checkWinograd(9, 13, 33, 40, 1, true, true, per * 16 * (33 + 40));
-        assertTrue(!new Conv2d(new float[31 * 32 * 9], null, 31, 32, 3, 1, 1).winograd(), "31 outputs: not Winograd");
-        assertTrue(!new Conv2d(new float[32 * 32 * 9], null, 32, 32, 3, 2, 1).winograd(), "stride 2: not Winograd");
+        // chosen where it pays: the DPT head's 256 -> 256, 256 -> 128 and neck convs, not its 128 -> 32
+        for (int[] io : new int[][] {{256, 256}, {256, 128}, {48, 256}, {64, 64}, {128, 32}, {32, 32}, {17, 70}})
+            assertEquals(io[0] * io[1] >= 32 * (io[0] + io[1]),
+                    new Conv2d(new float[io[0] * io[1] * 9], null, io[1], io[0], 3, 1, 1).winograd(), io[0] + " -> " + io[1]);
+        assertTrue(new Conv2d(new float[64 * 64 * 9], null, 64, 64, 3, 1, 0).winograd(), "padding 0 too");
+        assertTrue(!new Conv2d(new float[64 * 64 * 9], null, 64, 64, 3, 2, 1).winograd(), "stride 2: not Winograd");
+        assertTrue(!new Conv2d(new float[64 * 64], null, 64, 64, 1, 1, 0, true).winograd(), "1x1: not Winograd");
     }
 
     void checkWinograd(int h, int w, int in, int out, int pad, boolean bias, boolean relu, int chunkFloats) {
         float[] x = random(h * w * in, 1), wt = random(out * in * 9, 1 / Math.sqrt(in * 9)), b = bias ? random(out, 1) : null;
-        Conv2d conv = new Conv2d(wt, b, out, in, 3, 1, pad);
+        Conv2d conv = new Conv2d(wt, b, out, in, 3, 1, pad, true);
         String what = "winograd p" + pad + " " + h + "x" + w + "x" + in + "->" + out + (bias ? " bias" : "") + (relu ? " relu" : "")
                 + " chunk " + chunkFloats;
         assertTrue(conv.winograd(), what);
