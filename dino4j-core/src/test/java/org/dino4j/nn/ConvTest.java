@@ -148,7 +148,8 @@ class ConvTest {
      * 1), U = G g Gᵀ rounded once from double, each position's GEMM sums in products in a chain of at most in + 16
      * (any order, L ≤ 16 lanes), and Aᵀ M A + b adds 9 products' sums and the bias in 5 roundings: |error| ≤
      * γ(in + 24)·(|b| + |Aᵀ|(Σ_c (|Bᵀ||d||B|) ⊙ (|G||g||Gᵀ|))|A|), that abs sum computed here in double with the
-     * transforms' absolute values (3 to 9 times the definition's Σ|x·w| on these inputs).
+     * transforms' absolute values (up to ~15 times the definition's Σ|x·w| on random inputs; the errors measured stay as
+     * small as the direct paths', under 1 % of either bound at 64 to 256 channels).
      */
     @Test
     void winogradMatchesTheDefinition() {
@@ -163,7 +164,7 @@ class ConvTest {
                     cases++;
                 }
         assertEquals(4 * (2 + 6 + 6), cases);
-        // bands of 2, 3 and 5 tiles: starting and ending mid-row
+        // bands of at most 2, 3 and 5 tiles (fewer with many threads): starting and ending mid-row
         for (int per : new int[] {2, 3, 5}) checkWinograd(9, 13, 33, 40, 1, true, true, per * 16 * (33 + 40));
         // chosen where it pays: the DPT head's 256 -> 256, 256 -> 128 and neck convs, not its 128 -> 32
         for (int[] io : new int[][] {{256, 256}, {256, 128}, {48, 256}, {64, 64}, {128, 32}, {32, 32}, {17, 70}})
