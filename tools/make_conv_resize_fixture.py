@@ -34,7 +34,9 @@ convs = [  # in, out, kernel, stride, padding, h, w, relu, bias
     (9, 2, 1, 1, 0, 4, 3, 1, 0),  # 1x1 on relu(x): the GEMM-only path with a prologue
     (1, 3, 3, 1, 1, 1, 6, 0, 1),  # a 1-pixel-high image
 ]
-for i, (ci, co, k, s, p, h, w, relu, bias) in enumerate(convs):
+
+
+def conv_case(i, ci, co, k, s, p, h, w, relu, bias):
     x, wt = rand(1, ci, h, w), (rand(co, ci, k, k) / (ci * k * k) ** 0.5).float().double()
     b = rand(co) if bias else None
     y = F.conv2d(F.relu(x) if relu else x, wt, b, stride=s, padding=p)
@@ -42,6 +44,10 @@ for i, (ci, co, k, s, p, h, w, relu, bias) in enumerate(convs):
     out[f"conv{i}/x"], out[f"conv{i}/weight"], out[f"conv{i}/y"] = hwc(x), wt.float(), hwc(y)
     if bias:
         out[f"conv{i}/bias"] = b.float()
+
+
+for i, case in enumerate(convs):
+    conv_case(i, *case)
 
 convts = [(6, 5, 4, 3, 5, 1), (7, 3, 2, 4, 3, 0), (2, 1, 3, 1, 1, 1)]  # in, out, k (= stride), h, w, bias
 for i, (ci, co, k, h, w, bias) in enumerate(convts):
@@ -65,6 +71,12 @@ for (h, w, c, oh, ow) in resizes:
         out[f"resize{i}/params"] = torch.tensor([h, w, c, oh, ow, int(align)], dtype=torch.int32)
         out[f"resize{i}/x"], out[f"resize{i}/y"] = hwc(x), hwc(y)
         i += 1
+
+# Winograd F(2x2, 3x3) convs (3x3 stride 1, 32+ channels in and out), seeded apart so the cases above keep their values
+torch.manual_seed(21)
+wconvs = [(40, 36, 3, 1, 1, 7, 9, 1, 1), (33, 64, 3, 1, 1, 5, 6, 0, 0)]  # odd sizes: tiles over the edge
+for i, case in enumerate(wconvs, start=len(convs)):
+    conv_case(i, *case)
 
 path = sys.argv[1] if len(sys.argv) > 1 else "fixtures/extra/conv_resize.safetensors"
 save_file(out, path, metadata={"what": "F.conv2d, F.conv_transpose2d, F.interpolate bilinear in float64 (H, W, C layout)",

@@ -188,8 +188,10 @@ final class BenchCommand implements Callable<Integer> {
             o.put("out", 256);
             o.put("grid", g + "x" + g);
             o.put("threads", Parallel.threads());
-            o.put("gflops", round(gf));
-            emit(o, String.format("  conv 3x3 256->256 on %dx%d: %.1f ms, %.1f GFLOP/s", g, g, t * 1e3, gf));
+            o.put("path", conv.winograd() ? "winograd F(2x2,3x3)" : "direct");
+            o.put("gflops", round(gf)); // effective: the direct convolution's FLOPs over the time
+            emit(o, String.format("  conv 3x3 256->256 on %dx%d (%s): %.1f ms, %.1f GFLOP/s effective (direct conv's FLOPs)", g, g,
+                    o.get("path"), t * 1e3, gf));
         }
         return 0;
     }

@@ -115,4 +115,23 @@ public interface KernelOperations {
      */
     void sumTaps(float[] p, int pOff, int pixelStride, int tapStride, int taps, float[] bias, float[] y, int yOff,
                  int pixels, int n);
+
+    /**
+     * {@link Winograd} F(2x2, 3x3)'s input transform V = Bᵀ d B of tiles [t0, t1) of the channels-last image x (h, w, c)
+     * zero-padded by {@code padding} (relu(x) when {@code relu}): tile t, (ty, tx) = (t / tilesW, t % tilesW), is the
+     * 4x4 window of padded rows 2·ty .. 2·ty + 3 and columns 2·tx .. 2·tx + 3 (zeros outside the image, so tiles
+     * hanging over the edge are fine), and position ξ = 4·row + col of its channel ch lands at
+     * v[ξ·xiStride + (t − t0)·c + ch]: each ξ a (tiles, c) GEMM operand. Runs on the calling thread (a band's task).
+     */
+    void winogradInput(float[] x, int h, int w, int c, int padding, boolean relu, int tilesW, int t0, int t1, float[] v,
+                       int xiStride);
+
+    /**
+     * {@link Winograd} F(2x2, 3x3)'s output transform: with M[ξ] of tile t, channel o at m[ξ·xiStride + (t − t0)·n + o],
+     * output pixel (2·ty + i, 2·tx + j), i, j < 2, of the channels-last y (oh, ow, n) gets bias[o] + (Aᵀ M A)[i][j]
+     * (bias may be null: 0), the pixels outside (oh, ow) of tiles hanging over the edge left alone. Runs on the calling
+     * thread.
+     */
+    void winogradOutput(float[] m, int xiStride, int tilesW, int t0, int t1, float[] bias, float[] y, int oh, int ow,
+                        int n);
 }

@@ -281,4 +281,45 @@ public final class ScalarOps {
                 y[yOff + x * n + j] = (float) v;
             }
     }
+
+    /** Scalar twin of {@link GridOps#winogradInput}: V = Bᵀ d B by the matrices of {@link Winograd}, in double. */
+    public static void winogradInput(float[] x, int h, int w, int c, int padding, boolean relu, int tilesW, int t0, int t1,
+                                     float[] v, int xiStride) {
+        int n = Winograd.TILE;
+        double[] d = new double[n * n];
+        for (int t = t0; t < t1; t++)
+            for (int ch = 0; ch < c; ch++) {
+                for (int i = 0; i < n; i++)
+                    for (int j = 0; j < n; j++) {
+                        int iy = t / tilesW * Winograd.OUT - padding + i, ix = t % tilesW * Winograd.OUT - padding + j;
+                        float e = iy < 0 || iy >= h || ix < 0 || ix >= w ? 0f : x[(iy * w + ix) * c + ch];
+                        d[i * n + j] = relu && e < 0f ? 0f : e;
+                    }
+                for (int a = 0; a < n; a++)
+                    for (int b = 0; b < n; b++) {
+                        double s = 0;
+                        for (int i = 0; i < n; i++)
+                            for (int j = 0; j < n; j++) s += Winograd.BT[a][i] * d[i * n + j] * Winograd.BT[b][j];
+                        v[(a * n + b) * xiStride + (t - t0) * c + ch] = (float) s;
+                    }
+            }
+    }
+
+    /** Scalar twin of {@link GridOps#winogradOutput}: bias + Aᵀ M A by the matrices of {@link Winograd}, in double. */
+    public static void winogradOutput(float[] m, int xiStride, int tilesW, int t0, int t1, float[] bias, float[] y, int oh,
+                                      int ow, int n) {
+        int tn = Winograd.TILE, on = Winograd.OUT;
+        for (int t = t0; t < t1; t++)
+            for (int o = 0; o < n; o++)
+                for (int i = 0; i < on; i++)
+                    for (int j = 0; j < on; j++) {
+                        int oy = t / tilesW * on + i, ox = t % tilesW * on + j;
+                        if (oy >= oh || ox >= ow) continue;
+                        double s = bias == null ? 0 : bias[o];
+                        for (int a = 0; a < tn; a++)
+                            for (int b = 0; b < tn; b++)
+                                s += Winograd.AT[i][a] * m[(a * tn + b) * xiStride + (t - t0) * n + o] * Winograd.AT[j][b];
+                        y[(oy * ow + ox) * n + o] = (float) s;
+                    }
+    }
 }

@@ -164,4 +164,16 @@ final class VectorKernels implements KernelOperations {
                         int pixels, int n) {
         GridOps.sumTaps(p, pOff, pixelStride, tapStride, taps, bias, y, yOff, pixels, n);
     }
+
+    @Override
+    public void winogradInput(float[] x, int h, int w, int c, int padding, boolean relu, int tilesW, int t0, int t1,
+                              float[] v, int xiStride) {
+        GridOps.winogradInput(x, h, w, c, padding, relu, tilesW, t0, t1, v, xiStride);
+    }
+
+    @Override
+    public void winogradOutput(float[] m, int xiStride, int tilesW, int t0, int t1, float[] bias, float[] y, int oh,
+                               int ow, int n) {
+        GridOps.winogradOutput(m, xiStride, tilesW, t0, t1, bias, y, oh, ow, n);
+    }
 }

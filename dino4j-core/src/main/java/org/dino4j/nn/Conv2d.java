@@ -8,6 +8,7 @@ import org.dino4j.kernels.Kernels;
 import org.dino4j.kernels.Mat;
 import org.dino4j.kernels.Parallel;
 import org.dino4j.kernels.Weight;
+import org.dino4j.kernels.Winograd;
 
 /**
  * nn.Conv2d with a square kernel, a stride and symmetric zero padding, on channels-last images (one image (H, W, C)
@@ -30,9 +31,16 @@ import org.dino4j.kernels.Weight;
  * at 148x148 7 % slower;</li>
  * </ul></li>
  * <li>strided convs: im2col rows of output pixels plus one GEMM.</li>
+ * <li>3x3 stride-1 convs with channels enough ({@link #winogradPays}: the DPT head's but its 128 -> 32), by
+ * Winograd's F(2x2, 3x3) ({@link Winograd}): 16 GEMMs (tiles, in) x (in, out), one per transformed position, against
+ * weights transformed and packed once, do the work of 36 per 2x2 outputs. Bands of tiles are the tasks of one parallel
+ * loop, each thread transforming its band's input tiles across channels ({@link KernelOperations#winogradInput}:
+ * ReLU'd on the way in), running the 16 GEMMs inline and transforming back into the output with the bias
+ * ({@link KernelOperations#winogradOutput}); tiles hanging over the image's edge read zeros and write only their
+ * pixels inside, so odd sizes are exact. {@code -Ddino4j.conv.winograd=auto|always|never} ({@link #WINOGRAD}).</li>
  * </ul>
- * Either way the output goes through in chunks whose buffers stay near {@link #CHUNK_FLOATS} or {@link #BAND_FLOATS}
- * (im2col of a 3x3 256-channel conv at 608x608 whole would take 3.4 GB).
+ * Either way the output goes through in chunks whose buffers stay near {@link #CHUNK_FLOATS}, {@link #BAND_FLOATS} or
+ * {@link #WINOGRAD_FLOATS} (im2col of a 3x3 256-channel conv at 608x608 whole would take 3.4 GB).
  */
 public final class Conv2d {
     /**
@@ -45,17 +53,38 @@ public final class Conv2d {
     static final int BAND_FLOATS = Integer.getInteger("dino4j.conv.bandFloats", 1 << 18);
     /** Most output channels for which the stride-1 path stacks the kernel rows' weights into one GEMM. */
     static final int STACK_MAX_OUT = 64;
+    /**
+     * The system property choosing the Winograd path for 3x3 stride-1 convs: auto (the default: where it pays,
+     * {@link #winogradPays}), always (the heads' conformance tests run again so, as their tiny fixtures have 6 to 48
+     * channels), never. Read by each constructor.
+     */
+    static final String WINOGRAD = "dino4j.conv.winograd";
+    /**
+     * Transformed input plus GEMM output floats per band of the Winograd path (16·(in + out) per tile): 8 MiB, 256
+     * tiles at 256 -> 256 channels, enough rows for each of the 16 GEMMs to reuse its packed weight well (2 to 16 MiB
+     * ran within 10 % of each other, 256 -> 256 at 152x224 on one thread; 2 MiB the slowest).
+     */
+    static final int WINOGRAD_FLOATS = Integer.getInteger("dino4j.conv.winogradFloats", 1 << 21);
 
     private final int out, in, kernel, stride, padding, k;
+    private final boolean winograd;
     private final float[] bias;
     /**
-     * (out, ky·kx·in) for the im2col and 1x1 paths, (ky·out, kx·in) when stacked, else one (out, kx·in) slice per ky
-     * (stride-1 path).
+     * (out, ky·kx·in) for the im2col and 1x1 paths, (ky·out, kx·in) when stacked, one (out, kx·in) slice per ky (per-ky
+     * stride-1 path), or one (out, in) slice of the transformed weight per position (Winograd).
      */
     private final Weight[] weights;
 
     /** nn.Conv2d: weight as PyTorch stores it (out, in, k, k) row-major; bias may be null; square kernel, symmetric zero padding. */
     public Conv2d(float[] weight, float[] bias, int out, int in, int kernel, int stride, int padding) {
+        this(weight, bias, out, in, kernel, stride, padding, null);
+    }
+
+    /**
+     * {@link #Conv2d(float[], float[], int, int, int, int, int)}; useWinograd: whether a 3x3 stride-1 conv takes that
+     * path, null: as {@link #WINOGRAD} says.
+     */
+    Conv2d(float[] weight, float[] bias, int out, int in, int kernel, int stride, int padding, Boolean useWinograd) {
         if (out < 1 || in < 1 || kernel < 1 || stride < 1 || padding < 0)
             throw new IllegalArgumentException("Conv2d needs positive out, in, kernel, stride and padding >= 0, got out=" + out
                     + " in=" + in + " kernel=" + kernel + " stride=" + stride + " padding=" + padding);
@@ -71,6 +100,22 @@ public final class Conv2d {
         this.stride = stride;
         this.padding = padding;
         this.bias = bias;
+        String mode = System.getProperty(WINOGRAD, "auto").trim();
+        if (!mode.matches("auto|always|never"))
+            throw new IllegalArgumentException(WINOGRAD + " must be auto, always or never, got " + mode);
+        this.winograd = kernel == 3 && stride == 1 && (useWinograd != null ? useWinograd
+                : mode.equals("always") || mode.equals("auto") && winogradPays(in, out));
+        KernelOperations kn = Kernels.get();
+        if (winograd) {
+            MemorySegment u = MemorySegment.ofArray(Winograd.weights(weight, out, in));
+            long slice = (long) out * in * Float.BYTES;
+            weights = new Weight[Winograd.POSITIONS];
+            for (int xi = 0; xi < weights.length; xi++) {
+                MemorySegment s = u.asSlice(xi * slice, slice);
+                weights[xi] = new Weight(s, kn.pack(s, out, in));
+            }
+            return;
+        }
         // stride 1: rows (ky, o) of (kx, in), whose ky blocks are the slices; else rows o of (ky, kx, in)
         int kk = kernel * kernel, sk = kernel * in;
         float[] w = new float[weight.length];
@@ -79,7 +124,6 @@ public final class Conv2d {
                 for (int t = 0; t < kk; t++)
                     w[banded() ? (t / kernel * out + o) * sk + t % kernel * in + i : o * k + t * in + i] = weight[(o * in + i) * kk + t];
         MemorySegment seg = MemorySegment.ofArray(w);
-        KernelOperations kn = Kernels.get();
         if (!banded()) weights = new Weight[] {new Weight(seg, kn.pack(seg, out, k))};
         else if (stacked()) weights = new Weight[] {new Weight(seg, kn.pack(seg, kernel * out, sk))};
         else {
@@ -94,6 +138,22 @@ public final class Conv2d {
     /** The stride-1 path (a 1x1 stride-1 conv without padding being a plain GEMM instead). */
     private boolean banded() {
         return stride == 1 && !(kernel == 1 && padding == 0);
+    }
+
+    /**
+     * Whether Winograd beats the direct paths for a 3x3 stride-1 conv with these channels: its transforms move 16·(in +
+     * out) floats per tile for 32·in·out GEMM flops, a share that goes as 1/in + 1/out, so where the channels'
+     * harmonic mean is 64 or more. Single-thread CPU time on 152x224 (2026-12, Xeon AVX-512): 64 -> 64 1.04x faster,
+     * 128 -> 64 1.24x, 48 -> 256 1.24x, 96 -> 256 1.7x, 256 -> 256 1.8x; below it 32 -> 32 0.94x, 32 -> 64 0.99x,
+     * 128 -> 32 (the stacked path's) 0.85-1.07x.
+     */
+    static boolean winogradPays(int in, int out) {
+        return (long) in * out >= 32L * (in + out);
+    }
+
+    /** Whether this conv runs by Winograd's F(2x2, 3x3). */
+    public boolean winograd() {
+        return winograd;
     }
 
     /** The stride-1 path with the kernel rows stacked into one GEMM (few outputs). */
@@ -116,7 +176,7 @@ public final class Conv2d {
 
     /** x (h, w, in) -> (outSize(h), outSize(w), out). reluInput: ReLU applied to the input first (pre-activation residual units) without modifying x. */
     public float[] forward(float[] x, int h, int w, boolean reluInput) {
-        return forward(x, h, w, reluInput, banded() && !stacked() ? BAND_FLOATS : CHUNK_FLOATS);
+        return forward(x, h, w, reluInput, winograd ? WINOGRAD_FLOATS : banded() && !stacked() ? BAND_FLOATS : CHUNK_FLOATS);
     }
 
     /** {@link #forward} with chunks of about {@code chunkFloats} floats of scratch (tests take many small chunks). */
@@ -130,7 +190,8 @@ public final class Conv2d {
         float[] y = new float[Math.multiplyExact(m, out)];
         KernelOperations kn = Kernels.get();
         Epilogue e = Epilogue.bias(bias);
-        if (banded() && stacked()) stacked(kn, x, h, w, reluInput, y, oh, ow, chunkFloats);
+        if (winograd) winograd(kn, x, h, w, reluInput, y, oh, ow, chunkFloats);
+        else if (banded() && stacked()) stacked(kn, x, h, w, reluInput, y, oh, ow, chunkFloats);
         else if (banded()) perKernelRow(kn, x, h, w, reluInput, y, oh, ow, chunkFloats);
         else if (kernel == 1 && stride == 1) { // padding 0 too: x is already the im2col matrix
             Mat a = Mat.of(x, in);
@@ -194,6 +255,27 @@ public final class Conv2d {
                     kn.sumTaps(partial, j * wp * n, n, wp * n + out, kernel, bias, y, (y0 + j) * ow * out, ow, out);
             });
         }
+    }
+
+    /**
+     * The Winograd path (class comment): bands of tiles, 2x2 output pixels each, in row-major order over the image, as
+     * the tasks of one parallel loop; each thread's transformed tiles (16, tiles, in) and products (16, tiles, out)
+     * stay near its cache.
+     */
+    private void winograd(KernelOperations kn, float[] x, int h, int w, boolean relu, float[] y, int oh, int ow,
+                          int chunkFloats) {
+        int n = Winograd.POSITIONS, tilesW = (ow + 1) / 2, tiles = Math.multiplyExact((oh + 1) / 2, tilesW);
+        // the 16 planes a tile's transforms read or write one cache line apart in the L1 sets, not 4 KiB multiples
+        int per = bandRows(tiles, n * (in + out), chunkFloats, 4 * Parallel.threads()), vs = per * in + 16, ms = per * out + 16;
+        Parallel.forEach((tiles + per - 1) / per, b -> {
+            Scratch s = SCRATCH.get();
+            float[] v = s.band(n * vs), m = s.partial(n * ms);
+            int t0 = b * per, t1 = Math.min(tiles, t0 + per);
+            kn.winogradInput(x, h, w, in, padding, relu, tilesW, t0, t1, v, vs);
+            for (int xi = 0; xi < n; xi++)
+                kn.linear(new Mat(v, xi * vs, in), weights[xi], Epilogue.STORE, new Mat(m, xi * ms, out), t1 - t0, out, in);
+            kn.winogradOutput(m, ms, tilesW, t0, t1, bias, y, oh, ow, out);
+        });
     }
 
     /** Each thread's band and partial (or wide) output, kept between calls, grown as needed. */

@@ -120,6 +120,87 @@ class GridOpsTest {
                 }
     }
 
+    /**
+     * Winograd's input transform on tiles [t0, t1) starting mid-row, over images smaller than a tile, 1-wide, odd, with
+     * 0, 1 and 2 padding (tiles hanging over every edge): each V is a sum of 4 ±d, the vector kernel's 2 roundings and
+     * the twin's 1 within γ(3) Σ|d| of each other. The rest of v is left alone.
+     */
+    @Test
+    void winogradInputAgreesWithTheTwin() {
+        int cases = 0;
+        for (int c : new int[] {1, 3, 17, 33})
+            for (int[] hw : new int[][] {{1, 1}, {1, 7}, {6, 1}, {5, 9}, {8, 8}})
+                for (int pad = 0; pad <= 2; pad++)
+                    for (boolean relu : new boolean[] {false, true}) {
+                        int h = hw[0], w = hw[1], oh = h + 2 * pad - 2, ow = w + 2 * pad - 2;
+                        if (oh < 1 || ow < 1) continue;
+                        int tilesW = (ow + 1) / 2, tiles = (oh + 1) / 2 * tilesW, t0 = tiles / 3, t1 = tiles, xs = (t1 - t0) * c + 5;
+                        float[] x = random(h * w * c);
+                        float[][] v = new float[2][];
+                        KernelOperations[] both = {vector, scalar};
+                        for (int k = 0; k < 2; k++) {
+                            v[k] = new float[16 * xs];
+                            Arrays.fill(v[k], 7f);
+                            both[k].winogradInput(x, h, w, c, pad, relu, tilesW, t0, t1, v[k], xs);
+                        }
+                        double[] tol = new double[v[0].length];
+                        for (int t = t0; t < t1; t++)
+                            for (int ch = 0; ch < c; ch++)
+                                for (int a = 0; a < 4; a++)
+                                    for (int b = 0; b < 4; b++) {
+                                        double abs = 0;
+                                        for (int i = 0; i < 4; i++)
+                                            for (int j = 0; j < 4; j++) {
+                                                int iy = t / tilesW * 2 - pad + i, ix = t % tilesW * 2 - pad + j;
+                                                float e = iy < 0 || iy >= h || ix < 0 || ix >= w ? 0f : x[(iy * w + ix) * c + ch];
+                                                abs += Math.abs(Winograd.BT[a][i] * Winograd.BT[b][j] * (relu ? Math.max(e, 0) : e));
+                                            }
+                                        tol[(a * 4 + b) * xs + (t - t0) * c + ch] = FloatBounds.gamma(3) * abs;
+                                    }
+                        FloatBounds.assertWithin(v[1], v[0], tol, "winogradInput " + h + "x" + w + "x" + c + " p" + pad
+                                + (relu ? " relu" : ""));
+                        cases++;
+                    }
+        assertEquals(4 * 2 * (5 * 3 - 3), cases); // 1x1, 1x7 and 6x1 unpadded have no outputs
+    }
+
+    /**
+     * Winograd's output transform: bias + 9 M terms in 5 roundings (the twin 1), within γ(6) (|b| + Σ|M|) of each other;
+     * pixels past the edge (odd sizes) and of tiles outside [t0, t1) left alone.
+     */
+    @Test
+    void winogradOutputAgreesWithTheTwin() {
+        for (int n : new int[] {1, 3, 17, 33})
+            for (int[] hw : new int[][] {{1, 1}, {1, 7}, {6, 1}, {5, 9}, {8, 8}})
+                for (boolean withBias : new boolean[] {false, true}) {
+                    int oh = hw[0], ow = hw[1], tilesW = (ow + 1) / 2, tiles = (oh + 1) / 2 * tilesW;
+                    int t0 = tiles / 3, t1 = Math.max(t0 + 1, tiles - 1), xs = (t1 - t0) * n + 3;
+                    float[] m = random(16 * xs), bias = withBias ? random(n) : null;
+                    float[][] y = new float[2][];
+                    KernelOperations[] both = {vector, scalar};
+                    for (int k = 0; k < 2; k++) {
+                        y[k] = new float[oh * ow * n];
+                        Arrays.fill(y[k], 7f);
+                        both[k].winogradOutput(m, xs, tilesW, t0, t1, bias, y[k], oh, ow, n);
+                    }
+                    double[] tol = new double[y[0].length];
+                    for (int t = t0; t < t1; t++)
+                        for (int o = 0; o < n; o++)
+                            for (int i = 0; i < 2; i++)
+                                for (int j = 0; j < 2; j++) {
+                                    int oy = t / tilesW * 2 + i, ox = t % tilesW * 2 + j;
+                                    if (oy >= oh || ox >= ow) continue;
+                                    double abs = bias == null ? 0 : Math.abs(bias[o]);
+                                    for (int a = 0; a < 4; a++)
+                                        for (int b = 0; b < 4; b++)
+                                            abs += Math.abs(Winograd.AT[i][a] * Winograd.AT[j][b] * m[(a * 4 + b) * xs + (t - t0) * n + o]);
+                                    tol[(oy * ow + ox) * n + o] = FloatBounds.gamma(6) * abs;
+                                }
+                    FloatBounds.assertWithin(y[1], y[0], tol, "winogradOutput " + oh + "x" + ow + "x" + n + (withBias ? " bias" : ""));
+                    if (t0 > 0) assertEquals(7f, y[0][0], "a tile outside [t0, t1) must be left alone");
+                }
+    }
+
     /** The taps of a few hand-worked cases (ATen's recipe): 2 -> 4 without and with align_corners, 4 -> 2, 3 -> 1. */
     @Test
     void bilinearTapsByHand() {

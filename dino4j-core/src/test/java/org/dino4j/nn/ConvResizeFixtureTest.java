@@ -10,7 +10,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Conv2d, ConvTranspose2d and Resize.bilinear against PyTorch's F.conv2d, F.conv_transpose2d and F.interpolate
  * (fixtures/extra/conv_resize.safetensors from tools/make_conv_resize_fixture.py: computed in float64 from the stored
- * float32 inputs, stored as float32). The bounds are {@link ConvTest}'s plus the fixture's own rounding (u·|y|);
+ * float32 inputs, stored as float32; two 3x3 convs of 33-64 channels run by Winograd, forced). The bounds are {@link ConvTest}'s
+ * plus the fixture's own rounding (u·|y|);
  * {@link ConvTest}'s reference loops are checked against the fixture too.
  */
 class ConvResizeFixtureTest {
@@ -19,19 +20,27 @@ class ConvResizeFixtureTest {
     @Test
     void convolutionsMatchPytorch() {
         try (TensorStore f = SafeTensors.read(Fixtures.file("extra/conv_resize.safetensors"))) {
-            int n = 0;
+            int n = 0, winograd = 0;
             for (; f.contains("conv" + n + "/params"); n++) {
                 String c = "conv" + n + "/";
                 int[] p = ints(f, c + "params"); // in, out, kernel, stride, padding, h, w, relu, bias
                 float[] x = f.get(c + "x").toFloatArray(), wt = f.get(c + "weight").toFloatArray();
                 float[] b = p[8] == 1 ? f.get(c + "bias").toFloatArray() : null, want = f.get(c + "y").toFloatArray();
                 double[][] ref = ConvTest.conv(x, p[5], p[6], p[0], wt, b, p[1], p[2], p[3], p[4], p[7] == 1);
-                float[] got = new Conv2d(wt, b, p[1], p[0], p[2], p[3], p[4]).forward(x, p[5], p[6], p[7] == 1);
+                Conv2d conv = new Conv2d(wt, b, p[1], p[0], p[2], p[3], p[4], n >= 8 ? true : null); // 8, 9: Winograd's
+                float[] got = conv.forward(x, p[5], p[6], p[7] == 1);
                 int chain = p[2] * p[2] * p[0] + 18;
-                ConvTest.assertWithin(withValues(ref, want), got, chain, U, c + " against PyTorch");
+                double[][] bound = withValues(ref, want);
+                if (conv.winograd()) { // its own bound (ConvTest.winogradMatchesTheDefinition)
+                    bound[1] = ConvTest.winogradAbs(x, p[5], p[6], p[0], wt, b, p[1], p[4], p[7] == 1);
+                    chain = p[0] + 24;
+                    winograd++;
+                }
+                ConvTest.assertWithin(bound, got, chain, U, c + " against PyTorch");
                 ConvTest.assertWithin(ref, want, 1, U, c + " reference loop against PyTorch");
             }
-            assertEquals(8, n);
+            assertEquals(10, n);
+            assertEquals(2, winograd, "Winograd convs");
             for (n = 0; f.contains("convT" + n + "/params"); n++) {
                 String c = "convT" + n + "/";
                 int[] p = ints(f, c + "params"); // in, out, k, h, w, bias
