@@ -169,6 +169,7 @@ final class BenchCommand implements Callable<Integer> {
             var seg = org.dino4j.heads.Segmenter.of(m, org.dino4j.heads.RandomHeads.segmentation(d, 1, 150, 1), 150, "ADE20K", null);
             var ms = org.dino4j.heads.Segmenter.of(m, org.dino4j.heads.RandomHeads.segmentation(d, 4, 150, 1), 150, "ADE20K", null);
             Tensor padded = org.dino4j.heads.Grids.centerPad(x, cfg.patchSize());
+            for (int i = 0; i < warmup; i++) dpt.depth(x); // the first rows would otherwise carry the JIT's warm-up
             double backbone = time(() -> m.intermediateLayers(padded, dpt.blocks(), false, true, false));
             row("backbone", "get_intermediate_layers, 4 blocks", w, h, backbone, Double.NaN);
             row("classifier", "linear4, 224x224 (the eval transform's crop)", 224, 224, time(() -> cls.logits(small)), Double.NaN);
