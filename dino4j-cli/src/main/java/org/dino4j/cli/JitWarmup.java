@@ -1,6 +1,11 @@
 package org.dino4j.cli;
 
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.List;
+import javax.imageio.ImageIO;
 
 import org.dino4j.data.Preprocess;
 import org.dino4j.data.RgbImage;
@@ -12,6 +17,11 @@ import org.dino4j.heads.Segmenter;
 import org.dino4j.model.DinoVisionTransformer;
 import org.dino4j.model.ModelConfig;
 import org.dino4j.model.Warmup;
+import org.dino4j.tensor.Tensor;
+import org.dino4j.viz.Caption;
+import org.dino4j.viz.DepthPictures;
+import org.dino4j.viz.Png;
+import org.dino4j.viz.SegmentationPictures;
 
 /**
  * The JIT warm-up of the one-shot inference commands: a miniature of the command's pipeline ({@link Warmup}) on a
@@ -36,6 +46,7 @@ final class JitWarmup {
     /** Starts {@code work} on a daemon thread, or nothing when turned off. */
     static JitWarmup start(Runnable work) {
         if (!enabled()) return new JitWarmup(null);
+        PcaCommand.headless(); // before the pictures' AWT classes load, as the commands set it
         Thread t = new Thread(() -> {
             try {
                 work.run();
@@ -78,14 +89,15 @@ final class JitWarmup {
         return ModelConfig.preset("dinov2_vits14");
     }
 
-    /** The backbone alone (embed, search, pca, match) and an eval transform. */
-    static Runnable backbone(ModelConfig cfg) {
+    /** The backbone alone (embed, search, pca, match), an eval transform and, for commands that write them, a picture. */
+    static Runnable backbone(ModelConfig cfg, boolean pictures) {
         return () -> {
             DinoVisionTransformer mini = Warmup.miniature(cfg);
             for (int i = 0; i < PASSES; i++) {
                 new Preprocess(32, 28, 0).apply(image());
                 Warmup.backbone(mini, 1);
             }
+            if (pictures) png(Png.toBufferedImage(image()));
         };
     }
 
@@ -100,9 +112,14 @@ final class JitWarmup {
                 depther = Depther.of(mini, w, Depther.Dataset.NYU);
             }
             Preprocess pre = new Preprocess(28, 0, 0);
+            RgbImage im = image();
             for (int i = 0; i < PASSES; i++) {
                 Warmup.backbone(mini, 1);
-                depther.depth(pre.apply(image()));
+                Tensor m = depther.depth(pre.apply(im));
+                if (i == 0) {
+                    png(DepthPictures.withScaleBar(m.data(), m.size(3), m.size(2)));
+                    png(DepthPictures.millimetres(m.data(), m.size(3), m.size(2)));
+                }
             }
         };
     }
@@ -116,19 +133,27 @@ final class JitWarmup {
                 seg = Segmenter.of(mini, w, classes, "", null);
             }
             var test = new Segmenter.TestConfig(99999999, 42, ms ? new double[] {1.0, 1.32} : new double[] {1.0}, ms, 42, 28);
+            RgbImage im = image();
             for (int i = 0; i < PASSES; i++) {
                 Warmup.backbone(mini, 1);
-                seg.segment(image(), test);
+                int[] l = seg.segment(im, test).labels();
+                if (i == 0) {
+                    var palette = classes == Segmenter.Dataset.VOC2012.classes ? SegmentationPictures.Palette.VOC2012 : SegmentationPictures.Palette.ADE20K;
+                    png(SegmentationPictures.mask(l, im.width(), im.height(), palette));
+                    png(SegmentationPictures.overlay(im, l, palette, 0.5));
+                    png(SegmentationPictures.classIndex(l, im.width(), im.height()));
+                    png(SegmentationPictures.legend(SegmentationPictures.present(l, palette), palette, 20));
+                }
             }
         };
     }
 
-    /** classify: the backbone and an eval transform, then a miniature linear head on 1 or 4 blocks. */
-    static Runnable classify(ModelConfig cfg, int layers, int classes) {
+    /** classify: the backbone and an eval transform, then a miniature linear head on 1 or 4 blocks (1000 classes). */
+    static Runnable classify(ModelConfig cfg, int layers, boolean pictures) {
         return () -> {
             DinoVisionTransformer mini = Warmup.miniature(cfg);
             Classifier c;
-            try (HeadWeights w = RandomHeads.classifier(mini.embedDim(), layers, classes, 0)) {
+            try (HeadWeights w = RandomHeads.classifier(mini.embedDim(), layers, 1000, 0)) {
                 c = Classifier.of(mini, w, (List<String>) null);
             }
             int p = cfg.patchSize();
@@ -137,7 +162,21 @@ final class JitWarmup {
                 Warmup.backbone(mini, 1);
                 c.classify(Warmup.pattern(1, cfg.inChans(), 6 * p, 12 * p), 5);
             }
+            if (pictures) png(Caption.draw(image(), Caption.topK(List.of("a", "b"), new double[] {0.6, 0.4}, 2)));
         };
+    }
+
+    /**
+     * The picture encoded as PNG into memory: the first PNG of a run loads and compiles ImageIO's writer and the font
+     * code (~0.4 s of a one-photo depth run went into its two pictures, 2026-12-07).
+     */
+    static void png(BufferedImage image) {
+        try {
+            ImageIO.setUseCache(false);
+            ImageIO.write(image, "png", new ByteArrayOutputStream());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** A 40 x 30 photo-like image (nothing about its content matters). */
