@@ -60,6 +60,7 @@ final class ClassifyCommand extends HeadCommand implements Callable<Integer> {
         }
         Dataset ds = Datasets.of(images);
         List<String> failures = new ArrayList<>();
+        JitWarmup warmup = JitWarmup.start(JitWarmup.classify(JitWarmup.config(modelOptions), layers == null ? 4 : layers, output != null));
         try (DinoVisionTransformer model = headOptions.huggingFaceDir() ? null : modelOptions.load()) {
             Classifier c = classifier(model);
             var opts = new FeatureExtractor.Options(List.of(c.head()),
@@ -67,6 +68,7 @@ final class ClassifyCommand extends HeadCommand implements Callable<Integer> {
             ProgressBar bar = new ProgressBar("classify", "images");
             int[] done = {0};
             try (FeatureExtractor fx = new FeatureExtractor(c.backbone(), opts)) {
+                warmup.await();
                 fx.run(ds, it -> {
                     done[0]++;
                     if (!it.ok()) {

@@ -57,6 +57,7 @@ final class DepthCommand extends HeadCommand implements Callable<Integer> {
         if (!List.of("png16", "npy", "both").contains(raw)) throw new IllegalArgumentException("--raw must be png16, npy or both, got " + raw);
         if (resolution < 0) throw new IllegalArgumentException("--resolution must be >= 0, got " + resolution);
         threads.apply();
+        warmup = JitWarmup.start(JitWarmup.depth(JitWarmup.config(modelOptions), kind));
         if (headOptions.huggingFaceDir()) { // a DPTForDepthEstimation directory brings its own backbone
             Depther depther = Depther.loadHuggingFace(headOptions.file, org.dino4j.heads.Semantics.META, ds);
             try (DinoVisionTransformer model = depther.backbone()) {
@@ -80,7 +81,11 @@ final class DepthCommand extends HeadCommand implements Callable<Integer> {
         }
     }
 
+    /** The JIT warm-up started with the command, awaited before the first image. */
+    private JitWarmup warmup;
+
     private String write(Depther depther, Preprocess pre, RgbImage im, String base) throws java.io.IOException {
+        warmup.await();
         long t0 = System.nanoTime();
         Tensor x = pre.apply(im);
         Tensor d = depther.depth(x);

@@ -97,6 +97,7 @@ final class EmbedCommand implements Callable<Integer> {
         }
         Dataset ds = Datasets.of(inputs);
         if (ds.size() == 0) throw new IllegalArgumentException("no images found in " + inputs);
+        JitWarmup warmup = JitWarmup.start(JitWarmup.backbone(JitWarmup.config(model), false));
         try (DinoVisionTransformer m = model.load()) {
             var cfg = m.config();
             Preprocess pre = ModelOptions.transform(spec, cfg, resolution, "--resolution", resize, crop, pad);
@@ -105,6 +106,7 @@ final class EmbedCommand implements Callable<Integer> {
                     : model.resolveWeights().toAbsolutePath().normalize().toString();
             Embedder e = new Embedder(m, modelId, new Embedder.Options(outs, fmts, batchSize, shard, workers, pre, decode.maxPixels));
             ProgressBar bar = new ProgressBar("embed", "images");
+            warmup.await();
             Embedder.Result r = e.run(ds, output, bar::update);
             bar.finish();
             System.out.printf(Locale.ROOT, "%d inputs: %d embedded, %d failed; %d shard(s) written, %d already done -> %s%n",

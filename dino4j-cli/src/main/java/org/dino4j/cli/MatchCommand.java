@@ -59,10 +59,12 @@ final class MatchCommand implements Callable<Integer> {
         if (resolution != null && resolution < 1) throw new IllegalArgumentException("--resolution must be >= 1, got " + resolution);
         if (top < 0) throw new IllegalArgumentException("--top must be >= 0, got " + top);
         PcaCommand.headless();
+        JitWarmup warmup = JitWarmup.start(JitWarmup.backbone(JitWarmup.config(modelOptions), true));
         ImageDecoder decoder = decode.decoder();
         RgbImage ia = decoder.decode(a), ib = decoder.decode(b); // bad images fail before the model is loaded
         try (DinoVisionTransformer model = modelOptions.load()) {
             int side = ModelOptions.picturesSide(resolution, model.config());
+            warmup.await();
             PatchFeatures fa = FeatureExtractor.patchFeatures(model, ia, side), fb = FeatureExtractor.patchFeatures(model, ib, side);
             List<PatchMatch.Match> all = PatchMatch.mutualNearest(fa, fb), drawn = PatchMatch.top(all, top);
             java.awt.image.BufferedImage picture = PatchMatch.draw(ia, fa, ib, fb, drawn, fullSize ? 0 : MAX_SIDE);

@@ -75,6 +75,7 @@ final class PcaCommand implements Callable<Integer> {
         if (output != null && Files.exists(output) && !Files.isDirectory(output))
             throw new IllegalArgumentException("--output " + output + ": exists and is not a folder");
         headless();
+        JitWarmup warmup = JitWarmup.start(JitWarmup.backbone(JitWarmup.config(modelOptions), true));
 
         List<String> failures = new ArrayList<>();
         List<Path> files = new ArrayList<>(), targets = new ArrayList<>();
@@ -98,6 +99,7 @@ final class PcaCommand implements Callable<Integer> {
         }
         if (!decoded.isEmpty()) {
             try (DinoVisionTransformer model = modelOptions.load()) {
+                warmup.await();
                 List<PatchFeatures> feats = new ArrayList<>();
                 long[] ms = new long[decoded.size()];
                 int side = ModelOptions.picturesSide(resolution, model.config());

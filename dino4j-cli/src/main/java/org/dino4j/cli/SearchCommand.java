@@ -73,6 +73,7 @@ final class SearchCommand implements Callable<Integer> {
         List<String> lines = new ArrayList<>();
         lines.add("query\trank\tsimilarity\tid\tclass");
         int[] failed = {0};
+        JitWarmup warmup = JitWarmup.start(JitWarmup.backbone(JitWarmup.config(model), false));
         try (DinoVisionTransformer m = loadModel(String.valueOf(run.get("model")))) {
             if (m.config().embedDim() != d)
                 throw new IllegalArgumentException("the model's features have " + m.config().embedDim() + " dimensions, the index's "
@@ -80,6 +81,7 @@ final class SearchCommand implements Callable<Integer> {
             // one query per forward, in order: each printed as soon as it is answered
             var opts = new FeatureExtractor.Options(List.of(Output.CLS), pre, 1, 1, decode.maxPixels);
             try (FeatureExtractor fx = new FeatureExtractor(m, opts)) {
+                warmup.await();
                 fx.run(ds, it -> {
                     Sample s = it.sample();
                     if (!it.ok()) {

@@ -57,6 +57,7 @@ final class SegmentCommand extends HeadCommand implements Callable<Integer> {
         Segmenter.TestConfig cfg = kind.equals("ms") ? Segmenter.TestConfig.ms(scales) : Segmenter.TestConfig.linear(ds);
         SegmentationPictures.Palette palette = ds == Segmenter.Dataset.ADE20K ? SegmentationPictures.Palette.ADE20K : SegmentationPictures.Palette.VOC2012;
         threads.apply();
+        warmup = JitWarmup.start(JitWarmup.segment(JitWarmup.config(modelOptions), kind.equals("ms"), ds.classes));
         try (DinoVisionTransformer model = modelOptions.load()) {
             Segmenter seg;
             String hub = modelOptions.hubName();
@@ -72,8 +73,12 @@ final class SegmentCommand extends HeadCommand implements Callable<Integer> {
         }
     }
 
+    /** The JIT warm-up started with the command, awaited before the first image. */
+    private JitWarmup warmup;
+
     private String write(Segmenter seg, Segmenter.TestConfig cfg, SegmentationPictures.Palette palette, RgbImage im, String base)
             throws java.io.IOException {
+        warmup.await();
         long t0 = System.nanoTime();
         Segmenter.Segmentation s = seg.segment(im, cfg);
         long ms = (System.nanoTime() - t0) / 1_000_000;

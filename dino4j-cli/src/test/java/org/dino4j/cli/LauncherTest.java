@@ -64,4 +64,15 @@ class LauncherTest {
         List<String> other = jvmArgs("-Dfoo=-Xmx", "train", "x"); // not a heap flag
         assertTrue(other.contains("-XX:MaxRAMPercentage=75"), other.toString());
     }
+
+    /** The inference commands' C1 keeps profiling while C2 is busy (see the launcher), the training ones keep the default. */
+    @Test
+    void inferenceCommandsProfileForC2WhileItIsBusyUnlessJavaOptsSaysOtherwise() throws Exception {
+        for (String c : List.of("depth", "segment", "classify", "embed", "bench"))
+            assertTrue(jvmArgs(null, c, "x").contains("-XX:Tier3DelayOn=1000"), c);
+        for (String[] cli : new String[][] {{"train", "x"}, {"distill", "x"}, {"copy-detector", "x"}, {"bench", "--train"}})
+            assertTrue(jvmArgs(null, cli).stream().noneMatch(a -> a.startsWith("-XX:Tier3DelayOn")), String.join(" ", cli));
+        List<String> own = jvmArgs("-XX:Tier3DelayOn=7", "depth", "x");
+        assertTrue(own.contains("-XX:Tier3DelayOn=7") && !own.contains("-XX:Tier3DelayOn=1000"), own.toString());
+    }
 }

@@ -283,11 +283,7 @@ public final class DinoVisionTransformer implements AutoCloseable {
             patchEmbed.forward(px, i, hgt, wid, x, row0 + 1 + nr);
             for (int c = 0; c < d; c++) x[row0 * d + c] = clsToken[c] + pos[c];
             System.arraycopy(registerTokens, 0, x, (row0 + 1) * d, nr * d);
-            for (int j = 0; j < n; j++) {
-                int o = (row0 + 1 + nr + j) * d;
-                boolean masked = masks != null && masks.data()[i * n + j] != 0f;
-                for (int c = 0; c < d; c++) x[o + c] = (masked ? maskToken[c] : x[o + c]) + pos[(1 + j) * d + c];
-            }
+            addPositions(x, (row0 + 1 + nr) * d, pos, masks == null ? null : masks.data(), i * n, n, d);
         }
         float[] emb = keepEmbeddings ? x.clone() : null;
         List<float[]> layers = new ArrayList<>(java.util.Collections.nCopies(blocks.length, (float[]) null));
@@ -299,6 +295,18 @@ public final class DinoVisionTransformer implements AutoCloseable {
         }
         if (spare.size() < MAX_SPARE) spare.offerFirst(ws);
         return new Run(x, b, t, layers, emb);
+    }
+
+    /**
+     * x[o + j·d + c] = (masked j ? mask token : x[...]) + pos[(1 + j)·d + c] for the n patch tokens of one image (mask
+     * value j at masks[m0 + j]). A method of its own: this loop over n·d values inside run had C2 compile all of run
+     * on stack in a one-photo run, time the one C2 thread then lacked for the kernels (2026-12-07).
+     */
+    private void addPositions(float[] x, int o, float[] pos, float[] masks, int m0, int n, int d) {
+        for (int j = 0; j < n; j++, o += d) {
+            boolean masked = masks != null && masks[m0 + j] != 0f;
+            for (int c = 0; c < d; c++) x[o + c] = (masked ? maskToken[c] : x[o + c]) + pos[(1 + j) * d + c];
+        }
     }
 
     /**

@@ -148,7 +148,7 @@ public final class Depther {
         for (int i = 0; i < b; i++) {
             Map m = head.forward(g[i]);
             float[] v = m.values();
-            if (meta) for (int p = 0; p < v.length; p++) v[p] = Math.min(Math.max(v[p], minDepth), maxDepth);
+            if (meta) clamp(v, minDepth, maxDepth);
             if (rescale) v = Resize.bilinear(v, m.h(), m.w(), 1, h, w, false);
             oh = rescale ? h : m.h();
             ow = rescale ? w : m.w();
@@ -156,5 +156,10 @@ public final class Depther {
             System.arraycopy(v, 0, out, i * oh * ow, oh * ow);
         }
         return new Tensor(out, b, 1, oh, ow);
+    }
+
+    /** In a method of its own, like {@link DptHead}'s element loops: C2 compiles this loop alone, not all of run on stack. */
+    private static void clamp(float[] v, float min, float max) {
+        for (int p = 0; p < v.length; p++) v[p] = Math.min(Math.max(v[p], min), max);
     }
 }
