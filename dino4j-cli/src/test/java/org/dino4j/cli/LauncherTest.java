@@ -65,12 +65,12 @@ class LauncherTest {
         assertTrue(other.contains("-XX:MaxRAMPercentage=75"), other.toString());
     }
 
-    /** The inference commands' C1 keeps profiling while C2 is busy (see the launcher), the training ones keep the default. */
+    /** The commands that warm up keep C1 profiling while C2 is busy (see the launcher); the others keep the default. */
     @Test
-    void inferenceCommandsProfileForC2WhileItIsBusyUnlessJavaOptsSaysOtherwise() throws Exception {
-        for (String c : List.of("depth", "segment", "classify", "embed", "bench"))
+    void warmingCommandsProfileForC2WhileItIsBusyUnlessJavaOptsSaysOtherwise() throws Exception {
+        for (String c : List.of("depth", "segment", "classify", "embed", "search", "pca", "match"))
             assertTrue(jvmArgs(null, c, "x").contains("-XX:Tier3DelayOn=1000"), c);
-        for (String[] cli : new String[][] {{"train", "x"}, {"distill", "x"}, {"copy-detector", "x"}, {"bench", "--train"}})
+        for (String[] cli : new String[][] {{"train", "x"}, {"bench"}, {"eval", "depth"}, {"features", "x"}})
             assertTrue(jvmArgs(null, cli).stream().noneMatch(a -> a.startsWith("-XX:Tier3DelayOn")), String.join(" ", cli));
         List<String> own = jvmArgs("-XX:Tier3DelayOn=7", "depth", "x");
         assertTrue(own.contains("-XX:Tier3DelayOn=7") && !own.contains("-XX:Tier3DelayOn=1000"), own.toString());

@@ -5,15 +5,15 @@ import org.dino4j.tensor.Tensor;
 /**
  * A miniature of a model, run on small inputs before the first real forward of a one-shot command, so that the JIT has
  * seen every branch of the kernels (bias or none, LayerScale, the accumulating epilogue, the LayerNorm and GELU
- * prologues, K split in blocks, edge tiles, attention over more than one block of query rows, ...) by the time the real
- * call starts. Otherwise the first call runs the Vector API kernels interpreted or in C1 code (many times slower) and C2
- * compiles them from the first shapes' profiles, then throws the code away ("made not entrant: uncommon trap") as later
- * layers take the branches those profiles never saw, and compiles again: C2's one thread (on 2 cores) was busy for
- * ~2.9 s of a one-photo depth run.
+ * prologues, K in several blocks, edge tiles, attention over more than one block of query rows, ...) by the time the
+ * real call starts. Otherwise the first call runs the Vector API kernels interpreted or in C1 code (many times slower)
+ * while C2 compiles them from the first layers' profiles, then throws that code away ("made not entrant: uncommon
+ * trap") as later layers take branches those profiles never saw, and compiles again: C2's one thread (on 2 cores) was
+ * busy for ~3 s of a one-photo depth run whose call took 6.0 s cold and ~3.7 s warm (2026-12-07).
  *
  * <p>The miniature keeps what picks the code paths (patch size, head dimension, ffn layer, registers, LayerScale,
- * biases, position-embedding interpolation) and shrinks the rest: 2 heads, 4 blocks, a 6 x 12 patch grid (73 tokens: two
- * blocks of query rows). Its weights are its own; it writes nothing, prints nothing and changes no setting.
+ * biases, position-embedding interpolation) and shrinks the rest: 2 heads, 4 blocks, a 6 x 12 patch grid (73 tokens:
+ * two blocks of query rows). Its weights are its own; it writes nothing, prints nothing and changes no setting.
  */
 public final class Warmup {
     /** Blocks of the miniature: the 4 that the 4-layer heads read. */

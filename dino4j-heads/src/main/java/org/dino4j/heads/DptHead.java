@@ -176,8 +176,10 @@ final class DptHead implements DepthDecoder {
     }
 
     // The element loops of the forward live in small methods of their own: a loop over a map's millions of values in
-    // the forward itself had C2 compile the whole forward (with what it inlines) on stack, then once more in full,
-    // 0.25-0.45 s of the one C2 thread in a one-photo run (2 cores, 2026-12-07), while the kernels waited for it.
+    // the forward itself had C2 compile the whole forward (with what it inlines) on stack, then once more in full:
+    // 0.25 s of the one C2 thread in a one-photo run (0.75 s on a busy machine; 2 cores, 2026-12-07), while the kernels
+    // waited for it. With these and DinoVisionTransformer's the cold depth call took 5.42 s instead of 5.66 s (medians
+    // of 5 alternating runs).
 
     /** The readout's CLS half as a bias: readoutBias[i] + readoutCls[i] · cls, summed in double. */
     private float[] readoutBias(int i, float[] cls) {
