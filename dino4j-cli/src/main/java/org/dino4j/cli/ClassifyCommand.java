@@ -52,12 +52,8 @@ final class ClassifyCommand extends HeadCommand implements Callable<Integer> {
         if (layers != null && layers != 1 && layers != 4) throw new IllegalArgumentException("--layers must be 1 or 4, got " + layers);
         if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
         threads.apply();
-        if (output != null) {
-            if (java.nio.file.Files.exists(output) && !java.nio.file.Files.isDirectory(output))
-                throw new IllegalArgumentException("--output " + output + ": exists and is not a folder");
-            java.nio.file.Files.createDirectories(output);
-            PcaCommand.headless();
-        }
+        PhotoJobs.outputFolder(output);
+        if (output != null) PcaCommand.headless();
         Dataset ds = Datasets.of(images);
         List<String> failures = new ArrayList<>();
         JitWarmup warmup = JitWarmup.start(JitWarmup.classify(JitWarmup.config(modelOptions), layers == null ? 4 : layers, output != null));
@@ -124,10 +120,8 @@ final class ClassifyCommand extends HeadCommand implements Callable<Integer> {
                 names.add(p.get(i).label());
                 prob[i] = p.get(i).probability();
             }
-            String id = s.id().replaceFirst("#.*", "");
-            String name = PcaCommand.baseName(Path.of(id)) + (s.id().contains("#") ? "_" + s.id().substring(s.id().indexOf('#') + 1) : "");
             org.dino4j.viz.Png.write(org.dino4j.viz.Caption.draw(s.source().load(decode.decoder()), org.dino4j.viz.Caption.topK(names, prob, p.size())),
-                    output.resolve(name + "_classified.png"));
+                    output.resolve(PhotoJobs.name(s) + "_classified.png"));
         } catch (java.io.IOException | RuntimeException e) {
             failures.add(s.id() + ": picture not written: " + e.getMessage());
         }

@@ -231,7 +231,8 @@ final class DenseEvalCommands {
                 default -> throw new IllegalArgumentException("--dataset must be ade20k or voc, got '" + dataset + "'");
             };
             String trS = trainSplit != null ? trainSplit : ade ? "training" : "train", vaS = valSplit != null ? valSplit : ade ? "validation" : "val";
-            List<DenseDatasets.Item> trItems = subset(ade ? DenseDatasets.ade20k(root, trS) : DenseDatasets.voc2012(root, trS));
+            List<DenseDatasets.Item> trItems = releasedHead() ? List.of() // a released head trains nothing: no training split needed
+                    : subset(ade ? DenseDatasets.ade20k(root, trS) : DenseDatasets.voc2012(root, trS));
             List<DenseDatasets.Item> vaItems = subset(ade ? DenseDatasets.ade20k(root, vaS) : DenseDatasets.voc2012(root, vaS));
             int k = ade ? DenseDatasets.ADE20K_CLASSES : DenseDatasets.VOC_CLASSES;
             TrainConfig base = TrainConfig.segmentation();
@@ -246,7 +247,7 @@ final class DenseEvalCommands {
                     met = scoreReleased(m, ade, k, vaItems);
                     j = settings("segmentation (released head, official inference)", dataset, "-", vaS, 0, vaItems.size(), res, cfg, m);
                 }
-                return report(t0, ade, k, trItems.size() * 0, vaItems, vaS, res, cfg, met, j, "released " + (layers == 4 ? "ms" : "linear") + " head");
+                return report(t0, ade, k, 0, vaItems, vaS, res, cfg, met, j, "released " + (layers == 4 ? "ms" : "linear") + " head");
             }
             try (DinoVisionTransformer m = model.load(); FeatureExtractor fx = extractor(m, res, FeatureMap.patches(m.lastBlocks(layers), true))) {
                 int patch = m.config().patchSize();
@@ -397,7 +398,8 @@ final class DenseEvalCommands {
             DepthHead.Options o = new DepthHead.Options(nyu.nBins(), nyu.minDepth(), maxDepth, nyu.upsample(), nyu.batchNorm(), nyu.lossWeight(),
                     nyu.sigLossMaxDepth());
             String trS = trainSplit != null ? trainSplit : "nyu_train.txt", vaS = valSplit != null ? valSplit : "nyu_test.txt";
-            List<DenseDatasets.Item> trItems = subset(DenseDatasets.nyu(root, trS)), vaItems = subset(DenseDatasets.nyu(root, vaS));
+            List<DenseDatasets.Item> trItems = releasedHead() ? List.of() : subset(DenseDatasets.nyu(root, trS)); // released: nothing to train
+            List<DenseDatasets.Item> vaItems = subset(DenseDatasets.nyu(root, vaS));
             TrainConfig base = TrainConfig.depth();
             TrainConfig cfg = base.withSteps(iterations != null ? iterations : base.iterations(), batch != null ? batch : base.batchSize())
                     .withLr(lr != null ? lr : base.lr()).withSeed(seed);
@@ -440,7 +442,7 @@ final class DenseEvalCommands {
                     blocks = d.blocks();
                     j.put("head", d.kind());
                 }
-                return report(t0, trItems.size() * 0, vaItems, vaS, resolution != null ? resolution : 0, cfg, sum, scored, j, blocks,
+                return report(t0, 0, vaItems, vaS, resolution != null ? resolution : 0, cfg, sum, scored, j, blocks,
                         "released " + headKindName(blocks) + " head");
             }
             try (DinoVisionTransformer m = model.load()) {

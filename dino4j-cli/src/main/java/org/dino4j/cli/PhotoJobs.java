@@ -32,11 +32,7 @@ final class PhotoJobs {
     private PhotoJobs() {}
 
     static int run(CommandSpec spec, String command, List<Path> inputs, Path output, ImageDecoder decoder, Work work) throws Exception {
-        if (output != null) {
-            if (Files.exists(output) && !Files.isDirectory(output))
-                throw new IllegalArgumentException("--output " + output + ": exists and is not a folder");
-            Files.createDirectories(output);
-        }
+        outputFolder(output);
         PcaCommand.headless();
         Dataset ds = Datasets.of(inputs);
         List<String> failures = new ArrayList<>();
@@ -88,11 +84,24 @@ final class PhotoJobs {
         }
     }
 
+    /** --output DIR, created if missing (null: the pictures go beside the inputs). */
+    static void outputFolder(Path output) throws java.io.IOException {
+        if (output == null) return;
+        if (Files.exists(output) && !Files.isDirectory(output))
+            throw new IllegalArgumentException("--output " + output + ": exists and is not a folder");
+        Files.createDirectories(output);
+    }
+
     /** OUTPUT/NAME (or beside the input) without the extension: the outputs add a suffix. */
     private static String base(Sample s, Path output) {
         Path f = Path.of(s.id().replaceFirst("#.*", ""));
-        String name = PcaCommand.baseName(f) + (s.id().contains("#") ? "_" + s.id().substring(s.id().indexOf('#') + 1) : "");
         Path dir = output != null ? output : f.toAbsolutePath().getParent();
-        return dir.resolve(name).toString();
+        return dir.resolve(name(s)).toString();
+    }
+
+    /** A sample's file name without its extension, with the index of a container's member (file#3 gives file_3). */
+    static String name(Sample s) {
+        Path f = Path.of(s.id().replaceFirst("#.*", ""));
+        return PcaCommand.baseName(f) + (s.id().contains("#") ? "_" + s.id().substring(s.id().indexOf('#') + 1) : "");
     }
 }

@@ -67,7 +67,7 @@ public final class GridOps {
      * (area_pixel_compute_scale, area_pixel_compute_source_index, guard_index_and_lambda): i0[d], i1[d] (i1 = i0 + 1
      * but the last index repeats) and lambda1[d] (lambda0 = 1 − lambda1, in float).
      */
-    static void bilinearAxis(int in, int out, boolean alignCorners, int[] i0, int[] i1, float[] lambda1) {
+    public static void bilinearAxis(int in, int out, boolean alignCorners, int[] i0, int[] i1, float[] lambda1) {
         float scale = alignCorners ? (out > 1 ? (float) (in - 1) / (out - 1) : 0f) : (float) in / out;
         for (int d = 0; d < out; d++) {
             if (in == out) { // ATen's shortcut: the identity, whatever the formula would round to

@@ -11,8 +11,4 @@ sealed interface DepthDecoder permits LinearDepthHead, DptHead {
     int layers();
 
     Map forward(Grid[] grids);
-
-    static void relu(float[] x) {
-        for (int i = 0; i < x.length; i++) x[i] = Math.max(x[i], 0f);
-    }
 }

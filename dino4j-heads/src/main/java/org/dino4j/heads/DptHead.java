@@ -162,7 +162,7 @@ final class DptHead implements DepthDecoder {
         }
         if (project != null) {
             out = project.forward(out, oh, ow, false);
-            DepthDecoder.relu(out);
+            reluPlus(out, 0f);
         }
         out = head0.forward(out, oh, ow, false);
         t.accept("head.0", new Map(oh, ow, out));

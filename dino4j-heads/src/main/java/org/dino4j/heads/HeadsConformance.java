@@ -37,12 +37,7 @@ public final class HeadsConformance implements Extension {
     @Override
     public void check(Path fixture, TensorStore f, List<Check> checks) {
         String fx = fixture.getFileName().toString();
-        var json = new java.util.LinkedHashMap<>(Json.parseObject(f.metadata().get("config")));
-        // notes of the generator's: LayerScale is there whenever init_values is set; "vit_small (embed_dim/num_heads
-        // overridden)" is vit_small with the sizes given beside it
-        json.remove("layerscale");
-        json.computeIfPresent("arch", (k, v) -> v.toString().replaceFirst(" .*", ""));
-        ModelConfig cfg = ModelConfig.fromMap(json);
+        ModelConfig cfg = config(f);
         try (DinoVisionTransformer m = DinoVisionTransformer.fromStateDict(cfg, Checkpoints.normalize(f.withPrefix("weights/backbone/")), null)) {
             outputs(fx, "safetensors", m, f, g -> HeadWeights.of(f.withPrefix("weights/" + g + "/"), fixture), checks);
         }
@@ -53,6 +48,16 @@ public final class HeadsConformance implements Extension {
                 outputs(fx, "pth", m, f, g -> HeadWeights.of(p.withPrefix(g + "."), pth), checks);
             }
         }
+    }
+
+    /** The fixture's backbone config (its `__metadata__.config`, written by the generator in the constructor's terms). */
+    public static ModelConfig config(TensorStore f) {
+        var json = new java.util.LinkedHashMap<>(Json.parseObject(f.metadata().get("config")));
+        // notes of the generator's: LayerScale is there whenever init_values is set; "vit_small (embed_dim/num_heads
+        // overridden)" is vit_small with the sizes given beside it
+        json.remove("layerscale");
+        json.computeIfPresent("arch", (k, v) -> v.toString().replaceFirst(" .*", ""));
+        return ModelConfig.fromMap(json);
     }
 
     interface Group {

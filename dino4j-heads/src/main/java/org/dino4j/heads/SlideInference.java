@@ -3,6 +3,7 @@ package org.dino4j.heads;
 import java.util.ArrayList;
 import java.util.List;
 
+import org.dino4j.kernels.GridOps;
 import org.dino4j.kernels.KernelOperations;
 import org.dino4j.kernels.Kernels;
 import org.dino4j.kernels.Parallel;
@@ -183,20 +184,8 @@ final class SlideInference {
             x0s = new int[w];
             x1s = new int[w];
             lx = new float[w];
-            axis(src.h(), h, y0s, y1s, ly);
-            axis(src.w(), w, x0s, x1s, lx);
-        }
-
-        /** PyTorch's source index for align_corners=False: (dst + 0.5)·in/out − 0.5, at least 0. */
-        static void axis(int in, int out, int[] i0, int[] i1, float[] l1) {
-            float scale = (float) in / out;
-            for (int d = 0; d < out; d++) {
-                float s = Math.max(scale * (d + 0.5f) - 0.5f, 0f);
-                int i = Math.min((int) s, in - 1);
-                i0[d] = i;
-                i1[d] = i + (i < in - 1 ? 1 : 0);
-                l1[d] = s - i;
-            }
+            GridOps.bilinearAxis(src.h(), h, false, y0s, y1s, ly); // the resize kernel's own taps
+            GridOps.bilinearAxis(src.w(), w, false, x0s, x1s, lx);
         }
 
         @Override

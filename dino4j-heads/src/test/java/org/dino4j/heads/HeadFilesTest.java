@@ -17,7 +17,6 @@ import org.dino4j.io.TensorStore;
 import org.dino4j.io.TorchPthWriter;
 import org.dino4j.model.Checkpoints;
 import org.dino4j.model.DinoVisionTransformer;
-import org.dino4j.model.ModelConfig;
 import org.dino4j.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -34,10 +33,7 @@ class HeadFilesTest {
     @BeforeAll
     static void open() {
         fx = SafeTensors.read(HeadsConformanceTest.fixtures().resolve("official/official_heads_tiny.safetensors"));
-        var json = new java.util.LinkedHashMap<>(org.dino4j.io.Json.parseObject(fx.metadata().get("config")));
-        json.remove("layerscale");
-        json.put("arch", "vit_small");
-        backbone = DinoVisionTransformer.fromStateDict(ModelConfig.fromMap(json), Checkpoints.normalize(fx.withPrefix("weights/backbone/")), null);
+        backbone = DinoVisionTransformer.fromStateDict(HeadsConformance.config(fx), Checkpoints.normalize(fx.withPrefix("weights/backbone/")), null);
     }
 
     @AfterAll
