@@ -124,8 +124,12 @@ class TrainCommandTest {
 
     /** `dino4j ARGS` in a JVM of its own (to be killed), its stdout and stderr to {@code log}. */
     static Process child(Path log, List<String> args) throws java.io.IOException {
-        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-                "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        // the child runs with this JVM's own options (vector module, and e.g. -XX:MaxVectorSize=32 when the suite is run
+        // as on an AVX2 machine): else its kernels could use another vector width than the in-process run it is compared with
+        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java")));
+        cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+        if (!cmd.contains("jdk.incubator.vector")) cmd.addAll(List.of("--add-modules", "jdk.incubator.vector"));
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
         cmd.addAll(args);
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().remove("DINO4J_LAUNCHER"); // the stop line then names the program "dino4j"
