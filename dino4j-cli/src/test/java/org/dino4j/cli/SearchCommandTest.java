@@ -26,9 +26,10 @@ class SearchCommandTest {
         assertEquals(0, e.code(), e.out() + e.err());
 
         Path bad = Files.writeString(dir.resolve("broken.jpg"), "not an image");
-        Path tsv = dir.resolve("found.tsv");
+        Path tsv = dir.resolve("found.tsv"), sheet = dir.resolve("sheet.png");
         // no --weights: they come from the index's run.json (the config, which this fixture's .pth cannot imply, is given)
-        Result r = CliTest.run("search", "--index", index.toString(), "--config", cfg.toString(), "--top", "3", "--output", tsv.toString(),
+        Result r = CliTest.run("search", "--embeddings", index.toString(), "--config", cfg.toString(), "--top", "3", "--output", tsv.toString(),
+                "--sheet", sheet.toString(), "--cell", "64",
                 files[0].toString(), files[2].toString(), bad.toString());
         assertEquals(1, r.code(), r.out() + r.err()); // one query failed, the others answered
         assertTrue(r.out().contains(bad + ": error: "), r.out() + r.err());
@@ -50,8 +51,19 @@ class SearchCommandTest {
             }
         }
 
+        // the contact sheet: a row per answered query, the query and its 3 neighbours, 64 px cells and a caption of 2 lines
+        java.awt.image.BufferedImage im = javax.imageio.ImageIO.read(sheet.toFile());
+        assertEquals(8 + 4 * (64 + 8), im.getWidth());
+        assertTrue(im.getHeight() > 2 * (64 + 8) && im.getHeight() < 2 * (64 + 8 + 3 * 20), "2 rows: " + im.getHeight());
+        // the first neighbour is the query itself: its cell shows the same picture as the query's cell (the framed one)
+        int same = 0;
+        for (int y = 8 + 8; y < 8 + 56; y += 4)
+            for (int x = 8 + 8; x < 8 + 56; x += 4)
+                if (im.getRGB(x, y) == im.getRGB(x + 72, y)) same++;
+        assertTrue(same > 140, "query and first neighbour drawn alike: " + same + " of 144 pixels");
+
         // not an embed folder: one line naming the file
-        Result none = CliTest.run("search", "--index", dir.resolve("nothing").toString(), files[0].toString());
+        Result none = CliTest.run("search", "--embeddings", dir.resolve("nothing").toString(), files[0].toString());
         assertEquals(1, none.code());
         assertTrue(none.err().contains("nothing/run.json: cannot read"), none.err());
     }
