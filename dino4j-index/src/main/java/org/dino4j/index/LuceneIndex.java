@@ -455,6 +455,20 @@ public final class LuceneIndex implements VectorIndex {
         }
     }
 
+    @Override
+    public boolean contains(String id) {
+        try {
+            IndexSearcher s = searchers.acquire();
+            try {
+                return s.count(new TermQuery(new Term(ID, id))) > 0;
+            } finally {
+                searchers.release(s);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     private static Map<String, String> metadata(Document d) {
         String json = d.get(META);
         if (json == null) return Map.of();
