@@ -1,7 +1,5 @@
 package org.dino4j.cli;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -10,12 +8,10 @@ import java.util.List;
 import java.util.Map;
 
 import org.dino4j.data.Preprocess;
-import org.dino4j.embed.EmbedDir;
-import org.dino4j.index.Entry;
+import org.dino4j.index.IndexBuild;
 import org.dino4j.index.ExactIndex;
 import org.dino4j.index.IndexSpec;
 import org.dino4j.index.VectorIndex;
-import org.dino4j.io.Json;
 import org.dino4j.model.DinoVisionTransformer;
 import org.dino4j.model.Dinov2;
 
@@ -77,30 +73,10 @@ final class IndexOptions {
 
     /** An embed output's CLS rows in an exact in-memory index, with the class (and label) as metadata. */
     static VectorIndex embeddings(Path dir) {
-        Map<String, Object> run = readRun(dir.resolve("run.json"));
-        EmbedDir.Rows rows = EmbedDir.read(dir, "cls");
-        if (rows.size() == 0) throw new IllegalArgumentException(dir + ": no embedded images (manifest.tsv has no ok rows)");
-        ExactIndex x = new ExactIndex(new IndexSpec(String.valueOf(run.get("model")), String.valueOf(run.get("preprocess")), IndexSpec.CLS, rows.dim()));
-        List<Entry> entries = new ArrayList<>(rows.size());
-        int d = rows.dim();
-        for (int i = 0; i < rows.size(); i++) {
-            Map<String, String> meta = new LinkedHashMap<>();
-            if (!rows.classNames().get(i).isEmpty()) meta.put("class", rows.classNames().get(i));
-            if (rows.labels()[i] >= 0) meta.put("label", Integer.toString(rows.labels()[i]));
-            entries.add(new Entry(rows.ids().get(i), java.util.Arrays.copyOfRange(rows.x(), i * d, (i + 1) * d), meta));
-        }
-        x.add(entries);
+        ExactIndex x = new ExactIndex(IndexBuild.specOf(dir, IndexSpec.CLS));
+        IndexBuild.run(List.of(dir), x, IndexBuild.DEFAULT_BATCH, (done, total, rate, eta) -> {});
+        if (x.count() == 0) throw new IllegalArgumentException(dir + ": no embedded images (manifest.tsv has no ok rows)");
         return x;
-    }
-
-    static Map<String, Object> readRun(Path f) {
-        try {
-            return Json.parseObject(Files.readString(f, StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new IllegalArgumentException(f + ": cannot read (is it a `dino4j embed` output folder?)");
-        } catch (RuntimeException e) {
-            throw new IllegalArgumentException(f + ": not a run.json of `dino4j embed`: " + e.getMessage());
-        }
     }
 
     /** The index's preprocessing. */

@@ -91,7 +91,7 @@ public final class LuceneIndex implements VectorIndex {
         /** Lucene99HnswScalarQuantizedVectorsFormat, 7 bits: the graph is built and searched on bytes; floats kept too. */
         INT7;
 
-        static Quantization parse(String s) {
+        public static Quantization parse(String s) {
             for (Quantization q : values()) if (q.name().equalsIgnoreCase(s)) return q;
             throw new IllegalArgumentException("quantization must be none or int7, got '" + s + "'");
         }
