@@ -164,6 +164,11 @@ public final class Server implements AutoCloseable {
         return cfg.imgSize() == HUB_IMG_SIZE ? PatchFeatures.DEFAULT_RESOLUTION : cfg.imgSize();
     }
 
+    static {
+        // slf4j-simple (Javalin insists on a logger): warnings and errors only, unless the user says otherwise; before any logger exists
+        if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+    }
+
     private final Config cfg;
     private final Backend be;
     private final DinoVisionTransformer model;
@@ -205,6 +210,7 @@ public final class Server implements AutoCloseable {
                 h.setMinRequestDataRate(cfg.minBodyBytesPerSec());
                 h.setSendServerVersion(false);
             });
+            c.jetty.modifyServer(server -> server.setErrorHandler(new JsonErrorHandler()));
             c.jetty.addConnector((server, http) -> {
                 ServerConnector sc = new ServerConnector(server, new HttpConnectionFactory(http));
                 sc.setHost(cfg.host());
