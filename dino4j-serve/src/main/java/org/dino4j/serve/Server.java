@@ -3,6 +3,7 @@ package org.dino4j.serve;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -223,11 +224,12 @@ public final class Server implements AutoCloseable {
                     if (cfg.corsOrigin().equals("*")) r.anyHost();
                     else r.allowHost(cfg.corsOrigin());
                 }));
+            // Javalin's own 404/405 (no such route) as JSON; the API's own 404s (unknown id) are already answered
             c.routes.error(404, ctx -> {
-                if (ctx.resultInputStream() == null) json(ctx, 404, error("no such endpoint: " + ctx.method() + " " + ctx.path()));
+                if (ctx.attribute(ANSWERED) == null) json(ctx, 404, error("no such endpoint: " + ctx.method() + " " + ctx.path()));
             });
             c.routes.error(405, ctx -> {
-                if (ctx.resultInputStream() == null) json(ctx, 405, error("method not allowed: " + ctx.method() + " " + ctx.path()));
+                if (ctx.attribute(ANSWERED) == null) json(ctx, 405, error("method not allowed: " + ctx.method() + " " + ctx.path()));
             });
             c.routes.exception(Exception.class, (e, ctx) -> fail(ctx, e));
             register(c.routes);
@@ -354,6 +356,8 @@ public final class Server implements AutoCloseable {
                 json(ctx, a.status(), error(a.getMessage()));
             }
             case HttpResponseException h -> json(ctx, h.getStatus(), error(h.getMessage()));
+            case org.eclipse.jetty.http.HttpException h when h.getCode() >= 400 && h.getCode() < 500 -> // e.g. a body too slow (408)
+                    json(ctx, h.getCode(), error(Objects.requireNonNullElse(h.getReason(), "bad request")));
             case IllegalArgumentException i -> json(ctx, 400, error(i.getMessage()));
             case OutOfMemoryError o -> json(ctx, 503, error("out of memory on this request; try a smaller image"));
             default -> {
@@ -375,7 +379,10 @@ public final class Server implements AutoCloseable {
         return Map.of("error", ApiError.oneLine(message));
     }
 
+    private static final String ANSWERED = "dino4j.answered";
+
     static void json(Context ctx, int status, Object body) {
+        ctx.attribute(ANSWERED, true);
         ctx.status(status).contentType("application/json; charset=utf-8").result(Json.write(body));
     }
 
@@ -385,7 +392,7 @@ public final class Server implements AutoCloseable {
     private byte[] body(Context ctx) {
         try (InputStream in = ctx.req().getInputStream()) {
             return readLimited(in, cfg.maxBodyBytes());
-        } catch (IOException e) {
+        } catch (IOException | UncheckedIOException e) {
             throw new ApiError(400, "could not read the request body: " + e.getMessage());
         }
     }
@@ -409,10 +416,8 @@ public final class Server implements AutoCloseable {
             UploadedFile f;
             try {
                 f = ctx.uploadedFile(part);
-            } catch (RuntimeException e) {
-                String m = String.valueOf(e.getMessage());
-                throw m.toLowerCase(Locale.ROOT).contains("size") ? new ApiError(413, "multipart body over the limit of " + cfg.maxBodyBytes() + " bytes")
-                        : new ApiError(400, "malformed multipart body: " + m);
+            } catch (Exception e) { // Javalin rethrows the servlet's checked exceptions unchecked
+                throw multipartError(e);
             }
             if (f == null) {
                 if (required) throw new ApiError(400, "no file part named '" + part + "' in the form");
@@ -432,6 +437,17 @@ public final class Server implements AutoCloseable {
         byte[] b = body(ctx);
         if (b.length == 0) throw new ApiError(400, "empty body: send an image");
         return b;
+    }
+
+    /** Why a multipart body did not parse: 413 over the size limits, else 400 with the parser's reason. */
+    private ApiError multipartError(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            String m = String.valueOf(t.getMessage()).toLowerCase(Locale.ROOT);
+            if (m.contains("size") || m.contains("too large") || t instanceof org.eclipse.jetty.http.HttpException h && h.getCode() == 413)
+                return new ApiError(413, "multipart body over the limit of " + cfg.maxBodyBytes() + " bytes");
+            if (t instanceof org.eclipse.jetty.http.HttpException h && h.getReason() != null) return new ApiError(400, "malformed multipart body: " + h.getReason());
+        }
+        return new ApiError(400, "malformed multipart body");
     }
 
     private RgbImage uploadedImage(Context ctx) {
