@@ -49,6 +49,7 @@ public final class Batcher implements AutoCloseable {
     private final ArrayDeque<Job> carry = new ArrayDeque<>();
     /** carry's size, for other threads' reads (carry itself belongs to the model thread). */
     private volatile int carried;
+    private volatile boolean busy;
     private final Thread thread;
     private volatile boolean accepting = true, running = true;
     private final DistributionSummary batchSize;
@@ -71,6 +72,11 @@ public final class Batcher implements AutoCloseable {
         this.thread = new Thread(this::loop, "dino4j-model");
         thread.setDaemon(true);
         thread.start();
+    }
+
+    /** Whether the model thread is running a job now. */
+    public boolean busy() {
+        return busy;
     }
 
     /** Jobs waiting for the model. */
@@ -191,15 +197,19 @@ public final class Batcher implements AutoCloseable {
     }
 
     private void runTask(Task t) {
+        busy = true;
         try {
             t.future().complete(t.work().call());
         } catch (Throwable e) {
             t.future().completeExceptionally(e instanceof RuntimeException ? e : new IllegalStateException(e.toString(), e));
+        } finally {
+            busy = false;
         }
     }
 
     private void runBatch(List<Embed> batch) {
         int b = batch.size(), h = batch.get(0).h(), w = batch.get(0).w(), per = 3 * h * w;
+        busy = true;
         try {
             float[] x = new float[b * per];
             for (int i = 0; i < b; i++) System.arraycopy(batch.get(i).chw(), 0, x, i * per, per);
@@ -215,6 +225,8 @@ public final class Batcher implements AutoCloseable {
         } catch (Throwable e) {
             RuntimeException r = e instanceof RuntimeException re ? re : new IllegalStateException(e.toString(), e);
             for (Embed j : batch) j.future().completeExceptionally(r);
+        } finally {
+            busy = false;
         }
     }
 

@@ -37,17 +37,23 @@ class BatcherTest {
         return m.forwardFeatures(new Tensor(chw.clone(), 1, 3, h, w)).xNormClstoken().data();
     }
 
+    /** Keeps the model thread busy until hold opens, so that jobs pile up in the queue. */
+    static Future<?> occupy(Batcher b, ExecutorService pool, CountDownLatch hold) throws InterruptedException {
+        Future<?> f = pool.submit(() -> b.run(() -> {
+            hold.await();
+            return null;
+        }));
+        while (b.depth() > 0 || !b.busy()) Thread.sleep(5);
+        return f;
+    }
+
     @Test
     void sameShapeJobsShareAForwardAndEachGetsItsOwnRow() throws Exception {
         SimpleMeterRegistry reg = new SimpleMeterRegistry();
         try (DinoVisionTransformer m = Dinov2.random(CFG, 1); Batcher b = new Batcher(m, 8, 1000, 64, 30_000, reg);
              ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             CountDownLatch hold = new CountDownLatch(1);
-            Future<?> blocker = pool.submit(() -> b.run(() -> {
-                hold.await();
-                return null;
-            }));
-            while (b.depth() > 0) Thread.sleep(5); // the model thread holds the blocker
+            Future<?> blocker = occupy(b, pool, hold);
             List<Future<float[][]>> fs = new ArrayList<>();
             int[][] shapes = {{28, 28}, {42, 28}};
             for (int i = 0; i < 8; i++) {
@@ -78,11 +84,7 @@ class BatcherTest {
         try (DinoVisionTransformer m = Dinov2.random(CFG, 1); Batcher b = new Batcher(m, 4, 0, 2, 300, reg);
              ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             CountDownLatch hold = new CountDownLatch(1);
-            pool.submit(() -> b.run(() -> {
-                hold.await();
-                return null;
-            }));
-            while (b.depth() > 0) Thread.sleep(5);
+            occupy(b, pool, hold);
             float[] x = pixels(1, 28, 28);
             List<Future<float[][]>> waiting = new ArrayList<>();
             for (int i = 0; i < 2; i++) waiting.add(pool.submit(() -> b.embed(x, 28, 28, List.of(Output.CLS))));
