@@ -81,7 +81,7 @@ class BatcherTest {
     @Test
     void aFullQueueRefusesAndTimedOutJobsAreSkipped() throws Exception {
         SimpleMeterRegistry reg = new SimpleMeterRegistry();
-        try (DinoVisionTransformer m = Dinov2.random(CFG, 1); Batcher b = new Batcher(m, 4, 0, 2, 300, reg);
+        try (DinoVisionTransformer m = Dinov2.random(CFG, 1); Batcher b = new Batcher(m, 4, 0, 2, 2000, reg);
              ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             CountDownLatch hold = new CountDownLatch(1);
             occupy(b, pool, hold);
