@@ -39,6 +39,7 @@ import org.dino4j.data.Preprocess;
 import org.dino4j.data.RgbImage;
 import org.dino4j.embed.FeatureExtractor;
 import org.dino4j.embed.Output;
+import org.dino4j.embed.Sides;
 import org.dino4j.heads.Classifier;
 import org.dino4j.heads.Segmenter;
 import org.dino4j.index.Entry;
@@ -148,8 +149,6 @@ public final class Server implements AutoCloseable {
         }
     }
 
-    /** The hub backbones' img_size: they are used at 224 (embedding) and 448 (pictures), other models at their own side. */
-    static final int HUB_IMG_SIZE = 518;
     /** Depth and segmentation work on the photo scaled to at most this side; their pictures come back at that size. */
     static final int DENSE_MAX_SIDE = 1024;
     /** Files one path request may add at most. */
@@ -157,12 +156,7 @@ public final class Server implements AutoCloseable {
 
     /** The eval transform (resize 256, crop 224) for the hub backbones; a model's own side for others. */
     public static Preprocess defaultPreprocess(ModelConfig cfg) {
-        return cfg.imgSize() == HUB_IMG_SIZE ? Preprocess.EVAL : new Preprocess(cfg.imgSize(), cfg.imgSize(), 0);
-    }
-
-    /** The side the feature pictures (match, PCA) and depth are computed at: 448 for the hub backbones, else the model's own. */
-    public static int picturesSide(ModelConfig cfg) {
-        return cfg.imgSize() == HUB_IMG_SIZE ? PatchFeatures.DEFAULT_RESOLUTION : cfg.imgSize();
+        return Sides.evalTransform(cfg);
     }
 
     static {
@@ -778,7 +772,7 @@ public final class Server implements AutoCloseable {
 
     private int resolution(Context ctx) {
         int p = model.config().patchSize();
-        return intParam(ctx, "resolution", picturesSide(model.config()), p, 2048);
+        return intParam(ctx, "resolution", Sides.picturesSide(model.config()), p, 2048);
     }
 
     private PatchFeatures patchFeatures(RgbImage im, int side) {
