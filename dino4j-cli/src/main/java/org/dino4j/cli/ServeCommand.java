@@ -25,8 +25,9 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "serve", mixinStandardHelpOptions = true,
-        description = {"dino4j as an HTTP service: embed, image search, add/delete images, patch matches, PCA and, with the heads, "
-                + "classify/depth/segment; a web page at /, the API at /openapi.json (docs/serve-api.md), metrics at /metrics.",
+        description = {"An HTTP service: image search, embeddings and the DINOv2 demos, with a web page.",
+                "Endpoints: embed, search (by image, id or vector), add/delete images, patch matches, PCA and, with the heads, "
+                + "classify/depth/segment; the page at /, the API at /openapi.json (docs/serve-api.md), metrics at /metrics.",
                 "Concurrent requests are batched on one model (--max-batch, --max-wait-ms); a full queue answers 503 with Retry-After.",
                 "Binds to 127.0.0.1 unless --host says otherwise; add/delete need --token when one is set. Ctrl-C stops it gracefully."})
 final class ServeCommand implements Callable<Integer> {
