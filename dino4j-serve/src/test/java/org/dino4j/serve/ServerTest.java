@@ -304,6 +304,10 @@ class ServerTest {
         assertTrue(up.status() == 400 || up.status() == 404, up.status() + " " + up.text());
         assertTrue(up.json().containsKey("error"), up.text());
         assertEquals(404, get(server, "/static/nope.js").status());
+        var css = get(server, "/static/probe/dino4j-test-probe.css"); // a test resource: the page's files are found the same way
+        assertEquals(200, css.status(), css.text());
+        assertEquals("text/css; charset=utf-8", css.header("Content-Type"));
+        assertTrue(css.text().contains("#123456"));
         var m = get(server, "/metrics");
         assertEquals(200, m.status());
         assertTrue(m.text().contains("dino4j_http_requests_seconds_count"), m.text());
