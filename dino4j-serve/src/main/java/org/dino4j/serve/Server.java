@@ -716,11 +716,11 @@ public final class Server implements AutoCloseable {
         Path real = f.toRealPath();
         if (!roots.allows(real)) throw new ApiError(403, "outside the allowed roots");
         String id = roots.idOf(real);
-        Prepared im = prepare(id, Files.readAllBytes(real), false);
+        byte[] bytes = Files.readAllBytes(real);
         float[] v = null;
         for (int attempt = 0; v == null; attempt++) {
             try {
-                v = indexVector(im);
+                v = indexVector(prepare(id, bytes, false));
             } catch (ApiError e) { // queue full: this request waits its turn instead of failing its files
                 if (e.status() != 503 || closing || attempt > 100) throw e;
                 Thread.sleep(50);
