@@ -66,7 +66,8 @@ async function loadHealth() {
     const idx = h.index || {};
     $("health").replaceChildren(
       chip("model", `${h.model || "?"} · ${h.dim || "?"}-d`),
-      countChip(idx.kind, idx.count));
+      countChip(idx.kind, idx.count),
+      ...(heads.length ? [chip("heads", heads.join(", "))] : []));
     $("health").classList.remove("down");
   } catch (e) {
     $("health").textContent = `server unreachable: ${e.message}`;
@@ -119,6 +120,7 @@ function setQuery(file) {
   $("add-result").textContent = "";
   $("add-id").placeholder = defaultId(file.name);
   for (const name of ["pca", "depth", "segment"]) $(`${name}-img`).removeAttribute("src");
+  for (const q of document.querySelectorAll(".view-query")) q.src = state.queryUrl;
   search();
   if (state.view !== "results") loadView(state.view);
 }
@@ -281,6 +283,8 @@ async function loadView(name) {
     state.views[name] = url;
     img.src = url;
     await img.decode().catch(() => {});
+    // a picture at the patch grid's size is scaled up as blocks rather than blurred
+    img.classList.toggle("pixelated", img.naturalWidth < 256);
     figure.dataset.state = "done";
   } catch (e) {
     if (isAbort(e)) return;
@@ -313,6 +317,7 @@ async function addToIndex(event) {
     const body = await res.json();
     out.classList.add("ok");
     out.textContent = `added as ${body.id}`;
+    $("add-id").value = "";
     setCount(null, body.count);
     showError("");
   } catch (e) {

@@ -137,6 +137,13 @@ class WebPageTest {
         driver.findElement(By.id("tab-pca")).click();
         waitFor(d -> naturalWidth(By.id("pca-img")) > 0);
         shot("04-pca");
+        // depth and segmentation, when the server has those heads (its /health lists them, the page shows their tabs)
+        for (String head : List.of("depth", "segment")) {
+            if (!driver.findElement(By.id("tab-" + head)).isDisplayed()) continue;
+            driver.findElement(By.id("tab-" + head)).click();
+            waitFor(d -> naturalWidth(By.id(head + "-img")) > 0);
+            shot("04-" + head);
+        }
         driver.findElement(By.id("tab-results")).click();
 
         // add the query under a new id: the page shows the new count, which is the server's
