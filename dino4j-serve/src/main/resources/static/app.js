@@ -67,7 +67,7 @@ async function loadHealth() {
     $("health").replaceChildren(
       chip("model", `${h.model || "?"} · ${h.dim || "?"}-d`),
       countChip(idx.kind, idx.count),
-      ...(heads.length ? [chip("heads", heads.join(", "))] : []));
+      ...(heads.length ? [chip("heads", heads.join(", "), "heads")] : []));
     $("health").classList.remove("down");
   } catch (e) {
     $("health").textContent = `server unreachable: ${e.message}`;
@@ -286,11 +286,24 @@ async function loadView(name) {
     // a picture at the patch grid's size is scaled up as blocks rather than blurred
     img.classList.toggle("pixelated", img.naturalWidth < 256);
     figure.dataset.state = "done";
+    if (name === "segment") describeSegments(file, signal);
   } catch (e) {
     if (isAbort(e)) return;
     figure.dataset.state = "failed";
     showError(`${name} of ${file.name}: ${e.message}`);
   }
+}
+
+/** The segmentation's largest classes under its picture (the JSON form of the same request). */
+async function describeSegments(file, signal) {
+  const caption = $("segment-caption");
+  caption.textContent = "Semantic segmentation over the image.";
+  try {
+    const body = await (await post("/api/segment?format=json", imageForm(file), signal)).json();
+    if (state.file !== file) return;
+    const top = (body.classes || []).slice(0, 5).map(c => `${c.name} ${(100 * c.fraction).toFixed(0)}%`);
+    if (top.length) caption.textContent = `Segmentation: ${top.join(" · ")}`;
+  } catch (_) { /* the picture is there; the caption stays plain */ }
 }
 
 // ---- add to index -------------------------------------------------------------------------------

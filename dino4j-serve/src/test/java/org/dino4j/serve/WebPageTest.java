@@ -1,6 +1,10 @@
 package org.dino4j.serve;
 
-import org.dino4j.io.Json;
+import org.dino4j.index.ExactIndex;
+import org.dino4j.index.IndexSpec;
+import org.dino4j.model.DinoVisionTransformer;
+import org.dino4j.model.Dinov2;
+import org.dino4j.model.ModelConfig;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -16,14 +20,8 @@ import org.openqa.selenium.chrome.ChromeDriverService;
 import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
-import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -40,7 +38,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The web page in a real browser: Debian's headless chromium driven by Selenium through /usr/bin/chromedriver, against
- * a server with a few real photos in its index. Screenshots of each step go to target/screenshots/ (test artefacts);
+ * the real {@link Server} (a random 224 px model, random heads, an exact index holding a few real photos). Screenshots of each step go to target/screenshots/ (test artefacts);
  * with -Ddino4j.docs.screenshots=true the main ones are also copied to docs/serve/ for README.
  */
 class WebPageTest {
@@ -48,35 +46,35 @@ class WebPageTest {
     static final Path SHOTS = Path.of("target", "screenshots"), DOCS = Path.of("..", "docs", "serve");
     static final Duration WAIT = Duration.ofSeconds(60);
     /** Real photos that Debian ships (MATE's backgrounds, scikit-image's samples); the test uses those present. */
-    static final List<Path> PHOTOS = Stream.of(
-                    "/usr/lib/python3/dist-packages/skimage/data/chelsea.png",
-                    "/usr/lib/python3/dist-packages/skimage/data/coffee.png",
-                    "/usr/lib/python3/dist-packages/skimage/data/astronaut.png",
-                    "/usr/lib/python3/dist-packages/skimage/data/rocket.jpg",
-                    "/usr/share/backgrounds/mate/nature/FreshFlower.jpg",
-                    "/usr/share/backgrounds/mate/nature/LadyBird.jpg",
-                    "/usr/share/backgrounds/mate/nature/YellowFlower.jpg",
-                    "/usr/share/backgrounds/mate/nature/GreenMeadow.jpg",
-                    "/usr/share/backgrounds/mate/nature/Aqua.jpg",
-                    "/usr/share/backgrounds/mate/nature/Garden.jpg")
+    static final List<Path> PHOTOS = Stream.concat(
+                    Stream.of("chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg", "motorcycle_left.png")
+                            .map(n -> "/usr/lib/python3/dist-packages/skimage/data/" + n),
+                    Stream.of("FreshFlower", "LadyBird", "YellowFlower", "GreenMeadow", "Aqua", "Garden", "Blinds", "Dune",
+                                    "RainDrops", "Storm", "TwoWings", "Wood")
+                            .map(n -> "/usr/share/backgrounds/mate/nature/" + n + ".jpg"))
             .map(Path::of).filter(Files::isReadable).toList();
 
-    static FakeServer server;
+    /** A random model at 224 px (a 16 x 16 patch grid, so the match and PCA pictures have something to show), small enough to be quick. */
+    static final String MODEL = "{\"img_size\":224,\"patch_size\":14,\"embed_dim\":48,\"depth\":4,\"num_heads\":3,\"init_values\":1.0}";
+
+    static Server server;
     static String base;
     static WebDriver driver;
-    static final HttpClient client = HttpClient.newHttpClient();
 
     @BeforeAll
     static void start(@TempDir Path profile) throws Exception {
         assumeTrue(Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
                 "skipped: the page's browser test needs Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver)");
         assumeTrue(PHOTOS.size() >= 4, "skipped: fewer than 4 of the sample photos are installed: " + PHOTOS);
-        server = new FakeServer();
-        base = server.base();
+        DinoVisionTransformer model = Dinov2.random(ModelConfig.fromJson(MODEL), 11);
+        ExactIndex index = new ExactIndex(new IndexSpec("random", Server.defaultPreprocess(model.config()).toString(), IndexSpec.CLS_PATCH_MEAN, 2 * model.embedDim()));
+        server = Server.start(Server.Config.defaults().withPort(0),
+                new Server.Backend(model, "random-224", null, index, "exact", Heads.random(model, 5)));
+        base = "http://127.0.0.1:" + server.port();
         for (Path photo : PHOTOS) {
-            HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(base + "/api/images?id=" + idOf(photo) + "&meta.file=" + photo.getFileName()))
-                    .header("Content-Type", "application/octet-stream").POST(HttpRequest.BodyPublishers.ofFile(photo)));
-            assertEquals(200, r.statusCode(), r.body());
+            String set = photo.toString().contains("skimage") ? "scikit-image" : "mate";
+            Fixture.Answer r = Fixture.postImage(server, "/api/images?id=" + idOf(photo) + "&meta.set=" + set, Files.readAllBytes(photo));
+            assertEquals(200, r.status(), r.text());
         }
         // ChromeDriverService with the driver's path and an explicit binary: Selenium Manager is never asked to download
         ChromeDriverService service = new ChromeDriverService.Builder()
@@ -142,6 +140,7 @@ class WebPageTest {
             if (!driver.findElement(By.id("tab-" + head)).isDisplayed()) continue;
             driver.findElement(By.id("tab-" + head)).click();
             waitFor(d -> naturalWidth(By.id(head + "-img")) > 0);
+            if (head.equals("segment")) waitFor(d -> d.findElement(By.id("segment-caption")).getText().matches("Segmentation: .*\\d+%.*"));
             shot("04-" + head);
         }
         driver.findElement(By.id("tab-results")).click();
@@ -230,18 +229,11 @@ class WebPageTest {
         return photo.getFileName().toString().replaceFirst("\\.[^.]+$", "");
     }
 
-    static Map<String, Object> searchApi(Path image, int k) throws Exception {
-        String boundary = "dino4jtest" + System.nanoTime();
-        ByteArrayOutputStream body = new ByteArrayOutputStream();
-        body.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"image\"; filename=\"" + image.getFileName()
-                + "\"\r\nContent-Type: application/octet-stream\r\n\r\n").getBytes(StandardCharsets.UTF_8));
-        body.writeBytes(Files.readAllBytes(image));
-        body.writeBytes(("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
-        HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(base + "/api/search?k=" + k))
-                .header("Content-Type", "multipart/form-data; boundary=" + boundary)
-                .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray())));
-        assertEquals(200, r.statusCode(), r.body());
-        return Json.parseObject(r.body());
+    /** The server's answer to the request the page makes (multipart part "image"). */
+    static Map<String, Object> searchApi(Path image, int k) throws IOException {
+        Fixture.Answer r = Fixture.postMultipart(server, "/api/search?k=" + k, "image", Files.readAllBytes(image));
+        assertEquals(200, r.status(), r.text());
+        return r.json();
     }
 
     @SuppressWarnings("unchecked")
@@ -249,12 +241,7 @@ class WebPageTest {
         return new ArrayList<>((List<Map<String, Object>>) answer.get("hits"));
     }
 
-    static int count() throws Exception {
-        HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(base + "/api/count")).GET());
-        return ((Number) Json.parseObject(r.body()).get("count")).intValue();
-    }
-
-    static HttpResponse<String> send(HttpRequest.Builder request) throws IOException, InterruptedException {
-        return client.send(request.timeout(Duration.ofSeconds(120)).build(), HttpResponse.BodyHandlers.ofString());
+    static int count() {
+        return ((Number) Fixture.get(server, "/api/count").json().get("count")).intValue();
     }
 }
