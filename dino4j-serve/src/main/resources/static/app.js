@@ -187,20 +187,23 @@ function renderHits(hits) {
     img.onerror = () => { thumb.classList.add("no-preview"); img.remove(); };
     thumb.append(img, el("span", "rank", String(rank + 1)));
     const body = el("div", "hit-body");
-    const top = el("div", "hit-top");
-    top.append(el("span", "hit-id", hit.id), el("span", "score", Number(hit.score).toFixed(3)));
+    // the id's folder (server-side paths have one) muted, its name in bold; the whole id as the tooltip
+    const id = el("div", "hit-id");
+    id.title = hit.id;
+    const cut = hit.id.lastIndexOf("/") + 1;
+    if (cut > 0) id.append(el("span", "dir", hit.id.slice(0, cut)));
+    id.append(hit.id.slice(cut));
+    // the score as a number and as a bar along the picture's lower edge (cosine, so negative is an empty bar)
     const bar = el("div", "bar");
     const fill = el("span");
     fill.style.width = `${Math.max(0, Math.min(1, hit.score)) * 100}%`;
     bar.append(fill);
-    body.append(top, bar);
-    const meta = Object.entries(hit.metadata || {});
-    if (meta.length) {
-      const m = el("div", "hit-meta");
-      for (const [k, v] of meta.slice(0, 4)) m.append(el("span", "tag", `${k}: ${v}`));
-      body.append(m);
-    }
-    card.append(thumb, body);
+    const row = el("div", "score-row");
+    const meta = el("div", "hit-meta");
+    for (const [k, v] of Object.entries(hit.metadata || {}).slice(0, 3)) meta.append(el("span", "tag", `${k}: ${v}`));
+    row.append(meta, el("span", "score", Number(hit.score).toFixed(3)));
+    body.append(id, row);
+    card.append(thumb, bar, body);
     card.addEventListener("click", () => openMatch(hit));
     return card;
   }));

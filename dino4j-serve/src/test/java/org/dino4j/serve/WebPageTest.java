@@ -22,6 +22,8 @@ import org.openqa.selenium.support.ui.WebDriverWait;
 
 import java.io.File;
 import java.io.IOException;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -73,7 +75,8 @@ class WebPageTest {
         base = "http://127.0.0.1:" + server.port();
         for (Path photo : PHOTOS) {
             String set = photo.toString().contains("skimage") ? "scikit-image" : "mate";
-            Fixture.Answer r = Fixture.postImage(server, "/api/images?id=" + idOf(photo) + "&meta.set=" + set, Files.readAllBytes(photo));
+            Fixture.Answer r = Fixture.postImage(server, "/api/images?id=" + URLEncoder.encode(idOf(photo), StandardCharsets.UTF_8) + "&meta.set=" + set,
+                    Files.readAllBytes(photo));
             assertEquals(200, r.status(), r.text());
         }
         // ChromeDriverService with the driver's path and an explicit binary: Selenium Manager is never asked to download
@@ -118,6 +121,7 @@ class WebPageTest {
             assertEquals(score, Double.parseDouble(cards.get(i).getAttribute("data-score")), 1e-6, "score of result " + i);
             assertEquals(String.format("%.3f", score), cards.get(i).findElement(By.className("score")).getText());
         }
+        assertTrue(driver.findElements(By.cssSelector("#results .no-preview")).isEmpty(), "every result shows its preview");
         assertEquals(idOf(query), cards.get(0).getAttribute("data-id"));
         assertEquals(1.0, Double.parseDouble(cards.get(0).getAttribute("data-score")), 1e-3);
 
@@ -225,8 +229,9 @@ class WebPageTest {
 
     // ---- the server, asked directly ----
 
+    /** Ids with a folder, as server-side paths get them, so the page's preview and match URLs must carry a '/'. */
     static String idOf(Path photo) {
-        return photo.getFileName().toString().replaceFirst("\\.[^.]+$", "");
+        return (photo.toString().contains("skimage") ? "skimage/" : "nature/") + photo.getFileName().toString().replaceFirst("\\.[^.]+$", "");
     }
 
     /** The server's answer to the request the page makes (multipart part "image"). */
