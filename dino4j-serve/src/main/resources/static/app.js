@@ -23,11 +23,29 @@ async function errorOf(res) {
   return `${res.status} ${res.statusText || "error"}`.trim();
 }
 
-/** POST the form and answer the response, throwing the server's one-line error on 4xx/5xx. */
+/**
+ * POST the form and answer the response, throwing the server's one-line error on 4xx/5xx. A full queue
+ * (429/503 with Retry-After) is waited out and tried again a few times before it counts as an error.
+ */
 async function post(url, form, signal, headers) {
-  const res = await fetch(url, { method: "POST", body: form, signal, headers });
-  if (!res.ok) throw new Error(await errorOf(res));
-  return res;
+  for (let attempt = 1; ; attempt++) {
+    const res = await fetch(url, { method: "POST", body: form, signal, headers });
+    if (res.ok) return res;
+    const retryAfter = res.headers.get("Retry-After");
+    const seconds = retryAfter === null ? NaN : Number(retryAfter);
+    if ((res.status === 429 || res.status === 503) && attempt < 4 && seconds >= 0 && seconds <= 10) {
+      await sleep(Math.max(250, seconds * 1000), signal);
+      continue;
+    }
+    throw new Error(await errorOf(res));
+  }
+}
+
+function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => { clearTimeout(timer); reject(new DOMException("aborted", "AbortError")); }, { once: true });
+  });
 }
 
 function imageForm(file, part = "image") {
@@ -336,6 +354,7 @@ async function addToIndex(event) {
     $("add-id").value = "";
     setCount(null, body.count);
     showError("");
+    if (state.file === file) search(); // the new entry is among the neighbours now
   } catch (e) {
     out.textContent = "";
     showError(`add ${file.name}: ${e.message}`);

@@ -59,9 +59,14 @@ class WebPageTest {
     /** A random model at 224 px (a 16 x 16 patch grid, so the match and PCA pictures have something to show), small enough to be quick. */
     static final String MODEL = "{\"img_size\":224,\"patch_size\":14,\"embed_dim\":48,\"depth\":4,\"num_heads\":3,\"init_values\":1.0}";
 
+    /** Writes need this bearer token, so the page's token field is exercised. */
+    static final String TOKEN = "s3cret-token";
+
     static Server server;
     static String base;
     static WebDriver driver;
+    /** Selenium has no CDP classes for this chromium's version and says so; the test does not use CDP. */
+    static final java.util.logging.Logger CDP_LOG = java.util.logging.Logger.getLogger("org.openqa.selenium.devtools");
 
     @BeforeAll
     static void start(@TempDir Path profile) throws Exception {
@@ -70,13 +75,13 @@ class WebPageTest {
         assumeTrue(PHOTOS.size() >= 4, "skipped: fewer than 4 of the sample photos are installed: " + PHOTOS);
         DinoVisionTransformer model = Dinov2.random(ModelConfig.fromJson(MODEL), 11);
         ExactIndex index = new ExactIndex(new IndexSpec("random", Server.defaultPreprocess(model.config()).toString(), IndexSpec.CLS_PATCH_MEAN, 2 * model.embedDim()));
-        server = Server.start(Server.Config.defaults().withPort(0),
+        server = Server.start(Server.Config.defaults().withPort(0).withToken(TOKEN),
                 new Server.Backend(model, "random-224", null, index, "exact", Heads.random(model, 5)));
         base = "http://127.0.0.1:" + server.port();
         for (Path photo : PHOTOS) {
             String set = photo.toString().contains("skimage") ? "scikit-image" : "mate";
             Fixture.Answer r = Fixture.postImage(server, "/api/images?id=" + URLEncoder.encode(idOf(photo), StandardCharsets.UTF_8) + "&meta.set=" + set,
-                    Files.readAllBytes(photo));
+                    Files.readAllBytes(photo), "Authorization", "Bearer " + TOKEN);
             assertEquals(200, r.status(), r.text());
         }
         // ChromeDriverService with the driver's path and an explicit binary: Selenium Manager is never asked to download
@@ -87,6 +92,7 @@ class WebPageTest {
         options.addArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=1280,800", "--user-data-dir=" + profile);
+        CDP_LOG.setLevel(java.util.logging.Level.SEVERE);
         driver = new ChromeDriver(service, options);
         Files.createDirectories(SHOTS);
     }
@@ -149,15 +155,39 @@ class WebPageTest {
         }
         driver.findElement(By.id("tab-results")).click();
 
-        // add the query under a new id: the page shows the new count, which is the server's
+        // add the query under a new id: without the token the server's refusal is the error line; with it the page
+        // shows the new count, which is the server's
         int before = count();
         driver.findElement(By.id("add-id")).sendKeys("added-from-page");
         driver.findElement(By.id("add-meta")).sendKeys("album=test");
         driver.findElement(By.id("add-submit")).click();
+        waitFor(d -> d.findElement(By.id("error")).isDisplayed());
+        assertTrue(driver.findElement(By.id("error")).getText().matches("add chelsea\\.png: .*Bearer.*"), driver.findElement(By.id("error")).getText());
+        assertEquals(before, count());
+        driver.findElement(By.id("add-token")).sendKeys(TOKEN);
+        driver.findElement(By.id("add-submit")).click();
         waitFor(d -> d.findElement(By.id("add-result")).getText().equals("added as added-from-page"));
         assertEquals(before + 1, count());
         waitFor(d -> d.findElement(By.id("count")).getAttribute("data-count").equals(String.valueOf(before + 1)));
+        waitFor(d -> d.findElements(By.cssSelector("#results .hit[data-id='added-from-page']")).size() == 1);
         shot("05-added");
+
+        // a file dropped on the drop zone (a synthetic drop event carrying a File: WebDriver cannot drag from the desktop),
+        // here a stored entry's preview fetched by the page: the results are the server's answer to those bytes
+        String dropped = idOf(PHOTOS.get(1));
+        jsAsync("""
+                const done = arguments[arguments.length - 1];
+                fetch('/api/images/' + arguments[0].split('/').map(encodeURIComponent).join('/') + '/preview')
+                  .then(r => r.blob()).then(b => {
+                    const dt = new DataTransfer();
+                    dt.items.add(new File([b], 'dropped.jpg', { type: 'image/jpeg' }));
+                    document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+                    done();
+                  });""", dropped);
+        waitFor(d -> d.findElement(By.id("query-name")).getText().startsWith("dropped.jpg"));
+        List<WebElement> droppedCards = waitForResults();
+        List<Map<String, Object>> droppedExpected = hits(searchApi(Fixture.get(server, "/api/images/" + dropped + "/preview").body(), 12));
+        assertEquals(droppedExpected.stream().map(h -> h.get("id")).toList(), droppedCards.stream().map(c -> c.getAttribute("data-id")).toList());
 
         // a non-image: one line of error naming the file, no results
         Path text = Files.writeString(Files.createTempDirectory("dino4j-web").resolve("notes.txt"), "not an image\n");
@@ -211,6 +241,11 @@ class WebPageTest {
         return ((JavascriptExecutor) driver).executeScript(script, args);
     }
 
+    /** A script that calls its last argument when it is done. */
+    static Object jsAsync(String script, Object... args) {
+        return ((JavascriptExecutor) driver).executeAsyncScript(script, args);
+    }
+
     static void waitFor(java.util.function.Function<WebDriver, Boolean> condition) {
         new WebDriverWait(driver, WAIT).ignoring(org.openqa.selenium.NoSuchElementException.class).until(condition::apply);
     }
@@ -236,7 +271,11 @@ class WebPageTest {
 
     /** The server's answer to the request the page makes (multipart part "image"). */
     static Map<String, Object> searchApi(Path image, int k) throws IOException {
-        Fixture.Answer r = Fixture.postMultipart(server, "/api/search?k=" + k, "image", Files.readAllBytes(image));
+        return searchApi(Files.readAllBytes(image), k);
+    }
+
+    static Map<String, Object> searchApi(byte[] image, int k) {
+        Fixture.Answer r = Fixture.postMultipart(server, "/api/search?k=" + k, "image", image);
         assertEquals(200, r.status(), r.text());
         return r.json();
     }
