@@ -47,6 +47,9 @@ public final class Batcher implements AutoCloseable {
     private final BlockingQueue<Job> queue;
     /** Jobs taken from the queue while gathering a batch of another shape: first in line for the next one. */
     private final ArrayDeque<Job> carry = new ArrayDeque<>();
+    /** carry's size, for other threads' reads (carry itself belongs to the model thread). */
+    private volatile int carried;
+    private volatile boolean busy;
     private final Thread thread;
     private volatile boolean accepting = true, running = true;
     private final DistributionSummary batchSize;
@@ -71,24 +74,29 @@ public final class Batcher implements AutoCloseable {
         thread.start();
     }
 
+    /** Whether the model thread is running a job now. */
+    public boolean busy() {
+        return busy;
+    }
+
     /** Jobs waiting for the model. */
     public int depth() {
-        return queue.size() + carry.size();
+        return queue.size() + carried;
     }
 
     /** The rows of {@code outputs} for one preprocessed image (3, h, w): waits for its batch; ApiError 503/504 on overload. */
     public float[][] embed(float[] chw, int h, int w, List<Output> outputs) {
-        CompletableFuture<float[][]> f = new CompletableFuture<>();
-        submit(new Embed(chw, h, w, List.copyOf(outputs), System.nanoTime() + timeoutNanos, f));
-        return await(f);
+        Embed job = new Embed(chw, h, w, List.copyOf(outputs), System.nanoTime() + timeoutNanos, new CompletableFuture<>());
+        submit(job);
+        return await(job, job.future());
     }
 
     /** Runs work on the model thread alone (demo endpoints); the same queue, limits and timeout as embedding. */
     @SuppressWarnings("unchecked")
     public <T> T run(Callable<T> work) {
-        CompletableFuture<Object> f = new CompletableFuture<>();
-        submit(new Task(work, System.nanoTime() + timeoutNanos, f));
-        return (T) await(f);
+        Task job = new Task(work, System.nanoTime() + timeoutNanos, new CompletableFuture<>());
+        submit(job);
+        return (T) await(job, job.future());
     }
 
     private void submit(Job job) {
@@ -99,16 +107,18 @@ public final class Batcher implements AutoCloseable {
         }
     }
 
-    private <T> T await(CompletableFuture<T> f) {
+    private <T> T await(Job job, CompletableFuture<T> f) {
         try {
             return f.get(timeoutNanos, TimeUnit.NANOSECONDS);
         } catch (TimeoutException | CancellationException e) {
-            f.cancel(false); // the model thread skips it
+            f.cancel(false); // the model thread skips it if it has already taken it
+            queue.remove(job); // and it leaves its place in the queue to others now
             timedOut.increment();
             throw new ApiError(504, "timed out after " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms waiting for the model");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             f.cancel(false);
+            queue.remove(job);
             throw new ApiError(503, "interrupted", "1");
         } catch (ExecutionException e) {
             if (e.getCause() instanceof RuntimeException r) throw r;
@@ -132,12 +142,14 @@ public final class Batcher implements AutoCloseable {
         while (running || !queue.isEmpty() || !carry.isEmpty()) {
             try {
                 Job first = carry.isEmpty() ? queue.poll(50, TimeUnit.MILLISECONDS) : carry.poll();
+                carried = carry.size();
                 if (first == null || stale(first)) continue;
                 if (first instanceof Task t) {
                     runTask(t);
                     continue;
                 }
                 List<Embed> batch = gather((Embed) first);
+                carried = carry.size();
                 runBatch(batch);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -185,15 +197,19 @@ public final class Batcher implements AutoCloseable {
     }
 
     private void runTask(Task t) {
+        busy = true;
         try {
             t.future().complete(t.work().call());
         } catch (Throwable e) {
             t.future().completeExceptionally(e instanceof RuntimeException ? e : new IllegalStateException(e.toString(), e));
+        } finally {
+            busy = false;
         }
     }
 
     private void runBatch(List<Embed> batch) {
         int b = batch.size(), h = batch.get(0).h(), w = batch.get(0).w(), per = 3 * h * w;
+        busy = true;
         try {
             float[] x = new float[b * per];
             for (int i = 0; i < b; i++) System.arraycopy(batch.get(i).chw(), 0, x, i * per, per);
@@ -209,6 +225,8 @@ public final class Batcher implements AutoCloseable {
         } catch (Throwable e) {
             RuntimeException r = e instanceof RuntimeException re ? re : new IllegalStateException(e.toString(), e);
             for (Embed j : batch) j.future().completeExceptionally(r);
+        } finally {
+            busy = false;
         }
     }
 

@@ -31,9 +31,10 @@ import java.util.stream.Stream;
 public final class LoadClient {
     /**
      * @param statuses how many answers of each HTTP status (0: no answer: connection failed)
+     * @param rejectedWithoutRetryAfter 503 answers that lacked a Retry-After header (should be none)
      */
     public record Result(int sent, int ok, int rejected, int failed, double seconds, double imagesPerSecond, double p50Ms, double p99Ms,
-                         Map<Integer, Integer> statuses) {
+                         Map<Integer, Integer> statuses, int rejectedWithoutRetryAfter) {
         @Override
         public String toString() {
             return String.format(Locale.ROOT, "%d requests in %.1f s: %d ok (%.2f images/s, p50 %.1f ms, p99 %.1f ms), %d rejected (503), %d failed; statuses %s",
@@ -48,7 +49,7 @@ public final class LoadClient {
         if (images.isEmpty()) throw new IllegalArgumentException("no images to send");
         if (clients < 1 || count < 1) throw new IllegalArgumentException("clients and count must be >= 1");
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
-        AtomicInteger next = new AtomicInteger();
+        AtomicInteger next = new AtomicInteger(), noRetryAfter = new AtomicInteger();
         Map<Integer, Integer> statuses = new ConcurrentHashMap<>();
         List<Long> latencies = java.util.Collections.synchronizedList(new ArrayList<>());
         long t0 = System.nanoTime(), end = t0 + maxTime.toNanos();
@@ -62,7 +63,9 @@ public final class LoadClient {
                         long s = System.nanoTime();
                         int status;
                         try {
-                            status = http.send(req, HttpResponse.BodyHandlers.discarding()).statusCode();
+                            HttpResponse<Void> r = http.send(req, HttpResponse.BodyHandlers.discarding());
+                            status = r.statusCode();
+                            if (status == 503 && r.headers().firstValue("Retry-After").isEmpty()) noRetryAfter.incrementAndGet();
                         } catch (IOException e) {
                             status = 0;
                         } catch (InterruptedException e) {
@@ -78,7 +81,7 @@ public final class LoadClient {
         long[] lat = latencies.stream().mapToLong(Long::longValue).sorted().toArray();
         int ok = statuses.getOrDefault(200, 0), rejected = statuses.getOrDefault(503, 0), sent = statuses.values().stream().mapToInt(i -> i).sum();
         return new Result(sent, ok, rejected, sent - ok - rejected, seconds, ok / seconds, percentile(lat, 0.50), percentile(lat, 0.99),
-                new TreeMap<>(statuses));
+                new TreeMap<>(statuses), noRetryAfter.get());
     }
 
     /** The q-quantile in ms (nearest rank), 0 for none. */

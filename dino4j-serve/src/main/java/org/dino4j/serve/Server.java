@@ -3,6 +3,7 @@ package org.dino4j.serve;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,6 +39,7 @@ import org.dino4j.data.Preprocess;
 import org.dino4j.data.RgbImage;
 import org.dino4j.embed.FeatureExtractor;
 import org.dino4j.embed.Output;
+import org.dino4j.embed.Sides;
 import org.dino4j.heads.Classifier;
 import org.dino4j.heads.Segmenter;
 import org.dino4j.index.Entry;
@@ -147,8 +149,6 @@ public final class Server implements AutoCloseable {
         }
     }
 
-    /** The hub backbones' img_size: they are used at 224 (embedding) and 448 (pictures), other models at their own side. */
-    static final int HUB_IMG_SIZE = 518;
     /** Depth and segmentation work on the photo scaled to at most this side; their pictures come back at that size. */
     static final int DENSE_MAX_SIDE = 1024;
     /** Files one path request may add at most. */
@@ -156,12 +156,7 @@ public final class Server implements AutoCloseable {
 
     /** The eval transform (resize 256, crop 224) for the hub backbones; a model's own side for others. */
     public static Preprocess defaultPreprocess(ModelConfig cfg) {
-        return cfg.imgSize() == HUB_IMG_SIZE ? Preprocess.EVAL : new Preprocess(cfg.imgSize(), cfg.imgSize(), 0);
-    }
-
-    /** The side the feature pictures (match, PCA) and depth are computed at: 448 for the hub backbones, else the model's own. */
-    public static int picturesSide(ModelConfig cfg) {
-        return cfg.imgSize() == HUB_IMG_SIZE ? PatchFeatures.DEFAULT_RESOLUTION : cfg.imgSize();
+        return Sides.evalTransform(cfg);
     }
 
     static {
@@ -223,11 +218,12 @@ public final class Server implements AutoCloseable {
                     if (cfg.corsOrigin().equals("*")) r.anyHost();
                     else r.allowHost(cfg.corsOrigin());
                 }));
+            // Javalin's own 404/405 (no such route) as JSON; the API's own 404s (unknown id) are already answered
             c.routes.error(404, ctx -> {
-                if (ctx.resultInputStream() == null) json(ctx, 404, error("no such endpoint: " + ctx.method() + " " + ctx.path()));
+                if (ctx.attribute(ANSWERED) == null) json(ctx, 404, error("no such endpoint: " + ctx.method() + " " + ctx.path()));
             });
             c.routes.error(405, ctx -> {
-                if (ctx.resultInputStream() == null) json(ctx, 405, error("method not allowed: " + ctx.method() + " " + ctx.path()));
+                if (ctx.attribute(ANSWERED) == null) json(ctx, 405, error("method not allowed: " + ctx.method() + " " + ctx.path()));
             });
             c.routes.exception(Exception.class, (e, ctx) -> fail(ctx, e));
             register(c.routes);
@@ -354,6 +350,8 @@ public final class Server implements AutoCloseable {
                 json(ctx, a.status(), error(a.getMessage()));
             }
             case HttpResponseException h -> json(ctx, h.getStatus(), error(h.getMessage()));
+            case org.eclipse.jetty.http.HttpException h when h.getCode() >= 400 && h.getCode() < 500 -> // e.g. a body too slow (408)
+                    json(ctx, h.getCode(), error(Objects.requireNonNullElse(h.getReason(), "bad request")));
             case IllegalArgumentException i -> json(ctx, 400, error(i.getMessage()));
             case OutOfMemoryError o -> json(ctx, 503, error("out of memory on this request; try a smaller image"));
             default -> {
@@ -375,7 +373,10 @@ public final class Server implements AutoCloseable {
         return Map.of("error", ApiError.oneLine(message));
     }
 
+    private static final String ANSWERED = "dino4j.answered";
+
     static void json(Context ctx, int status, Object body) {
+        ctx.attribute(ANSWERED, true);
         ctx.status(status).contentType("application/json; charset=utf-8").result(Json.write(body));
     }
 
@@ -385,7 +386,7 @@ public final class Server implements AutoCloseable {
     private byte[] body(Context ctx) {
         try (InputStream in = ctx.req().getInputStream()) {
             return readLimited(in, cfg.maxBodyBytes());
-        } catch (IOException e) {
+        } catch (IOException | UncheckedIOException e) {
             throw new ApiError(400, "could not read the request body: " + e.getMessage());
         }
     }
@@ -409,10 +410,8 @@ public final class Server implements AutoCloseable {
             UploadedFile f;
             try {
                 f = ctx.uploadedFile(part);
-            } catch (RuntimeException e) {
-                String m = String.valueOf(e.getMessage());
-                throw m.toLowerCase(Locale.ROOT).contains("size") ? new ApiError(413, "multipart body over the limit of " + cfg.maxBodyBytes() + " bytes")
-                        : new ApiError(400, "malformed multipart body: " + m);
+            } catch (Exception e) { // Javalin rethrows the servlet's checked exceptions unchecked
+                throw multipartError(e);
             }
             if (f == null) {
                 if (required) throw new ApiError(400, "no file part named '" + part + "' in the form");
@@ -432,6 +431,17 @@ public final class Server implements AutoCloseable {
         byte[] b = body(ctx);
         if (b.length == 0) throw new ApiError(400, "empty body: send an image");
         return b;
+    }
+
+    /** Why a multipart body did not parse: 413 over the size limits, else 400 with the parser's reason. */
+    private ApiError multipartError(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            String m = String.valueOf(t.getMessage()).toLowerCase(Locale.ROOT);
+            if (m.contains("size") || m.contains("too large") || t instanceof org.eclipse.jetty.http.HttpException h && h.getCode() == 413)
+                return new ApiError(413, "multipart body over the limit of " + cfg.maxBodyBytes() + " bytes");
+            if (t instanceof org.eclipse.jetty.http.HttpException h && h.getReason() != null) return new ApiError(400, "malformed multipart body: " + h.getReason());
+        }
+        return new ApiError(400, "malformed multipart body");
     }
 
     private RgbImage uploadedImage(Context ctx) {
@@ -762,7 +772,7 @@ public final class Server implements AutoCloseable {
 
     private int resolution(Context ctx) {
         int p = model.config().patchSize();
-        return intParam(ctx, "resolution", picturesSide(model.config()), p, 2048);
+        return intParam(ctx, "resolution", Sides.picturesSide(model.config()), p, 2048);
     }
 
     private PatchFeatures patchFeatures(RgbImage im, int side) {

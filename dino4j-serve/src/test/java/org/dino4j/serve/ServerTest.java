@@ -313,17 +313,20 @@ class ServerTest {
 
     @Test
     void closeFinishesWhatWasAccepted() throws Exception {
-        Server s = Fixture.start(Server.Config.defaults().withBatching(2, 50, 64, 30_000), true);
+        Server s = Fixture.start(Server.Config.defaults().withBatching(1, 0, 64, 30_000), true);
         byte[] a = bytes("baseline.jpg");
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             List<Future<Fixture.Answer>> fs = new ArrayList<>();
-            for (int i = 0; i < 6; i++) fs.add(pool.submit(() -> postImage(s, "/api/segment?format=json", a)));
-            Thread.sleep(300);
+            for (int i = 0; i < 12; i++) fs.add(pool.submit(() -> postImage(s, "/api/depth?format=json", a)));
+            Thread.sleep(150);
             s.close();
+            int ok = 0;
             for (Future<Fixture.Answer> f : fs) {
                 int st = f.get().status();
                 assertTrue(st == 200 || st == 503, "accepted requests finish; late ones are refused, not dropped: " + st);
+                if (st == 200) ok++;
             }
+            assertTrue(ok > 0, "the accepted requests were answered");
         }
     }
 }
