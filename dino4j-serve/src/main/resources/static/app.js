@@ -71,6 +71,9 @@ function setBusy(node, busy) { node.setAttribute("aria-busy", busy ? "true" : "f
 
 function isAbort(e) { return e && e.name === "AbortError"; }
 
+/** An id inside a URL path: segment by segment, since ids of path-added images hold '/' and Jetty refuses %2F. */
+function idPath(id) { return id.split("/").map(encodeURIComponent).join("/"); }
+
 // ---- health and count ---------------------------------------------------------------------------
 
 async function loadHealth() {
@@ -81,6 +84,8 @@ async function loadHealth() {
     const heads = h.heads || [];
     $("tab-depth").hidden = !heads.includes("depth");
     $("tab-segment").hidden = !heads.includes("segment");
+    // the token field only where writes need one (an older server that does not say: shown)
+    $("add-token").closest(".field").hidden = h.write_token === false;
     const idx = h.index || {};
     $("health").replaceChildren(
       chip("model", `${h.model || "?"} · ${h.dim || "?"}-d`),
@@ -201,7 +206,7 @@ function renderHits(hits) {
     const img = el("img", "hit-img");
     img.loading = "lazy";
     img.alt = hit.id;
-    img.src = `/api/images/${encodeURIComponent(hit.id)}/preview`;
+    img.src = `/api/images/${idPath(hit.id)}/preview`;
     img.onerror = () => { thumb.classList.add("no-preview"); img.remove(); };
     thumb.append(img, el("span", "rank", String(rank + 1)));
     const body = el("div", "hit-body");
