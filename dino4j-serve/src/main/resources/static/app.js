@@ -29,7 +29,14 @@ async function errorOf(res) {
  */
 async function post(url, form, signal, headers) {
   for (let attempt = 1; ; attempt++) {
-    const res = await fetch(url, { method: "POST", body: form, signal, headers });
+    let res;
+    try {
+      res = await fetch(url, { method: "POST", body: form, signal, headers });
+    } catch (e) {
+      if (isAbort(e)) throw e;
+      // no HTTP answer at all: the server is down, or it closed the connection on a body it would not take
+      throw new Error(`no answer from the server (${e.message})`);
+    }
     if (res.ok) return res;
     const retryAfter = res.headers.get("Retry-After");
     const seconds = retryAfter === null ? NaN : Number(retryAfter);
