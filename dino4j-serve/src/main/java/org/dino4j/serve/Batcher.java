@@ -99,12 +99,20 @@ public final class Batcher implements AutoCloseable {
         return (T) await(job, job.future());
     }
 
+    /** Whether the queue is full now (requests can be refused before their image is decoded). */
+    public boolean full() {
+        return queue.remainingCapacity() == 0;
+    }
+
+    /** The 503 of a full queue, counted. */
+    public ApiError reject() {
+        rejected.increment();
+        return new ApiError(503, "busy: " + queue.size() + " requests are waiting for the model; retry later", "1");
+    }
+
     private void submit(Job job) {
         if (!accepting) throw new ApiError(503, "the server is shutting down", "5");
-        if (!queue.offer(job)) {
-            rejected.increment();
-            throw new ApiError(503, "busy: " + queue.size() + " requests are waiting for the model; retry later", "1");
-        }
+        if (!queue.offer(job)) throw reject();
     }
 
     private <T> T await(Job job, CompletableFuture<T> f) {

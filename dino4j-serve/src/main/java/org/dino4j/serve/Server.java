@@ -174,6 +174,7 @@ public final class Server implements AutoCloseable {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
     private final Batcher batcher;
+    private final java.util.concurrent.Semaphore decoders = new java.util.concurrent.Semaphore(Math.max(2, Runtime.getRuntime().availableProcessors()));
     private final Javalin app;
     private final List<String> routes = new ArrayList<>();
     private final AtomicInteger inFlight = new AtomicInteger();
@@ -444,8 +445,49 @@ public final class Server implements AutoCloseable {
         return new ApiError(400, "malformed multipart body");
     }
 
-    private RgbImage uploadedImage(Context ctx) {
-        return images.decode("image", imageBytes(ctx, "image", true));
+    private byte[] uploaded(Context ctx) {
+        return imageBytes(ctx, "image", true);
+    }
+
+    /**
+     * Decoding (the big transient: up to maxPixels x 3 bytes and more) runs on at most as many requests at once as
+     * there are cores, and not at all while the model's queue is full: memory stays bounded when clients outpace the model.
+     */
+    private <T> T decoding(java.util.function.Supplier<T> work) {
+        if (batcher.full()) throw batcher.reject();
+        boolean got;
+        try {
+            got = decoders.tryAcquire(cfg.timeoutMs(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ApiError(503, "interrupted", "1");
+        }
+        if (!got) throw batcher.reject();
+        try {
+            return work.get();
+        } finally {
+            decoders.release();
+        }
+    }
+
+    /** One image ready for the model: the transformed pixels (3, h, w), its size, and a preview JPEG when asked. */
+    private record Prepared(float[] chw, int h, int w, int width, int height, byte[] preview) {}
+
+    private Prepared prepare(String what, byte[] bytes, boolean preview) {
+        return decoding(() -> {
+            RgbImage im = images.decode(what, bytes);
+            Preprocess pre = be.preprocess();
+            int[] hw = pre.outputSize(im.width(), im.height());
+            int p = model.config().patchSize();
+            if (hw[0] % p != 0 || hw[1] % p != 0)
+                throw new ApiError(400, "model input " + hw[1] + "x" + hw[0] + " is not a multiple of the patch size " + p);
+            return new Prepared(pre.chw(im), hw[0], hw[1], im.width(), im.height(), preview ? Images.preview(im) : null);
+        });
+    }
+
+    /** The decoded image scaled to at most {@code max} px on its longer side (the demos' pictures). */
+    private RgbImage decodeFit(String what, byte[] bytes, int max) {
+        return decoding(() -> fit(images.decode(what, bytes), max));
     }
 
     private Map<String, Object> jsonBody(Context ctx) {
@@ -511,18 +553,8 @@ public final class Server implements AutoCloseable {
 
     // ---- embedding and search
 
-    /** The rows of the outputs for one image, through the batcher. */
-    private float[][] embed(RgbImage im, List<Output> outputs) {
-        Preprocess pre = be.preprocess();
-        int[] hw = pre.outputSize(im.width(), im.height());
-        int p = model.config().patchSize();
-        if (hw[0] % p != 0 || hw[1] % p != 0)
-            throw new ApiError(400, "model input " + hw[1] + "x" + hw[0] + " is not a multiple of the patch size " + p);
-        return batcher.embed(pre.chw(im), hw[0], hw[1], outputs);
-    }
-
-    private float[] indexVector(RgbImage im) {
-        float[][] r = embed(im, List.of(Output.CLS, Output.PATCH_MEAN));
+    private float[] indexVector(Prepared im) {
+        float[][] r = batcher.embed(im.chw(), im.h(), im.w(), List.of(Output.CLS, Output.PATCH_MEAN));
         return index.spec().vectorOf(r[0], r[1]);
     }
 
@@ -535,13 +567,13 @@ public final class Server implements AutoCloseable {
             if (o == null) throw new ApiError(400, "unknown output '" + clip(k) + "' (cls, patch_mean, registers, patch_tokens)");
             if (!outs.contains(o)) outs.add(o);
         }
-        RgbImage im = uploadedImage(ctx);
-        float[][] rows = embed(im, outs);
+        Prepared im = prepare("image", uploaded(ctx), false);
+        float[][] rows = batcher.embed(im.chw(), im.h(), im.w(), outs);
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("width", im.width());
         m.put("height", im.height());
         int d = model.embedDim(), p = model.config().patchSize();
-        int[] hw = be.preprocess().outputSize(im.width(), im.height());
+        int[] hw = {im.h(), im.w()};
         for (int i = 0; i < outs.size(); i++) {
             float[] r = rows[i];
             switch (outs.get(i)) {
@@ -585,7 +617,7 @@ public final class Server implements AutoCloseable {
         long t0 = System.nanoTime();
         int k = k(ctx);
         Map<String, String> f = filter(ctx.queryParam("filter"));
-        answerHits(ctx, index.search(indexVector(uploadedImage(ctx)), k, f), t0);
+        answerHits(ctx, index.search(indexVector(prepare("image", uploaded(ctx), false)), k, f), t0);
     }
 
     private void searchId(Context ctx) {
@@ -619,7 +651,6 @@ public final class Server implements AutoCloseable {
 
     private void addImage(Context ctx) {
         byte[] bytes = imageBytes(ctx, "image", true);
-        RgbImage im = images.decode("image", bytes);
         String id = ctx.queryParam("id");
         if (id == null || id.isBlank()) {
             try {
@@ -631,7 +662,8 @@ public final class Server implements AutoCloseable {
         Map<String, String> meta = new LinkedHashMap<>();
         for (var e : ctx.queryParamMap().entrySet())
             if (e.getKey().startsWith("meta.") && !e.getValue().isEmpty()) meta.put(e.getKey().substring(5), e.getValue().getFirst());
-        Entry entry = new Entry(id, indexVector(im), meta, Images.preview(im));
+        Prepared im = prepare("image", bytes, true);
+        Entry entry = new Entry(id, indexVector(im), meta, im.preview());
         index.add(List.of(entry));
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("id", id);
@@ -684,7 +716,7 @@ public final class Server implements AutoCloseable {
         Path real = f.toRealPath();
         if (!roots.allows(real)) throw new ApiError(403, "outside the allowed roots");
         String id = roots.idOf(real);
-        RgbImage im = images.decode(id, Files.readAllBytes(real));
+        Prepared im = prepare(id, Files.readAllBytes(real), false);
         float[] v = null;
         for (int attempt = 0; v == null; attempt++) {
             try {
@@ -739,7 +771,7 @@ public final class Server implements AutoCloseable {
 
     private void preview(Context ctx) {
         Entry e = entry(ctx);
-        byte[] b = e.preview() != null ? e.preview() : Images.preview(images.decode(e.id(), storedBytes(e)));
+        byte[] b = e.preview() != null ? e.preview() : decoding(() -> Images.preview(images.decode(e.id(), storedBytes(e))));
         ctx.contentType("image/jpeg").header("Cache-Control", "max-age=60").result(b);
     }
 
@@ -763,11 +795,11 @@ public final class Server implements AutoCloseable {
         String id = ctx.queryParam(name + "_id");
         if (id != null && !id.isEmpty()) {
             Entry e = index.get(id).orElseThrow(() -> new ApiError(404, "no entry with id '" + clip(id) + "'"));
-            return images.decode(id, storedBytes(e));
+            return decodeFit(id, storedBytes(e), DENSE_MAX_SIDE);
         }
         byte[] b = imageBytes(ctx, name, false);
         if (b == null) throw new ApiError(400, "match needs images '" + name + "': a multipart part '" + name + "' or ?" + name + "_id=ID");
-        return images.decode(name, b);
+        return decodeFit(name, b, DENSE_MAX_SIDE);
     }
 
     private int resolution(Context ctx) {
@@ -826,7 +858,7 @@ public final class Server implements AutoCloseable {
         }
         boolean flip = "true".equals(ctx.queryParam("flip"));
         int side = resolution(ctx);
-        RgbImage im = fit(uploadedImage(ctx), DENSE_MAX_SIDE);
+        RgbImage im = decodeFit("image", uploaded(ctx), DENSE_MAX_SIDE);
         FeaturePictures.PcaMap map = FeaturePictures.pca(List.of(patchFeatures(im, side)), threshold, flip).getFirst();
         sendPng(ctx, FeaturePictures.render(map, im.width(), im.height(), FeaturePictures.Upsample.NEAREST));
     }
@@ -847,8 +879,8 @@ public final class Server implements AutoCloseable {
     private void classify(Context ctx) {
         Classifier c = head(heads.classifier(), "classification");
         int top = intParam(ctx, "top", 5, 1, c.classes());
-        RgbImage im = uploadedImage(ctx);
-        Tensor x = be.preprocess().apply(im);
+        Prepared im = prepare("image", uploaded(ctx), false);
+        Tensor x = new Tensor(im.chw(), 1, 3, im.h(), im.w());
         List<Classifier.Prediction> p = batcher.run(() -> c.classify(x, top).getFirst());
         List<Object> list = new ArrayList<>();
         for (Classifier.Prediction q : p) {
@@ -865,7 +897,7 @@ public final class Server implements AutoCloseable {
         var d = head(heads.depther(), "depth");
         boolean png = png(ctx, "png");
         int side = resolution(ctx);
-        RgbImage im = fit(uploadedImage(ctx), DENSE_MAX_SIDE);
+        RgbImage im = decodeFit("image", uploaded(ctx), DENSE_MAX_SIDE);
         Tensor x = new Preprocess(side, 0, 0).apply(im);
         Tensor out = batcher.run(() -> d.depth(x));
         int h = out.size(2), w = out.size(3), W = im.width(), H = im.height();
@@ -886,7 +918,7 @@ public final class Server implements AutoCloseable {
     private void segment(Context ctx) {
         Segmenter s = head(heads.segmenter(), "segmentation");
         boolean png = png(ctx, "png"), overlay = !"false".equals(ctx.queryParam("overlay"));
-        RgbImage im = fit(uploadedImage(ctx), DENSE_MAX_SIDE);
+        RgbImage im = decodeFit("image", uploaded(ctx), DENSE_MAX_SIDE);
         Segmenter.Segmentation seg = batcher.run(() -> s.segment(im, Segmenter.TestConfig.linear(heads.segmentDataset())));
         SegmentationPictures.Palette pal = heads.palette();
         if (png) {
