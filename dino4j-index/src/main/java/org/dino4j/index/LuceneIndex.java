@@ -250,6 +250,8 @@ public final class LuceneIndex implements VectorIndex {
             return new LuceneIndex(dir, spec, opts, false);
         } catch (IndexNotFoundException e) {
             throw new IllegalArgumentException(lucene + ": no Lucene commit (segments_N file missing)");
+        } catch (org.apache.lucene.store.LockObtainFailedException e) {
+            throw new IllegalArgumentException(dir + ": in use by another index writer (a running `dino4j serve` or build holds " + LUCENE_DIR + "/" + WRITE_LOCK + ")");
         } catch (IOException e) {
             throw new IllegalArgumentException(lucene + ": damaged Lucene index (" + oneLine(e) + ")");
         }
