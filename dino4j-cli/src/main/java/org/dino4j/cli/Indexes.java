@@ -21,6 +21,10 @@ final class Indexes {
         throw new IllegalArgumentException(url + ": SolrCloud is not wired yet"); // replaced by SolrIndex.open
     }
 
+    static VectorIndex openOrCreateSolr(String url, String collection, IndexSpec spec) {
+        throw new IllegalArgumentException(url + ": SolrCloud is not wired yet");
+    }
+
     static int buildSolr(String url, String collection, IndexSpec spec, int shards, int replicas, List<Path> from, int threads, int batch, ProgressBar bar) {
         throw new IllegalArgumentException(url + ": SolrCloud is not wired yet");
     }

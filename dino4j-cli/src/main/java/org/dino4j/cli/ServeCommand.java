@@ -15,6 +15,7 @@ import org.dino4j.heads.Segmenter;
 import org.dino4j.hub.HubHead;
 import org.dino4j.index.ExactIndex;
 import org.dino4j.index.IndexSpec;
+import org.dino4j.index.LuceneIndex;
 import org.dino4j.index.VectorIndex;
 import org.dino4j.model.DinoVisionTransformer;
 import org.dino4j.serve.Heads;
@@ -37,8 +38,19 @@ final class ServeCommand implements Callable<Integer> {
     @Mixin
     ThreadsOption threads;
 
-    @Option(names = "--index", paramLabel = "DIR", description = "The index folder (created if missing). Without it the index lives in memory only.")
+    @Option(names = "--index", paramLabel = "DIR", description = {"The index folder (created if missing; one made by `dino4j index build` "
+            + "is served with its own preprocessing and vectors). Without it (and without --solr) the index lives in memory only."})
     Path indexDir;
+
+    @Option(names = "--solr", paramLabel = "URL", description = "Serve a SolrCloud collection instead (a node's base URL, e.g. http://solr1:8983/solr).")
+    String solr;
+
+    @Option(names = "--collection", paramLabel = "NAME", description = "The SolrCloud collection (created with 2 shards x 2 replicas if missing).")
+    String collection;
+
+    @Option(names = "--add", paramLabel = "DIR", split = ",", description = {"Index the images under these folders after start (in the background, "
+            + "with progress; images already indexed are skipped, so a restart goes on). The folders are added to --roots."})
+    List<Path> add = new ArrayList<>();
 
     @Option(names = "--vectors", defaultValue = IndexSpec.CLS, paramLabel = "cls|cls+patchmean",
             description = "What a new index stores per image: the CLS token, or CLS and patch-token mean (default: ${DEFAULT-VALUE}).")
@@ -92,21 +104,45 @@ final class ServeCommand implements Callable<Integer> {
         if (heads && randomHeads != null) throw new IllegalArgumentException("give --heads or --random-heads, not both");
         if (maxBodyMb < 1) throw new IllegalArgumentException("--max-body-mb must be >= 1, got " + maxBodyMb);
         if (token == null) token = System.getenv("DINO4J_TOKEN");
+        for (Path a : add) {
+            if (!Files.isDirectory(a)) throw new IllegalArgumentException("--add " + a + ": not a folder");
+            roots.add(a);
+        }
         Server.Config cfg = new Server.Config(port, host, maxBatch, maxWaitMs, queue, timeoutMs, maxBodyMb << 20, maxPixels, roots, token, cors,
                 Server.Config.defaults().idleTimeoutMs(), Server.Config.defaults().minBodyBytesPerSec());
         threads.apply();
         DinoVisionTransformer model = modelOptions.load();
         VectorIndex index = null;
         Heads h;
+        String indexKind;
+        org.dino4j.data.Preprocess pre;
         try {
             String name = modelName();
             int d = model.embedDim();
             IndexSpec spec = new IndexSpec(name, Server.defaultPreprocess(model.config()).toString(), vectors, IndexSpec.CLS.equals(vectors) ? d : 2 * d);
-            // TODO(idx): persistent index: index = LuceneIndex.openOrCreate(indexDir, spec) when --index is given (the idx branch)
-            if (indexDir != null) System.err.println("note: --index " + indexDir + ": the persistent index is not in this build yet; the index lives in memory");
-            index = new ExactIndex(spec);
+            if (indexDir != null && solr != null) throw new IllegalArgumentException("give --index DIR or --solr URL, not both");
+            if (indexDir != null) {
+                // an index made by `index build` keeps its own transform and vectors: queries must be embedded as its entries were
+                LuceneIndex ix = Files.exists(indexDir.resolve("index.json")) ? LuceneIndex.open(indexDir) : LuceneIndex.create(indexDir, spec, LuceneIndex.Options.DEFAULT);
+                index = ix;
+                System.out.println(ix.recovery().line(indexDir));
+                indexKind = "lucene";
+            } else if (solr != null) {
+                index = Indexes.openOrCreateSolr(solr, collection, spec);
+                indexKind = "solr";
+            } else {
+                index = new ExactIndex(spec);
+                indexKind = "memory";
+            }
+            IndexSpec is = index.spec();
+            int want = IndexSpec.CLS.equals(is.vectors()) ? d : 2 * d;
+            if (is.dim() != want)
+                throw new IllegalArgumentException((indexDir != null ? indexDir : solr + " " + collection) + ": the index holds " + is.vectors() + " vectors of "
+                        + is.dim() + " values, this model's are " + want + ": serve it with the model it was built with (" + is.model() + ")");
+            if (!is.model().equals(name)) System.err.println("note: the index was built with " + is.model() + ", serving it with " + name);
+            pre = IndexOptions.preprocess(is, String.valueOf(indexDir != null ? indexDir : collection));
             h = randomHeads != null ? Heads.random(model, randomHeads) : heads ? releasedHeads(model) : Heads.NONE;
-            server = Server.start(cfg, new Server.Backend(model, name, null, index, indexDir != null ? "exact (TODO lucene)" : "memory", h));
+            server = Server.start(cfg, new Server.Backend(model, name, pre, index, indexKind, h));
         } catch (RuntimeException e) {
             if (index != null) index.close();
             model.close();
@@ -122,6 +158,7 @@ final class ServeCommand implements Callable<Integer> {
         System.out.printf("dino4j serve: http://%s:%d/ (model %s; %s index; heads: %s)%n", host.contains(":") ? "[" + host + "]" : host, s.port(),
                 modelName(), vectors, h.names().isEmpty() ? "none" : String.join(", ", h.names()));
         System.out.flush();
+        if (!add.isEmpty()) Thread.ofPlatform().daemon().name("dino4j-serve-add").start(() -> addFolders(s));
         stop.await();
         s.close();
         try {
@@ -130,6 +167,21 @@ final class ServeCommand implements Callable<Integer> {
             // the JVM is already stopping: the hook did the closing
         }
         return 0;
+    }
+
+    /** --add: every image under the folders through the server's own queue, with progress; present ids skipped. */
+    private void addFolders(Server s) {
+        try {
+            List<Path> files = new ArrayList<>();
+            for (Path a : add) files.addAll(s.imagesUnder(a.toRealPath(), Integer.MAX_VALUE - 1));
+            ProgressBar bar = new ProgressBar("add", "images");
+            Server.Added r = s.addFiles(files, java.util.Map.of(), true, n -> bar.update(n, files.size(), 0));
+            bar.finish();
+            System.out.printf("dino4j serve: --add: %d added, %d already indexed, %d failed%n", r.added(), r.skipped(), r.failed().size());
+            r.failed().stream().limit(20).forEach(f -> System.out.println("  " + f.get("path") + ": " + f.get("error")));
+        } catch (Exception e) {
+            System.err.println("dino4j serve: --add stopped: " + e.getMessage());
+        }
     }
 
     /** For /health and the index spec: the hub name, the weights file, or the random model's config. */

@@ -51,4 +51,39 @@ class ServeCommandTest {
         assertEquals(1, r.code(), r.out() + r.err());
         assertTrue(r.err().contains("give --heads or --random-heads, not both"), r.err());
     }
+
+    /** serve --index DIR --add FOLDER: the folder's images land in the persistent index; a restart finds them and skips them. */
+    @Test
+    void addsAFolderToAPersistentIndexAndAResumedStartSkipsWhatIsThere() throws Exception {
+        Path cfg = Files.writeString(dir.resolve("tiny.json"), "{\"img_size\":28,\"patch_size\":14,\"embed_dim\":32,\"depth\":2,\"num_heads\":2,\"init_values\":1.0}");
+        Path photos = Files.createDirectories(dir.resolve("photos")), ix = dir.resolve("ix");
+        Path images = CliTest.fixtures().resolve("extra/images");
+        for (String p : new String[] {"rgb.png", "gray.png", "exif_rot90.jpg", "palette.png"}) Files.copy(images.resolve(p), photos.resolve(p));
+        for (int run = 0; run < 2; run++) {
+            ServeCommand cmd = new ServeCommand();
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            java.io.PrintStream old = System.out;
+            int[] code = {-1};
+            Thread t;
+            System.setOut(new java.io.PrintStream(out, true));
+            try {
+                t = Thread.ofPlatform().start(() -> code[0] = new CommandLine(cmd).execute("--config", cfg.toString(), "--random-weights", "1",
+                        "--port", "0", "--index", ix.toString(), "--add", photos.toString()));
+                long until = System.nanoTime() + 60_000_000_000L;
+                while (!out.toString().contains("--add:") && t.isAlive() && System.nanoTime() < until) Thread.sleep(20);
+            } finally {
+                System.setOut(old);
+            }
+            String log = out.toString();
+            assertTrue(log.contains(run == 0 ? "--add: 4 added, 0 already indexed, 0 failed" : "--add: 0 added, 4 already indexed, 0 failed"), log);
+            HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + cmd.server.port() + "/api/search?id=rgb.png&k=3")).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, r.statusCode(), r.body());
+            assertEquals(3, ((java.util.List<?>) Json.parseObject(r.body()).get("hits")).size(), r.body());
+            assertTrue(log.contains("index " + ix + ": clean"), log);
+            cmd.stop.countDown();
+            t.join(30_000);
+            assertEquals(0, code[0]);
+        }
+    }
 }

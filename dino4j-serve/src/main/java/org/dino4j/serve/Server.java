@@ -681,16 +681,39 @@ public final class Server implements AutoCloseable {
             files.addAll(roots.images(roots.resolve(s), MAX_FILES));
             if (files.size() > MAX_FILES) throw new ApiError(413, "more than " + MAX_FILES + " images in one request");
         }
+        Added r = addFiles(files, meta, false, n -> {});
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("added", r.added());
+        out.put("failed", r.failed());
+        out.put("count", index.count());
+        json(ctx, 200, out);
+    }
+
+    /** What {@link #addFiles} did: entries added, entries skipped as already present, files that failed (path, error). */
+    public record Added(int added, int skipped, List<Map<String, Object>> failed) {}
+
+    /**
+     * Adds server-side image files (inside the roots) through the model's queue, a batch of files in flight at a time
+     * so that they share forwards; ids are the paths under their root. With {@code skipPresent} files whose id is
+     * already indexed are not embedded again (a restarted {@code serve --add} goes on where it stopped);
+     * {@code progress} hears the count of files handled after each batch.
+     */
+    public Added addFiles(List<Path> files, Map<String, String> meta, boolean skipPresent, java.util.function.IntConsumer progress) {
         List<Map<String, Object>> failed = new ArrayList<>();
-        int added = 0;
-        // a few files in flight at once, so that one request's images share batches
+        int added = 0, skipped = 0;
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             for (int from = 0; from < files.size(); from += cfg.maxBatch()) {
                 List<Path> chunk = files.subList(from, Math.min(files.size(), from + cfg.maxBatch()));
                 List<Future<Entry>> fs = new ArrayList<>();
-                for (Path f : chunk) fs.add(pool.submit(() -> pathEntry(f, meta)));
+                for (Path f : chunk) {
+                    if (skipPresent && index.contains(roots.idOf(f))) {
+                        fs.add(null);
+                        skipped++;
+                    } else fs.add(pool.submit(() -> pathEntry(f, meta)));
+                }
                 List<Entry> entries = new ArrayList<>();
                 for (int i = 0; i < chunk.size(); i++) {
+                    if (fs.get(i) == null) continue;
                     try {
                         entries.add(fs.get(i).get());
                     } catch (java.util.concurrent.ExecutionException e) {
@@ -698,17 +721,22 @@ public final class Server implements AutoCloseable {
                         m.put("path", roots.idOf(chunk.get(i)));
                         m.put("error", ApiError.oneLine(e.getCause().getMessage()));
                         failed.add(m);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return new Added(added, skipped, failed);
                     }
                 }
                 if (!entries.isEmpty()) index.add(entries);
                 added += entries.size();
+                progress.accept(from + chunk.size());
             }
         }
-        Map<String, Object> out = new LinkedHashMap<>();
-        out.put("added", added);
-        out.put("failed", failed);
-        out.put("count", index.count());
-        json(ctx, 200, out);
+        return new Added(added, skipped, failed);
+    }
+
+    /** The image files under a path inside the roots (a file, or a folder walked), at most {@code max}. */
+    public List<Path> imagesUnder(Path path, int max) {
+        return roots.images(roots.resolve(path.toString()), max);
     }
 
     /** A server-side file's entry: id = its path under its root, metadata "file" = where to read it for previews. */
