@@ -90,7 +90,11 @@ public final class SolrBulkLoad {
                 Map<String, String> meta = new LinkedHashMap<>();
                 if (!cls.classNames().get(i).isEmpty()) meta.put("class", cls.classNames().get(i));
                 if (cls.labels()[i] >= 0) meta.put("label", Integer.toString(cls.labels()[i]));
-                return new Entry(cls.ids().get(i), spec.vectorOf(c, m), meta);
+                try {
+                    return new Entry(cls.ids().get(i), spec.vectorOf(c, m), meta);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException(embedDir + ": " + cls.ids().get(i) + ": " + e.getMessage());
+                }
             }
 
             @Override

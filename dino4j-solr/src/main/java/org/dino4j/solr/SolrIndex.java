@@ -411,8 +411,20 @@ public final class SolrIndex implements VectorIndex {
         return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
     }
 
-    /** The exception's first message line (Solr's remote errors carry the server's message, not a stack trace). */
+    /**
+     * The exception's first message line (Solr's remote errors carry the server's message, not a stack trace); for
+     * refused credentials and non-Solr answers (an HTML page), what to do instead of SolrJ's mime-type complaint.
+     */
     static String oneLine(Throwable e) {
+        if (e instanceof SolrException se && se.code() == 401)
+            return "HTTP 401: Solr wants a user and password (--solr-user/--solr-password, or " + ENV_USER + "/" + ENV_PASSWORD + "), or refused the ones given";
+        if (e instanceof SolrException se && se.code() == 403) return "HTTP 403: the Solr user may not do this (" + firstLine(e) + ")";
+        if (e instanceof SolrException se && String.valueOf(e.getMessage()).contains("Expected mime type"))
+            return "HTTP " + se.code() + ", an answer that is not Solr's (is the URL a Solr node's base URL, e.g. http://host:8983/solr?)";
+        return firstLine(e);
+    }
+
+    private static String firstLine(Throwable e) {
         Throwable t = e;
         while (t.getMessage() == null && t.getCause() != null) t = t.getCause();
         String m = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();

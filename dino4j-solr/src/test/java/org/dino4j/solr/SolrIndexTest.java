@@ -265,6 +265,12 @@ class SolrIndexTest {
         assertTrue(e.getMessage().contains("already exists"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> SolrIndex.create(url, "huge", new IndexSpec("m", "p", "cls", 5000), 1, 1));
         assertTrue(e.getMessage().contains("at most 4096"), e.getMessage());
+        // a bad entry in a bulk load stops it with the entry's error (the batches before it re-send stored entries)
+        List<Entry> mixed = new ArrayList<>(data.subList(0, 10));
+        mixed.add(new Entry("bad", new float[DIM + 1], Map.of()));
+        e = assertThrows(IllegalArgumentException.class, () -> SolrBulkLoad.load(solr, mixed.iterator(), 2, 5, null));
+        assertEquals("bad: vector of 385 values, the index holds 384", e.getMessage());
+        solr.commit();
         assertEquals(N, solr.count(), "nothing was written by the refused calls");
     }
 
