@@ -5,14 +5,15 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
@@ -84,6 +85,10 @@ public final class SolrIndex implements VectorIndex {
         if (baseUrl == null || !baseUrl.matches("https?://.+")) throw new IllegalArgumentException("--solr must be a node's base URL such as http://localhost:8983/solr, got '" + baseUrl + "'");
         if ((user == null) != (password == null)) throw new IllegalArgumentException("Solr basic auth needs both a user and a password");
         var b = new HttpJdkSolrClient.Builder(stripSlash(baseUrl))
+                // SolrJ 9.10's own pool (4 threads, then a queue) serves both the threads that write request bodies
+                // into a pipe and the HttpClient that reads them: 4 concurrent updates fill it with writers and hang
+                // forever (SOLR-18312, fixed after 9.10). Virtual threads never run out, and hold nothing when idle.
+                .withExecutor(Executors.newVirtualThreadPerTaskExecutor())
                 // plain http: HTTP/1.1, as the JDK client's h2c upgrade costs a HEAD request before each new POST
                 // target (which Solr logs as an error); https negotiates HTTP/2 through ALPN
                 .useHttp1_1(baseUrl.startsWith("http:"))
@@ -118,7 +123,13 @@ public final class SolrIndex implements VectorIndex {
             String configName = configSetName(collection);
             var upload = new ConfigSetAdminRequest.Upload().setConfigSetName(configName).setOverwrite(true).setCleanup(true)
                     .setUploadStream(new ContentStreamBase.ByteArrayStream(configSetZip(spec.dim()), configName + ".zip", "application/zip"));
-            upload.process(client);
+            try {
+                upload.process(client);
+            } catch (SolrException e) {
+                // a cluster started with -Dconfigset.upload.enabled=false: an admin may have uploaded it (docs/solr.md)
+                if (!new ConfigSetAdminRequest.List().process(client).getConfigSets().contains(configName))
+                    throw new IllegalStateException(where + ": cannot upload the configset " + configName + " (" + oneLine(e) + "); upload it with `bin/solr zk upconfig` as docs/solr.md says, then run this again", e);
+            }
             var createRequest = CollectionAdminRequest.createCollection(collection, configName, shards, replicas);
             createRequest.setWaitForFinalState(true);
             createRequest.process(client);
@@ -289,6 +300,9 @@ public final class SolrIndex implements VectorIndex {
         List<Float> values = new ArrayList<>(v.length);
         for (float x : v) values.add(x);
         doc.addField("vector", values);
+        ByteBuffer packed = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+        packed.asFloatBuffer().put(v);
+        doc.addField("vector_f32", packed.array());
         doc.addField("metadata", Json.write(e.metadata()));
         for (var m : e.metadata().entrySet()) {
             if (m.getValue().getBytes(StandardCharsets.UTF_8).length > MAX_TERM_BYTES)
@@ -300,18 +314,21 @@ public final class SolrIndex implements VectorIndex {
     }
 
     private static Entry entryOf(SolrDocument d) {
-        Collection<Object> values = d.getFieldValues("vector");
-        float[] v = new float[values == null ? 0 : values.size()];
-        int i = 0;
-        if (values != null) for (Object x : values) v[i++] = ((Number) x).floatValue();
-        Object p = d.getFirstValue("preview");
-        byte[] preview = null;
-        if (p instanceof byte[] b) preview = b;
-        else if (p instanceof ByteBuffer bb) {
-            preview = new byte[bb.remaining()];
-            bb.duplicate().get(preview);
+        byte[] packed = bytes(d.getFirstValue("vector_f32"));
+        float[] v = new float[packed == null ? 0 : packed.length / 4];
+        if (packed != null) ByteBuffer.wrap(packed).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(v);
+        return new Entry((String) d.getFirstValue("id"), v, metadataOf(d), bytes(d.getFirstValue("preview")));
+    }
+
+    /** A binary field's value (javabin gives byte[] or ByteBuffer). */
+    private static byte[] bytes(Object value) {
+        if (value instanceof byte[] b) return b;
+        if (value instanceof ByteBuffer bb) {
+            byte[] out = new byte[bb.remaining()];
+            bb.duplicate().get(out);
+            return out;
         }
-        return new Entry((String) d.getFirstValue("id"), v, metadataOf(d), preview);
+        return null;
     }
 
     private static Map<String, String> metadataOf(SolrDocument d) {
