@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.zip.ZipEntry;
@@ -68,6 +69,9 @@ public final class SolrIndex implements VectorIndex {
     /** Lucene's limit for an indexed term (a metadata value is one). */
     static final int MAX_TERM_BYTES = 32766;
 
+    /** The threads of every client's HTTP exchanges and request-body writers (see {@link #connect}). */
+    private static final ExecutorService HTTP_POOL = Executors.newCachedThreadPool(Thread.ofPlatform().name("dino4j-solr-http-", 0).daemon().factory());
+
     private final SolrClient client;
     private final String baseUrl, collection;
     private final IndexSpec spec;
@@ -87,8 +91,10 @@ public final class SolrIndex implements VectorIndex {
         var b = new HttpJdkSolrClient.Builder(stripSlash(baseUrl))
                 // SolrJ 9.10's own pool (4 threads, then a queue) serves both the threads that write request bodies
                 // into a pipe and the HttpClient that reads them: 4 concurrent updates fill it with writers and hang
-                // forever (SOLR-18312, fixed after 9.10). Virtual threads never run out, and hold nothing when idle.
-                .withExecutor(Executors.newVirtualThreadPerTaskExecutor())
+                // forever (SOLR-18312, fixed after 9.10). A cached pool never runs out. Not virtual threads: a
+                // PipedInputStream fails its writer ("Read end dead") once the thread that last read has ended,
+                // which a thread per task soon does; pooled threads live on (60 s idle, daemon: no shutdown needed).
+                .withExecutor(HTTP_POOL)
                 // plain http: HTTP/1.1, as the JDK client's h2c upgrade costs a HEAD request before each new POST
                 // target (which Solr logs as an error); https negotiates HTTP/2 through ALPN
                 .useHttp1_1(baseUrl.startsWith("http:"))
@@ -178,6 +184,27 @@ public final class SolrIndex implements VectorIndex {
             closeQuietly(client);
             throw e;
         }
+    }
+
+    /**
+     * The collection if it exists (its spec must equal {@code spec}: a bulk load of other vectors into it is refused),
+     * else a new one of {@code shards} x {@code replicas} ({@code index build --solr}); the index takes over the client.
+     */
+    public static SolrIndex openOrCreate(SolrClient client, String baseUrl, String collection, IndexSpec spec, int shards, int replicas) {
+        boolean exists;
+        try {
+            exists = CollectionAdminRequest.listCollections(client).contains(collection);
+        } catch (SolrServerException | IOException | SolrException e) {
+            closeQuietly(client);
+            throw new IllegalStateException(stripSlash(baseUrl) + ": cannot list collections: " + oneLine(e), e);
+        }
+        if (!exists) return create(client, baseUrl, collection, spec, shards, replicas);
+        SolrIndex index = open(client, baseUrl, collection);
+        if (!index.spec().equals(spec)) {
+            index.close();
+            throw new IllegalArgumentException(index + " holds " + index.spec().toJson() + ", these vectors are " + spec.toJson());
+        }
+        return index;
     }
 
     /** Deletes the collection and its configset (tests, and `index build --solr --replace`). */

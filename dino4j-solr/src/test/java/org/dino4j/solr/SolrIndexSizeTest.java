@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import org.apache.solr.client.solrj.SolrClient;
@@ -18,11 +19,12 @@ import org.dino4j.index.Entry;
 import org.dino4j.index.IndexSpec;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * What one Solr core's index takes per vector (docs/solr.md's table): 20,000 random vectors with a little metadata,
- * merged to one segment, the index files summed by kind. Long (~1 min): run with -Dgroups=long.
+ * merged to one segment, the index files summed by kind. Long (3-5 min): run with -Dgroups=long.
  */
 @Tag("long")
 class SolrIndexSizeTest {
@@ -30,6 +32,7 @@ class SolrIndexSizeTest {
     Path tmp;
 
     @Test
+    @Timeout(value = 20, unit = TimeUnit.MINUTES)
     void bytesPerVector() throws Exception {
         MiniSolrCloudCluster cluster = new MiniSolrCloudCluster.Builder(1, tmp).build();
         try {

@@ -71,7 +71,7 @@ class SolrIndexTest {
         data = data(new Random(21));
         AtomicLong lastProgress = new AtomicLong();
         // 8 threads at once: SolrJ's own HttpJdkSolrClient pool hangs forever from 4 concurrent large updates
-        // (SOLR-18312); SolrIndex.connect gives it virtual threads
+        // (SOLR-18312); SolrIndex.connect gives it a cached pool
         long sent = SolrBulkLoad.load(solr, data.iterator(), 8, 250, lastProgress::set);
         long t3 = System.nanoTime();
         assertEquals(N, sent);
@@ -251,6 +251,12 @@ class SolrIndexTest {
             assertEquals(SPEC, reopened.spec());
             assertEquals(N, reopened.count());
         }
+        try (SolrIndex again = SolrIndex.openOrCreate(SolrIndex.connect(url), url, "images", SPEC, 5, 5)) {
+            assertEquals(N, again.count(), "opened, not created");
+        }
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> SolrIndex.openOrCreate(SolrIndex.connect(url), url, "images", new IndexSpec("other", "none", IndexSpec.CLS, DIM), 1, 1));
+        assertTrue(e.getMessage().contains("holds {model=test"), e.getMessage());
     }
 
     @Test
