@@ -114,4 +114,13 @@ class SearchCommandTest {
             assertEquals(Double.parseDouble(p[2]), Double.parseDouble(q[2]), 1e-5);
         }
     }
+
+    /** --solr with nothing listening: one line naming the URL and collection, exit 1 (the SolrCloud path itself: dino4j-solr's SolrIndexTest). */
+    @Test
+    void anUnreachableSolrIsOneLine() {
+        Result r = CliTest.run("search", "--solr", "http://127.0.0.1:9/solr", "--collection", "photos", CliTest.fixtures().resolve("extra/images/rgb.png").toString());
+        assertEquals(1, r.code(), r.out() + r.err());
+        assertTrue(r.err().startsWith("dino4j search: error: http://127.0.0.1:9/solr collection photos: cannot open"), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+    }
 }
