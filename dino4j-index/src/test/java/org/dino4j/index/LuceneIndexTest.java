@@ -235,6 +235,7 @@ class LuceneIndexTest {
             assertMessage(() -> ix.add(List.of(good, new Entry("nan", nan, Map.of()))), "nan: vector has a non-finite value");
             assertMessage(() -> ix.add(List.of(new Entry("zero", new float[DIM], Map.of()))), "zero: vector is all zeros");
             assertEquals(0, ix.count()); // the good entry of a refused batch was not written either
+            assertEquals(List.of(), ix.search(gaussian(r, DIM), 10, Map.of())); // an empty index answers, with nothing
             ix.add(List.of(good));
             assertMessage(() -> ix.search(gaussian(r, DIM), 1_000_000_000, Map.of()), "k must be between 1 and 1000, got 1000000000");
             assertMessage(() -> ix.search(gaussian(r, DIM), 0, Map.of()), "k must be between 1 and 1000, got 0");
