@@ -270,6 +270,10 @@ class SolrIndexTest {
         assertThrows(IllegalArgumentException.class, () -> solr.add(List.of(new Entry("zero", new float[DIM], Map.of()))));
         e = assertThrows(IllegalArgumentException.class, () -> SolrIndex.open(url, "nosuch"));
         assertTrue(e.getMessage().contains("no such collection"), e.getMessage());
+        var wrong = assertThrows(IllegalStateException.class, () -> SolrIndex.open(url + "/nosuch", "images"));
+        assertTrue(wrong.getMessage().endsWith("cannot open: HTTP 404 (is the URL a Solr node's base URL, e.g. http://host:8983/solr?)"), wrong.getMessage());
+        wrong = assertThrows(IllegalStateException.class, () -> SolrIndex.open("http://127.0.0.1:1/solr", "images"));
+        assertEquals("http://127.0.0.1:1/solr collection images: cannot open: cannot connect (is Solr running there? the host and port right?)", wrong.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> SolrIndex.create(url, "images", SPEC, 1, 1));
         assertTrue(e.getMessage().contains("already exists"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> SolrIndex.create(url, "huge", new IndexSpec("m", "p", "cls", 5000), 1, 1));
