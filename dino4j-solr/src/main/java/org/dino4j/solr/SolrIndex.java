@@ -461,7 +461,7 @@ public final class SolrIndex implements VectorIndex {
      */
     static String oneLine(Throwable e) {
         if (e instanceof SolrException se && se.code() == 401)
-            return "HTTP 401: Solr wants a user and password (--solr-user/--solr-password, or " + ENV_USER + "/" + ENV_PASSWORD + "), or refused the ones given";
+            return "HTTP 401: Solr wants a user and password (set " + ENV_USER + " and " + ENV_PASSWORD + "), or refused the ones given";
         if (e instanceof SolrException se && se.code() == 403) return "HTTP 403: the Solr user may not do this (" + firstLine(e) + ")";
         if (e instanceof SolrException se && se.code() == 404)
             return "HTTP 404 (is the URL a Solr node's base URL, e.g. http://host:8983/solr?)";
