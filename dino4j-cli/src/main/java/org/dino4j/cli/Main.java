@@ -17,7 +17,7 @@ import picocli.CommandLine.Command;
 /** The {@code dino4j} command line. Errors print one line naming the problem (stack traces only with DINO4J_DEBUG=1). */
 @Command(name = "dino4j", mixinStandardHelpOptions = true, version = "dino4j 0.1.0",
         description = "DINOv2 in pure Java: inference with the official checkpoints, embedding, training, pictures, conformance, benchmarks.",
-        subcommands = {ConformanceCommand.class, FeaturesCommand.class, PreprocessCommand.class, EmbedCommand.class, SearchCommand.class,
+        subcommands = {ConformanceCommand.class, FeaturesCommand.class, PreprocessCommand.class, EmbedCommand.class, SearchCommand.class, IndexCommand.class, ServeCommand.class,
                 TrainCommand.class, DistillCommand.class, ExportCommand.class, EvalCommand.class, CurateCommand.class, CopyDetectorCommand.class, PcaCommand.class, MatchCommand.class, ClassifyCommand.class, DepthCommand.class, SegmentCommand.class, BenchCommand.class, ModelsCommand.class,
                 DownloadCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {

@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.stream.Collectors;
 
 import org.dino4j.data.Preprocess;
+import org.dino4j.embed.Sides;
 import org.dino4j.hub.HubCache;
 import org.dino4j.hub.HubModel;
 import org.dino4j.model.DinoVisionTransformer;
@@ -32,8 +33,6 @@ public final class ModelOptions {
             description = "No checkpoint: random weights from this seed (needs --model or --config). For measuring speed and trying pipelines; the features mean nothing.")
     Long randomSeed;
 
-    /** The hub backbones' img_size (a pos_embed of 37 x 37 patches); they are used at 224 (eval transform) or 448 (pictures). */
-    static final int HUB_IMG_SIZE = 518;
 
     /** Help text for the default input side of the commands that take one. */
     static final String DEFAULT_SIDE = "the model's img_size (from the weights' metadata or config, or their pos_embed: "
@@ -41,7 +40,7 @@ public final class ModelOptions {
 
     /** The model's own input side: its img_size, or null for the hub backbones (img_size 518, used at smaller sides). */
     static Integer ownSide(ModelConfig cfg) {
-        return cfg.imgSize() == HUB_IMG_SIZE ? null : cfg.imgSize();
+        return Sides.ownSide(cfg);
     }
 
     /**
@@ -72,8 +71,7 @@ public final class ModelOptions {
 
     /** The pictures' side: resolution, or the model's own, or 448 for the hub backbones. */
     static int picturesSide(Integer resolution, ModelConfig cfg) {
-        Integer own = ownSide(cfg);
-        return resolution != null ? resolution : own != null ? own : 448;
+        return resolution != null ? resolution : Sides.picturesSide(cfg);
     }
 
     ModelConfig configOrNull() {

@@ -155,7 +155,7 @@ public final class Json {
         }
     }
 
-    /** Serialises maps, lists, strings, numbers, booleans, null, long[] and int[]. */
+    /** Serialises maps, lists, strings, numbers, booleans, null, long[], int[] and float[]. */
     public static String write(Object v) {
         StringBuilder b = new StringBuilder();
         write(b, v);
@@ -186,6 +186,13 @@ public final class Json {
         } else if (v instanceof long[] a) {
             b.append('[');
             for (int k = 0; k < a.length; k++) b.append(k > 0 ? "," : "").append(a[k]);
+            b.append(']');
+        } else if (v instanceof float[] a) { // shortest decimal that reads back as the same float
+            b.append('[');
+            for (int k = 0; k < a.length; k++) {
+                if (k > 0) b.append(',');
+                write(b, Float.isFinite(a[k]) ? (Object) Double.parseDouble(Float.toString(a[k])) : (Object) (double) a[k]);
+            }
             b.append(']');
         } else if (v instanceof int[] a) {
             b.append('[');

@@ -35,9 +35,9 @@ import org.apache.lucene.index.IndexNotFoundException;
 import org.apache.lucene.index.IndexWriter;
 import org.apache.lucene.index.IndexWriterConfig;
 import org.apache.lucene.index.LeafReaderContext;
+import org.apache.lucene.index.ReaderUtil;
 import org.apache.lucene.index.SegmentReadState;
 import org.apache.lucene.index.SegmentWriteState;
-import org.apache.lucene.index.StoredFields;
 import org.apache.lucene.index.Term;
 import org.apache.lucene.index.VectorSimilarityFunction;
 import org.apache.lucene.search.BooleanClause;
@@ -72,9 +72,17 @@ import org.dino4j.io.Json;
  * beside the quantised copy) and returns the best k, ties by id.
  */
 public final class LuceneIndex implements VectorIndex {
+    static {
+        // Lucene 9.12 turns its Vector API scorers off on Java > 22 unless told the version is fine (it is: the
+        // measurement in docs/index-bench.md runs on 25); set before any Lucene class looks, unless the user chose
+        String key = "org.apache.lucene.vectorization.upperJavaFeatureVersion";
+        if (System.getProperty(key) == null) System.setProperty(key, String.valueOf(Runtime.version().feature()));
+    }
+
     /** Lucene's own limit is 1024; ViT-g is 1536 wide and its cls+patchmean 3072. */
     public static final int MAX_DIM = 4096;
     static final String ID = "id", VECTOR = "vector", META = "meta", PREVIEW = "preview", META_PREFIX = "m.";
+    private static final java.util.Set<String> ID_AND_META = java.util.Set.of(ID, META);
     private static final String SPEC_FILE = "index.json", LUCENE_DIR = "lucene", FORMAT = "dino4j-index", WRITE_LOCK = "write.lock";
 
     public enum Quantization {
@@ -83,7 +91,7 @@ public final class LuceneIndex implements VectorIndex {
         /** Lucene99HnswScalarQuantizedVectorsFormat, 7 bits: the graph is built and searched on bytes; floats kept too. */
         INT7;
 
-        static Quantization parse(String s) {
+        public static Quantization parse(String s) {
             for (Quantization q : values()) if (q.name().equalsIgnoreCase(s)) return q;
             throw new IllegalArgumentException("quantization must be none or int7, got '" + s + "'");
         }
@@ -242,6 +250,8 @@ public final class LuceneIndex implements VectorIndex {
             return new LuceneIndex(dir, spec, opts, false);
         } catch (IndexNotFoundException e) {
             throw new IllegalArgumentException(lucene + ": no Lucene commit (segments_N file missing)");
+        } catch (org.apache.lucene.store.LockObtainFailedException e) {
+            throw new IllegalArgumentException(dir + ": in use by another index writer (a running `dino4j serve` or build holds " + LUCENE_DIR + "/" + WRITE_LOCK + ")");
         } catch (IOException e) {
             throw new IllegalArgumentException(lucene + ": damaged Lucene index (" + oneLine(e) + ")");
         }
@@ -442,11 +452,25 @@ public final class LuceneIndex implements VectorIndex {
                 TopDocs td = s.search(new TermQuery(new Term(ID, id)), 1);
                 if (td.scoreDocs.length == 0) return Optional.empty();
                 int doc = td.scoreDocs[0].doc;
-                LeafReaderContext leaf = s.getIndexReader().leaves().get(org.apache.lucene.index.ReaderUtil.subIndex(doc, s.getIndexReader().leaves()));
+                LeafReaderContext leaf = s.getIndexReader().leaves().get(ReaderUtil.subIndex(doc, s.getIndexReader().leaves()));
                 Document d = leaf.reader().storedFields().document(doc - leaf.docBase);
                 float[] v = vectors(leaf, new int[] {doc - leaf.docBase})[0];
                 BytesRef p = d.getBinaryValue(PREVIEW);
                 return Optional.of(new Entry(id, v, metadata(d), p == null ? null : Arrays.copyOfRange(p.bytes, p.offset, p.offset + p.length)));
+            } finally {
+                searchers.release(s);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public boolean contains(String id) {
+        try {
+            IndexSearcher s = searchers.acquire();
+            try {
+                return s.count(new TermQuery(new Term(ID, id))) > 0;
             } finally {
                 searchers.release(s);
             }
@@ -498,26 +522,37 @@ public final class LuceneIndex implements VectorIndex {
         }
     }
 
-    /** Exact cosines of the graph's candidates from the stored floats; the best k, ties by id. */
+    /**
+     * Exact cosines of the graph's candidates from the stored floats; the best k, ties by id. Stored fields (id,
+     * metadata) are read only for the best k and for any candidate tied with the k-th, not for every candidate.
+     */
     private static List<Hit> rescore(IndexSearcher s, ScoreDoc[] sd, float[] q, int k) throws IOException {
         ScoreDoc[] byDoc = sd.clone();
         Arrays.sort(byDoc, Comparator.comparingInt(x -> x.doc));
         List<LeafReaderContext> leaves = s.getIndexReader().leaves();
-        List<Hit> hits = new ArrayList<>(byDoc.length);
+        float[] score = new float[byDoc.length];
         int i = 0;
         while (i < byDoc.length) {
-            LeafReaderContext leaf = leaves.get(org.apache.lucene.index.ReaderUtil.subIndex(byDoc[i].doc, leaves));
+            LeafReaderContext leaf = leaves.get(ReaderUtil.subIndex(byDoc[i].doc, leaves));
             int j = i;
             while (j < byDoc.length && byDoc[j].doc < leaf.docBase + leaf.reader().maxDoc()) j++;
             int[] docs = new int[j - i];
             for (int t = i; t < j; t++) docs[t - i] = byDoc[t].doc - leaf.docBase;
             float[][] v = vectors(leaf, docs);
-            StoredFields sf = leaf.reader().storedFields();
-            for (int t = 0; t < docs.length; t++) {
-                Document d = sf.document(docs[t], java.util.Set.of(ID, META));
-                hits.add(new Hit(d.get(ID), dot(q, v[t]), metadata(d)));
-            }
+            for (int t = 0; t < docs.length; t++) score[i + t] = dot(q, v[t]);
             i = j;
+        }
+        Integer[] order = new Integer[byDoc.length];
+        for (int t = 0; t < order.length; t++) order[t] = t;
+        Arrays.sort(order, (a, b) -> Float.compare(score[b], score[a]));
+        int keep = Math.min(k, order.length);
+        while (keep < order.length && score[order[keep]] == score[order[keep - 1]]) keep++; // ties with the k-th: the id decides
+        List<Hit> hits = new ArrayList<>(keep);
+        for (int t = 0; t < keep; t++) {
+            int doc = byDoc[order[t]].doc;
+            LeafReaderContext leaf = leaves.get(ReaderUtil.subIndex(doc, leaves));
+            Document d = leaf.reader().storedFields().document(doc - leaf.docBase, ID_AND_META);
+            hits.add(new Hit(d.get(ID), score[order[t]], metadata(d)));
         }
         hits.sort(Comparator.comparingDouble((Hit h) -> -h.score()).thenComparing(Hit::id));
         return List.copyOf(hits.subList(0, Math.min(k, hits.size())));

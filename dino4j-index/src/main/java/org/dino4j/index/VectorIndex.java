@@ -33,6 +33,11 @@ public interface VectorIndex extends AutoCloseable {
     /** The stored entry (vector as stored, i.e. normalised; metadata; preview), if the id is present. */
     Optional<Entry> get(String id);
 
+    /** Whether an entry with this id is present (bulk loads skip those, so a restarted load goes on). */
+    default boolean contains(String id) {
+        return get(id).isPresent();
+    }
+
     /**
      * The {@code k} entries most similar to {@code query} (best first; ties by id), among those whose metadata holds
      * every key/value pair of {@code filter} (empty: all). {@code k} is capped at {@link #MAX_K}; an approximate index

@@ -385,6 +385,7 @@ class LuceneIndexTest {
         Files.write(segments, good);
         try (LuceneIndex ix = LuceneIndex.open(ixDir)) {
             assertEquals(0, ix.count());
+            assertMessage(() -> LuceneIndex.open(ixDir), ixDir + ": in use by another index writer (a running `dino4j serve` or build holds lucene/write.lock)");
         }
     }
 }

@@ -1,0 +1,203 @@
+package org.dino4j.serve;
+
+import static org.dino4j.serve.Fixture.bytes;
+import static org.dino4j.serve.Fixture.get;
+import static org.dino4j.serve.Fixture.post;
+import static org.dino4j.serve.Fixture.postImage;
+import static org.dino4j.serve.Fixture.postJson;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.net.http.HttpRequest;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+import java.util.zip.CRC32;
+import java.util.zip.Deflater;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Each hostile request gets a one-line 4xx JSON error, never a 500 or a stack trace, and the server keeps serving. */
+class HostileInputTest {
+    static final long MAX_BODY = 1 << 20;
+
+    @TempDir
+    static Path dir;
+    static Server server;
+
+    @BeforeAll
+    static void start() throws IOException {
+        Files.createDirectories(dir.resolve("root"));
+        server = Fixture.start(Server.Config.defaults().withRoots(List.of(dir.resolve("root"))).withLimits(MAX_BODY, 40_000_000L, 2000, 1024), false);
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+    }
+
+    /** The answer is the expected 4xx, a one-line JSON error without a trace; a good request right after is served. */
+    static void refused(int status, Fixture.Answer a, String what) {
+        assertEquals(status, a.status(), what + ": " + a.text());
+        assertTrue(a.header("Content-Type").startsWith("application/json"), what + ": " + a.header("Content-Type"));
+        Map<String, Object> j = a.json();
+        assertEquals(1, j.size(), what + ": " + a.text());
+        String e = (String) j.get("error");
+        assertFalse(e.isBlank() || e.contains("\n") || e.contains("\tat ") || e.contains("Exception"), what + ": " + e);
+        stillServing();
+    }
+
+    static void stillServing() {
+        assertEquals(200, get(server, "/health").status());
+        assertEquals(200, postImage(server, "/api/embed", bytes("baseline.jpg")).status());
+    }
+
+    /** A PNG whose header declares width x height, with a few bytes of image data: tiny on the wire, huge if decoded. */
+    static byte[] pngDeclaring(int width, int height) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        out.write(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'});
+        ByteArrayOutputStream ihdr = new ByteArrayOutputStream();
+        DataOutputStream d = new DataOutputStream(ihdr);
+        d.writeInt(width);
+        d.writeInt(height);
+        d.write(new byte[] {8, 2, 0, 0, 0});
+        chunk(out, "IHDR", ihdr.toByteArray());
+        Deflater z = new Deflater();
+        z.setInput(new byte[64 * 1024]);
+        z.finish();
+        byte[] buf = new byte[1 << 16];
+        int n = z.deflate(buf);
+        chunk(out, "IDAT", Arrays.copyOf(buf, n));
+        chunk(out, "IEND", new byte[0]);
+        return out.toByteArray();
+    }
+
+    private static void chunk(ByteArrayOutputStream out, String type, byte[] data) throws IOException {
+        DataOutputStream d = new DataOutputStream(out);
+        d.writeInt(data.length);
+        byte[] t = type.getBytes(StandardCharsets.US_ASCII);
+        d.write(t);
+        d.write(data);
+        CRC32 crc = new CRC32();
+        crc.update(t);
+        crc.update(data);
+        d.writeInt((int) crc.getValue());
+    }
+
+    @Test
+    void oversizedBodies() {
+        byte[] big = new byte[(int) MAX_BODY + 1000];
+        refused(413, postImage(server, "/api/embed", big), "body over the limit");
+        Supplier<InputStream> chunked = () -> new ByteArrayInputStream(big);
+        refused(413, Fixture.send(HttpRequest.newBuilder(Fixture.uri(server, "/api/embed")).header("Content-Type", "image/jpeg")
+                .POST(HttpRequest.BodyPublishers.ofInputStream(chunked))), "chunked body over the limit");
+        refused(413, postJson(server, "/api/search/vector", Map.of("vector", List.of(new String(new char[(int) MAX_BODY])))), "JSON over the limit");
+    }
+
+    @Test
+    void decompressionBomb() throws IOException {
+        byte[] bomb = pngDeclaring(50_000, 50_000);
+        assertTrue(bomb.length < 1000);
+        refused(413, post(server, "/api/embed", "image/png", bomb), "50000 x 50000 PNG");
+        refused(413, Fixture.postMultipart(server, "/api/search", "image", bomb), "bomb as multipart");
+    }
+
+    @Test
+    void notImagesAndTruncatedImages() {
+        refused(415, postImage(server, "/api/embed", "GET / HTTP/1.0 hello".getBytes()), "text bytes as an image");
+        refused(415, postImage(server, "/api/embed", new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9}), "random bytes");
+        refused(415, post(server, "/api/search", "application/json", "{}".getBytes()), "JSON to an image endpoint");
+        refused(400, postImage(server, "/api/embed", new byte[0]), "empty body");
+        byte[] jpg = bytes("baseline.jpg"), png = bytes("rgb.png");
+        refused(400, postImage(server, "/api/embed", Arrays.copyOf(jpg, jpg.length / 2)), "truncated JPEG");
+        refused(400, post(server, "/api/embed", "image/png", Arrays.copyOf(png, png.length / 2)), "truncated PNG");
+        refused(400, Fixture.postMultipart(server, "/api/embed", "wrong", jpg), "multipart without the image part");
+        refused(400, post(server, "/api/embed", "multipart/form-data; boundary=xyz", "--xyz\r\nnonsense".getBytes()), "malformed multipart");
+    }
+
+    @Test
+    void badParametersAndJson() {
+        refused(400, postJson(server, "/api/search/vector", Map.of("vector", List.of(1, 2), "k", 1_000_000_000L)), "k = 10^9 in JSON");
+        refused(400, postImage(server, "/api/search?k=1000000000", bytes("baseline.jpg")), "k = 10^9");
+        refused(400, get(server, "/api/search?id=x&k=99999999999999999999"), "k beyond long");
+        refused(400, get(server, "/api/search?id=x&k=ten"), "k not a number");
+        refused(400, post(server, "/api/search/vector", "application/json", "{\"vector\": [1, 2".getBytes()), "malformed JSON");
+        refused(400, post(server, "/api/search/vector", "application/json", "[".repeat(100_000).getBytes()), "deeply nested JSON");
+        refused(400, postJson(server, "/api/search/vector", Map.of("vector", List.of(1, 2, 3))), "vector of the wrong dimension");
+        refused(400, postJson(server, "/api/search/vector", Map.of("vector", List.of("a"))), "vector of strings");
+        refused(400, postImage(server, "/api/search?filter=nocolon", bytes("baseline.jpg")), "bad filter");
+        refused(400, postImage(server, "/api/match?format=gif", bytes("baseline.jpg")), "bad format");
+        refused(404, get(server, "/api/images/no-such-id"), "unknown id");
+        refused(404, get(server, "/api/search?id=no-such-id"), "search by unknown id");
+        refused(404, get(server, "/api/no-such-endpoint"), "unknown endpoint");
+        refused(501, postImage(server, "/api/depth", bytes("baseline.jpg")), "head not loaded");
+    }
+
+    @Test
+    void pathTraversal() throws IOException {
+        Path outside = Files.writeString(dir.resolve("secret.jpg"), "x");
+        Files.createSymbolicLink(dir.resolve("root/link.jpg"), outside);
+        for (String p : List.of("../../etc/passwd", "/etc/passwd", "../secret.jpg", "link.jpg", "..", "/"))
+            refused(403, postJson(server, "/api/images/paths", Map.of("paths", List.of(p))), p);
+        refused(400, postJson(server, "/api/images/paths", Map.of("paths", List.of("a\u0000b"))), "NUL in a path");
+    }
+
+    @Test
+    void slowBodyIsCutOffWhileOthersAreServed() throws Exception {
+        long t0 = System.nanoTime();
+        try (Socket s = new Socket("127.0.0.1", server.port())) {
+            s.setSoTimeout(30_000);
+            OutputStream out = s.getOutputStream();
+            out.write(("POST /api/embed HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            Thread writer = Thread.ofVirtual().start(() -> {
+                try {
+                    for (int i = 0; i < 60; i++) {
+                        out.write(0xff);
+                        out.flush();
+                        Thread.sleep(1000);
+                    }
+                } catch (IOException | InterruptedException e) {
+                    // the server closed the connection: what we wanted
+                }
+            });
+            Thread.sleep(1500);
+            long g = System.nanoTime();
+            stillServing(); // not blocked by the slow client
+            assertTrue((System.nanoTime() - g) / 1e9 < 5, "good requests are served promptly beside a slow one");
+            InputStream in = s.getInputStream();
+            byte[] answer = new byte[4096];
+            int n;
+            try {
+                n = in.readNBytes(answer, 0, answer.length);
+            } catch (SocketTimeoutException e) {
+                throw new AssertionError("the server did not cut off a body arriving at one byte a second within 30 s");
+            } catch (IOException e) {
+                n = 0; // reset by the server
+            }
+            String head = new String(answer, 0, n, StandardCharsets.ISO_8859_1);
+            assertTrue(n == 0 || head.startsWith("HTTP/1.1 4"), head);
+            assertFalse(head.contains("\tat "), head);
+            writer.interrupt();
+        }
+        assertTrue((System.nanoTime() - t0) / 1e9 < 30);
+        stillServing();
+    }
+}
