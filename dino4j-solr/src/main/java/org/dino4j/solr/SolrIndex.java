@@ -457,14 +457,20 @@ public final class SolrIndex implements VectorIndex {
 
     /**
      * The exception's first message line (Solr's remote errors carry the server's message, not a stack trace); for
-     * refused credentials and non-Solr answers (an HTML page), what to do instead of SolrJ's mime-type complaint.
+     * refused credentials, a wrong URL and error pages (HTML), what to do instead of SolrJ's mime-type complaint.
      */
     static String oneLine(Throwable e) {
         if (e instanceof SolrException se && se.code() == 401)
-            return "HTTP 401: Solr wants a user and password (--solr-user/--solr-password, or " + ENV_USER + "/" + ENV_PASSWORD + "), or refused the ones given";
+            return "HTTP 401: Solr wants a user and password (set " + ENV_USER + " and " + ENV_PASSWORD + "), or refused the ones given";
         if (e instanceof SolrException se && se.code() == 403) return "HTTP 403: the Solr user may not do this (" + firstLine(e) + ")";
+        if (e instanceof SolrException se && se.code() == 404)
+            return "HTTP 404 (is the URL a Solr node's base URL, e.g. http://host:8983/solr?)";
         if (e instanceof SolrException se && String.valueOf(e.getMessage()).contains("Expected mime type"))
-            return "HTTP " + se.code() + ", an answer that is not Solr's (is the URL a Solr node's base URL, e.g. http://host:8983/solr?)";
+            return "HTTP " + se.code() + " with an error page instead of Solr's answer (the Solr node's log says why)";
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.net.ConnectException) return "cannot connect (is Solr running there? the host and port right?)";
+            if (t instanceof java.net.http.HttpTimeoutException) return "no answer in time (" + firstLine(t) + ")";
+        }
         return firstLine(e);
     }
 

@@ -41,7 +41,7 @@ class SolrAuthTest {
                 assertEquals(2, index.count());
             }
             var e = assertThrows(IllegalStateException.class, () -> SolrIndex.open(SolrIndex.connect(url, null, null), url, "locked"));
-            assertTrue(e.getMessage().endsWith("cannot open: HTTP 401: Solr wants a user and password (--solr-user/--solr-password, or DINO4J_SOLR_USER/DINO4J_SOLR_PASSWORD), or refused the ones given"), e.getMessage());
+            assertTrue(e.getMessage().endsWith("cannot open: HTTP 401: Solr wants a user and password (set DINO4J_SOLR_USER and DINO4J_SOLR_PASSWORD), or refused the ones given"), e.getMessage());
             e = assertThrows(IllegalStateException.class, () -> SolrIndex.open(SolrIndex.connect(url, "solr", "wrong"), url, "locked"));
             assertTrue(e.getMessage().contains("401"), e.getMessage());
             System.err.println("without credentials: " + e.getMessage());

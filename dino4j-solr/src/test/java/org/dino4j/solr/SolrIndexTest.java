@@ -270,6 +270,10 @@ class SolrIndexTest {
         assertThrows(IllegalArgumentException.class, () -> solr.add(List.of(new Entry("zero", new float[DIM], Map.of()))));
         e = assertThrows(IllegalArgumentException.class, () -> SolrIndex.open(url, "nosuch"));
         assertTrue(e.getMessage().contains("no such collection"), e.getMessage());
+        var wrong = assertThrows(IllegalStateException.class, () -> SolrIndex.open(url + "/nosuch", "images"));
+        assertTrue(wrong.getMessage().endsWith("cannot open: HTTP 404 (is the URL a Solr node's base URL, e.g. http://host:8983/solr?)"), wrong.getMessage());
+        wrong = assertThrows(IllegalStateException.class, () -> SolrIndex.open("http://127.0.0.1:1/solr", "images"));
+        assertEquals("http://127.0.0.1:1/solr collection images: cannot open: cannot connect (is Solr running there? the host and port right?)", wrong.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> SolrIndex.create(url, "images", SPEC, 1, 1));
         assertTrue(e.getMessage().contains("already exists"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> SolrIndex.create(url, "huge", new IndexSpec("m", "p", "cls", 5000), 1, 1));
@@ -283,7 +287,7 @@ class SolrIndexTest {
         assertEquals(N, solr.count(), "nothing was written by the refused calls");
     }
 
-    /** ViT-g's 1536 values: more than Lucene's default 1024, which Solr 9.10 accepts (it logs a warning). */
+    /** ViT-g's 1536 values: more than Lucene's default 1024, which Solr 9.10 accepts (it logs a warning); odd metadata. */
     @Test
     @Order(6)
     void vitGDimensionIsAccepted() {
@@ -295,12 +299,14 @@ class SolrIndexTest {
             for (int i = 0; i < 50; i++) {
                 float[] v = new float[1536];
                 for (int j = 0; j < v.length; j++) v[j] = (float) r.nextGaussian();
-                entries.add(new Entry("w" + i, v, Map.of()));
+                // keys may hold '.' and '-' (Entry's rule), which Solr's field names and {!term f=...} take as they are
+                entries.add(new Entry("w" + i, v, Map.of("camera.model-x", i % 3 == 0 ? "A 1" : "b,2}")));
             }
             index.add(entries);
             truth.add(entries);
             float[] q = entries.get(7).vector();
-            assertEquals(truth.search(q, 5, Map.of()).stream().map(Hit::id).toList(), index.search(q, 5, Map.of()).stream().map(Hit::id).toList());
+            for (Map<String, String> filter : List.of(Map.<String, String>of(), Map.of("camera.model-x", "A 1"), Map.of("camera.model-x", "b,2}")))
+                assertEquals(truth.search(q, 5, filter).stream().map(Hit::id).toList(), index.search(q, 5, filter).stream().map(Hit::id).toList(), filter.toString());
         }
     }
 
