@@ -16,7 +16,8 @@ import picocli.CommandLine.Parameters;
 
 /** {@code dino4j index build|info}: the persistent index that {@code search} and {@code serve} use. */
 @Command(name = "index", mixinStandardHelpOptions = true,
-        description = "Builds or describes a persistent image index (embedded HNSW under a folder, or a SolrCloud collection).",
+        description = {"Builds or describes a persistent image index (a folder, or a SolrCloud collection).",
+                "The embedded index is Lucene HNSW under a folder; SolrCloud holds the same in a collection."},
         subcommands = {IndexCommand.Build.class, IndexCommand.Info.class})
 final class IndexCommand implements Runnable {
     @picocli.CommandLine.Spec
