@@ -78,9 +78,6 @@ function setBusy(node, busy) { node.setAttribute("aria-busy", busy ? "true" : "f
 
 function isAbort(e) { return e && e.name === "AbortError"; }
 
-/** An id inside a URL path: segment by segment, since ids of path-added images hold '/' and Jetty refuses %2F. */
-function idPath(id) { return id.split("/").map(encodeURIComponent).join("/"); }
-
 // ---- health and count ---------------------------------------------------------------------------
 
 async function loadHealth() {
@@ -213,7 +210,7 @@ function renderHits(hits) {
     const img = el("img", "hit-img");
     img.loading = "lazy";
     img.alt = hit.id;
-    img.src = `/api/images/${idPath(hit.id)}/preview`;
+    img.src = `/api/preview?id=${encodeURIComponent(hit.id)}`;
     img.onerror = () => { thumb.classList.add("no-preview"); img.remove(); };
     thumb.append(img, el("span", "rank", String(rank + 1)));
     const body = el("div", "hit-body");

@@ -31,7 +31,7 @@ final class IndexCommand implements Runnable {
     @Command(name = "build", mixinStandardHelpOptions = true,
             description = {"Bulk-loads `dino4j embed` output folders into an index: the embedded one under DIR (created if absent), "
                     + "or a SolrCloud collection (--solr URL --collection NAME, created if absent, loaded by parallel batches).",
-                    "Resumable: entries already in the index (by id) are skipped, so a killed build rerun goes on."})
+                    "Resumable: entries already in the embedded index (by id) are skipped, so a killed build rerun goes on; a Solr load sends everything again (replacing by id)."})
     static final class Build implements Callable<Integer> {
         @Parameters(paramLabel = "DIR", arity = "0..1", description = "The index folder (not with --solr).")
         Path dir;

@@ -142,12 +142,12 @@ final class ServeCommand implements Callable<Integer> {
             if (!is.model().equals(name)) System.err.println("note: the index was built with " + is.model() + ", serving it with " + name);
             pre = IndexOptions.preprocess(is, String.valueOf(indexDir != null ? indexDir : collection));
             h = randomHeads != null ? Heads.random(model, randomHeads) : heads ? releasedHeads(model) : Heads.NONE;
-            server = Server.start(cfg, new Server.Backend(model, name, pre, index, indexKind, h));
         } catch (RuntimeException e) {
             if (index != null) index.close();
             model.close();
             throw e;
         }
+        server = Server.start(cfg, new Server.Backend(model, modelName(), pre, index, indexKind, h)); // owns index and model from here, also on failure
         Server s = server;
         Thread hook = new Thread(() -> {
             System.err.println("dino4j serve: stopping (finishing the accepted requests)");
@@ -156,7 +156,7 @@ final class ServeCommand implements Callable<Integer> {
         }, "dino4j-serve-stop");
         Runtime.getRuntime().addShutdownHook(hook);
         System.out.printf("dino4j serve: http://%s:%d/ (model %s; %s index; heads: %s)%n", host.contains(":") ? "[" + host + "]" : host, s.port(),
-                modelName(), vectors, h.names().isEmpty() ? "none" : String.join(", ", h.names()));
+                modelName(), index.spec().vectors(), h.names().isEmpty() ? "none" : String.join(", ", h.names()));
         System.out.flush();
         if (!add.isEmpty()) Thread.ofPlatform().daemon().name("dino4j-serve-add").start(() -> addFolders(s));
         stop.await();

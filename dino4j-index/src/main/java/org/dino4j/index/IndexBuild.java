@@ -77,18 +77,7 @@ public final class IndexBuild {
                         skipped++;
                         continue;
                     }
-                    float[] cls = Arrays.copyOfRange(r.x(), i * dim, (i + 1) * dim);
-                    float[] mean = s.mean() == null ? null : Arrays.copyOfRange(s.mean().x(), i * dim, (i + 1) * dim);
-                    float[] v;
-                    try {
-                        v = spec.vectorOf(cls, mean);
-                    } catch (IllegalArgumentException e) {
-                        throw new IllegalArgumentException(s.dir() + ": " + id + ": " + e.getMessage());
-                    }
-                    Map<String, String> meta = new LinkedHashMap<>();
-                    if (!r.classNames().get(i).isEmpty()) meta.put("class", r.classNames().get(i));
-                    if (r.labels()[i] >= 0) meta.put("label", String.valueOf(r.labels()[i]));
-                    batch.add(new Entry(id, v, meta));
+                    batch.add(entry(s.dir(), r, s.mean(), i, spec));
                 }
                 if (!batch.isEmpty()) index.add(batch);
                 added += batch.size();
@@ -98,6 +87,34 @@ public final class IndexBuild {
             }
         }
         return new Result(total, added, skipped, (System.nanoTime() - start) / 1e9);
+    }
+
+    /**
+     * Row {@code i} of an embed folder as an entry: id = the input's id, the spec's vector (CLS, or CLS and patch mean),
+     * metadata {@code class} and {@code label} where the manifest has them, and {@code file} (its absolute path) where
+     * the id is a file here, so that a server whose roots hold it can show its picture.
+     */
+    public static Entry entry(Path dir, EmbedDir.Rows cls, EmbedDir.Rows mean, int i, IndexSpec spec) {
+        String id = cls.ids().get(i);
+        int dim = cls.dim();
+        float[] c = Arrays.copyOfRange(cls.x(), i * dim, (i + 1) * dim);
+        float[] m = mean == null ? null : Arrays.copyOfRange(mean.x(), i * mean.dim(), (i + 1) * mean.dim());
+        float[] v;
+        try {
+            v = spec.vectorOf(c, m);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(dir + ": " + id + ": " + e.getMessage());
+        }
+        Map<String, String> meta = new LinkedHashMap<>();
+        if (!cls.classNames().get(i).isEmpty()) meta.put("class", cls.classNames().get(i));
+        if (cls.labels()[i] >= 0) meta.put("label", String.valueOf(cls.labels()[i]));
+        try {
+            Path f = Path.of(id);
+            if (Files.isRegularFile(f)) meta.put("file", f.toAbsolutePath().normalize().toString());
+        } catch (java.nio.file.InvalidPathException e) {
+            // an id that is no path (file#row of an IDX file): no picture file
+        }
+        return new Entry(id, v, meta);
     }
 
     /** The embed run must be of the index's model, hold the vectors it needs, and be as wide as the index. */

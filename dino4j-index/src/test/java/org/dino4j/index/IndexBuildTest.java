@@ -75,7 +75,9 @@ class IndexBuildTest {
                 Entry e = ix.get(id).orElseThrow();
                 float[] want = spec.vectorOf(java.util.Arrays.copyOfRange(cls.x(), i * D, (i + 1) * D), java.util.Arrays.copyOfRange(mean.x(), i * D, (i + 1) * D));
                 for (int j = 0; j < 2 * D; j++) assertEquals(want[j], e.vector()[j], 1e-6f, id);
-                if (i >= 2) assertEquals(Map.of("class", cls.classNames().get(i), "label", String.valueOf(cls.labels()[i])), e.metadata());
+                // the file metadata: where a server finds the picture (ids here are paths of files that exist)
+                if (i >= 2) assertEquals(Map.of("class", cls.classNames().get(i), "label", String.valueOf(cls.labels()[i]),
+                        "file", java.nio.file.Path.of(id).toAbsolutePath().normalize().toString()), e.metadata());
                 assertEquals(1.0, ix.search(want, 1, Map.of()).get(0).score(), 1e-5, id); // itself, or one as close (random weights)
             }
             assertTrue(ix.get(cls.ids().get(3)).orElseThrow().metadata().get("class").matches("cats|dogs"));

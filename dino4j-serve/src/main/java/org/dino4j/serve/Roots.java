@@ -31,7 +31,13 @@ public final class Roots {
                 throw new IllegalArgumentException("--roots " + p + ": no such folder");
             }
             if (!Files.isDirectory(r.getLast())) throw new IllegalArgumentException("--roots " + p + ": not a folder");
+            if (r.getLast().getFileName() == null) throw new IllegalArgumentException("--roots " + p + ": the file system's root cannot be a root here");
         }
+        // with several roots an id starts with its root's folder name: two roots of one name would give two files one id
+        java.util.Set<String> names = new java.util.HashSet<>();
+        for (Path p : r)
+            if (r.size() > 1 && !names.add(p.getFileName().toString()))
+                throw new IllegalArgumentException("--roots: two folders named '" + p.getFileName() + "' (ids would clash): give folders of different names");
         this.real = List.copyOf(r);
     }
 

@@ -233,7 +233,17 @@ public final class Server implements AutoCloseable {
 
     /** Starts a server; it owns the backend from here on (closing the server closes them). */
     public static Server start(Config cfg, Backend backend) {
-        Server s = new Server(cfg, backend);
+        Server s;
+        try {
+            s = new Server(cfg, backend);
+        } catch (RuntimeException e) {
+            try {
+                backend.index().close();
+            } finally {
+                backend.model().close();
+            }
+            throw e;
+        }
         try {
             s.app.start();
         } catch (RuntimeException e) {
@@ -308,8 +318,10 @@ public final class Server implements AutoCloseable {
         route(r, HandlerType.POST, "/api/images", true, this::addImage);
         route(r, HandlerType.POST, "/api/images/paths", true, this::addPaths);
         route(r, HandlerType.GET, "/api/images/<id>/preview", false, this::preview);
+        route(r, HandlerType.GET, "/api/preview", false, this::previewById);
         route(r, HandlerType.GET, "/api/images/<id>", false, this::getImage);
         route(r, HandlerType.DELETE, "/api/images/<id>", true, this::deleteImage);
+        route(r, HandlerType.DELETE, "/api/images", true, this::deleteImage);
         route(r, HandlerType.GET, "/api/count", false, ctx -> json(ctx, 200, Map.of("count", index.count())));
         route(r, HandlerType.POST, "/api/match", false, this::match);
         route(r, HandlerType.POST, "/api/pca", false, this::pca);
@@ -744,7 +756,7 @@ public final class Server implements AutoCloseable {
         Path real = f.toRealPath();
         if (!roots.allows(real)) throw new ApiError(403, "outside the allowed roots");
         String id = roots.idOf(real);
-        byte[] bytes = Files.readAllBytes(real);
+        byte[] bytes = readImageFile(real);
         float[] v = null;
         for (int attempt = 0; v == null; attempt++) {
             try {
@@ -774,7 +786,8 @@ public final class Server implements AutoCloseable {
     }
 
     private void deleteImage(Context ctx) {
-        String id = ctx.pathParam("id");
+        String id = ctx.pathParamMap().containsKey("id") ? ctx.pathParam("id") : ctx.queryParam("id"); // ?id= for ids a path cannot carry
+        if (id == null || id.isEmpty()) throw new ApiError(400, "give the id: DELETE /api/images/{id} or /api/images?id=ID");
         int n = index.delete(List.of(id));
         if (n == 0) throw new ApiError(404, "no entry with id '" + clip(id) + "'");
         Map<String, Object> out = new LinkedHashMap<>();
@@ -791,14 +804,32 @@ public final class Server implements AutoCloseable {
         Path p = Path.of(file);
         if (!roots.allows(p)) throw new ApiError(403, "the file of entry '" + clip(e.id()) + "' is no longer inside the allowed roots");
         try {
-            return Files.readAllBytes(p.toRealPath());
+            return readImageFile(p.toRealPath());
         } catch (IOException ex) {
             throw new ApiError(404, "the file of entry '" + clip(e.id()) + "' cannot be read");
         }
     }
 
+    /** A server-side file's bytes: a regular file (not a FIFO, a device) within the body limit, as an upload would be. */
+    private byte[] readImageFile(Path real) throws IOException {
+        if (!Files.isRegularFile(real)) throw new ApiError(400, "'" + clip(roots.idOf(real)) + "' is not a regular file");
+        if (Files.size(real) > cfg.maxBodyBytes())
+            throw new ApiError(413, "'" + clip(roots.idOf(real)) + "' is larger than the " + (cfg.maxBodyBytes() >> 20) + " MB limit");
+        return Files.readAllBytes(real);
+    }
+
     private void preview(Context ctx) {
-        Entry e = entry(ctx);
+        preview(ctx, entry(ctx));
+    }
+
+    /** The preview by ?id=: ids that a path cannot carry (an absolute path's leading '/', an empty segment). */
+    private void previewById(Context ctx) {
+        String id = ctx.queryParam("id");
+        if (id == null || id.isEmpty()) throw new ApiError(400, "give ?id=ID");
+        preview(ctx, index.get(id).orElseThrow(() -> new ApiError(404, "no entry with id '" + clip(id) + "'")));
+    }
+
+    private void preview(Context ctx, Entry e) {
         byte[] b = e.preview() != null ? e.preview() : decoding(() -> Images.preview(images.decode(e.id(), storedBytes(e))));
         ctx.contentType("image/jpeg").header("Cache-Control", "max-age=60").result(b);
     }
@@ -832,7 +863,9 @@ public final class Server implements AutoCloseable {
 
     private int resolution(Context ctx) {
         int p = model.config().patchSize();
-        return intParam(ctx, "resolution", Sides.picturesSide(model.config()), p, 2048);
+        // at most twice the default side: attention is quadratic in the tokens, and one request holds the one model thread
+        int def = Sides.picturesSide(model.config());
+        return intParam(ctx, "resolution", def, p, Math.min(2048, 2 * def));
     }
 
     private PatchFeatures patchFeatures(RgbImage im, int side) {

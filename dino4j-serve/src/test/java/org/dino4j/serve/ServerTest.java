@@ -5,6 +5,7 @@ import static org.dino4j.serve.Fixture.get;
 import static org.dino4j.serve.Fixture.postImage;
 import static org.dino4j.serve.Fixture.postJson;
 import static org.dino4j.serve.Fixture.postMultipart;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -109,7 +110,7 @@ class ServerTest {
             assertTrue(paths.containsKey(path), "route " + r + " is not in openapi.json");
             assertTrue(((Map<?, ?>) paths.get(path)).containsKey(method), "route " + r + ": no " + method + " in openapi.json");
         }
-        assertEquals(20, server.routes().size(), server.routes().toString());
+        assertEquals(22, server.routes().size(), server.routes().toString());
     }
 
     @Test
@@ -164,6 +165,19 @@ class ServerTest {
         assertEquals("image/jpeg", pv.header("Content-Type"));
         var im = ImageIO.read(new ByteArrayInputStream(pv.body()));
         assertTrue(im.getWidth() <= 256 && im.getHeight() <= 256);
+        // an id that a path cannot carry (an absolute path: its leading '/' makes an empty segment) by ?id=
+        var abs = postImage(server, "/api/images?id=%2Fhome%2Fme%2Fa.jpg", jpg, auth());
+        assertEquals(200, abs.status(), abs.text());
+        var pq = get(server, "/api/preview?id=%2Fhome%2Fme%2Fa.jpg");
+        assertEquals(200, pq.status(), pq.text());
+        assertArrayEquals(get(server, "/api/preview?id=up/one").body(), pv.body());
+        assertEquals(404, get(server, "/api/preview?id=nothing").status());
+        assertEquals(400, get(server, "/api/preview").status());
+        assertEquals(200, get(server, "/api/search?id=%2Fhome%2Fme%2Fa.jpg&k=1").status());
+        var gone = Fixture.send(HttpRequest.newBuilder(Fixture.uri(server, "/api/images?id=%2Fhome%2Fme%2Fa.jpg")).header("Authorization", "Bearer " + TOKEN).DELETE());
+        assertEquals(200, gone.status(), gone.text());
+        assertEquals(1L, gone.json().get("deleted"));
+        assertEquals(404, get(server, "/api/preview?id=%2Fhome%2Fme%2Fa.jpg").status());
 
         var hits = postImage(server, "/api/search?k=2", jpg);
         assertEquals(200, hits.status(), hits.text());

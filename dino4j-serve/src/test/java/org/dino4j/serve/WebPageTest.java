@@ -177,7 +177,7 @@ class WebPageTest {
         String dropped = idOf(PHOTOS.get(1));
         jsAsync("""
                 const done = arguments[arguments.length - 1];
-                fetch('/api/images/' + idPath(arguments[0]) + '/preview')
+                fetch('/api/preview?id=' + encodeURIComponent(arguments[0]))
                   .then(r => r.blob()).then(b => {
                     const dt = new DataTransfer();
                     dt.items.add(new File([b], 'dropped.jpg', { type: 'image/jpeg' }));

@@ -18,6 +18,7 @@ import java.util.function.LongConsumer;
 
 import org.dino4j.embed.EmbedDir;
 import org.dino4j.index.Entry;
+import org.dino4j.index.IndexBuild;
 import org.dino4j.index.IndexSpec;
 
 /**
@@ -84,17 +85,7 @@ public final class SolrBulkLoad {
         return new AbstractList<>() {
             @Override
             public Entry get(int i) {
-                int d = cls.dim();
-                float[] c = Arrays.copyOfRange(cls.x(), i * d, (i + 1) * d);
-                float[] m = mean == null ? null : Arrays.copyOfRange(mean.x(), i * mean.dim(), (i + 1) * mean.dim());
-                Map<String, String> meta = new LinkedHashMap<>();
-                if (!cls.classNames().get(i).isEmpty()) meta.put("class", cls.classNames().get(i));
-                if (cls.labels()[i] >= 0) meta.put("label", Integer.toString(cls.labels()[i]));
-                try {
-                    return new Entry(cls.ids().get(i), spec.vectorOf(c, m), meta);
-                } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException(embedDir + ": " + cls.ids().get(i) + ": " + e.getMessage());
-                }
+                return IndexBuild.entry(embedDir, cls, mean, i, spec);
             }
 
             @Override
