@@ -192,12 +192,21 @@ public final class LuceneIndex implements VectorIndex {
             throw e;
         }
         this.writer = w;
-        TreeSet<String> after = files(lucene);
-        before.removeAll(after);
-        before.remove(WRITE_LOCK);
-        this.recovery = new Recovery(create ? List.of() : List.copyOf(before));
-        if (create) commits(writer.commit());
-        this.searchers = new SearcherManager(writer, null);
+        try {
+            TreeSet<String> after = files(lucene);
+            before.removeAll(after);
+            before.remove(WRITE_LOCK);
+            this.recovery = new Recovery(create ? List.of() : List.copyOf(before));
+            if (create) commits(writer.commit());
+            this.searchers = new SearcherManager(writer, null);
+        } catch (IOException | RuntimeException e) { // release the write lock: a retry must not find the folder held
+            try {
+                w.rollback();
+            } finally {
+                directory.close();
+            }
+            throw e;
+        }
     }
 
     /** Creates an empty index in {@code dir} (which must not hold one). */
@@ -213,7 +222,12 @@ public final class LuceneIndex implements VectorIndex {
             json.put("spec", spec.toJson());
             json.put("options", opts.toJson());
             // written last: a folder with index.json always has a committed (possibly empty) Lucene index
-            AtomicFile.write(dir.resolve(SPEC_FILE), out -> out.write((Json.write(json) + "\n").getBytes(StandardCharsets.UTF_8)));
+            try {
+                AtomicFile.write(dir.resolve(SPEC_FILE), out -> out.write((Json.write(json) + "\n").getBytes(StandardCharsets.UTF_8)));
+            } catch (IOException | RuntimeException e) {
+                ix.close(); // the write lock goes with it
+                throw e;
+            }
             return ix;
         } catch (IOException e) {
             throw new UncheckedIOException(dir + ": cannot create the index: " + e.getMessage(), e);
