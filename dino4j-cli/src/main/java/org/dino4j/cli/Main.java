@@ -66,7 +66,12 @@ public final class Main implements Runnable {
         return commandLine().execute(args);
     }
 
+    /** Lucene's start-up notes (which MMapDirectory, which vector provider) are for developers: warnings only. Held here
+     * because java.util.logging keeps its loggers weakly. */
+    private static final java.util.logging.Logger LUCENE_LOG = java.util.logging.Logger.getLogger("org.apache.lucene");
+
     public static void main(String[] args) {
+        if (System.getenv("DINO4J_DEBUG") == null) LUCENE_LOG.setLevel(java.util.logging.Level.WARNING);
         try {
             System.exit(run(args));
         } catch (OutOfMemoryError e) {
