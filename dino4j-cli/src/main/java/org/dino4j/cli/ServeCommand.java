@@ -119,7 +119,7 @@ final class ServeCommand implements Callable<Integer> {
         try {
             String name = modelName();
             int d = model.embedDim();
-            IndexSpec spec = new IndexSpec(name, Server.defaultPreprocess(model.config()).toString(), vectors, IndexSpec.CLS.equals(vectors) ? d : 2 * d);
+            IndexSpec spec = new IndexSpec(name, Server.defaultPreprocess(model.config()).toString(), vectors, IndexSpec.dimFor(vectors, d));
             if (indexDir != null && solr != null) throw new IllegalArgumentException("give --index DIR or --solr URL, not both");
             if (indexDir != null) {
                 // an index made by `index build` keeps its own transform and vectors: queries must be embedded as its entries were
@@ -135,7 +135,7 @@ final class ServeCommand implements Callable<Integer> {
                 indexKind = "memory";
             }
             IndexSpec is = index.spec();
-            int want = IndexSpec.CLS.equals(is.vectors()) ? d : 2 * d;
+            int want = IndexSpec.dimFor(is.vectors(), d);
             if (is.dim() != want)
                 throw new IllegalArgumentException((indexDir != null ? indexDir : solr + " " + collection) + ": the index holds " + is.vectors() + " vectors of "
                         + is.dim() + " values, this model's are " + want + ": serve it with the model it was built with (" + is.model() + ")");

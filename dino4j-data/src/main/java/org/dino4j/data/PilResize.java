@@ -11,6 +11,14 @@ public final class PilResize {
 
     private PilResize() {}
 
+    /** The image with its longer side at most {@code max} (aspect kept, sides rounded), or itself when it fits. */
+    public static RgbImage fit(RgbImage im, int max) {
+        int m = Math.max(im.width(), im.height());
+        if (m <= max) return im;
+        double s = (double) max / m;
+        return bicubic(im, Math.max(1, (int) Math.round(im.width() * s)), Math.max(1, (int) Math.round(im.height() * s)));
+    }
+
     /** Resizes to {@code w x h}; the input itself is returned when the size is unchanged (PIL copies). */
     public static RgbImage bicubic(RgbImage in, int w, int h) {
         if (w < 1 || h < 1) throw new IllegalArgumentException("resize to " + w + "x" + h);

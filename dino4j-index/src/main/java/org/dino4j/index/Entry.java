@@ -17,8 +17,7 @@ public record Entry(String id, float[] vector, Map<String, String> metadata, byt
         if (id == null || id.isEmpty()) throw new IllegalArgumentException("an entry needs a non-empty id");
         if (id.length() > MAX_ID_LENGTH) throw new IllegalArgumentException("id longer than " + MAX_ID_LENGTH + " characters: " + id.substring(0, 40) + "...");
         metadata = metadata == null ? Map.of() : Map.copyOf(metadata);
-        for (String key : metadata.keySet())
-            if (!key.matches("[A-Za-z0-9_.-]{1,64}")) throw new IllegalArgumentException(id + ": metadata key '" + key + "' is not [A-Za-z0-9_.-]{1,64}");
+        for (String key : metadata.keySet()) Metadata.checkKey(key, id + ": metadata");
     }
 
     public Entry(String id, float[] vector, Map<String, String> metadata) {

@@ -46,7 +46,7 @@ public final class IndexBuild {
         Map<String, Object> run = runJson(embedDir);
         int d = ((Number) run.get("embed_dim")).intValue();
         return new IndexSpec(String.valueOf(run.get("model")), String.valueOf(run.get("preprocess")), vectors,
-                IndexSpec.CLS.equals(vectors) ? d : 2 * d);
+                IndexSpec.dimFor(vectors, d));
     }
 
     /** Loads every embed folder into the index, checking each against the index's spec first. */
@@ -125,7 +125,7 @@ public final class IndexBuild {
         if (!spec.model().equals(String.valueOf(model)))
             throw new IllegalArgumentException(f + ": embedded with model " + model + ", the index holds " + spec.model());
         if (!(run.get("embed_dim") instanceof Number ed)) throw new IllegalArgumentException(f + ": no numeric 'embed_dim'");
-        int want = IndexSpec.CLS.equals(spec.vectors()) ? ed.intValue() : 2 * ed.intValue();
+        int want = IndexSpec.dimFor(spec.vectors(), ed.intValue());
         if (want != spec.dim())
             throw new IllegalArgumentException(f + ": " + spec.vectors() + " vectors of " + want + " values, the index holds " + spec.dim());
         List<?> outputs = run.get("outputs") instanceof List<?> l ? l : List.of();

@@ -24,6 +24,11 @@ public record IndexSpec(String model, String preprocess, String vectors, int dim
         if (dim < 1) throw new IllegalArgumentException("dim must be >= 1, got " + dim);
     }
 
+    /** Values per vector of this kind for a model of {@code embedDim}: the embed dim, twice it for cls+patchmean. */
+    public static int dimFor(String vectors, int embedDim) {
+        return CLS.equals(vectors) ? embedDim : 2 * embedDim;
+    }
+
     /** The index vector of one image from its CLS token and patch-token mean (the latter unused for {@link #CLS}). */
     public float[] vectorOf(float[] cls, float[] patchMean) {
         if (CLS.equals(vectors)) return VectorIndex.normalized(cls, dim, "cls");

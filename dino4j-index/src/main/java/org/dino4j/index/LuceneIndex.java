@@ -387,12 +387,9 @@ public final class LuceneIndex implements VectorIndex {
         Document d = new Document();
         d.add(new StringField(ID, e.id(), Field.Store.YES));
         d.add(new KnnFloatVectorField(VECTOR, v, VectorSimilarityFunction.DOT_PRODUCT));
-        for (var m : e.metadata().entrySet()) {
-            if (m.getValue().getBytes(StandardCharsets.UTF_8).length > IndexWriter.MAX_TERM_LENGTH)
-                throw new IllegalArgumentException(e.id() + ": metadata '" + m.getKey() + "' is longer than " + IndexWriter.MAX_TERM_LENGTH + " bytes");
-            d.add(new StringField(META_PREFIX + m.getKey(), m.getValue(), Field.Store.NO));
-        }
-        if (!e.metadata().isEmpty()) d.add(new StoredField(META, Json.write(new LinkedHashMap<>(e.metadata()))));
+        Metadata.checkValues(e);
+        for (var m : e.metadata().entrySet()) d.add(new StringField(META_PREFIX + m.getKey(), m.getValue(), Field.Store.NO));
+        if (!e.metadata().isEmpty()) d.add(new StoredField(META, Metadata.toJson(e.metadata())));
         if (e.preview() != null) d.add(new StoredField(PREVIEW, e.preview()));
         return d;
     }
@@ -494,11 +491,7 @@ public final class LuceneIndex implements VectorIndex {
     }
 
     private static Map<String, String> metadata(Document d) {
-        String json = d.get(META);
-        if (json == null) return Map.of();
-        Map<String, String> m = new LinkedHashMap<>();
-        for (var e : Json.parseObject(json).entrySet()) m.put(e.getKey(), String.valueOf(e.getValue()));
-        return m;
+        return Metadata.fromJson(d.get(META));
     }
 
     /** The stored float vectors of these (ascending) documents of one segment. */

@@ -40,12 +40,7 @@ final class Images {
 
     /** A JPEG of at most PREVIEW_SIDE px on its longer side (the image itself if smaller). */
     static byte[] preview(RgbImage im) {
-        int w = im.width(), h = im.height(), m = Math.max(w, h);
-        if (m > PREVIEW_SIDE) {
-            double s = (double) PREVIEW_SIDE / m;
-            im = PilResize.bicubic(im, Math.max(1, (int) Math.round(w * s)), Math.max(1, (int) Math.round(h * s)));
-        }
-        BufferedImage b = Png.toBufferedImage(im);
+        BufferedImage b = Png.toBufferedImage(PilResize.fit(im, PREVIEW_SIDE));
         if (b.getType() != BufferedImage.TYPE_INT_RGB) {
             BufferedImage rgb = new BufferedImage(b.getWidth(), b.getHeight(), BufferedImage.TYPE_INT_RGB);
             rgb.getGraphics().drawImage(b, 0, 0, null);

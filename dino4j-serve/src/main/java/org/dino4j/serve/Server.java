@@ -142,7 +142,7 @@ public final class Server implements AutoCloseable {
             Objects.requireNonNull(index, "index");
             if (heads == null) heads = Heads.NONE;
             if (preprocess == null) preprocess = defaultPreprocess(model.config());
-            int d = model.embedDim(), want = IndexSpec.CLS.equals(index.spec().vectors()) ? d : 2 * d;
+            int d = model.embedDim(), want = IndexSpec.dimFor(index.spec().vectors(), d);
             if (index.spec().dim() != want)
                 throw new IllegalArgumentException("the index holds " + index.spec().dim() + "-value vectors (" + index.spec().vectors()
                         + "), the model makes " + want);
@@ -499,7 +499,7 @@ public final class Server implements AutoCloseable {
 
     /** The decoded image scaled to at most {@code max} px on its longer side (the demos' pictures). */
     private RgbImage decodeFit(String what, byte[] bytes, int max) {
-        return decoding(() -> fit(images.decode(what, bytes), max));
+        return decoding(() -> PilResize.fit(images.decode(what, bytes), max));
     }
 
     private Map<String, Object> jsonBody(Context ctx) {
@@ -925,13 +925,6 @@ public final class Server implements AutoCloseable {
     }
 
     /** The image scaled down to at most {@code max} px on its longer side (bicubic), or itself. */
-    static RgbImage fit(RgbImage im, int max) {
-        int m = Math.max(im.width(), im.height());
-        if (m <= max) return im;
-        double s = (double) max / m;
-        return PilResize.bicubic(im, Math.max(1, (int) Math.round(im.width() * s)), Math.max(1, (int) Math.round(im.height() * s)));
-    }
-
     private static <T> T head(T h, String what) {
         if (h == null) throw new ApiError(501, "no " + what + " head is loaded (start the server with --heads or --random-heads SEED)");
         return h;

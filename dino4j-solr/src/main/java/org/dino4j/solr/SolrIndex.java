@@ -9,7 +9,6 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -40,6 +39,8 @@ import org.apache.solr.common.util.NamedList;
 import org.dino4j.index.Entry;
 import org.dino4j.index.Hit;
 import org.dino4j.index.IndexSpec;
+import org.dino4j.index.LuceneIndex;
+import org.dino4j.index.Metadata;
 import org.dino4j.index.VectorIndex;
 import org.dino4j.io.Json;
 
@@ -65,9 +66,7 @@ public final class SolrIndex implements VectorIndex {
      */
     public static final int DEFAULT_NUM_CANDIDATES = 100;
     /** The largest dimension accepted: LuceneIndex's (Solr 9.10 itself accepts more than Lucene's 1024, with a warning). */
-    public static final int MAX_DIM = 4096;
-    /** Lucene's limit for an indexed term (a metadata value is one). */
-    static final int MAX_TERM_BYTES = 32766;
+    public static final int MAX_DIM = LuceneIndex.MAX_DIM;
 
     /** The threads of every client's HTTP exchanges and request-body writers (see {@link #connect}). */
     private static final ExecutorService HTTP_POOL = Executors.newCachedThreadPool(Thread.ofPlatform().name("dino4j-solr-http-", 0).daemon().factory());
@@ -292,7 +291,7 @@ public final class SolrIndex implements VectorIndex {
         int n = 0;
         // every fq is a knn pre-filter (Solr >= 9.1): the top k among the matching entries, not matches among the top k
         if (filter != null) for (var f : filter.entrySet()) {
-            checkKey(f.getKey(), "filter");
+            Metadata.checkKey(f.getKey(), "filter");
             String param = "dino4j.fv" + n++;
             sq.addFilterQuery("{!term f=m_" + f.getKey() + " v=$" + param + "}");
             sq.set(param, f.getValue());
@@ -330,12 +329,9 @@ public final class SolrIndex implements VectorIndex {
         ByteBuffer packed = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
         packed.asFloatBuffer().put(v);
         doc.addField("vector_f32", packed.array());
-        doc.addField("metadata", Json.write(e.metadata()));
-        for (var m : e.metadata().entrySet()) {
-            if (m.getValue().getBytes(StandardCharsets.UTF_8).length > MAX_TERM_BYTES)
-                throw new IllegalArgumentException(e.id() + ": metadata value of '" + m.getKey() + "' is longer than " + MAX_TERM_BYTES + " bytes");
-            doc.addField("m_" + m.getKey(), m.getValue());
-        }
+        doc.addField("metadata", Metadata.toJson(e.metadata()));
+        Metadata.checkValues(e);
+        for (var m : e.metadata().entrySet()) doc.addField("m_" + m.getKey(), m.getValue());
         if (e.preview() != null) doc.addField("preview", e.preview());
         return doc;
     }
@@ -359,11 +355,7 @@ public final class SolrIndex implements VectorIndex {
     }
 
     private static Map<String, String> metadataOf(SolrDocument d) {
-        Object json = d.getFirstValue("metadata");
-        if (json == null) return Map.of();
-        Map<String, String> out = new LinkedHashMap<>();
-        for (var e : Json.parseObject((String) json).entrySet()) out.put(e.getKey(), String.valueOf(e.getValue()));
-        return out;
+        return Metadata.fromJson((String) d.getFirstValue("metadata"));
     }
 
     // ---- requests
@@ -445,10 +437,6 @@ public final class SolrIndex implements VectorIndex {
         // Solr's own rule for collection names
         if (collection == null || !collection.matches("[A-Za-z0-9_][A-Za-z0-9._-]*"))
             throw new IllegalArgumentException("collection name must be letters, digits, '.', '_' and '-' (not starting with '-' or '.'), got '" + collection + "'");
-    }
-
-    private static void checkKey(String key, String what) {
-        if (key == null || !key.matches("[A-Za-z0-9_.-]{1,64}")) throw new IllegalArgumentException(what + " key '" + key + "' is not [A-Za-z0-9_.-]{1,64}");
     }
 
     private static String stripSlash(String url) {
