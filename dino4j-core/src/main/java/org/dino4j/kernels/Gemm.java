@@ -36,13 +36,18 @@ public final class Gemm {
     static final int W2 = MicroKernels.W2;
 
     /**
-     * Micro-kernel shape: 6 rows x 3 vectors where there are 32 vector registers (AVX-512, NEON/SVE), else 6 x 2
-     * (AVX2's 16; see {@link #kernel6x2} for how it avoids spilling). -Ddino4j.gemm.kernel=4x2|6x2|6x3 forces one
-     * (4 x 2: the earlier AVX2 kernel, kept for comparison).
+     * Micro-kernel shape: 14 rows x 2 vectors where vectors are 512-bit (AVX-512: 32 registers, see
+     * {@link MicroKernels#kernel14x2}), 6 x 3 on other 32-register ISAs (NEON/SVE), else 6 x 2 (AVX2's 16; see
+     * {@link MicroKernels#kernel6x2} for how it avoids spilling). -Ddino4j.gemm.kernel=4x2|6x2|6x3|14x2 forces one
+     * (4 x 2: the earlier AVX2 kernel, kept for comparison; 6 x 3: the AVX-512 kernel before 2026-12-07).
      */
     static final boolean WIDE = kernel().equals("6x3");
-    /** Rows of the narrow (2-vector) kernel: 6, or 4 when forced to 4x2. */
-    static final int NARROW_MR = kernel().equals("4x2") ? 4 : 6;
+    /** Rows of the narrow (2-vector) kernel: 14 (AVX-512), 6, or 4 when forced to 4x2. */
+    static final int NARROW_MR = switch (kernel()) {
+        case "4x2" -> 4;
+        case "14x2" -> 14;
+        default -> 6;
+    };
     /**
      * Largest K block. The B micro-panel (KC x NR floats: 24 KiB for 384 x 16) must stay in a 32 KiB L1 next to
      * the streaming A micro-panel; 384 also keeps ViT's K = 384 and 768 in whole, equal blocks.
@@ -64,10 +69,11 @@ public final class Gemm {
     private static String kernel() {
         String p = System.getProperty("dino4j.gemm.kernel");
         if (p != null && !p.isBlank()) {
-            if (p.trim().matches("4x2|6x2|6x3")) return p.trim();
-            throw new IllegalArgumentException("dino4j.gemm.kernel must be 4x2, 6x2 or 6x3, got " + p);
+            if (p.trim().matches("4x2|6x2|6x3|14x2")) return p.trim();
+            throw new IllegalArgumentException("dino4j.gemm.kernel must be 4x2, 6x2, 6x3 or 14x2, got " + p);
         }
-        return L >= 16 || System.getProperty("os.arch", "").equals("aarch64") ? "6x3" : "6x2";
+        if (L >= 16) return "14x2";
+        return System.getProperty("os.arch", "").equals("aarch64") ? "6x3" : "6x2";
     }
 
     /**
@@ -376,7 +382,7 @@ public final class Gemm {
         // A packed once per column block more for nothing).
         final int threads = (2.0 * m * n * k < PARALLEL_FLOPS || (w != null && !Parallel.poolMayRead(w)) || Parallel.busy())
                 ? 1 : Parallel.threads();
-        if (m < p.mr()) {
+        if (m < p.mr() && !p.panelC) { // (column panels need the tile path: its edge tiles take m < mr)
             smallM(p, threads);
             return;
         }
@@ -498,7 +504,8 @@ public final class Gemm {
         Scratch s = SCRATCH.get();
         float[] ap = s.a((rp1 - rp0) * mr * kc);
         float[] tmp = s.tmp(mr * nr);
-        float[] z = MicroKernels.zeros(Math.max(n, nr)), gs = gamma != null ? gamma : MicroKernels.ones(Math.max(n, nr));
+        float[] z = MicroKernels.zeros(Math.max(n, nr)), ones = MicroKernels.ones(Math.max(n, nr));
+        float[] gs = gamma != null ? gamma : ones;
         for (int pb = 0; pb < nb; pb++) {
             int k0 = pb * kc, kcb = Math.min(kc, k - k0);
             if (ta) packAT(a, aOff, lda, m, mr, rp0, rp1, k0, kcb, ap);
@@ -515,7 +522,12 @@ public final class Gemm {
                     int i0 = ip * mr, rows = Math.min(mr, m - i0);
                     int co = panelC ? jp * m * nr + i0 * nr : cOff + i0 * ldc + j0, ldo = panelC ? nr : ldc;
                     if (rows == mr && cols == nr) { // the common case: registers -> C
-                        MicroKernels.micro(wide, mr, ap, ao, bp, bo, kcb, c, co, ldo, load, bs, gs, j0);
+                        if (mr != 14) MicroKernels.micro(wide, mr, ap, ao, bp, bo, kcb, c, co, ldo, load, bs, gs, j0);
+                        else if (!load && bs == z && gs == ones) MicroKernels.kernel14x2(ap, ao, bp, bo, kcb, c, co, ldo);
+                        else { // 14 x 2 stores raw sums (see there): into the L1-hot tile, then the epilogue
+                            MicroKernels.kernel14x2(ap, ao, bp, bo, kcb, tmp, 0, nr);
+                            epilogue(tmp, 0, nr, mr, nr, bs, gs, j0, c, co, ldo, load);
+                        }
                         continue;
                     }
                     // edge tiles via a tiny L1-hot tile, then the epilogue
@@ -601,12 +613,18 @@ public final class Gemm {
                 MicroKernels.interleave6(a, aOff + ip * mr * lda + k0, lda, kcb, ap, base);
                 continue;
             }
+            if (mr == 14 && ip * mr + 14 <= m) {
+                MicroKernels.interleave14(a, aOff + ip * mr * lda + k0, lda, kcb, ap, base);
+                continue;
+            }
             for (int ii = 0; ii < mr; ii++) {
                 int i = ip * mr + ii;
                 if (i >= m) {
                     for (int kk = 0; kk < kcb; kk++) ap[base + ii + kk * mr] = 0f;
                 } else if (mr == 4) {
                     scatter(a, aOff + i * lda + k0, kcb, ap, base + ii, 4);
+                } else if (mr == 14) {
+                    scatter(a, aOff + i * lda + k0, kcb, ap, base + ii, 14);
                 } else {
                     scatter(a, aOff + i * lda + k0, kcb, ap, base + ii, 6);
                 }
@@ -626,6 +644,10 @@ public final class Gemm {
             for (int ii = 0; ii < rn; ii++) f.apply(i0 + ii, k0, a, aOff + (i0 + ii) * lda + k0, rows, ii * kcb, kcb);
             if (mr == 6 && rn == 6) {
                 MicroKernels.interleave6(rows, 0, kcb, kcb, ap, base);
+                continue;
+            }
+            if (mr == 14 && rn == 14) {
+                MicroKernels.interleave14(rows, 0, kcb, kcb, ap, base);
                 continue;
             }
             for (int ii = 0; ii < mr; ii++) {

@@ -21,10 +21,14 @@ final class MicroKernels {
 
     private MicroKernels() {}
 
-    /** The micro-kernel of this shape: 6 x 3 vectors (wide), else 6 x 2 or 4 x 2 by rows. Arrays in, no vectors: nothing to box. */
+    /** The micro-kernel of this shape: 6 x 3 vectors (wide), else 14 x 2, 6 x 2 or 4 x 2 by rows. Arrays in, no vectors: nothing to box. */
     static void micro(boolean wide, int mr, float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo,
                               boolean load, float[] bs, float[] gs, int bj) {
         if (wide) kernel6x3(ap, ao, bp, bo, kc, out, oo, ldo, load, bs, gs, bj);
+        else if (mr == 14) { // raw sums: see kernel14x2
+            if (load || bs[bj] != 0f || gs[bj] != 1f) throw new IllegalArgumentException("kernel14x2 has no epilogue");
+            kernel14x2(ap, ao, bp, bo, kc, out, oo, ldo);
+        }
         else if (mr == 6) kernel6x2(ap, ao, bp, bo, kc, out, oo, ldo, load, bs, gs, bj);
         else kernel4x2(ap, ao, bp, bo, kc, out, oo, ldo, load, bs, gs, bj);
     }
@@ -462,6 +466,269 @@ final class MicroKernels {
         }
     }
 
+    /**
+     * 14 rows x 2 vectors for 32-register ISAs (AVX-512): 28 accumulators + 2 B + 1 broadcast = 31 registers, each
+     * row's broadcast fenced below the previous row's FMAs as in {@link #kernel6x2}, four k steps per iteration.
+     * Per k step it loads 2 B vectors for 28 FMAs where 6 x 3 loads 3 for 18: the B micro-panel (kc x 2L) streams
+     * from L2 2.3x less per FMA. In a GEMM's tile loop on a 2-core Xeon (AVX-512, 2026-12-07) it ran 1.15-1.28x the
+     * 6 x 3 kernel (k 384, n 384-1536: KernelShapes); 12 x 2 and 10 x 2 were between, 8 x 3 slower than 6 x 3.
+     * It stores the raw sums (out = A x B): the caller applies bias, gamma and accumulation ({@link Gemm}'s
+     * epilogue). With the epilogue inside, the method grew past what C1 can compile ("out of virtual registers"),
+     * and was left in C1's non-profiling tier, where Vector API calls are not intrinsics: 100x slower, for good.
+     */
+    static void kernel14x2(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo) {
+        FloatVector c0_0 = FloatVector.zero(S), c0_1 = c0_0, c1_0 = c0_0, c1_1 = c0_0, c2_0 = c0_0, c2_1 = c0_0, c3_0 = c0_0,
+                c3_1 = c0_0, c4_0 = c0_0, c4_1 = c0_0, c5_0 = c0_0, c5_1 = c0_0, c6_0 = c0_0, c6_1 = c0_0,
+                c7_0 = c0_0, c7_1 = c0_0, c8_0 = c0_0, c8_1 = c0_0, c9_0 = c0_0, c9_1 = c0_0, c10_0 = c0_0,
+                c10_1 = c0_0, c11_0 = c0_0, c11_1 = c0_0, c12_0 = c0_0, c12_1 = c0_0, c13_0 = c0_0, c13_1 = c0_0;
+        FloatVector b0, b1, x;
+        int bi, ai, p = 0;
+        for (; p + 3 < kc; p += 4) {
+            bi = bo + p * W2; ai = ao + p * 14;
+            b0 = FloatVector.fromArray(S, bp, bi);
+            b1 = FloatVector.fromArray(S, bp, bi + L);
+            x = FloatVector.broadcast(S, ap[ai]);
+            c0_0 = x.fma(b0, c0_0); c0_1 = x.fma(b1, c0_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 1]);
+            c1_0 = x.fma(b0, c1_0); c1_1 = x.fma(b1, c1_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 2]);
+            c2_0 = x.fma(b0, c2_0); c2_1 = x.fma(b1, c2_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 3]);
+            c3_0 = x.fma(b0, c3_0); c3_1 = x.fma(b1, c3_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 4]);
+            c4_0 = x.fma(b0, c4_0); c4_1 = x.fma(b1, c4_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 5]);
+            c5_0 = x.fma(b0, c5_0); c5_1 = x.fma(b1, c5_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 6]);
+            c6_0 = x.fma(b0, c6_0); c6_1 = x.fma(b1, c6_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 7]);
+            c7_0 = x.fma(b0, c7_0); c7_1 = x.fma(b1, c7_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 8]);
+            c8_0 = x.fma(b0, c8_0); c8_1 = x.fma(b1, c8_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 9]);
+            c9_0 = x.fma(b0, c9_0); c9_1 = x.fma(b1, c9_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 10]);
+            c10_0 = x.fma(b0, c10_0); c10_1 = x.fma(b1, c10_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 11]);
+            c11_0 = x.fma(b0, c11_0); c11_1 = x.fma(b1, c11_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 12]);
+            c12_0 = x.fma(b0, c12_0); c12_1 = x.fma(b1, c12_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 13]);
+            c13_0 = x.fma(b0, c13_0); c13_1 = x.fma(b1, c13_1);
+            VarHandle.loadLoadFence();
+            bi = bo + (p + 1) * W2; ai = ao + (p + 1) * 14;
+            b0 = FloatVector.fromArray(S, bp, bi);
+            b1 = FloatVector.fromArray(S, bp, bi + L);
+            x = FloatVector.broadcast(S, ap[ai]);
+            c0_0 = x.fma(b0, c0_0); c0_1 = x.fma(b1, c0_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 1]);
+            c1_0 = x.fma(b0, c1_0); c1_1 = x.fma(b1, c1_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 2]);
+            c2_0 = x.fma(b0, c2_0); c2_1 = x.fma(b1, c2_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 3]);
+            c3_0 = x.fma(b0, c3_0); c3_1 = x.fma(b1, c3_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 4]);
+            c4_0 = x.fma(b0, c4_0); c4_1 = x.fma(b1, c4_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 5]);
+            c5_0 = x.fma(b0, c5_0); c5_1 = x.fma(b1, c5_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 6]);
+            c6_0 = x.fma(b0, c6_0); c6_1 = x.fma(b1, c6_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 7]);
+            c7_0 = x.fma(b0, c7_0); c7_1 = x.fma(b1, c7_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 8]);
+            c8_0 = x.fma(b0, c8_0); c8_1 = x.fma(b1, c8_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 9]);
+            c9_0 = x.fma(b0, c9_0); c9_1 = x.fma(b1, c9_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 10]);
+            c10_0 = x.fma(b0, c10_0); c10_1 = x.fma(b1, c10_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 11]);
+            c11_0 = x.fma(b0, c11_0); c11_1 = x.fma(b1, c11_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 12]);
+            c12_0 = x.fma(b0, c12_0); c12_1 = x.fma(b1, c12_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 13]);
+            c13_0 = x.fma(b0, c13_0); c13_1 = x.fma(b1, c13_1);
+            VarHandle.loadLoadFence();
+            bi = bo + (p + 2) * W2; ai = ao + (p + 2) * 14;
+            b0 = FloatVector.fromArray(S, bp, bi);
+            b1 = FloatVector.fromArray(S, bp, bi + L);
+            x = FloatVector.broadcast(S, ap[ai]);
+            c0_0 = x.fma(b0, c0_0); c0_1 = x.fma(b1, c0_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 1]);
+            c1_0 = x.fma(b0, c1_0); c1_1 = x.fma(b1, c1_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 2]);
+            c2_0 = x.fma(b0, c2_0); c2_1 = x.fma(b1, c2_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 3]);
+            c3_0 = x.fma(b0, c3_0); c3_1 = x.fma(b1, c3_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 4]);
+            c4_0 = x.fma(b0, c4_0); c4_1 = x.fma(b1, c4_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 5]);
+            c5_0 = x.fma(b0, c5_0); c5_1 = x.fma(b1, c5_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 6]);
+            c6_0 = x.fma(b0, c6_0); c6_1 = x.fma(b1, c6_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 7]);
+            c7_0 = x.fma(b0, c7_0); c7_1 = x.fma(b1, c7_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 8]);
+            c8_0 = x.fma(b0, c8_0); c8_1 = x.fma(b1, c8_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 9]);
+            c9_0 = x.fma(b0, c9_0); c9_1 = x.fma(b1, c9_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 10]);
+            c10_0 = x.fma(b0, c10_0); c10_1 = x.fma(b1, c10_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 11]);
+            c11_0 = x.fma(b0, c11_0); c11_1 = x.fma(b1, c11_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 12]);
+            c12_0 = x.fma(b0, c12_0); c12_1 = x.fma(b1, c12_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 13]);
+            c13_0 = x.fma(b0, c13_0); c13_1 = x.fma(b1, c13_1);
+            VarHandle.loadLoadFence();
+            bi = bo + (p + 3) * W2; ai = ao + (p + 3) * 14;
+            b0 = FloatVector.fromArray(S, bp, bi);
+            b1 = FloatVector.fromArray(S, bp, bi + L);
+            x = FloatVector.broadcast(S, ap[ai]);
+            c0_0 = x.fma(b0, c0_0); c0_1 = x.fma(b1, c0_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 1]);
+            c1_0 = x.fma(b0, c1_0); c1_1 = x.fma(b1, c1_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 2]);
+            c2_0 = x.fma(b0, c2_0); c2_1 = x.fma(b1, c2_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 3]);
+            c3_0 = x.fma(b0, c3_0); c3_1 = x.fma(b1, c3_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 4]);
+            c4_0 = x.fma(b0, c4_0); c4_1 = x.fma(b1, c4_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 5]);
+            c5_0 = x.fma(b0, c5_0); c5_1 = x.fma(b1, c5_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 6]);
+            c6_0 = x.fma(b0, c6_0); c6_1 = x.fma(b1, c6_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 7]);
+            c7_0 = x.fma(b0, c7_0); c7_1 = x.fma(b1, c7_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 8]);
+            c8_0 = x.fma(b0, c8_0); c8_1 = x.fma(b1, c8_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 9]);
+            c9_0 = x.fma(b0, c9_0); c9_1 = x.fma(b1, c9_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 10]);
+            c10_0 = x.fma(b0, c10_0); c10_1 = x.fma(b1, c10_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 11]);
+            c11_0 = x.fma(b0, c11_0); c11_1 = x.fma(b1, c11_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 12]);
+            c12_0 = x.fma(b0, c12_0); c12_1 = x.fma(b1, c12_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 13]);
+            c13_0 = x.fma(b0, c13_0); c13_1 = x.fma(b1, c13_1);
+            VarHandle.loadLoadFence();
+        }
+        for (; p < kc; p++) {
+            bi = bo + p * W2; ai = ao + p * 14;
+            b0 = FloatVector.fromArray(S, bp, bi);
+            b1 = FloatVector.fromArray(S, bp, bi + L);
+            x = FloatVector.broadcast(S, ap[ai]);
+            c0_0 = x.fma(b0, c0_0); c0_1 = x.fma(b1, c0_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 1]);
+            c1_0 = x.fma(b0, c1_0); c1_1 = x.fma(b1, c1_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 2]);
+            c2_0 = x.fma(b0, c2_0); c2_1 = x.fma(b1, c2_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 3]);
+            c3_0 = x.fma(b0, c3_0); c3_1 = x.fma(b1, c3_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 4]);
+            c4_0 = x.fma(b0, c4_0); c4_1 = x.fma(b1, c4_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 5]);
+            c5_0 = x.fma(b0, c5_0); c5_1 = x.fma(b1, c5_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 6]);
+            c6_0 = x.fma(b0, c6_0); c6_1 = x.fma(b1, c6_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 7]);
+            c7_0 = x.fma(b0, c7_0); c7_1 = x.fma(b1, c7_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 8]);
+            c8_0 = x.fma(b0, c8_0); c8_1 = x.fma(b1, c8_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 9]);
+            c9_0 = x.fma(b0, c9_0); c9_1 = x.fma(b1, c9_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 10]);
+            c10_0 = x.fma(b0, c10_0); c10_1 = x.fma(b1, c10_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 11]);
+            c11_0 = x.fma(b0, c11_0); c11_1 = x.fma(b1, c11_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 12]);
+            c12_0 = x.fma(b0, c12_0); c12_1 = x.fma(b1, c12_1);
+            VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(S, ap[ai + 13]);
+            c13_0 = x.fma(b0, c13_0); c13_1 = x.fma(b1, c13_1);
+            VarHandle.loadLoadFence();
+        }
+        c0_0.intoArray(out, oo); c0_1.intoArray(out, oo + L);
+        c1_0.intoArray(out, oo + 1 * ldo); c1_1.intoArray(out, oo + 1 * ldo + L);
+        c2_0.intoArray(out, oo + 2 * ldo); c2_1.intoArray(out, oo + 2 * ldo + L);
+        c3_0.intoArray(out, oo + 3 * ldo); c3_1.intoArray(out, oo + 3 * ldo + L);
+        c4_0.intoArray(out, oo + 4 * ldo); c4_1.intoArray(out, oo + 4 * ldo + L);
+        c5_0.intoArray(out, oo + 5 * ldo); c5_1.intoArray(out, oo + 5 * ldo + L);
+        c6_0.intoArray(out, oo + 6 * ldo); c6_1.intoArray(out, oo + 6 * ldo + L);
+        c7_0.intoArray(out, oo + 7 * ldo); c7_1.intoArray(out, oo + 7 * ldo + L);
+        c8_0.intoArray(out, oo + 8 * ldo); c8_1.intoArray(out, oo + 8 * ldo + L);
+        c9_0.intoArray(out, oo + 9 * ldo); c9_1.intoArray(out, oo + 9 * ldo + L);
+        c10_0.intoArray(out, oo + 10 * ldo); c10_1.intoArray(out, oo + 10 * ldo + L);
+        c11_0.intoArray(out, oo + 11 * ldo); c11_1.intoArray(out, oo + 11 * ldo + L);
+        c12_0.intoArray(out, oo + 12 * ldo); c12_1.intoArray(out, oo + 12 * ldo + L);
+        c13_0.intoArray(out, oo + 13 * ldo); c13_1.intoArray(out, oo + 13 * ldo + L);
+    }
+
+
     /** ap[d + kk*6 + r] = a[s + r*lda + kk] for r < 6, kk < len: six rows read side by side, written in order. */
     static void interleave6(float[] a, int s, int lda, int len, float[] ap, int d) {
         int s1 = s + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda;
@@ -473,6 +740,35 @@ final class MicroKernels {
             ap[o + 3] = a[s3 + kk];
             ap[o + 4] = a[s4 + kk];
             ap[o + 5] = a[s5 + kk];
+        }
+    }
+
+    /**
+     * ap[d + kk*14 + r] = a[s + r*lda + kk] for r < 14, kk < len: as {@link #interleave6}, in two passes of 8 and 6
+     * rows (fourteen row pointers at once would not stay in registers).
+     */
+    static void interleave14(float[] a, int s, int lda, int len, float[] ap, int d) {
+        int s1 = s + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda, s6 = s5 + lda, s7 = s6 + lda;
+        for (int kk = 0; kk < len; kk++) {
+            int o = d + kk * 14;
+            ap[o] = a[s + kk];
+            ap[o + 1] = a[s1 + kk];
+            ap[o + 2] = a[s2 + kk];
+            ap[o + 3] = a[s3 + kk];
+            ap[o + 4] = a[s4 + kk];
+            ap[o + 5] = a[s5 + kk];
+            ap[o + 6] = a[s6 + kk];
+            ap[o + 7] = a[s7 + kk];
+        }
+        int t = s + 8 * lda, t1 = t + lda, t2 = t1 + lda, t3 = t2 + lda, t4 = t3 + lda, t5 = t4 + lda;
+        for (int kk = 0; kk < len; kk++) {
+            int o = d + kk * 14 + 8;
+            ap[o] = a[t + kk];
+            ap[o + 1] = a[t1 + kk];
+            ap[o + 2] = a[t2 + kk];
+            ap[o + 3] = a[t3 + kk];
+            ap[o + 4] = a[t4 + kk];
+            ap[o + 5] = a[t5 + kk];
         }
     }
 }
