@@ -1,4 +1,4 @@
-# Writes the body of MicroKernels.kernel14x2 (14 rows x 2 vectors, fenced rows, four k steps, raw sums stored).
+# Writes the body of MicroKernels.kernel14x2 (14 rows x 2 vectors, fenced rows, two k steps, raw sums stored).
 MR = 14
 def step(off, ind="            "):
     o = [f"{ind}bi = bo + (p + {off}) * W2; ai = ao + (p + {off}) * {MR};" if off else f"{ind}bi = bo + p * W2; ai = ao + p * {MR};",
@@ -14,8 +14,8 @@ L.append("        FloatVector " + accs[0] + " = FloatVector.zero(S), " + ", ".jo
 rest = accs[7:]
 for i in range(0, len(rest), 7):
     L.append("                " + ", ".join(a + f" = {accs[0]}" for a in rest[i:i+7]) + ("," if i + 7 < len(rest) else ";"))
-L += ["        FloatVector b0, b1, x;", "        int bi, ai, p = 0;", "        for (; p + 3 < kc; p += 4) {"]
-for off in range(4): L += step(off)
+L += ["        FloatVector b0, b1, x;", "        int bi, ai, p = 0;", "        for (; p + 1 < kc; p += 2) {"]
+for off in range(2): L += step(off)
 L += ["        }", "        for (; p < kc; p++) {"]
 L += step(0)
 L.append("        }")

@@ -468,7 +468,7 @@ final class MicroKernels {
 
     /**
      * 14 rows x 2 vectors for 32-register ISAs (AVX-512): 28 accumulators + 2 B + 1 broadcast = 31 registers, each
-     * row's broadcast fenced below the previous row's FMAs as in {@link #kernel6x2}, four k steps per iteration.
+     * row's broadcast fenced below the previous row's FMAs as in {@link #kernel6x2}, two k steps per iteration.
      * Per k step it loads 2 B vectors for 28 FMAs where 6 x 3 loads 3 for 18: the B micro-panel (kc x 2L) streams
      * from L2 2.3x less per FMA. In a GEMM's tile loop on a 2-core Xeon (AVX-512, 2026-12-07) it ran 1.15-1.28x the
      * 6 x 3 kernel (k 384, n 384-1536: KernelShapes); 12 x 2 and 10 x 2 were between, 8 x 3 slower than 6 x 3.
@@ -483,7 +483,7 @@ final class MicroKernels {
                 c10_1 = c0_0, c11_0 = c0_0, c11_1 = c0_0, c12_0 = c0_0, c12_1 = c0_0, c13_0 = c0_0, c13_1 = c0_0;
         FloatVector b0, b1, x;
         int bi, ai, p = 0;
-        for (; p + 3 < kc; p += 4) {
+        for (; p + 1 < kc; p += 2) {
             bi = bo + p * W2; ai = ao + p * 14;
             b0 = FloatVector.fromArray(S, bp, bi);
             b1 = FloatVector.fromArray(S, bp, bi + L);
@@ -530,96 +530,6 @@ final class MicroKernels {
             c13_0 = x.fma(b0, c13_0); c13_1 = x.fma(b1, c13_1);
             VarHandle.loadLoadFence();
             bi = bo + (p + 1) * W2; ai = ao + (p + 1) * 14;
-            b0 = FloatVector.fromArray(S, bp, bi);
-            b1 = FloatVector.fromArray(S, bp, bi + L);
-            x = FloatVector.broadcast(S, ap[ai]);
-            c0_0 = x.fma(b0, c0_0); c0_1 = x.fma(b1, c0_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 1]);
-            c1_0 = x.fma(b0, c1_0); c1_1 = x.fma(b1, c1_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 2]);
-            c2_0 = x.fma(b0, c2_0); c2_1 = x.fma(b1, c2_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 3]);
-            c3_0 = x.fma(b0, c3_0); c3_1 = x.fma(b1, c3_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 4]);
-            c4_0 = x.fma(b0, c4_0); c4_1 = x.fma(b1, c4_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 5]);
-            c5_0 = x.fma(b0, c5_0); c5_1 = x.fma(b1, c5_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 6]);
-            c6_0 = x.fma(b0, c6_0); c6_1 = x.fma(b1, c6_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 7]);
-            c7_0 = x.fma(b0, c7_0); c7_1 = x.fma(b1, c7_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 8]);
-            c8_0 = x.fma(b0, c8_0); c8_1 = x.fma(b1, c8_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 9]);
-            c9_0 = x.fma(b0, c9_0); c9_1 = x.fma(b1, c9_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 10]);
-            c10_0 = x.fma(b0, c10_0); c10_1 = x.fma(b1, c10_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 11]);
-            c11_0 = x.fma(b0, c11_0); c11_1 = x.fma(b1, c11_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 12]);
-            c12_0 = x.fma(b0, c12_0); c12_1 = x.fma(b1, c12_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 13]);
-            c13_0 = x.fma(b0, c13_0); c13_1 = x.fma(b1, c13_1);
-            VarHandle.loadLoadFence();
-            bi = bo + (p + 2) * W2; ai = ao + (p + 2) * 14;
-            b0 = FloatVector.fromArray(S, bp, bi);
-            b1 = FloatVector.fromArray(S, bp, bi + L);
-            x = FloatVector.broadcast(S, ap[ai]);
-            c0_0 = x.fma(b0, c0_0); c0_1 = x.fma(b1, c0_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 1]);
-            c1_0 = x.fma(b0, c1_0); c1_1 = x.fma(b1, c1_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 2]);
-            c2_0 = x.fma(b0, c2_0); c2_1 = x.fma(b1, c2_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 3]);
-            c3_0 = x.fma(b0, c3_0); c3_1 = x.fma(b1, c3_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 4]);
-            c4_0 = x.fma(b0, c4_0); c4_1 = x.fma(b1, c4_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 5]);
-            c5_0 = x.fma(b0, c5_0); c5_1 = x.fma(b1, c5_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 6]);
-            c6_0 = x.fma(b0, c6_0); c6_1 = x.fma(b1, c6_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 7]);
-            c7_0 = x.fma(b0, c7_0); c7_1 = x.fma(b1, c7_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 8]);
-            c8_0 = x.fma(b0, c8_0); c8_1 = x.fma(b1, c8_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 9]);
-            c9_0 = x.fma(b0, c9_0); c9_1 = x.fma(b1, c9_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 10]);
-            c10_0 = x.fma(b0, c10_0); c10_1 = x.fma(b1, c10_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 11]);
-            c11_0 = x.fma(b0, c11_0); c11_1 = x.fma(b1, c11_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 12]);
-            c12_0 = x.fma(b0, c12_0); c12_1 = x.fma(b1, c12_1);
-            VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 13]);
-            c13_0 = x.fma(b0, c13_0); c13_1 = x.fma(b1, c13_1);
-            VarHandle.loadLoadFence();
-            bi = bo + (p + 3) * W2; ai = ao + (p + 3) * 14;
             b0 = FloatVector.fromArray(S, bp, bi);
             b1 = FloatVector.fromArray(S, bp, bi + L);
             x = FloatVector.broadcast(S, ap[ai]);
