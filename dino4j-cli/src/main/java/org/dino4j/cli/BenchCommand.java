@@ -100,7 +100,7 @@ final class BenchCommand implements Callable<Integer> {
                         t[i] = (System.nanoTime() - t0) / 1e9;
                     }
                     Arrays.sort(t);
-                    double med = t[iters / 2];
+                    double med = t[iters / 2], p99 = t[Math.min(iters - 1, (int) Math.ceil(0.99 * iters) - 1)];
                     Map<String, Object> r = new LinkedHashMap<>();
                     r.put("kind", "inference");
                     r.put("model", name);
@@ -110,10 +110,11 @@ final class BenchCommand implements Callable<Integer> {
                     r.put("images_per_s", round(b / med));
                     r.put("ms_per_batch_median", round(med * 1e3));
                     r.put("ms_per_batch_min", round(t[0] * 1e3));
+                    r.put("ms_per_batch_p99", round(p99 * 1e3));
                     long rss = rssMb("VmHWM");
                     r.put("peak_rss_mb", rss);
-                    emit(r, String.format("%-16s batch %2d  %3dpx  %8.2f img/s  (median %.1f ms/batch, min %.1f)  peak RSS %d MB",
-                            name, b, size, b / med, med * 1e3, t[0] * 1e3, rss));
+                    emit(r, String.format("%-16s batch %2d  %3dpx  %8.2f img/s  (median %.1f ms/batch, min %.1f, p99 %.1f)  peak RSS %d MB",
+                            name, b, size, b / med, med * 1e3, t[0] * 1e3, p99 * 1e3, rss));
                 }
                 if (!noGemm) gemm(cfg, name);
             }

@@ -566,8 +566,9 @@ public final class Gemm {
 
     /** As {@link #packA} from A stored transposed (element (i, k) at a[aOff + k*lda + i]): mr contiguous reads per k. */
     private static void packAT(float[] a, int aOff, int lda, int m, int mr, int rp0, int rp1, int k0, int kcb, float[] ap) {
-        int first = mr == 6 ? Math.max(rp0, Math.min(rp1, m / 6)) : rp0; // panels [rp0, first) have six rows
-        if (first > rp0) packAT6(a, aOff, lda, rp0, first, k0, kcb, ap);
+        boolean dealt = mr == 6 || (mr == 14 && L >= 16);
+        int first = dealt ? Math.max(rp0, Math.min(rp1, m / mr)) : rp0; // panels [rp0, first) have mr rows
+        if (first > rp0) packATWhole(a, aOff, lda, mr, rp0, first, k0, kcb, ap);
         for (int ip = first; ip < rp1; ip++) {
             int base = (ip - rp0) * kcb * mr, i0 = ip * mr, rows = Math.min(mr, m - i0);
             for (int kk = 0; kk < kcb; kk++) {
@@ -577,29 +578,28 @@ public final class Gemm {
         }
     }
 
+    private static final VectorSpecies<Float> S16 = FloatVector.SPECIES_512; // 14 floats in one move (used where L >= 16)
+
     /**
-     * {@link #packAT} for whole 6-row panels [rp0, rp1): A's stored rows (k) are walked in order, each one's run of
-     * 6·(rp1 − rp0) floats read once and dealt out six floats per panel, by an 8-lane load and store whose last two
-     * lanes the next k's store overwrites (each panel's last k is written by hand, so nothing spills into the next
-     * panel). Walking panel by panel instead re-read every stored row once per panel, from L3. (Six floats by hand
-     * where vectors are narrower than 8; an arraycopy call per six floats spent more in the call than in the copy.)
+     * {@link #packAT} for whole mr-row panels [rp0, rp1), mr 6 or 14: A's stored rows (k) are walked in order, each
+     * one's run of mr·(rp1 − rp0) floats read once and dealt out mr floats per panel, by an 8-lane (16-lane for 14)
+     * load and store whose last two lanes the next k's store overwrites (each panel's last k is written by hand, so
+     * nothing spills into the next panel). Walking panel by panel instead re-read every stored row once per panel,
+     * from L3. (Floats one by one where vectors are narrower: an arraycopy call per six floats spent more in the call
+     * than in the copy.)
      */
-    private static void packAT6(float[] a, int aOff, int lda, int rp0, int rp1, int k0, int kcb, float[] ap) {
-        int panels = rp1 - rp0, pstride = kcb * 6;
+    private static void packATWhole(float[] a, int aOff, int lda, int mr, int rp0, int rp1, int k0, int kcb, float[] ap) {
+        int panels = rp1 - rp0, pstride = kcb * mr;
+        VectorSpecies<Float> sv = mr == 6 ? S8 : S16;
+        boolean vec = L >= sv.length();
         for (int kk = 0; kk < kcb; kk++) {
-            int src = aOff + (k0 + kk) * lda + rp0 * 6, dst = kk * 6;
-            if (L >= 8 && kk < kcb - 1 && src + 6 * panels + 2 <= a.length) {
-                for (int p = 0; p < panels; p++, src += 6, dst += pstride)
-                    FloatVector.fromArray(S8, a, src).intoArray(ap, dst);
+            int src = aOff + (k0 + kk) * lda + rp0 * mr, dst = kk * mr;
+            if (vec && kk < kcb - 1 && src + mr * panels + 2 <= a.length) {
+                for (int p = 0; p < panels; p++, src += mr, dst += pstride)
+                    FloatVector.fromArray(sv, a, src).intoArray(ap, dst);
             } else {
-                for (int p = 0; p < panels; p++, src += 6, dst += pstride) {
-                    ap[dst] = a[src];
-                    ap[dst + 1] = a[src + 1];
-                    ap[dst + 2] = a[src + 2];
-                    ap[dst + 3] = a[src + 3];
-                    ap[dst + 4] = a[src + 4];
-                    ap[dst + 5] = a[src + 5];
-                }
+                for (int p = 0; p < panels; p++, src += mr, dst += pstride)
+                    for (int i = 0; i < mr; i++) ap[dst + i] = a[src + i];
             }
         }
     }
