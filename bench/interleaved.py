@@ -49,6 +49,7 @@ def peers(a):
             so = ort.SessionOptions()
             so.intra_op_num_threads = a.threads
             so.inter_op_num_threads = 1
+            so.add_session_config_entry("session.intra_op.allow_spinning", "1" if a.ort_spinning else "0")
             sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
             xn = x.numpy()
 
@@ -68,6 +69,12 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--engines", default="onnxruntime")
     ap.add_argument("--verbose", action="store_true", help="print every round's times (ms) to stderr")
+    ap.add_argument("--schedule", default="alternate", choices=["alternate", "blocks"],
+                    help="alternate: forward by forward (the default); blocks: all of dino4j's rounds, then each peer's,"
+                         " with the other engines loaded and idle (to see whether alternation itself slows one)")
+    ap.add_argument("--ort-spinning", type=int, default=1, choices=[0, 1],
+                    help="ONNX Runtime's session.intra_op.allow_spinning (its default 1: idle pool threads spin a while"
+                         " after each run, on the cores the next engine wants)")
     a = ap.parse_args()
 
     runs = peers(a)
@@ -91,17 +98,22 @@ def main():
         for _ in range(a.warmup):
             fn()
     times = {"dino4j": []} | {e: [] for e in runs}
-    for _ in range(a.rounds):
-        times["dino4j"].append(dino4j())
+    if a.schedule == "alternate":
+        for _ in range(a.rounds):
+            times["dino4j"].append(dino4j())
+            for e, fn in runs.items():
+                times[e].append(timed(fn))
+    else:
+        times["dino4j"] = [dino4j() for _ in range(a.rounds)]
         for e, fn in runs.items():
-            times[e].append(timed(fn))
+            times[e] = [timed(fn) for _ in range(a.rounds)]
     java.stdin.close()
     java.wait()
 
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for e, t in times.items():
         row = {"engine": e, "model": a.model, "batch": a.batch, "size": a.size, "threads": a.threads,
-               "rounds": a.rounds, "median_ms": round(1e3 * statistics.median(t), 1), "min_ms": round(1e3 * min(t), 1),
+               "rounds": a.rounds, "schedule": a.schedule, "ort_spinning": a.ort_spinning, "median_ms": round(1e3 * statistics.median(t), 1), "min_ms": round(1e3 * min(t), 1),
                "images_per_s": round(a.batch / statistics.median(t), 2), "date": stamp}
         if e != "dino4j":
             ratios = [p / d for p, d in zip(t, times["dino4j"])]  # > 1: dino4j faster

@@ -514,6 +514,11 @@ public final class Gemm {
             if (sums != null) sums.add(a, aOff, lda, k0, kcb, rp0 * mr, Math.min(m, rp1 * mr)); // rows just read: in cache
             boolean load = acc || pb > 0;
             float[] bs = pb == 0 && bias != null ? bias : z;
+            // A last 14-row panel with at most 12 rows (a batch-1 ViT's 257 = 18 x 14 + 5) runs on the 6-row kernel, a
+            // 6-row panel at a time, instead of wasting most of a 14-row one: its rows repacked 6 wide here, once
+            int edgeRows = mr == 14 ? Math.min(mr, m - (rp1 - 1) * mr) : mr;
+            float[] a6 = mr == 14 && edgeRows <= 12 ? s.edge(12 * kcb) : null;
+            if (a6 != null) repack6(ap, (rp1 - 1 - rp0) * kcb * mr, kcb, edgeRows, a6);
             for (int jp = cp0; jp < cp1; jp++) {
                 int bo = k0 * npad + jp * kcb * nr;
                 int j0 = jp * nr, cols = Math.min(nr, n - j0);
@@ -532,6 +537,13 @@ public final class Gemm {
                     }
                     // edge tiles via a tiny L1-hot tile, then the epilogue
                     float[] o1 = MicroKernels.ones(nr);
+                    if (a6 != null && ip == rp1 - 1) {
+                        for (int r0 = 0; r0 < rows; r0 += 6) {
+                            MicroKernels.kernel6x2(a6, r0 * kcb, bp, bo, kcb, tmp, 0, nr, false, z, o1, 0);
+                            epilogue(tmp, 0, nr, Math.min(6, rows - r0), cols, bs, gs, j0, c, co + r0 * ldo, ldo, load);
+                        }
+                        continue;
+                    }
                     MicroKernels.micro(wide, mr, ap, ao, bp, bo, kcb, tmp, 0, nr, false, z, o1, 0);
                     epilogue(tmp, 0, nr, rows, cols, bs, gs, j0, c, co, ldo, load);
                 }
@@ -539,6 +551,13 @@ public final class Gemm {
         }
     }
 
+
+    /** The first {@code rows} (<= 12) rows of a packed 14-row panel as two 6-row panels (kcb x 6 each, zero-padded). */
+    private static void repack6(float[] ap, int ao, int kcb, int rows, float[] a6) {
+        for (int r0 = 0; r0 < rows; r0 += 6)
+            for (int kk = 0; kk < kcb; kk++)
+                for (int r = 0; r < 6; r++) a6[r0 * kcb + kk * 6 + r] = r0 + r < rows ? ap[ao + kk * 14 + r0 + r] : 0f;
+    }
 
     /**
      * c[mr x nr] = (acc ? c : 0) + gamma * (sum + bias), from the finished sums in src (leading dim lds). Missing
@@ -811,12 +830,14 @@ public final class Gemm {
 
     /** Per-thread buffers that only grow: packed A block, packed B (owned by the calling thread), an edge tile. */
     private static final class Scratch {
-        private float[] a = new float[0], b = new float[0], row = new float[0], tmp = new float[0], pro = new float[0];
+        private float[] a = new float[0], b = new float[0], row = new float[0], tmp = new float[0], pro = new float[0],
+                edge = new float[0];
 
         float[] a(int n) { return a.length >= n ? a : (a = new float[n]); }
         float[] b(int n) { return b.length >= n ? b : (b = new float[n]); }
         float[] row(int n) { return row.length >= n ? row : (row = new float[n]); }
         float[] tmp(int n) { return tmp.length >= n ? tmp : (tmp = new float[n]); }
         float[] pro(int n) { return pro.length >= n ? pro : (pro = new float[n]); }
+        float[] edge(int n) { return edge.length >= n ? edge : (edge = new float[n]); }
     }
 }

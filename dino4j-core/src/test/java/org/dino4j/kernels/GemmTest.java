@@ -123,6 +123,19 @@ class GemmTest {
         }
     }
 
+    /**
+     * Every row count a 14-row panel can end with (m = 14..42: last panels of 0..13 rows over one or two full ones,
+     * the ones of at most 12 rows run as 6-row panels), with and without bias, gamma and accumulation, K in two blocks.
+     */
+    @Test
+    void linearOnEveryLastPanelHeight() {
+        SplittableRandom r = new SplittableRandom(4);
+        int n = 3 * Gemm.W2 + 5, k = Gemm.KC_MAX + 7;
+        float[] wf = rand(r, n * k);
+        MemorySegment w = unalignedSegment(wf);
+        for (int m = 14; m <= 42; m++) checkLinear(r, m, n, k, w, wf, m % 2 == 0, m % 3 == 0, m % 4 < 2, m % 3);
+    }
+
     @Test
     void linearOnVitShapes() {
         SplittableRandom r = new SplittableRandom(2);
