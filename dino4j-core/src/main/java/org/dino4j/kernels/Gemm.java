@@ -502,7 +502,7 @@ public final class Gemm {
         final Prologue aPro = ta ? null : p.a.f();
         final ColumnSums sums = cp0 == 0 ? p.sums : null;
         Scratch s = SCRATCH.get();
-        float[] ap = s.a((rp1 - rp0) * mr * kc);
+        float[] ap = s.a((rp1 - rp0) * panelFloats(mr, kc));
         float[] tmp = s.tmp(mr * nr);
         float[] z = MicroKernels.zeros(Math.max(n, nr)), ones = MicroKernels.ones(Math.max(n, nr));
         float[] gs = gamma != null ? gamma : ones;
@@ -518,12 +518,12 @@ public final class Gemm {
             // 6-row panel at a time, instead of wasting most of a 14-row one: its rows repacked 6 wide here, once
             int edgeRows = mr == 14 ? Math.min(mr, m - (rp1 - 1) * mr) : mr;
             float[] a6 = mr == 14 && edgeRows <= 12 ? s.edge(12 * kcb) : null;
-            if (a6 != null) repack6(ap, (rp1 - 1 - rp0) * kcb * mr, kcb, edgeRows, a6);
+            if (a6 != null) repack6(ap, (rp1 - 1 - rp0) * panelFloats(mr, kcb), kcb, edgeRows, a6);
             for (int jp = cp0; jp < cp1; jp++) {
                 int bo = k0 * npad + jp * kcb * nr;
                 int j0 = jp * nr, cols = Math.min(nr, n - j0);
                 for (int ip = rp0; ip < rp1; ip++) {
-                    int ao = (ip - rp0) * kcb * mr;
+                    int ao = (ip - rp0) * panelFloats(mr, kcb);
                     int i0 = ip * mr, rows = Math.min(mr, m - i0);
                     int co = panelC ? jp * m * nr + i0 * nr : cOff + i0 * ldc + j0, ldo = panelC ? nr : ldc;
                     if (rows == mr && cols == nr) { // the common case: registers -> C
@@ -572,11 +572,16 @@ public final class Gemm {
         }
     }
 
+    /** Floats one packed A micro-panel of mr rows and kcb columns takes (14 rows: whole W2 blocks, MicroKernels.at14). */
+    private static int panelFloats(int mr, int kcb) {
+        return mr == 14 ? (kcb + W2 - 1) / W2 * W2 * 14 : kcb * mr;
+    }
+
     /** The first {@code rows} (<= 12) rows of a packed 14-row panel as two 6-row panels (kcb x 6 each, zero-padded). */
     private static void repack6(float[] ap, int ao, int kcb, int rows, float[] a6) {
         for (int r0 = 0; r0 < rows; r0 += 6)
             for (int kk = 0; kk < kcb; kk++)
-                for (int r = 0; r < 6; r++) a6[r0 * kcb + kk * 6 + r] = r0 + r < rows ? ap[ao + kk * 14 + r0 + r] : 0f;
+                for (int r = 0; r < 6; r++) a6[r0 * kcb + kk * 6 + r] = r0 + r < rows ? ap[ao + MicroKernels.at14(r0 + r, kk)] : 0f;
     }
 
     /**
@@ -605,40 +610,45 @@ public final class Gemm {
 
     /** As {@link #packA} from A stored transposed (element (i, k) at a[aOff + k*lda + i]): mr contiguous reads per k. */
     private static void packAT(float[] a, int aOff, int lda, int m, int mr, int rp0, int rp1, int k0, int kcb, float[] ap) {
-        boolean dealt = mr == 6 || (mr == 14 && L >= 16);
-        int first = dealt ? Math.max(rp0, Math.min(rp1, m / mr)) : rp0; // panels [rp0, first) have mr rows
-        if (first > rp0) packATWhole(a, aOff, lda, mr, rp0, first, k0, kcb, ap);
+        int first = mr == 6 ? Math.max(rp0, Math.min(rp1, m / 6)) : rp0; // panels [rp0, first) have six rows
+        if (first > rp0) packAT6(a, aOff, lda, rp0, first, k0, kcb, ap);
         for (int ip = first; ip < rp1; ip++) {
-            int base = (ip - rp0) * kcb * mr, i0 = ip * mr, rows = Math.min(mr, m - i0);
+            int base = (ip - rp0) * panelFloats(mr, kcb), i0 = ip * mr, rows = Math.min(mr, m - i0);
             for (int kk = 0; kk < kcb; kk++) {
-                int src = aOff + (k0 + kk) * lda + i0, dst = base + kk * mr;
-                for (int ii = 0; ii < mr; ii++) ap[dst + ii] = ii < rows ? a[src + ii] : 0f;
+                int src = aOff + (k0 + kk) * lda + i0;
+                if (mr == 14) // blocked layout (MicroKernels.at14): the 14 rows of one k go W2 apart
+                    for (int ii = 0; ii < 14; ii++) ap[base + MicroKernels.at14(ii, kk)] = ii < rows ? a[src + ii] : 0f;
+                else {
+                    int dst = base + kk * mr;
+                    for (int ii = 0; ii < mr; ii++) ap[dst + ii] = ii < rows ? a[src + ii] : 0f;
+                }
             }
         }
     }
 
-    private static final VectorSpecies<Float> S16 = FloatVector.SPECIES_512; // 14 floats in one move (used where L >= 16)
-
     /**
-     * {@link #packAT} for whole mr-row panels [rp0, rp1), mr 6 or 14: A's stored rows (k) are walked in order, each
-     * one's run of mr·(rp1 − rp0) floats read once and dealt out mr floats per panel, by an 8-lane (16-lane for 14)
-     * load and store whose last two lanes the next k's store overwrites (each panel's last k is written by hand, so
-     * nothing spills into the next panel). Walking panel by panel instead re-read every stored row once per panel,
-     * from L3. (Floats one by one where vectors are narrower: an arraycopy call per six floats spent more in the call
-     * than in the copy.)
+     * {@link #packAT} for whole 6-row panels [rp0, rp1): A's stored rows (k) are walked in order, each one's run of
+     * 6·(rp1 − rp0) floats read once and dealt out six floats per panel, by an 8-lane load and store whose last two
+     * lanes the next k's store overwrites (each panel's last k is written by hand, so nothing spills into the next
+     * panel). Walking panel by panel instead re-read every stored row once per panel, from L3. (Six floats by hand
+     * where vectors are narrower than 8; an arraycopy call per six floats spent more in the call than in the copy.)
      */
-    private static void packATWhole(float[] a, int aOff, int lda, int mr, int rp0, int rp1, int k0, int kcb, float[] ap) {
-        int panels = rp1 - rp0, pstride = kcb * mr;
-        VectorSpecies<Float> sv = mr == 6 ? S8 : S16;
-        boolean vec = L >= sv.length();
+    private static void packAT6(float[] a, int aOff, int lda, int rp0, int rp1, int k0, int kcb, float[] ap) {
+        int panels = rp1 - rp0, pstride = kcb * 6;
         for (int kk = 0; kk < kcb; kk++) {
-            int src = aOff + (k0 + kk) * lda + rp0 * mr, dst = kk * mr;
-            if (vec && kk < kcb - 1 && src + mr * panels + 2 <= a.length) {
-                for (int p = 0; p < panels; p++, src += mr, dst += pstride)
-                    FloatVector.fromArray(sv, a, src).intoArray(ap, dst);
+            int src = aOff + (k0 + kk) * lda + rp0 * 6, dst = kk * 6;
+            if (L >= 8 && kk < kcb - 1 && src + 6 * panels + 2 <= a.length) {
+                for (int p = 0; p < panels; p++, src += 6, dst += pstride)
+                    FloatVector.fromArray(S8, a, src).intoArray(ap, dst);
             } else {
-                for (int p = 0; p < panels; p++, src += mr, dst += pstride)
-                    for (int i = 0; i < mr; i++) ap[dst + i] = a[src + i];
+                for (int p = 0; p < panels; p++, src += 6, dst += pstride) {
+                    ap[dst] = a[src];
+                    ap[dst + 1] = a[src + 1];
+                    ap[dst + 2] = a[src + 2];
+                    ap[dst + 3] = a[src + 3];
+                    ap[dst + 4] = a[src + 4];
+                    ap[dst + 5] = a[src + 5];
+                }
             }
         }
     }
@@ -647,13 +657,17 @@ public final class Gemm {
     private static void packA(float[] a, int aOff, int lda, int m, int mr, int rp0, int rp1, int k0, int kcb,
                               float[] ap) {
         for (int ip = rp0; ip < rp1; ip++) {
-            int base = (ip - rp0) * kcb * mr;
+            int base = (ip - rp0) * panelFloats(mr, kcb);
             if (mr == 6 && ip * mr + 6 <= m) { // six whole rows: contiguous stores
                 MicroKernels.interleave6(a, aOff + ip * mr * lda + k0, lda, kcb, ap, base);
                 continue;
             }
-            if (mr == 14 && ip * mr + 14 <= m) {
-                MicroKernels.interleave14(a, aOff + ip * mr * lda + k0, lda, kcb, ap, base);
+            if (mr == 14) { // blocked layout (MicroKernels.at14): whole row pieces, missing rows zero
+                if (ip * mr + 14 <= m) MicroKernels.block14(a, aOff + ip * mr * lda + k0, lda, kcb, ap, base);
+                else for (int ii = 0; ii < 14; ii++) {
+                    int i = ip * mr + ii;
+                    for (int kk = 0; kk < kcb; kk++) ap[base + MicroKernels.at14(ii, kk)] = i < m ? a[aOff + i * lda + k0 + kk] : 0f;
+                }
                 continue;
             }
             for (int ii = 0; ii < mr; ii++) {
@@ -662,8 +676,6 @@ public final class Gemm {
                     for (int kk = 0; kk < kcb; kk++) ap[base + ii + kk * mr] = 0f;
                 } else if (mr == 4) {
                     scatter(a, aOff + i * lda + k0, kcb, ap, base + ii, 4);
-                } else if (mr == 14) {
-                    scatter(a, aOff + i * lda + k0, kcb, ap, base + ii, 14);
                 } else {
                     scatter(a, aOff + i * lda + k0, kcb, ap, base + ii, 6);
                 }
@@ -679,14 +691,16 @@ public final class Gemm {
                               float[] ap) {
         float[] rows = SCRATCH.get().pro(mr * kcb);
         for (int ip = rp0; ip < rp1; ip++) {
-            int base = (ip - rp0) * kcb * mr, i0 = ip * mr, rn = Math.min(mr, m - i0);
+            int base = (ip - rp0) * panelFloats(mr, kcb), i0 = ip * mr, rn = Math.min(mr, m - i0);
             for (int ii = 0; ii < rn; ii++) f.apply(i0 + ii, k0, a, aOff + (i0 + ii) * lda + k0, rows, ii * kcb, kcb);
             if (mr == 6 && rn == 6) {
                 MicroKernels.interleave6(rows, 0, kcb, kcb, ap, base);
                 continue;
             }
-            if (mr == 14 && rn == 14) {
-                MicroKernels.interleave14(rows, 0, kcb, kcb, ap, base);
+            if (mr == 14) { // blocked layout (MicroKernels.at14)
+                if (rn == 14) MicroKernels.block14(rows, 0, kcb, kcb, ap, base);
+                else for (int ii = 0; ii < 14; ii++)
+                    for (int kk = 0; kk < kcb; kk++) ap[base + MicroKernels.at14(ii, kk)] = ii < rn ? rows[ii * kcb + kk] : 0f;
                 continue;
             }
             for (int ii = 0; ii < mr; ii++) {

@@ -473,7 +473,9 @@ final class MicroKernels {
      * from L2 2.3x less per FMA. In a GEMM's tile loop on a 2-core Xeon (AVX-512, 2026-12-07) it ran 1.15-1.28x the
      * 6 x 3 kernel (k 384, n 384-1536: KernelShapes); 12 x 2 and 10 x 2 were between, 8 x 3 slower than 6 x 3.
      * It stores the raw sums (out = A x B): the caller applies bias, gamma and accumulation ({@link Gemm}'s
-     * epilogue). With the epilogue inside, the method grew past what C1 can compile ("out of virtual registers"),
+     * epilogue). A comes in k blocks of W2 ({@link #at14}), as {@link #kernel6x2Blocked} reads it: packing it is then
+     * a copy of whole row pieces ({@link #block14}), where the [k][14] layout took a scalar transpose (~5 % of a
+     * ViT-S forward's samples). With the epilogue inside, the method grew past what C1 can compile ("out of virtual registers"),
      * and was left in C1's non-profiling tier, where Vector API calls are not intrinsics: 100x slower, for good.
      */
     static void kernel14x2(float[] ap, int ao, float[] bp, int bo, int kc, float[] out, int oo, int ldo) {
@@ -483,142 +485,144 @@ final class MicroKernels {
                 c10_1 = c0_0, c11_0 = c0_0, c11_1 = c0_0, c12_0 = c0_0, c12_1 = c0_0, c13_0 = c0_0, c13_1 = c0_0;
         FloatVector b0, b1, x;
         int bi, ai, p = 0;
-        for (; p + 1 < kc; p += 2) {
-            bi = bo + p * W2; ai = ao + p * 14;
+        for (; p + 1 < kc; p += 2) { // p % 2 == 0: both steps lie in one block
+            ai = ao + (p >> W2_SHIFT) * (14 * W2) + (p & (W2 - 1));
+            bi = bo + p * W2;
             b0 = FloatVector.fromArray(S, bp, bi);
             b1 = FloatVector.fromArray(S, bp, bi + L);
             x = FloatVector.broadcast(S, ap[ai]);
             c0_0 = x.fma(b0, c0_0); c0_1 = x.fma(b1, c0_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 1]);
+            x = FloatVector.broadcast(S, ap[ai + W2]);
             c1_0 = x.fma(b0, c1_0); c1_1 = x.fma(b1, c1_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 2]);
+            x = FloatVector.broadcast(S, ap[ai + 2 * W2]);
             c2_0 = x.fma(b0, c2_0); c2_1 = x.fma(b1, c2_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 3]);
+            x = FloatVector.broadcast(S, ap[ai + 3 * W2]);
             c3_0 = x.fma(b0, c3_0); c3_1 = x.fma(b1, c3_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 4]);
+            x = FloatVector.broadcast(S, ap[ai + 4 * W2]);
             c4_0 = x.fma(b0, c4_0); c4_1 = x.fma(b1, c4_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 5]);
+            x = FloatVector.broadcast(S, ap[ai + 5 * W2]);
             c5_0 = x.fma(b0, c5_0); c5_1 = x.fma(b1, c5_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 6]);
+            x = FloatVector.broadcast(S, ap[ai + 6 * W2]);
             c6_0 = x.fma(b0, c6_0); c6_1 = x.fma(b1, c6_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 7]);
+            x = FloatVector.broadcast(S, ap[ai + 7 * W2]);
             c7_0 = x.fma(b0, c7_0); c7_1 = x.fma(b1, c7_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 8]);
+            x = FloatVector.broadcast(S, ap[ai + 8 * W2]);
             c8_0 = x.fma(b0, c8_0); c8_1 = x.fma(b1, c8_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 9]);
+            x = FloatVector.broadcast(S, ap[ai + 9 * W2]);
             c9_0 = x.fma(b0, c9_0); c9_1 = x.fma(b1, c9_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 10]);
+            x = FloatVector.broadcast(S, ap[ai + 10 * W2]);
             c10_0 = x.fma(b0, c10_0); c10_1 = x.fma(b1, c10_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 11]);
+            x = FloatVector.broadcast(S, ap[ai + 11 * W2]);
             c11_0 = x.fma(b0, c11_0); c11_1 = x.fma(b1, c11_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 12]);
+            x = FloatVector.broadcast(S, ap[ai + 12 * W2]);
             c12_0 = x.fma(b0, c12_0); c12_1 = x.fma(b1, c12_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 13]);
+            x = FloatVector.broadcast(S, ap[ai + 13 * W2]);
             c13_0 = x.fma(b0, c13_0); c13_1 = x.fma(b1, c13_1);
             VarHandle.loadLoadFence();
-            bi = bo + (p + 1) * W2; ai = ao + (p + 1) * 14;
+            bi = bo + (p + 1) * W2;
             b0 = FloatVector.fromArray(S, bp, bi);
             b1 = FloatVector.fromArray(S, bp, bi + L);
-            x = FloatVector.broadcast(S, ap[ai]);
+            x = FloatVector.broadcast(S, ap[ai + 1]);
             c0_0 = x.fma(b0, c0_0); c0_1 = x.fma(b1, c0_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 1]);
+            x = FloatVector.broadcast(S, ap[ai + W2 + 1]);
             c1_0 = x.fma(b0, c1_0); c1_1 = x.fma(b1, c1_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 2]);
+            x = FloatVector.broadcast(S, ap[ai + 2 * W2 + 1]);
             c2_0 = x.fma(b0, c2_0); c2_1 = x.fma(b1, c2_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 3]);
+            x = FloatVector.broadcast(S, ap[ai + 3 * W2 + 1]);
             c3_0 = x.fma(b0, c3_0); c3_1 = x.fma(b1, c3_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 4]);
+            x = FloatVector.broadcast(S, ap[ai + 4 * W2 + 1]);
             c4_0 = x.fma(b0, c4_0); c4_1 = x.fma(b1, c4_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 5]);
+            x = FloatVector.broadcast(S, ap[ai + 5 * W2 + 1]);
             c5_0 = x.fma(b0, c5_0); c5_1 = x.fma(b1, c5_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 6]);
+            x = FloatVector.broadcast(S, ap[ai + 6 * W2 + 1]);
             c6_0 = x.fma(b0, c6_0); c6_1 = x.fma(b1, c6_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 7]);
+            x = FloatVector.broadcast(S, ap[ai + 7 * W2 + 1]);
             c7_0 = x.fma(b0, c7_0); c7_1 = x.fma(b1, c7_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 8]);
+            x = FloatVector.broadcast(S, ap[ai + 8 * W2 + 1]);
             c8_0 = x.fma(b0, c8_0); c8_1 = x.fma(b1, c8_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 9]);
+            x = FloatVector.broadcast(S, ap[ai + 9 * W2 + 1]);
             c9_0 = x.fma(b0, c9_0); c9_1 = x.fma(b1, c9_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 10]);
+            x = FloatVector.broadcast(S, ap[ai + 10 * W2 + 1]);
             c10_0 = x.fma(b0, c10_0); c10_1 = x.fma(b1, c10_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 11]);
+            x = FloatVector.broadcast(S, ap[ai + 11 * W2 + 1]);
             c11_0 = x.fma(b0, c11_0); c11_1 = x.fma(b1, c11_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 12]);
+            x = FloatVector.broadcast(S, ap[ai + 12 * W2 + 1]);
             c12_0 = x.fma(b0, c12_0); c12_1 = x.fma(b1, c12_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 13]);
+            x = FloatVector.broadcast(S, ap[ai + 13 * W2 + 1]);
             c13_0 = x.fma(b0, c13_0); c13_1 = x.fma(b1, c13_1);
             VarHandle.loadLoadFence();
         }
         for (; p < kc; p++) {
-            bi = bo + p * W2; ai = ao + p * 14;
+            ai = ao + (p >> W2_SHIFT) * (14 * W2) + (p & (W2 - 1));
+            bi = bo + p * W2;
             b0 = FloatVector.fromArray(S, bp, bi);
             b1 = FloatVector.fromArray(S, bp, bi + L);
             x = FloatVector.broadcast(S, ap[ai]);
             c0_0 = x.fma(b0, c0_0); c0_1 = x.fma(b1, c0_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 1]);
+            x = FloatVector.broadcast(S, ap[ai + W2]);
             c1_0 = x.fma(b0, c1_0); c1_1 = x.fma(b1, c1_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 2]);
+            x = FloatVector.broadcast(S, ap[ai + 2 * W2]);
             c2_0 = x.fma(b0, c2_0); c2_1 = x.fma(b1, c2_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 3]);
+            x = FloatVector.broadcast(S, ap[ai + 3 * W2]);
             c3_0 = x.fma(b0, c3_0); c3_1 = x.fma(b1, c3_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 4]);
+            x = FloatVector.broadcast(S, ap[ai + 4 * W2]);
             c4_0 = x.fma(b0, c4_0); c4_1 = x.fma(b1, c4_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 5]);
+            x = FloatVector.broadcast(S, ap[ai + 5 * W2]);
             c5_0 = x.fma(b0, c5_0); c5_1 = x.fma(b1, c5_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 6]);
+            x = FloatVector.broadcast(S, ap[ai + 6 * W2]);
             c6_0 = x.fma(b0, c6_0); c6_1 = x.fma(b1, c6_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 7]);
+            x = FloatVector.broadcast(S, ap[ai + 7 * W2]);
             c7_0 = x.fma(b0, c7_0); c7_1 = x.fma(b1, c7_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 8]);
+            x = FloatVector.broadcast(S, ap[ai + 8 * W2]);
             c8_0 = x.fma(b0, c8_0); c8_1 = x.fma(b1, c8_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 9]);
+            x = FloatVector.broadcast(S, ap[ai + 9 * W2]);
             c9_0 = x.fma(b0, c9_0); c9_1 = x.fma(b1, c9_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 10]);
+            x = FloatVector.broadcast(S, ap[ai + 10 * W2]);
             c10_0 = x.fma(b0, c10_0); c10_1 = x.fma(b1, c10_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 11]);
+            x = FloatVector.broadcast(S, ap[ai + 11 * W2]);
             c11_0 = x.fma(b0, c11_0); c11_1 = x.fma(b1, c11_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 12]);
+            x = FloatVector.broadcast(S, ap[ai + 12 * W2]);
             c12_0 = x.fma(b0, c12_0); c12_1 = x.fma(b1, c12_1);
             VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(S, ap[ai + 13]);
+            x = FloatVector.broadcast(S, ap[ai + 13 * W2]);
             c13_0 = x.fma(b0, c13_0); c13_1 = x.fma(b1, c13_1);
             VarHandle.loadLoadFence();
         }
@@ -653,32 +657,24 @@ final class MicroKernels {
         }
     }
 
-    /**
-     * ap[d + kk*14 + r] = a[s + r*lda + kk] for r < 14, kk < len: as {@link #interleave6}, in two passes of 8 and 6
-     * rows (fourteen row pointers at once would not stay in registers).
-     */
-    static void interleave14(float[] a, int s, int lda, int len, float[] ap, int d) {
-        int s1 = s + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda, s6 = s5 + lda, s7 = s6 + lda;
-        for (int kk = 0; kk < len; kk++) {
-            int o = d + kk * 14;
-            ap[o] = a[s + kk];
-            ap[o + 1] = a[s1 + kk];
-            ap[o + 2] = a[s2 + kk];
-            ap[o + 3] = a[s3 + kk];
-            ap[o + 4] = a[s4 + kk];
-            ap[o + 5] = a[s5 + kk];
-            ap[o + 6] = a[s6 + kk];
-            ap[o + 7] = a[s7 + kk];
-        }
-        int t = s + 8 * lda, t1 = t + lda, t2 = t1 + lda, t3 = t2 + lda, t4 = t3 + lda, t5 = t4 + lda;
-        for (int kk = 0; kk < len; kk++) {
-            int o = d + kk * 14 + 8;
-            ap[o] = a[t + kk];
-            ap[o + 1] = a[t1 + kk];
-            ap[o + 2] = a[t2 + kk];
-            ap[o + 3] = a[t3 + kk];
-            ap[o + 4] = a[t4 + kk];
-            ap[o + 5] = a[t5 + kk];
+    /** Offset of row r's k-th value in a 14-row micro-panel as {@link #kernel14x2} reads it: k blocks of W2, rows W2 apart. */
+    static int at14(int r, int kk) {
+        return (kk >> W2_SHIFT) * (14 * W2) + r * W2 + (kk & (W2 - 1));
+    }
+
+    /** Packs 14 whole rows (a[s + r*lda + kk], kk < len) into the layout of {@link #at14} at ap[d..]: row pieces copied. */
+    static void block14(float[] a, int s, int lda, int len, float[] ap, int d) {
+        for (int kb = 0; kb < len; kb += W2) {
+            int w = Math.min(W2, len - kb), o = d + (kb >> W2_SHIFT) * (14 * W2);
+            if (w == W2) {
+                for (int r = 0; r < 14; r++) {
+                    int src = s + r * lda + kb, dst = o + r * W2;
+                    FloatVector.fromArray(S, a, src).intoArray(ap, dst);
+                    FloatVector.fromArray(S, a, src + L).intoArray(ap, dst + L);
+                }
+            } else {
+                for (int r = 0; r < 14; r++) System.arraycopy(a, s + r * lda + kb, ap, o + r * W2, w);
+            }
         }
     }
 }
