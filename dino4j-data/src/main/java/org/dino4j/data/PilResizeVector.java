@@ -1,0 +1,122 @@
+package org.dino4j.data;
+
+import static org.dino4j.data.PilResize.PRECISION_BITS;
+import static org.dino4j.data.PilResize.clip8;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+import org.dino4j.data.PilResize.Coeffs;
+import org.dino4j.kernels.VectorWidth;
+
+/**
+ * {@link PilResize}'s two passes on the Vector API, byte for byte the scalar ones: the same products and integer sums
+ * in another order, which integer addition does not notice. A class of its own so that a JVM without
+ * {@code --add-modules jdk.incubator.vector} still resizes (scalar).
+ */
+final class PilResizeVector {
+    /**
+     * The int species of the kernels' width ({@link VectorWidth}, which {@code -Ddino4j.vector.bits} forces); null
+     * (scalar) below 256 bits (4 lanes: one pixel and a spare), under {@code -Ddino4j.kernels=scalar}, or without the
+     * Vector API. A constant: the JIT compiles the Vector API to SIMD only for species it can see as one.
+     */
+    static final VectorSpecies<Integer> IS = species();
+    private static final VectorSpecies<Byte> BS = IS == null ? null : VectorSpecies.of(byte.class, VectorShape.forBitSize(8 * IS.length()));
+
+    private PilResizeVector() {}
+
+    private static VectorSpecies<Integer> species() {
+        if ("scalar".equals(System.getProperty("dino4j.kernels"))) return null;
+        try {
+            Class.forName("jdk.incubator.vector.IntVector", false, PilResizeVector.class.getClassLoader());
+        } catch (ClassNotFoundException | LinkageError e) {
+            return null;
+        }
+        return VectorWidth.bits() < 256 ? null : VectorSpecies.of(int.class, VectorShape.forBitSize(VectorWidth.bits()));
+    }
+
+    /** {@link PilResize#bicubic} when {@link #IS} is not null. */
+    static RgbImage bicubic(RgbImage in, int w, int h) {
+        if (w < 1 || h < 1) throw new IllegalArgumentException("resize to " + w + "x" + h);
+        byte[] src = in.rgb();
+        int sw = in.width(), sh = in.height();
+        if (w != sw) {
+            src = horizontal(src, sw, sh, w, PilResize.coeffs(sw, w));
+            sw = w;
+        }
+        if (h != sh) src = vertical(src, 3 * w, h, PilResize.coeffs(sh, h));
+        return src == in.rgb() ? in : new RgbImage(w, h, src);
+    }
+
+    /**
+     * Each output pixel's window of 3n bytes (the three channels interleaved) in steps of p = lanes / 3 pixels: the
+     * bytes times the weights spread over the lanes (weight i on lanes 3i..3i+2, zero on the spare lanes and past
+     * the window), summed per lane, then the lanes of one channel added. A window whose last load would pass the end
+     * of the image (the last pixels of the last row) is summed by the scalar loop.
+     */
+    private static byte[] horizontal(byte[] src, int sw, int sh, int w, Coeffs c) {
+        int lanes = IS.length(), p = lanes / 3, used = 3 * p, steps = (c.ksize() + p - 1) / p, stride = steps * lanes;
+        int[] bounds = c.bounds(), kk = c.kk(), kv = new int[w * stride];
+        for (int x = 0; x < w; x++)
+            for (int i = 0; i < bounds[2 * x + 1]; i++)
+                for (int ch = 0; ch < 3; ch++) kv[x * stride + i / p * lanes + 3 * (i % p) + ch] = kk[x * c.ksize() + i];
+        byte[] out = new byte[3 * w * sh];
+        int[] sum = new int[lanes];
+        for (int y = 0; y < sh; y++)
+            for (int x = 0; x < w; x++) {
+                int n = bounds[2 * x + 1], m = (n + p - 1) / p, si = 3 * (y * sw + bounds[2 * x]), o = 3 * (y * w + x);
+                if (si + (m - 1) * used + lanes > src.length) {
+                    PilResize.scalarPixel(src, si, kk, x * c.ksize(), n, out, o);
+                    continue;
+                }
+                IntVector acc = IntVector.zero(IS);
+                for (int j = 0, kj = x * stride; j < m; j++, si += used, kj += lanes)
+                    acc = acc.add(widen(src, si).mul(IntVector.fromArray(IS, kv, kj)));
+                acc.intoArray(sum, 0);
+                int s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
+                for (int l = 0; l < used; l += 3) {
+                    s0 += sum[l];
+                    s1 += sum[l + 1];
+                    s2 += sum[l + 2];
+                }
+                out[o] = clip8(s0);
+                out[o + 1] = clip8(s1);
+                out[o + 2] = clip8(s2);
+            }
+        return out;
+    }
+
+    /** The first lanes of the bytes at off, zero-extended to ints. */
+    private static IntVector widen(byte[] a, int off) {
+        return (IntVector) ByteVector.fromArray(BS, a, off).convertShape(VectorOperators.ZERO_EXTEND_B2I, IS, 0);
+    }
+
+    /**
+     * Each output row from its n input rows, lanes bytes of the row at a time; the last chunk of a row overlaps the one
+     * before it (the same bytes written twice) so no tail is left, unless the row is shorter than a chunk (scalar).
+     */
+    private static byte[] vertical(byte[] src, int row, int h, Coeffs c) {
+        int lanes = IS.length();
+        byte[] out = new byte[row * h];
+        if (row < lanes) {
+            PilResize.verticalScalar(src, row, h, c, out);
+            return out;
+        }
+        int[] bounds = c.bounds(), kk = c.kk();
+        for (int y = 0; y < h; y++) {
+            int lo = bounds[2 * y], n = bounds[2 * y + 1], ko = y * c.ksize();
+            for (int x = 0; ; x += lanes) {
+                if (x + lanes > row) x = row - lanes;
+                IntVector acc = IntVector.broadcast(IS, 1 << (PRECISION_BITS - 1));
+                for (int i = 0; i < n; i++) acc = acc.add(widen(src, (lo + i) * row + x).mul(kk[ko + i]));
+                acc.lanewise(VectorOperators.ASHR, PRECISION_BITS).max(0).min(255)
+                        .convertShape(VectorOperators.I2B, BS, 0).reinterpretAsBytes().intoArray(out, y * row + x);
+                if (x + lanes >= row) break;
+            }
+        }
+        return out;
+    }
+}
