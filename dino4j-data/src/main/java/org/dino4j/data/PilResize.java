@@ -26,7 +26,19 @@ public final class PilResize {
      * addition is associative, so the lane order changes nothing), hence the same bytes.
      */
     public static RgbImage bicubic(RgbImage in, int w, int h) {
-        return PilResizeVector.IS == null ? bicubicScalar(in, w, h) : PilResizeVector.bicubic(in, w, h);
+        return VECTOR && PilResizeVector.hot() ? PilResizeVector.bicubic(in, w, h) : bicubicScalar(in, w, h);
+    }
+
+    /** Whether the Vector API is there (checked before PilResizeVector, whose fields are its types, loads) and usable. */
+    private static final boolean VECTOR = vectorApi() && PilResizeVector.IS != null;
+
+    private static boolean vectorApi() {
+        try {
+            Class.forName("jdk.incubator.vector.IntVector", false, PilResize.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException | LinkageError e) {
+            return false;
+        }
     }
 
     /**
