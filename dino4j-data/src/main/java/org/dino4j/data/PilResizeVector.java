@@ -3,7 +3,7 @@ package org.dino4j.data;
 import static org.dino4j.data.PilResize.PRECISION_BITS;
 import static org.dino4j.data.PilResize.clip8;
 
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.IntVector;
@@ -29,20 +29,25 @@ final class PilResizeVector {
 
     /** Set once the passes are compiled (see {@link #hot}); calls take the scalar twin until then. */
     private static volatile boolean hot;
-    private static final AtomicBoolean WARMING = new AtomicBoolean();
+    /** Resizes before the vector passes' warm-up starts: ~80 photos repay it, and a long run's first 32 cost 0.3 s more. */
+    static final int WARM_AFTER = 32;
+    private static final AtomicInteger CALLS = new AtomicInteger();
 
     private PilResizeVector() {}
 
     /**
      * Whether the vector passes are compiled by now. Until C2 has compiled them the Vector API runs as objects
      * (interpreted or C1 code): 2560 x 1600 to 256 px took 1.2-1.4 s cold against 0.15-0.2 s for the cold scalar
-     * twin, and a pipeline's first batch waited for it (2026-12-07). So the first call starts a daemon thread that
-     * resizes a small picture both ways until the vector passes beat the scalar ones twice in a row (a few tenths
-     * of a second), or 3 s passed; calls take the scalar twin (the same bytes) meanwhile.
+     * twin, and a pipeline's first batch waited for it; and compiling them costs C2 ~1 s of CPU, more than the scalar
+     * twin spends on a dozen photos (an embed of 12 photos was ~1 s slower with them from the start, 2026-12-07). So
+     * calls take the scalar twin (the same bytes) until {@link #WARM_AFTER} resizes have shown a run long enough to
+     * repay the compile; then a daemon thread runs each pass a few times on small pictures (enough loop iterations
+     * for C2 to compile them), then once every 100 ms, until the vector passes beat the scalar ones twice in a row,
+     * or 5 s passed.
      */
     static boolean hot() {
         if (hot) return true;
-        if (WARMING.compareAndSet(false, true)) {
+        if (CALLS.incrementAndGet() == WARM_AFTER) {
             Thread t = new Thread(PilResizeVector::warmUp, "dino4j-resize-warmup");
             t.setDaemon(true);
             t.start();
@@ -51,21 +56,30 @@ final class PilResizeVector {
     }
 
     private static void warmUp() {
-        byte[] px = new byte[3 * 256 * 192];
-        for (int i = 0; i < px.length; i++) px[i] = (byte) (i * 37 % 251);
-        RgbImage im = new RgbImage(256, 192, px);
+        RgbImage wide = probe(256, 64), tall = probe(64, 256);
         try {
-            long end = System.nanoTime() + 3_000_000_000L;
-            for (int wins = 0; wins < 2 && System.nanoTime() < end; ) {
+            long end = System.nanoTime() + 5_000_000_000L;
+            for (int i = 0, wins = 0; wins < 2 && System.nanoTime() < end; i++) {
+                if (i >= 4) Thread.sleep(100);
                 long t0 = System.nanoTime();
-                bicubic(im, 51, 38); // both passes, 21 taps: 5 steps of 16 lanes, 3 of 8
+                bicubic(wide, 51, 64); // the horizontal pass alone, 21 taps: 5 steps of 16 lanes, 3 of 8
+                bicubic(tall, 64, 51); // the vertical one alone
                 long t1 = System.nanoTime();
-                PilResize.bicubicScalar(im, 51, 38);
+                PilResize.bicubicScalar(wide, 51, 64);
+                PilResize.bicubicScalar(tall, 64, 51);
                 wins = t1 - t0 < System.nanoTime() - t1 ? wins + 1 : 0;
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } finally {
             hot = true;
         }
+    }
+
+    private static RgbImage probe(int w, int h) {
+        byte[] px = new byte[3 * w * h];
+        for (int i = 0; i < px.length; i++) px[i] = (byte) (i * 37 % 251);
+        return new RgbImage(w, h, px);
     }
 
     private static VectorSpecies<Integer> species() {
