@@ -1,6 +1,5 @@
 package org.dino4j.data;
 
-
 /**
  * PIL's {@code Image.resize(size, BICUBIC)} on 8-bit images, pixel for pixel: Pillow's {@code ImagingResample}
  * (libImaging/Resample.c). Separable Keys cubic (a = -0.5) whose support widens by the scale when shrinking
@@ -21,9 +20,9 @@ public final class PilResize {
     }
 
     /**
-     * Resizes to {@code w x h}; the input itself is returned when the size is unchanged (PIL copies). The Vector API
-     * passes of {@link #bicubicScalar} ({@link PilResizeVector}): the same integer sums (integer
-     * addition is associative, so the lane order changes nothing), hence the same bytes.
+     * Resizes to {@code w x h}; the input itself is returned when the size is unchanged (PIL copies). Runs the Vector
+     * API passes ({@link PilResizeVector}) once they are compiled, {@link #bicubicScalar} before: the same integer sums
+     * in another order (integer addition is associative), hence the same bytes.
      */
     public static RgbImage bicubic(RgbImage in, int w, int h) {
         return VECTOR && PilResizeVector.hot() ? PilResizeVector.bicubic(in, w, h) : bicubicScalar(in, w, h);

@@ -12,6 +12,7 @@ import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 import org.dino4j.data.PilResize.Coeffs;
+import org.dino4j.kernels.KernelOperations;
 import org.dino4j.kernels.VectorWidth;
 
 /**
@@ -22,14 +23,15 @@ import org.dino4j.kernels.VectorWidth;
 final class PilResizeVector {
     /**
      * The int species of the kernels' width ({@link VectorWidth}, which {@code -Ddino4j.vector.bits} forces); null
-     * (scalar) below 256 bits (4 lanes: one pixel and a spare) or under {@code -Ddino4j.kernels=scalar}. A constant: the JIT compiles the Vector API to SIMD only for species it can see as one.
+     * (scalar) below 256 bits (4 lanes: one pixel and a spare) or under {@code -Ddino4j.kernels=scalar}. A constant:
+     * the JIT compiles the Vector API to SIMD only for species it can see as one.
      */
     static final VectorSpecies<Integer> IS = species();
     private static final VectorSpecies<Byte> BS = IS == null ? null : VectorSpecies.of(byte.class, VectorShape.forBitSize(8 * IS.length()));
 
     /** Set once the passes are compiled (see {@link #hot}); calls take the scalar twin until then. */
     private static volatile boolean hot;
-    /** Resizes before the vector passes' warm-up starts: ~80 photos repay it, and a long run's first 32 cost 0.3 s more. */
+    /** Resizes before the vector passes' warm-up starts: ~80 photos repay it, and a long run's first 32 cost ~0.4 s more. */
     static final int WARM_AFTER = 32;
     private static final AtomicInteger CALLS = new AtomicInteger();
 
@@ -83,7 +85,7 @@ final class PilResizeVector {
     }
 
     private static VectorSpecies<Integer> species() {
-        if ("scalar".equals(System.getProperty("dino4j.kernels"))) return null;
+        if ("scalar".equals(System.getProperty(KernelOperations.PROPERTY))) return null;
         return VectorWidth.bits() < 256 ? null : VectorSpecies.of(int.class, VectorShape.forBitSize(VectorWidth.bits()));
     }
 
