@@ -7,7 +7,7 @@ package org.dino4j.data;
  * (horizontal first, then vertical) rounds to uint8. The official eval transform runs this on every image.
  */
 public final class PilResize {
-    private static final int PRECISION_BITS = 32 - 8 - 2;
+    static final int PRECISION_BITS = 32 - 8 - 2;
 
     private PilResize() {}
 
@@ -19,8 +19,32 @@ public final class PilResize {
         return bicubic(im, Math.max(1, (int) Math.round(im.width() * s)), Math.max(1, (int) Math.round(im.height() * s)));
     }
 
-    /** Resizes to {@code w x h}; the input itself is returned when the size is unchanged (PIL copies). */
+    /**
+     * Resizes to {@code w x h}; the input itself is returned when the size is unchanged (PIL copies). Runs the Vector
+     * API passes ({@link PilResizeVector}) once they are compiled, {@link #bicubicScalar} before: the same integer sums
+     * in another order (integer addition is associative), hence the same bytes.
+     */
     public static RgbImage bicubic(RgbImage in, int w, int h) {
+        return VECTOR && PilResizeVector.hot() ? PilResizeVector.bicubic(in, w, h) : bicubicScalar(in, w, h);
+    }
+
+    /** Whether the Vector API is there (checked before PilResizeVector, whose fields are its types, loads) and usable. */
+    private static final boolean VECTOR = vectorApi() && PilResizeVector.IS != null;
+
+    private static boolean vectorApi() {
+        try {
+            Class.forName("jdk.incubator.vector.IntVector", false, PilResize.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException | LinkageError e) {
+            return false;
+        }
+    }
+
+    /**
+     * The scalar twin of {@link #bicubic}: Pillow's loops as written (ImagingResampleHorizontal_8bpc, then
+     * ImagingResampleVertical_8bpc), the reference the vector passes are tested against.
+     */
+    static RgbImage bicubicScalar(RgbImage in, int w, int h) {
         if (w < 1 || h < 1) throw new IllegalArgumentException("resize to " + w + "x" + h);
         byte[] src = in.rgb();
         int sw = in.width(), sh = in.height();
@@ -28,41 +52,46 @@ public final class PilResize {
             Coeffs c = coeffs(sw, w);
             byte[] out = new byte[3 * w * sh];
             for (int y = 0; y < sh; y++)
-                for (int x = 0; x < w; x++) {
-                    int n = c.bounds[2 * x + 1], ko = x * c.ksize, si = 3 * (y * sw + c.bounds[2 * x]);
-                    int s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0; // the three channels in one sweep
-                    for (int i = 0; i < n; i++, si += 3) {
-                        int k = c.kk[ko + i];
-                        s0 += (src[si] & 0xff) * k;
-                        s1 += (src[si + 1] & 0xff) * k;
-                        s2 += (src[si + 2] & 0xff) * k;
-                    }
-                    int o = 3 * (y * w + x);
-                    out[o] = clip8(s0);
-                    out[o + 1] = clip8(s1);
-                    out[o + 2] = clip8(s2);
-                }
+                for (int x = 0; x < w; x++)
+                    scalarPixel(src, 3 * (y * sw + c.bounds[2 * x]), c.kk, x * c.ksize, c.bounds[2 * x + 1], out, 3 * (y * w + x));
             src = out;
             sw = w;
         }
         if (h != sh) {
-            Coeffs c = coeffs(sh, h);
             byte[] out = new byte[3 * w * h];
-            for (int y = 0; y < h; y++) {
-                int lo = c.bounds[2 * y], n = c.bounds[2 * y + 1], ko = y * c.ksize;
-                for (int x = 0; x < 3 * w; x++) {
-                    int ss = 1 << (PRECISION_BITS - 1);
-                    for (int i = 0; i < n; i++) ss += (src[(lo + i) * 3 * w + x] & 0xff) * c.kk[ko + i];
-                    out[y * 3 * w + x] = clip8(ss);
-                }
-            }
+            verticalScalar(src, 3 * w, h, coeffs(sh, h), out);
             src = out;
         }
         return src == in.rgb() ? in : new RgbImage(w, h, src);
     }
 
+    /** One output pixel of the horizontal pass: n taps from src[si..], the three channels in one sweep. */
+    static void scalarPixel(byte[] src, int si, int[] kk, int ko, int n, byte[] out, int o) {
+        int s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
+        for (int i = 0; i < n; i++, si += 3) {
+            int k = kk[ko + i];
+            s0 += (src[si] & 0xff) * k;
+            s1 += (src[si + 1] & 0xff) * k;
+            s2 += (src[si + 2] & 0xff) * k;
+        }
+        out[o] = clip8(s0);
+        out[o + 1] = clip8(s1);
+        out[o + 2] = clip8(s2);
+    }
+
+    static void verticalScalar(byte[] src, int row, int h, Coeffs c, byte[] out) {
+        for (int y = 0; y < h; y++) {
+            int lo = c.bounds[2 * y], n = c.bounds[2 * y + 1], ko = y * c.ksize;
+            for (int x = 0; x < row; x++) {
+                int ss = 1 << (PRECISION_BITS - 1);
+                for (int i = 0; i < n; i++) ss += (src[(lo + i) * row + x] & 0xff) * c.kk[ko + i];
+                out[y * row + x] = clip8(ss);
+            }
+        }
+    }
+
     /** Pillow's clip8: the fixed-point sum shifted down (arithmetic, i.e. floor), clamped to 0..255. */
-    private static byte clip8(int ss) {
+    static byte clip8(int ss) {
         int v = ss >> PRECISION_BITS;
         return (byte) (v < 0 ? 0 : Math.min(v, 255));
     }
@@ -76,10 +105,10 @@ public final class PilResize {
     }
 
     /** Per output pixel: first input index and tap count (bounds), and ksize fixed-point weights (kk). */
-    private record Coeffs(int ksize, int[] bounds, int[] kk) {}
+    record Coeffs(int ksize, int[] bounds, int[] kk) {}
 
     /** precompute_coeffs + normalize_coeffs_8bpc for the box [0, inSize). */
-    private static Coeffs coeffs(int inSize, int outSize) {
+    static Coeffs coeffs(int inSize, int outSize) {
         double scale = (double) inSize / outSize;
         double filterscale = Math.max(scale, 1.0);
         double support = 2.0 * filterscale;

@@ -126,13 +126,11 @@ public record Preprocess(int resize, int crop, int padMultiple, int roundTo) {
         // after padding (left/top = d/2, right/bottom = (d+1)/2), crop offsets use round-half-even
         int top = (int) Math.rint((ph - ch) / 2.0), left = (int) Math.rint((pw - cw) / 2.0);
         byte[] src = im.rgb(), out = new byte[3 * cw * ch];
+        int d = left - padL, x0 = Math.max(0, -d), x1 = Math.min(cw, w - d); // output columns whose source column sx = x + d is in the image
         for (int y = 0; y < ch; y++) {
             int sy = y + top - padT;
-            if (sy < 0 || sy >= h) continue;
-            for (int x = 0; x < cw; x++) {
-                int sx = x + left - padL;
-                if (sx >= 0 && sx < w) System.arraycopy(src, 3 * (sy * w + sx), out, 3 * (y * cw + x), 3);
-            }
+            if (sy < 0 || sy >= h || x0 >= x1) continue;
+            System.arraycopy(src, 3 * (sy * w + x0 + d), out, 3 * (y * cw + x0), 3 * (x1 - x0));
         }
         return new RgbImage(cw, ch, out);
     }
