@@ -16,6 +16,8 @@ for p in $(seq 1 "$pairs"); do
       --iters "$iters" --warmup 3 | grep '"kind":"inference"' | sed 's/.*"images_per_s":\([0-9.]*\).*/\1/')
   o=$(PYTHONPATH="$peers" python3 "$script" --model "$model" --batch "$batch" --size "$size" --threads "$threads" \
       --engines onnxruntime --reps "$iters" 2>/dev/null | grep '^{' | sed 's/.*"images_per_s": \([0-9.]*\).*/\1/')
+  [ -n "$d" ] || { echo "pair $p: dino4j bench printed no figure (run it by hand to see why)" >&2; exit 1; }
+  [ -n "$o" ] || { echo "pair $p: the peer printed no figure (run $script by hand to see why)" >&2; exit 1; }
   r=$(python3 -c "print(f'{$d / $o:.3f}')")
   ratios+=("$r")
   echo "pair $p: dino4j $d img/s, onnxruntime $o img/s, ratio $r"

@@ -21,8 +21,8 @@ import org.dino4j.io.TensorEntry;
  * MR x NR register-blocked micro-kernel (MR broadcasts of A times NR/L vectors of B, FMA) over it: the B
  * micro-panel stays in L1 while the A block streams from L2. Bias, LayerScale gamma and the residual add happen in
  * the micro-kernel's epilogue; a K split accumulates each block's gamma-scaled sums into C.
- * Fewer rows than one micro-panel (m = 1..MR-1) take a dot-product/axpy path instead, as packing all of B would
- * cost more than the product. The micro-kernels themselves live in {@link MicroKernels}, shared with attention.
+ * Fewer than six rows (m = 1..5, or fewer than the forced 4-row panel) take a dot-product/axpy path instead, as
+ * packing all of B would cost more than the product. The micro-kernels themselves live in {@link MicroKernels}, shared with attention.
  *
  * <p>The layers reach it through {@link Kernels} (its Vector API implementation); the positional methods here are
  * that implementation's own surface, for its tests and micro-benchmarks. Inside, one {@code Product} record carries a
@@ -37,7 +37,7 @@ public final class Gemm {
 
     /**
      * Micro-kernel shape: 14 rows x 2 vectors where vectors are 512-bit (AVX-512: 32 registers, see
-     * {@link MicroKernels#kernel14x2}), 6 x 3 on other 32-register ISAs (NEON/SVE), else 6 x 2 (AVX2's 16; see
+     * {@link MicroKernels#kernel14x2}; 512-bit SVE too), 6 x 3 on NEON's 32 registers, else 6 x 2 (AVX2's 16; see
      * {@link MicroKernels#kernel6x2} for how it avoids spilling). -Ddino4j.gemm.kernel=4x2|6x2|6x3|14x2 forces one
      * (4 x 2: the earlier AVX2 kernel, kept for comparison; 6 x 3: the AVX-512 kernel before 2026-12-07).
      */
@@ -49,8 +49,9 @@ public final class Gemm {
         default -> 6;
     };
     /**
-     * Largest K block. The B micro-panel (KC x NR floats: 24 KiB for 384 x 16) must stay in a 32 KiB L1 next to
-     * the streaming A micro-panel; 384 also keeps ViT's K = 384 and 768 in whole, equal blocks.
+     * Largest K block. The B micro-panel (KC x NR floats: 24 KiB for 384 x 16 on AVX2) should stay in L1 next to
+     * the streaming A micro-panel; 384 also keeps ViT's K = 384 and 768 in whole, equal blocks. (AVX-512's 14 x 2:
+     * 48 KiB for 384 x 32, all of a 48 KiB L1; K blocks of 192 were nevertheless slower, 1.043 of a ViT-S forward.)
      */
     static final int KC_MAX = Integer.getInteger("dino4j.gemm.kc", 384);
     /** Most rows per task: the packed A block (MC x KC, 144 KiB) stays in L2. */
@@ -152,8 +153,9 @@ public final class Gemm {
     /**
      * {@link #linear} (no gamma, no accumulation) with C stored as column panels W2 wide: element (i, j) at
      * (j / W2)·m·W2 + i·W2 + j % W2, each panel's rows contiguous. Attention reads its query, key and value heads
-     * from such panels in order, instead of one 4.5 KiB-strided row per token. Runs the 6 x 2 kernel (whose width
-     * W2 is): needs m >= 6, n a multiple of W2, and {@code packed} null or made for that kernel ({@link #packNarrow}).
+     * from such panels in order, instead of one 4.5 KiB-strided row per token. Runs the narrow (2-vector) kernel,
+     * 6 x 2 or 14 x 2, whose width W2 is: needs m >= 6, n a multiple of W2, and {@code packed} null or made for that
+     * kernel ({@link #packNarrow}).
      */
     public static void linearPanels(float[] a, int lda, MemorySegment w, PackedWeight packed, float[] bias, float[] c,
                                     int m, int n, int k) {
@@ -166,12 +168,12 @@ public final class Gemm {
                 Mat.of(c, n), true, null, m, n, k));
     }
 
-    /** Whether this machine's GEMM runs the 6 x 2 kernel (AVX2), the one {@link #linearPanels} runs on any machine. */
+    /** Whether this machine's GEMM runs a narrow (2-vector) kernel (AVX2's 6 x 2, AVX-512's 14 x 2), the one {@link #linearPanels} runs on any machine. */
     static boolean narrowKernel() {
         return !WIDE;
     }
 
-    /** Packs w (n x k) for the 6 x 2 kernel, as {@link #linearPanels} takes it on any machine. */
+    /** Packs w (n x k) for the narrow kernel, as {@link #linearPanels} takes it on any machine. */
     public static PackedWeight packNarrow(MemorySegment w, int n, int k) {
         return pack(false, w, n, k);
     }
@@ -382,7 +384,11 @@ public final class Gemm {
         // A packed once per column block more for nothing).
         final int threads = (2.0 * m * n * k < PARALLEL_FLOPS || (w != null && !Parallel.poolMayRead(w)) || Parallel.busy())
                 ? 1 : Parallel.threads();
-        if (m < p.mr() && !p.panelC) { // (column panels need the tile path: its edge tiles take m < mr)
+        // Fewer rows than a 6-row panel (or the forced 4-row one): the dot-product path. From 6 rows on, even under 14,
+        // the tile path (its short last panel on the 6-row kernel): every row's sums in the same order whatever the
+        // batch, so a row's floats do not depend on how many rows came with it (the Spark and local curation engines
+        // batch the same images differently and must agree). Column panels always take the tile path.
+        if (m < Math.min(p.mr(), 6) && !p.panelC) {
             smallM(p, threads);
             return;
         }

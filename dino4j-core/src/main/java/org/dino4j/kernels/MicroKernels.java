@@ -7,9 +7,10 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The register-blocked micro-kernels of the Vector API implementation, shared by its two drivers: the packed GEMM
- * ({@link Gemm}, which picks the 6 x 3 or 6 x 2 shape for the machine) and fused attention ({@link Ops#attention},
+ * ({@link Gemm}, which picks the 14 x 2, 6 x 3 or 6 x 2 shape for the machine) and fused attention ({@link Ops#attention},
  * which runs the 6 x 2 one, and its A-blocked variant, on its own panels). Each computes one MR x NR tile of C from
- * a k-major A micro-panel (MR rows side by side) and a k-major B micro-panel (NR columns), arrays in and out.
+ * an A micro-panel (MR rows; k-major, or in k blocks for 14 x 2) and a k-major B micro-panel (NR columns), arrays in
+ * and out.
  * The kernels are unrolled by hand, deliberately: see {@link #kernel4x2} and {@link #kernel6x2} for why.
  */
 final class MicroKernels {

@@ -4,7 +4,7 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * The Vector API kernels ({@link Gemm}, {@link Ops}), the default. Which micro-kernel runs and which layouts go
- * between the steps (qkv as column panels where the 6 x 2 kernel writes them for free) is decided here, not by the
+ * between the steps (qkv as column panels where the narrow 6 x 2 or 14 x 2 kernel writes them for free) is decided here, not by the
  * layers.
  */
 final class VectorKernels implements KernelOperations {
@@ -43,7 +43,7 @@ final class VectorKernels implements KernelOperations {
                               int tokens, int dim, int heads) {
         int rows = batch * tokens;
         // qkv as column panels, so that attention reads each head in order, where this machine's GEMM kernel writes
-        // them at no cost (AVX2's 6 x 2: its packed weight is the panels' one) and the head dimension is a whole
+        // them at no cost (AVX2's 6 x 2, AVX-512's 14 x 2: its packed weight is the panels' one) and the head dimension is a whole
         // number of panels
         if (Gemm.narrowKernel() && Ops.attentionPanelsFit(rows, dim, heads)) {
             Gemm.linearPanels(x, dim, qkvWeight.data(), (Gemm.PackedWeight) qkvWeight.packed(), qkvBias, qkv, rows,

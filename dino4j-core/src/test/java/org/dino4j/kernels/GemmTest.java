@@ -95,7 +95,7 @@ class GemmTest {
                 mag[ci] = (float) (s + (acc ? Math.abs(c0[ci]) : 0));
             }
         String what = m + "x" + n + "x" + k + " bias=" + withBias + " gamma=" + withGamma + " acc=" + acc;
-        for (int variant = 0; variant < 5; variant++) { // public, narrow (6x2), wide (6x3), then both with a pre-packed weight
+        for (int variant = 0; variant < 5; variant++) { // public, narrow (6x2; 14x2 at 512 bits), wide (6x3), then both with a pre-packed weight
             float[] got = c0.clone();
             if (variant == 0) Gemm.linear(a, aOff, lda, w, bias, gamma, got, cOff, ldc, m, n, k, acc);
             else if (variant < 3) Gemm.linear(variant == 2, a, aOff, lda, w, bias, gamma, got, cOff, ldc, m, n, k, acc);
@@ -258,7 +258,7 @@ class GemmTest {
                 int ldat = m + pad;
                 float[] at = new float[aOff + k * ldat];
                 for (int i = 0; i < m; i++) for (int p = 0; p < k; p++) at[aOff + p * ldat + i] = a[aOff + i * lda + p];
-                for (int variant = 0; variant < 6; variant++) { // public, narrow (6x2), wide (6x3); then the same with A transposed
+                for (int variant = 0; variant < 6; variant++) { // public, narrow (6x2; 14x2 at 512 bits), wide (6x3); then the same with A transposed
                     float[] got = c0.clone();
                     if (variant == 0) Gemm.matmul(a, aOff, lda, b, bOff, ldb, got, cOff, ldc, m, n, k, acc);
                     else if (variant < 3) Gemm.matmul(variant == 2, a, aOff, lda, b, bOff, ldb, got, cOff, ldc, m, n, k, acc);

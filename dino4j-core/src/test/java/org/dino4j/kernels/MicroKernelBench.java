@@ -27,7 +27,7 @@ public final class MicroKernelBench {
         boolean wide = Gemm.WIDE;
         int mr = wide ? 6 : Gemm.NARROW_MR, nr = (wide ? 3 : 2) * VectorWidth.lanes(), panels = rows / mr;
         Random r = new Random(1);
-        float[] ap = new float[panels * mr * kc], bp = new float[kc * nr], out = new float[rows * nr];
+        float[] ap = new float[panels * mr * (kc + 2 * VectorWidth.lanes())], bp = new float[kc * nr], out = new float[rows * nr];
         for (int i = 0; i < ap.length; i++) ap[i] = r.nextFloat();
         for (int i = 0; i < bp.length; i++) bp[i] = r.nextFloat();
         float[] z = MicroKernels.zeros(nr), o = MicroKernels.ones(nr);
@@ -81,7 +81,7 @@ public final class MicroKernelBench {
         int mr = wide ? 6 : Gemm.NARROW_MR, nr = (wide ? 3 : 2) * VectorWidth.lanes(), rows = 96, panels = rows / mr;
         int np = n / nr, blocks = 21;
         Random r = new Random(1);
-        float[] ap = new float[panels * mr * k], bp = new float[k * n], c = new float[blocks * rows * n];
+        float[] ap = new float[panels * mr * (k + 2 * VectorWidth.lanes())], bp = new float[k * n], c = new float[blocks * rows * n];
         for (int i = 0; i < ap.length; i++) ap[i] = r.nextFloat();
         for (int i = 0; i < bp.length; i++) bp[i] = r.nextFloat();
         float[] z = MicroKernels.zeros(n), o = MicroKernels.ones(n);

@@ -44,24 +44,30 @@ final class PilResizeVector {
      * twin spends on a dozen photos (an embed of 12 photos was ~1 s slower with them from the start, 2026-12-07). So
      * calls take the scalar twin (the same bytes) until {@link #WARM_AFTER} resizes have shown a run long enough to
      * repay the compile; then a daemon thread runs each pass a few times on small pictures (enough loop iterations
-     * for C2 to compile them), then once every 100 ms, until the vector passes beat the scalar ones twice in a row,
-     * or 5 s passed.
+     * for C2 to compile them), then once every 100 ms, until the vector passes beat the scalar ones twice in a row
+     * (then they serve every call) or 5 s passed (then the scalar twin goes on serving).
      */
     static boolean hot() {
         if (hot) return true;
         if (CALLS.incrementAndGet() == WARM_AFTER) {
-            Thread t = new Thread(PilResizeVector::warmUp, "dino4j-resize-warmup");
-            t.setDaemon(true);
-            t.start();
+            try {
+                Thread t = new Thread(PilResizeVector::warmUp, "dino4j-resize-warmup");
+                t.setDaemon(true);
+                t.setContextClassLoader(null);
+                t.start();
+            } catch (OutOfMemoryError | SecurityException e) {
+                // no thread for the warm-up: the scalar twin (the same bytes) serves every call
+            }
         }
         return false;
     }
 
     private static void warmUp() {
         RgbImage wide = probe(256, 64), tall = probe(64, 256);
+        int wins = 0;
         try {
             long end = System.nanoTime() + 5_000_000_000L;
-            for (int i = 0, wins = 0; wins < 2 && System.nanoTime() < end; i++) {
+            for (int i = 0; wins < 2 && System.nanoTime() < end; i++) {
                 if (i >= 4) Thread.sleep(100);
                 long t0 = System.nanoTime();
                 bicubic(wide, 51, 64); // the horizontal pass alone, 21 taps: 5 steps of 16 lanes, 3 of 8
@@ -73,9 +79,10 @@ final class PilResizeVector {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } finally {
-            hot = true;
         }
+        // only once the vector passes have won: on a loaded machine C2 can take longer than 5 s, and a width the CPU
+        // lacks (-Ddino4j.vector.bits=512 on AVX2) never wins; then the scalar twin keeps serving
+        hot = wins >= 2;
     }
 
     private static RgbImage probe(int w, int h) {
