@@ -669,11 +669,7 @@ public final class Gemm {
                 continue;
             }
             if (mr == 14) { // blocked layout (MicroKernels.at14): whole row pieces, missing rows zero
-                if (ip * mr + 14 <= m) MicroKernels.block14(a, aOff + ip * mr * lda + k0, lda, kcb, ap, base);
-                else for (int ii = 0; ii < 14; ii++) {
-                    int i = ip * mr + ii;
-                    for (int kk = 0; kk < kcb; kk++) ap[base + MicroKernels.at14(ii, kk)] = i < m ? a[aOff + i * lda + k0 + kk] : 0f;
-                }
+                MicroKernels.block14(a, aOff + ip * mr * lda + k0, lda, kcb, Math.min(14, m - ip * mr), ap, base);
                 continue;
             }
             for (int ii = 0; ii < mr; ii++) {
@@ -704,9 +700,7 @@ public final class Gemm {
                 continue;
             }
             if (mr == 14) { // blocked layout (MicroKernels.at14)
-                if (rn == 14) MicroKernels.block14(rows, 0, kcb, kcb, ap, base);
-                else for (int ii = 0; ii < 14; ii++)
-                    for (int kk = 0; kk < kcb; kk++) ap[base + MicroKernels.at14(ii, kk)] = ii < rn ? rows[ii * kcb + kk] : 0f;
+                MicroKernels.block14(rows, 0, kcb, kcb, rn, ap, base);
                 continue;
             }
             for (int ii = 0; ii < mr; ii++) {

@@ -663,18 +663,20 @@ final class MicroKernels {
         return (kk >> W2_SHIFT) * (14 * W2) + r * W2 + (kk & (W2 - 1));
     }
 
-    /** Packs 14 whole rows (a[s + r*lda + kk], kk < len) into the layout of {@link #at14} at ap[d..]: row pieces copied. */
-    static void block14(float[] a, int s, int lda, int len, float[] ap, int d) {
+    /**
+     * Packs the first {@code rows} (<= 14) of 14 rows (a[s + r*lda + kk], kk < len) into the layout of {@link #at14} at
+     * ap[d..], the missing rows as zeros: row pieces copied, never a row past {@code rows} read.
+     */
+    static void block14(float[] a, int s, int lda, int len, int rows, float[] ap, int d) {
         for (int kb = 0; kb < len; kb += W2) {
             int w = Math.min(W2, len - kb), o = d + (kb >> W2_SHIFT) * (14 * W2);
-            if (w == W2) {
-                for (int r = 0; r < 14; r++) {
-                    int src = s + r * lda + kb, dst = o + r * W2;
+            for (int r = 0; r < 14; r++) {
+                int src = s + r * lda + kb, dst = o + r * W2;
+                if (r >= rows) Arrays.fill(ap, dst, dst + w, 0f);
+                else if (w == W2) {
                     FloatVector.fromArray(S, a, src).intoArray(ap, dst);
                     FloatVector.fromArray(S, a, src + L).intoArray(ap, dst + L);
-                }
-            } else {
-                for (int r = 0; r < 14; r++) System.arraycopy(a, s + r * lda + kb, ap, o + r * W2, w);
+                } else System.arraycopy(a, src, ap, dst, w);
             }
         }
     }
