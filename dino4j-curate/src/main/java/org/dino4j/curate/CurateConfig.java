@@ -24,7 +24,14 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  */
 public record CurateConfig(Path output, Embedding embedding, List<Path> pool, List<SeedSet> seeds, List<Path> evalSets,
                            Dedup dedup, double evalThreshold, Clusters clusters, Hierarchical hierarchical,
-                           String index, long hnswAbove, long seed) {
+                           String index, long hnswAbove, long seed, Ivf ivf) {
+
+    /**
+     * The approximate k-NN of the Spark curation at scale (index: ivf): the base split into {@code cells} k-means
+     * cells (faiss's inverted lists), each query searched exactly in its {@code probe} nearest cells; recall against
+     * exact search measured on {@code recallSample} queries and written in the report.
+     */
+    public record Ivf(int cells, int probe, int recallSample) {}
 
     /**
      * How images become vectors. kind: "model" (embed with weights, optionally a hub preset or config.json as model),
@@ -38,7 +45,8 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
                             boolean center, View view) {
         /** The same embedding of the images seen through a view (dedup.flip, dedup.crop). */
         public Embedding withView(View v) {
-            if (kind.equals("embedded")) throw new IllegalArgumentException("dedup.flip and dedup.crop need images: kind embedded has only vectors");
+            if (kind.equals("embedded") || kind.equals("table"))
+                throw new IllegalArgumentException("dedup.flip and dedup.crop need images: kind " + kind + " has only vectors");
             return new Embedding(kind, weights, model, resolution, resize, batchSize, key, center, v);
         }
 
@@ -114,12 +122,12 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
     static CurateConfig parse(Map<?, ?> m, Path base) {
         Node r = new Node("", m);
         r.allow("output", "embedding", "pool", "seeds", "eval_sets", "dedup", "eval_dedup", "clusters", "hierarchical", "index",
-                "hnsw_above", "seed");
+                "hnsw_above", "seed", "ivf");
         Node e = r.child("embedding");
         e.allow("kind", "weights", "model", "resolution", "resize", "batch_size", "key", "center");
         String kind = e.str("kind", "model").toLowerCase(Locale.ROOT);
-        if (!Set.of("model", "pixels", "embedded", "copy_detector").contains(kind))
-            throw new IllegalArgumentException("embedding.kind: " + kind + " (use model, pixels, copy_detector or embedded)");
+        if (!Set.of("model", "pixels", "embedded", "copy_detector", "table").contains(kind))
+            throw new IllegalArgumentException("embedding.kind: " + kind + " (use model, pixels, copy_detector, embedded or table)");
         Path weights = e.has("weights") ? base.resolve(e.str("weights", null)) : null;
         if ((kind.equals("model") || kind.equals("copy_detector")) && weights == null)
             throw new IllegalArgumentException("embedding.weights is required for kind " + kind);
@@ -147,8 +155,8 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
         for (double cr : crops)
             if (!(cr > 0 && cr < 1)) throw new IllegalArgumentException("dedup.crop: each value is the kept fraction of a side, in (0, 1); got " + cr);
         Dedup dedup = new Dedup(d.integer("k", 64), d.dbl("threshold", 0.6), d.bool("flip", false), crops, d.bool("crop_corners", false));
-        if (!dedup.views().isEmpty() && kind.equals("embedded"))
-            throw new IllegalArgumentException("dedup.flip and dedup.crop need images: kind embedded has only vectors");
+        if (!dedup.views().isEmpty() && (kind.equals("embedded") || kind.equals("table")))
+            throw new IllegalArgumentException("dedup.flip and dedup.crop need images: kind " + kind + " has only vectors");
         Node ed = r.child("eval_dedup");
         ed.allow("threshold");
         Node c = r.child("clusters");
@@ -174,11 +182,17 @@ public record CurateConfig(Path output, Embedding embedding, List<Path> pool, Li
             h = new Hierarchical(levels, target, strat.equals("closest"), hn.integer("iterations", 50));
         }
         String index = r.str("index", "auto");
-        if (!Set.of("auto", "exact", "hnsw").contains(index)) throw new IllegalArgumentException("index: " + index + " (auto, exact or hnsw)");
+        if (!Set.of("auto", "exact", "hnsw", "ivf").contains(index))
+            throw new IllegalArgumentException("index: " + index + " (auto, exact, hnsw or ivf)");
+        Node iv = r.child("ivf");
+        iv.allow("cells", "probe", "recall_sample");
+        Ivf ivf = new Ivf(iv.integer("cells", 4096), iv.integer("probe", 2), iv.integer("recall_sample", 1000));
+        if (ivf.cells() < 1 || ivf.probe() < 1 || ivf.probe() > ivf.cells() || ivf.recallSample() < 0)
+            throw new IllegalArgumentException("ivf: cells >= 1, 1 <= probe <= cells, recall_sample >= 0; got " + ivf);
         if (dedup.k() < 1) throw new IllegalArgumentException("dedup.k must be >= 1");
         Path out = r.has("output") ? base.resolve(r.str("output", null)) : null;
         return new CurateConfig(out, emb, pool, seeds, r.paths("eval_sets", base), dedup, ed.dbl("threshold", 0.45), cl, h, index,
-                r.integer("hnsw_above", 2_000_000), r.integer("seed", 0));
+                r.integer("hnsw_above", 2_000_000), r.integer("seed", 0), ivf);
     }
 
     /** A YAML mapping with the path of keys that led to it, for error messages. */

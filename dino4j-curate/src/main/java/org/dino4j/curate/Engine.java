@@ -24,6 +24,8 @@ public interface Engine extends AutoCloseable {
     default VectorSet embed(String name, List<Path> inputs, CurateConfig.Embedding embedding, Path workDir, Progress progress) {
         return switch (embedding.kind()) { // the one place that reads the kind
             case "embedded" -> VectorSet.embedded(name, inputs, embedding.key());
+            case "table" -> throw new IllegalArgumentException(name + ": kind table (a vector table of `embed --spark`) is read by "
+                    + "the Spark curation only: run with --spark");
             case "pixels" -> embedPixels(name, inputs, embedding, workDir, progress);
             case "copy_detector" -> embedCopyDetector(name, inputs, embedding, workDir, progress);
             default -> embedModel(name, inputs, embedding, workDir, progress);
