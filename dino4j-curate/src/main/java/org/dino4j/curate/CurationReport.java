@@ -106,10 +106,26 @@ public final class CurationReport {
      * tunes. Counts as log10(1 + count) so that the duplicate tail is visible.
      */
     static void similarityHistogram(float[] sim, double threshold, Path file) throws IOException {
+        long[] h = new long[histogramBins(threshold)];
+        for (float s : sim) h[histogramBin(s, threshold)]++;
+        similarityHistogram(h, sim.length, threshold, file);
+    }
+
+    /** Bins of the similarity histogram: below (threshold − 0.2), [lo, lo+0.01), ..., [1, ...]. */
+    public static int histogramBins(double threshold) {
         double lo = Math.floor((threshold - 0.2) * 100) / 100;
-        int bins = 1 + (int) Math.round((1 - lo) * 100) + 1; // below lo, [lo, lo+0.01), ..., [1, ...]
-        long[] h = new long[bins];
-        for (float s : sim) h[s < lo ? 0 : Math.min(bins - 1, 1 + (int) Math.floor((s - lo) * 100 + 1e-6))]++;
+        return 1 + (int) Math.round((1 - lo) * 100) + 1;
+    }
+
+    public static int histogramBin(float s, double threshold) {
+        double lo = Math.floor((threshold - 0.2) * 100) / 100;
+        return s < lo ? 0 : Math.min(histogramBins(threshold) - 1, 1 + (int) Math.floor((s - lo) * 100 + 1e-6));
+    }
+
+    /** The histogram from its counts (h: histogramBins entries; n the images counted). */
+    public static void similarityHistogram(long[] h, long n, double threshold, Path file) throws IOException {
+        double lo = Math.floor((threshold - 0.2) * 100) / 100;
+        int bins = h.length;
         List<String> labels = new ArrayList<>();
         double[] v = new double[bins];
         double max = 0;
@@ -120,11 +136,11 @@ public final class CurationReport {
             max = Math.max(max, v[b]);
         }
         Charts.bars(file, String.format(Locale.ROOT, "similarity of each of %d pool images to its nearest neighbour (bar: log10(1+count); "
-                + "label: bin start, count); duplicates: above %s", sim.length, threshold), labels, v, Math.max(1, Math.ceil(max)));
+                + "label: bin start, count); duplicates: above %s", n, threshold), labels, v, Math.max(1, Math.ceil(max)));
     }
 
     /** Cluster sizes in powers of two. */
-    static void clusterSizeHistogram(long[] sizes, Path file) throws IOException {
+    public static void clusterSizeHistogram(long[] sizes, Path file) throws IOException {
         long max = 0;
         for (long s : sizes) max = Math.max(max, s);
         int bins = 2 + (int) (63 - Long.numberOfLeadingZeros(Math.max(1, max)));
@@ -145,7 +161,7 @@ public final class CurationReport {
      * Twelve groups: the six largest, then six of the smallest (one removed image: usually a plain copy): the kept
      * image (green) then up to 7 removed ones (red) with their similarity.
      */
-    static void contactSheet(Curator.Curation c, Function<String, RgbImage> images, Path file) throws IOException {
+    public static void contactSheet(Curator.Curation c, Function<String, RgbImage> images, Path file) throws IOException {
         Map<Integer, Float> simOf = new LinkedHashMap<>();
         for (Curator.Removal r : c.removed()) if (r.stage().equals("self-dedup")) simOf.put(r.row(), r.sim());
         List<Map.Entry<Integer, List<Integer>>> groups = new ArrayList<>(c.groups().entrySet());

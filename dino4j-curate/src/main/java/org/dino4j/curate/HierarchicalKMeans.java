@@ -27,9 +27,14 @@ public final class HierarchicalKMeans {
 
     public static List<LevelResult> fit(KMeans.Data rows, List<Level> levels, int iters, boolean closest, long seed,
                                         KMeans.Listener listener) {
+        return fit(rows, levels, iters, closest, new SplittableRandom(seed), listener);
+    }
+
+    /** As above, drawing from rnd: a caller that ran the first levels elsewhere goes on with the same draws. */
+    public static List<LevelResult> fit(KMeans.Data rows, List<Level> levels, int iters, boolean closest, SplittableRandom rnd,
+                                        KMeans.Listener listener) {
         if (levels.isEmpty()) throw new IllegalArgumentException("hierarchical k-means needs at least one level");
         List<LevelResult> out = new ArrayList<>();
-        SplittableRandom rnd = new SplittableRandom(seed);
         KMeans.Data data = rows;
         for (int l = 0; l < levels.size(); l++) {
             Level lv = levels.get(l);

@@ -17,7 +17,8 @@ public final class HierarchicalSampling {
     private final boolean closest;
     private final SplittableRandom rnd;
 
-    private HierarchicalSampling(List<HierarchicalKMeans.LevelResult> levels, boolean closest, long seed) {
+    /** sizes0: the level-1 cluster sizes when level 1's rows are not here (its assignment stays on executors). */
+    private HierarchicalSampling(List<HierarchicalKMeans.LevelResult> levels, long[] sizes0, boolean closest, long seed) {
         this.levels = levels;
         this.closest = closest;
         this.rnd = new SplittableRandom(seed);
@@ -27,6 +28,10 @@ public final class HierarchicalSampling {
         for (int l = 0; l < L; l++) {
             HierarchicalKMeans.LevelResult r = levels.get(l);
             // level 1 members sorted by distance (closest strategy) or shuffled; upper levels by distance too (order unused)
+            if (l == 0 && sizes0 != null) {
+                flatSize[0] = sizes0.clone();
+                continue;
+            }
             children[l] = HierarchicalKMeans.members(r.assignment(), r.dist2(), r.k(), l == 0 && !closest ? rnd : null);
             flatSize[l] = new long[r.k()];
             for (int c = 0; c < r.k(); c++) {
@@ -37,17 +42,14 @@ public final class HierarchicalSampling {
     }
 
     static HierarchicalSampling forTest(List<HierarchicalKMeans.LevelResult> levels) {
-        return new HierarchicalSampling(levels, true, 0);
+        return new HierarchicalSampling(levels, null, true, 0);
     }
 
     /** Row indices (level-1 members) of a balanced sample of {@code target} rows (all rows if fewer). */
     public static int[] sample(List<HierarchicalKMeans.LevelResult> levels, long target, boolean closest, long seed) {
-        HierarchicalSampling s = new HierarchicalSampling(levels, closest, seed);
-        int top = levels.size() - 1;
-        long[] sizes = s.flatSize[top];
-        long[] t = s.targets(sizes, target);
+        HierarchicalSampling s = new HierarchicalSampling(levels, null, closest, seed);
         List<int[]> parts = new ArrayList<>();
-        for (int c = 0; c < sizes.length; c++) s.recurse(top, c, t[c], parts);
+        s.split(target, parts, null);
         int total = 0;
         for (int[] p : parts) total += p.length;
         int[] out = new int[total];
@@ -59,17 +61,37 @@ public final class HierarchicalSampling {
         return out;
     }
 
-    private void recurse(int level, int c, long target, List<int[]> out) {
+    /**
+     * How many rows of each level-1 cluster the balanced sample takes (strategy closest: its rows closest to the
+     * centroid), given the level-1 sizes and every level's result (level 1's assignment unused): what a caller whose
+     * rows stay on executors needs; the same choices as {@link #sample}.
+     */
+    public static long[] levelOneTargets(long[] sizes0, List<HierarchicalKMeans.LevelResult> levels, long target, long seed) {
+        long[] t0 = new long[sizes0.length];
+        new HierarchicalSampling(levels, sizes0, true, seed).split(target, null, t0);
+        return t0;
+    }
+
+    private void split(long target, List<int[]> out, long[] t0) {
+        int top = levels.size() - 1;
+        long[] sizes = flatSize[top];
+        long[] t = targets(sizes, target);
+        for (int c = 0; c < sizes.length; c++) recurse(top, c, t[c], out, t0);
+    }
+
+    /** Level 0: the first rows of the cluster into out, or only their number into t0. */
+    private void recurse(int level, int c, long target, List<int[]> out, long[] t0) {
         if (target <= 0) return;
-        int[] ch = children[level][c];
         if (level == 0) {
-            out.add(java.util.Arrays.copyOf(ch, (int) Math.min(target, ch.length)));
+            if (t0 != null) t0[c] = Math.min(target, flatSize[0][c]);
+            else out.add(java.util.Arrays.copyOf(children[0][c], (int) Math.min(target, children[0][c].length)));
             return;
         }
+        int[] ch = children[level][c];
         long[] sizes = new long[ch.length];
         for (int i = 0; i < ch.length; i++) sizes[i] = flatSize[level - 1][ch[i]];
         long[] t = targets(sizes, target);
-        for (int i = 0; i < ch.length; i++) recurse(level - 1, ch[i], t[i], out);
+        for (int i = 0; i < ch.length; i++) recurse(level - 1, ch[i], t[i], out, t0);
     }
 
     /** find_subcluster_target_size: per-cluster targets summing to min(target, Σ sizes), each ≤ its size. */

@@ -126,21 +126,32 @@ public final class KMeans {
     }
 
     public static float[] init(Data data, int k, long seed, Listener listener) {
-        long n = data.n();
+        int[] idx = initSample(data.n(), k, seed);
+        return initPlusPlus(data.rows(idx), idx.length, data.d(), k, seed, listener);
+    }
+
+    /** The rows k-means++ starts from (sorted): all, or a seeded sample of 256·k. */
+    public static int[] initSample(long n, int k, long seed) {
         if (n < k) throw new IllegalArgumentException(k + " clusters for " + n + " rows");
         long cap = (long) INIT_ROWS_PER_CLUSTER * k;
-        int[] idx;
-        if (n <= cap) {
-            idx = new int[(int) n];
-            for (int i = 0; i < n; i++) idx[i] = i;
-        } else {
-            idx = new SplittableRandom(seed ^ 0x5DEECE66DL).ints(0, (int) n).distinct().limit(cap).sorted().toArray();
-        }
-        return initPlusPlus(data.rows(idx), idx.length, data.d(), k, seed, listener);
+        if (n > cap) return new SplittableRandom(seed ^ 0x5DEECE66DL).ints(0, Math.toIntExact(n)).distinct().limit(cap).sorted().toArray();
+        int[] idx = new int[(int) n];
+        for (int i = 0; i < n; i++) idx[i] = i;
+        return idx;
     }
 
     /** Lloyd's iterations from {@code init} (k x d, not modified). */
     public static Result fit(Data data, float[] init, int k, int maxIter, Listener listener) {
+        Fitted f = iterate(data, init, k, maxIter, listener);
+        Assignment a = data.assign(f.centroids(), k);
+        return new Result(f.centroids(), k, data.d(), a.cluster(), a.dist2(), a.objective(), f.iterations());
+    }
+
+    /** Centroids after Lloyd's iterations, and how many ran. */
+    public record Fitted(float[] centroids, int iterations) {}
+
+    /** Lloyd's iterations only (data.step): what a distributed caller runs before assigning on the executors. */
+    public static Fitted iterate(Data data, float[] init, int k, int maxIter, Listener listener) {
         int d = data.d();
         if (init.length != k * d) throw new IllegalArgumentException("init holds " + init.length + " floats, not k x d = " + k + " x " + d);
         if (data.n() < k) throw new IllegalArgumentException(k + " clusters for " + data.n() + " rows");
@@ -162,8 +173,7 @@ public final class KMeans {
                 break;
             }
         }
-        Assignment a = data.assign(c, k);
-        return new Result(c, k, d, a.cluster(), a.dist2(), a.objective(), it);
+        return new Fitted(c, it);
     }
 
     /** Nearest centroid of each row (ties: the lower index) and the squared distance, by blocked GEMM. */
