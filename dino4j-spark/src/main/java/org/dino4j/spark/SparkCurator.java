@@ -125,8 +125,9 @@ public final class SparkCurator {
             Vectors ev = new Vectors(evT, mean);
             String dir = "evalknn-" + e;
             evalFp += "|" + evT.fingerprint();
+            double et = cfg.evalThreshold();
             log.stage(dir, evalFp, () -> {
-                JavaRDD<Row> hits = search(ev, pool, 1, false).filter(h -> h.p().length > 0 && h.s()[0] > cfg.evalThreshold())
+                JavaRDD<Row> hits = search(ev, pool, 1, false).filter(h -> h.p().length > 0 && h.s()[0] > et)
                         .map(h -> RowFactory.create(h.q(), h.p()[0], h.s()[0]));
                 save(spark.createDataFrame(hits, HITS), dir);
                 return Map.of();
