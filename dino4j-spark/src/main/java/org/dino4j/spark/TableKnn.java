@@ -70,7 +70,9 @@ public final class TableKnn {
         if (queries.dim() != base.dim()) throw new IllegalArgumentException("queries of dimension " + queries.dim() + ", base of " + base.dim());
         int p = Math.max(1, jsc.defaultParallelism()), d = base.dim();
         int qb = roundUp(ceilDiv(m, 2L * p), 256), bb = roundUp(ceilDiv(n, p), 4096);
-        JavaRDD<Vectors.Block> qr = queries.blocks(jsc, qb), br = base.blocks(jsc, bb);
+        // both sides kept where the executors are: a cartesian product reads each block once per block of the other side
+        JavaRDD<Vectors.Block> qr = queries.blocks(jsc, qb).persist(org.apache.spark.storage.StorageLevel.MEMORY_AND_DISK()),
+                br = base.blocks(jsc, bb).persist(org.apache.spark.storage.StorageLevel.MEMORY_AND_DISK());
         JavaPairRDD<Long, TopK> parts = qr.cartesian(br).mapToPair(pair -> {
             Vectors.Block q = pair._1(), b = pair._2();
             return new Tuple2<>(q.start(), topK(b, q, d, Math.min(k, b.n())));
@@ -285,7 +287,8 @@ public final class TableKnn {
             long[] want = bp.value();
             it.forEachRemaining(t -> System.arraycopy(t._2(), 0, x, Arrays.binarySearch(want, t._1()) * d, d));
             return List.of(new Vectors.Block(0, s, x)).iterator();
-        });
+        }).persist(org.apache.spark.storage.StorageLevel.MEMORY_AND_DISK()); // cartesian reads it once per base chunk
+        qs.count();
         int kk = self ? k + 1 : k;
         // (reduce returns one TopK of s rows: small, O(s·k) numbers, no vectors)
         TopK all = qs.cartesian(base.chunks(jsc, false).filter(ch -> ch.n() > 0)).map(pair -> {
@@ -295,6 +298,7 @@ public final class TableKnn {
         java.util.Map<Long, Hits> got = new java.util.HashMap<>();
         for (Hits h : approx.filter(h -> Arrays.binarySearch(bp.value(), h.q()) >= 0).collect()) got.put(h.q(), self ? h.withoutSelf(k) : h);
         bp.destroy();
+        qs.unpersist();
         double sum = 0;
         long edges = 0, found = 0;
         for (int i = 0; i < s; i++) {
