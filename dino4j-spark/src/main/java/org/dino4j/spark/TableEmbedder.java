@@ -129,12 +129,15 @@ public final class TableEmbedder {
         String fp = fingerprint(name + "\n" + in + "\n" + e + "\n" + total + "\n" + plan.extra());
         String step = "embed " + name;
         VectorTable t = VectorTable.open(dir, fp);
-        if (t != null) {
+        boolean[] written = VectorTable.written(dir, parts.size());
+        int missing = 0;
+        for (boolean w : written) if (!w) missing++;
+        if (t != null && t.chunks() == parts.size() && missing == 0) {
             progress.update(step, total, total);
             return new Result(t, total, failures(dir, parts.size()), 0, 0);
         }
-        claim(dir, fp);
-        boolean[] written = VectorTable.written(dir, parts.size());
+        claim(dir, fp); // a sealed table with chunk files deleted since: its missing chunks are redone, as a killed job's
+        written = VectorTable.written(dir, parts.size());
         List<Part> todo = new ArrayList<>();
         long skipped = 0;
         for (Part p : parts) {
