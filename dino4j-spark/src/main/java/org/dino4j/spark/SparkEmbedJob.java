@@ -50,8 +50,9 @@ public final class SparkEmbedJob {
             int chunks = r.table().chunks();
             System.out.printf(Locale.ROOT, "%d inputs: %d embedded, %d failed; %d chunk(s) written, %d already done -> %s%n",
                     r.images(), r.table().rows(), r.failures().size(), r.chunksRun(), chunks - r.chunksRun(), table);
-            System.out.printf(Locale.ROOT, "%d image(s) embedded in %.1f s (%.1f images/s) on %s%n", r.imagesRun(), secs,
-                    r.imagesRun() / Math.max(secs, 1e-9), jsc.master());
+            if (r.imagesRun() > 0)
+                System.out.printf(Locale.ROOT, "%d image(s) embedded in %.1f s (%.1f images/s) on %s%n", r.imagesRun(), secs,
+                        r.imagesRun() / secs, jsc.master());
             if (!r.failures().isEmpty()) {
                 System.out.println("failed inputs (all in " + failed + "):");
                 r.failures().stream().limit(50).forEach(x -> System.out.println("  " + x.replace('\t', ' ')));
