@@ -136,6 +136,13 @@ public final class TableEmbedder {
             progress.update(step, total, total);
             return new Result(t, total, failures(dir, parts.size()), 0, 0);
         }
+        // the weights checked before an old table is deleted (pixels need a pass over the images: only when chunks run)
+        Kernel kernel = switch (e.kind()) {
+            case "embedded" -> embeddedKernel(e.key());
+            case "pixels" -> null;
+            case "copy_detector" -> copyDetectorKernel(e);
+            default -> modelKernel(e);
+        };
         claim(dir, fp); // a sealed table with chunk files deleted since: its missing chunks are redone, as a killed job's
         written = VectorTable.written(dir, parts.size());
         List<Part> todo = new ArrayList<>();
@@ -148,12 +155,7 @@ public final class TableEmbedder {
         progress.update(step, before, total);
         int dim = -1;
         if (!todo.isEmpty()) {
-            Kernel k = switch (e.kind()) {
-                case "embedded" -> embeddedKernel(e.key());
-                case "pixels" -> pixelKernel(jsc, parts);
-                case "copy_detector" -> copyDetectorKernel(e);
-                default -> modelKernel(e);
-            };
+            Kernel k = kernel != null ? kernel : pixelKernel(jsc, parts);
             LongAccumulator acc = jsc.sc().longAccumulator(step);
             List<Done> done = withProgress(jsc.parallelize(todo, todo.size()).mapPartitions(it -> task(it, k, dir, in, acc)).collectAsync(),
                     () -> progress.update(step, before + acc.value(), total));
@@ -189,7 +191,7 @@ public final class TableEmbedder {
                 parts.add(new Part(parts.size(), items, null, a, b - a));
             }
         }
-        return new Plan(parts, n, "");
+        return new Plan(parts, n, "chunks of " + per); // another chunking (another version) does not reuse chunk files
     }
 
     /**
@@ -333,8 +335,21 @@ public final class TableEmbedder {
         } catch (ExecutionException ex) {
             Throwable c = ex.getCause();
             if (c instanceof RuntimeException r) throw r;
-            throw new IllegalStateException(String.valueOf(c), c);
+            throw new IllegalStateException(taskFailure(String.valueOf(c.getMessage())), c);
         }
+    }
+
+    private static final java.util.regex.Pattern LOST_TASK = java.util.regex.Pattern.compile("\\(TID \\d+\\) \\([^)]*\\): (?:[\\w.$]+(?:Exception|Error): )?(.*)");
+
+    /**
+     * One line from Spark's "Job aborted due to stage failure: ... Lost task 0.0 in stage 0.0 (TID 0) (host executor
+     * 1): org.dino4j.io.CheckpointException: w.pth: file not found" and the stack trace under it: "a Spark task failed:
+     * w.pth: file not found".
+     */
+    static String taskFailure(String message) {
+        String first = message.lines().findFirst().orElse(message);
+        java.util.regex.Matcher m = LOST_TASK.matcher(first);
+        return "a Spark task failed: " + (m.find() ? m.group(1) : first);
     }
 
     private static Item item(int i, String id, Sample.Source source, View view) {
@@ -407,6 +422,7 @@ public final class TableEmbedder {
      */
     static Kernel modelKernel(CurateConfig.Embedding e) {
         String weights = e.weights().toAbsolutePath().normalize().toString(), model = e.model();
+        if (!Files.exists(Path.of(weights))) throw new IllegalArgumentException(weights + ": no such file or folder");
         int res = e.resolution(), resize = e.resize(), batch = Math.max(1, e.batchSize());
         return (p, inputs, done) -> {
             List<Item> items = p.items();

@@ -258,6 +258,11 @@ class TableEmbedderTest {
         assertNotEquals(first.table().fingerprint(), rebuilt.table().fingerprint());
         assertSame(LocalEngine.embedLocally("pool", b4.pool(), b4.embedding(), dir.resolve("local-b4"), SparkEngineTest.QUIET),
                 rebuilt.table(), b4.pool());
+        // the same embedding in other chunks: rebuilt too (chunk files are not mixed)
+        TableEmbedder.Result rechunked = TableEmbedder.run(jsc, "pool", b4.pool(), b4.embedding(), uri, SparkEngineTest.QUIET, 12);
+        assertEquals(4, rechunked.chunksRun());
+        assertEquals(4, rechunked.table().chunks());
+        assertEquals(37, rechunked.table().rows());
 
         // a folder that holds something else is refused, not deleted
         Path other = Files.createDirectories(dir.resolve("not-a-table"));
@@ -275,6 +280,16 @@ class TableEmbedderTest {
         assertEquals(4096, TableEmbedder.chunkSize(10_000_000, 64, 0)); // a large set: a whole shard
         assertEquals(4096, TableEmbedder.chunkSize(10_000_000, 48, 0)); // 4096 is no multiple of 48: the shard is the chunk
         assertEquals(16, TableEmbedder.chunkSize(1000, 8, 10));
+    }
+
+    @Test
+    void aFailedTaskIsOneLine() {
+        assertEquals("a Spark task failed: /w.pth: file not found", TableEmbedder.taskFailure("""
+                Job aborted due to stage failure: Task 0 in stage 0.0 failed 1 times, most recent failure: Lost task 0.0 in \
+                stage 0.0 (TID 0) (192.0.2.2 executor driver): org.dino4j.io.CheckpointException: /w.pth: file not found
+                Driver stacktrace:
+                \tat org.apache.spark.scheduler.DAGScheduler.failJobAndIndependentStages(DAGScheduler.scala:3055)"""));
+        assertEquals("a Spark task failed: something else", TableEmbedder.taskFailure("something else\nmore"));
     }
 
     @Test
