@@ -54,13 +54,17 @@ import org.dino4j.train.copydetect.CopyDetector;
  * Embeds images into a {@link VectorTable} on the executors; no vector comes back to the driver. The driver lists the
  * inputs (their ids: O(n) small strings) and cuts them into chunks of consecutive images; each task embeds one chunk,
  * L2-normalises its rows (as {@link org.dino4j.curate.VectorSet#normalized}, row by row) and writes the chunk's file
- * itself, so the table's rows equal {@link LocalEngine#embedLocally} bit for bit. A task returns counts only; the
- * images that failed to decode it lists in {@code _failed-NNNNN.tsv} beside its chunk (written first), so that a
- * resumed table still knows every failure.
- * <p>Resumable: the table carries a fingerprint of what made it (name, inputs, embedding, number of images); a
- * complete table with that fingerprint is returned without a Spark job, an unfinished one ({@code _dino4j.pending})
- * gets only its missing chunks, a table made from something else is deleted and rebuilt. Chunks do not depend on the
- * cluster (only on the number of images and the batch size), so a rerun on another cluster resumes the same chunks.
+ * itself, so the table's rows equal {@link LocalEngine#embedLocally} bit for bit. (For the model: chunks hold whole
+ * batches and never cross a shard of the local embedder, whose batches they then repeat; but an image that fails to
+ * decode shifts the local batches after it in its shard, and a later chunk of that shard then batches differently:
+ * where the GEMM's bits depend on the batch size, a row may differ in its last bit. SparkEngine has the same limit.)
+ * A task returns counts only; the images that failed to decode it lists in {@code _failed-NNNNN.tsv} beside its
+ * chunk (written first), so that a resumed table still knows every failure.
+ * <p>Resumable: the table carries a fingerprint of what made it (name, inputs, embedding, number of images, chunk
+ * size); a complete table with that fingerprint is returned without a Spark job, an unfinished one
+ * ({@code _dino4j.pending}, or chunk files deleted since) gets only its missing chunks, a table made from something
+ * else is deleted and rebuilt. Chunks do not depend on the cluster (only on the number of images and the batch size),
+ * so a rerun on another cluster resumes the same chunks.
  */
 public final class TableEmbedder {
     /** Images per shard of the local engine's embedder: batches restart at each shard, so chunks never cross one. */
