@@ -6,13 +6,17 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
+import org.dino4j.curate.CurateConfig;
+import org.dino4j.curate.Engine;
 import org.dino4j.data.Dataset;
 import org.dino4j.data.Datasets;
 import org.dino4j.data.Preprocess;
+import org.dino4j.data.View;
 import org.dino4j.embed.Embedder;
 import org.dino4j.embed.Embedder.Format;
 import org.dino4j.embed.Output;
 import org.dino4j.model.DinoVisionTransformer;
+import org.dino4j.model.ModelConfig;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -80,9 +84,17 @@ final class EmbedCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     DecodeOptions decode;
 
+    @Option(names = "--spark", paramLabel = "MASTER",
+            description = {"Embed on Apache Spark (e.g. local[*], spark://host:7077): CLS vectors, L2-normalised, as a Parquet "
+                    + "table OUTPUT/vectors written chunk by chunk by the executors (a rerun redoes only missing chunks), "
+                    + "failures in OUTPUT/failed.tsv. Needs the dino4j-spark module; inputs, weights and OUTPUT on a file system "
+                    + "every executor reads."})
+    String spark;
+
     @Override
     public Integer call() throws Exception {
         threads.apply();
+        if (spark != null) return onSpark();
         EnumSet<Output> outs = EnumSet.of(Output.CLS);
         if (patchMean) outs.add(Output.PATCH_MEAN);
         if (registers) outs.add(Output.REGISTERS);
@@ -118,6 +130,58 @@ final class EmbedCommand implements Callable<Integer> {
             }
             return r.failed() > 0 ? 1 : 0;
         }
+    }
+
+    /**
+     * The CLS vectors on Spark ({@code org.dino4j.spark.SparkEmbedJob}, loaded by name so that this jar does not carry
+     * Spark). What a Spark table cannot hold is refused, not ignored.
+     */
+    private int onSpark() throws Exception {
+        String no = patchMean ? "--patch-mean" : registers ? "--registers" : patchTokens ? "--patch-tokens" : null;
+        if (no != null) throw new IllegalArgumentException(no + ": not with --spark, which writes CLS vectors only");
+        var parsed = spec.commandLine().getParseResult();
+        for (String opt : List.of("--format", "--shard-size", "--workers", "--pad", "--max-pixels"))
+            if (parsed.hasMatchedOption(opt))
+                throw new IllegalArgumentException(opt + ": not with --spark (a Parquet table in chunks of whole batches, "
+                        + "one decoding thread per task, no padding, the default pixel limit)");
+        if (model.randomSeed != null) throw new IllegalArgumentException("--random-weights: not with --spark (the executors load weights)");
+        if (model.config != null && !model.config.toString().endsWith(".json"))
+            throw new IllegalArgumentException("--config " + model.config + ": with --spark the config's name must end in .json");
+        Path weights = model.resolveWeights().toAbsolutePath().normalize();
+        String hub = model.hubName() != null && !java.nio.file.Files.isDirectory(weights) ? model.hubName() : null;
+        String name = model.config != null ? model.config.toAbsolutePath().normalize().toString() : model.model != null ? model.model : hub;
+        ModelConfig cfg = CurateConfig.Embedding.modelConfig(name);
+        if (cfg == null) // the config is in the weights: read it here too, so that a bad file fails before Spark starts
+            try (DinoVisionTransformer m = org.dino4j.model.Dinov2.load(weights)) {
+                cfg = m.config();
+            }
+        Preprocess pre = ModelOptions.transform(spec, cfg, resolution, "--resolution", resize, crop, 0);
+        var e = new CurateConfig.Embedding("model", weights, name, pre.crop(), pre.resize(), batchSize, "cls", false, View.NONE);
+        Class<?> job;
+        try {
+            job = Class.forName("org.dino4j.spark.SparkEmbedJob");
+        } catch (ClassNotFoundException ex) {
+            throw new IllegalArgumentException("--spark: the Spark engine is not on the class path; build it with "
+                    + "`mvn -B package -DskipTests` (module dino4j-spark) and run ./dino4j again");
+        }
+        ProgressBar bar = new ProgressBar("embed", "images");
+        boolean[] finished = {false}; // at the last update: the job prints its summary after it
+        Engine.Progress progress = (step, done, total) -> {
+            bar.update(done, total, 0);
+            if (done >= total && !finished[0]) bar.finish();
+            finished[0] |= done >= total;
+        };
+        long failed;
+        try {
+            failed = (Long) job.getMethod("run", String.class, List.class, CurateConfig.Embedding.class, Path.class, Engine.Progress.class)
+                    .invoke(null, spark, inputs, e, output, progress);
+        } catch (java.lang.reflect.InvocationTargetException ex) {
+            if (ex.getCause() instanceof Exception c) throw c;
+            Throwable root = ex.getCause();
+            while (root.getCause() != null) root = root.getCause();
+            throw new IllegalStateException("--spark: " + root, ex.getCause()); // e.g. a library clash on the class path
+        }
+        return failed > 0 ? 1 : 0;
     }
 
     /** About 256 MB of outputs per shard: large for CLS rows, small for all patch tokens. */

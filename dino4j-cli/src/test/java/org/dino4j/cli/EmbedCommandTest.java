@@ -121,4 +121,30 @@ class EmbedCommandTest {
             return (int) s.filter(f -> f.getFileName().toString().matches("shard-\\d{5}\\.tsv")).count();
         }
     }
+
+    /**
+     * --spark: what a Spark table cannot hold is refused in one line before anything starts, and without the Spark
+     * module on the class path (this module's tests) the error says how to get it. The Spark run itself is tested in
+     * dino4j-spark (TableEmbedderTest.embedCommandOnSpark).
+     */
+    @Test
+    void sparkRefusesWhatItCannotHonour(@TempDir Path dir) throws Exception {
+        Path cfg = config(dir), out = dir.resolve("out");
+        for (String[] opt : List.of(new String[] {"--patch-tokens"}, new String[] {"--registers"}, new String[] {"--format", "npy"},
+                new String[] {"--shard-size", "100"}, new String[] {"--workers", "4"}, new String[] {"--pad", "14"})) {
+            List<String> a = args(cfg, out, opt);
+            a.subList(a.indexOf("--shard-size"), a.indexOf("--shard-size") + 2).clear(); // the first, args'
+            a.addAll(List.of("--spark", "local[2]"));
+            Result r = CliTest.run(a.toArray(String[]::new));
+            assertEquals(1, r.code(), r.out() + r.err());
+            assertTrue(r.err().contains("embed: error: " + opt[0] + ": not with --spark"), r.err());
+            assertEquals(1, r.err().strip().lines().count(), r.err());
+        }
+        List<String> a = args(cfg, out, "--spark", "local[2]");
+        a.subList(a.indexOf("--shard-size"), a.indexOf("--shard-size") + 2).clear();
+        Result r = CliTest.run(a.toArray(String[]::new));
+        assertEquals(1, r.code(), r.out() + r.err());
+        assertTrue(r.err().contains("--spark: the Spark engine is not on the class path"), r.err());
+        assertTrue(Files.notExists(out), "nothing written");
+    }
 }
