@@ -12,6 +12,9 @@ export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
 export SPARK_LOCAL_IP=127.0.0.1
 jar="$here/dino4j-spark/target/dino4j-spark.jar" lib="$here/dino4j-spark/target/lib"
 [ -f "$jar" ] && [ -d "$lib" ] || { echo "build first: mvn -B -q install -DskipTests (no $jar)" >&2; exit 1; }
+mkdir -p "$out/tmp"
+cp "$jar" "$out/dino4j-spark.jar" # a rebuild during a long run must not pull classes from under it
+jar="$out/dino4j-spark.jar"
 opens=""
 for p in java.lang java.lang.invoke java.io java.net java.nio java.util java.util.concurrent sun.nio.ch sun.util.calendar; do
   opens="$opens --add-opens=java.base/$p=ALL-UNNAMED"

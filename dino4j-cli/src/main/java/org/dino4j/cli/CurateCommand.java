@@ -56,7 +56,13 @@ final class CurateCommand implements Callable<Integer> {
             }
         };
         long t0 = System.nanoTime();
-        try (Engine engine = spark != null ? sparkEngine(spark, cfg) : new LocalEngine(cfg.index(), cfg.hnswAbove())) {
+        if (spark != null) {
+            String summary = onSpark(spark, cfg, out, progress);
+            if (last[0] != null) bars.get(last[0]).finish();
+            System.out.print(summary);
+            return 0;
+        }
+        try (Engine engine = new LocalEngine(cfg.index(), cfg.hnswAbove())) {
             Curator.Curation c = new Curator(cfg, engine, progress).run(out);
             if (last[0] != null) bars.get(last[0]).finish();
             double secs = (System.nanoTime() - t0) / 1e9;
@@ -66,15 +72,24 @@ final class CurateCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The Spark engine lives in dino4j-spark, so that the CLI jar does not carry Spark; it is loaded by name. */
-    private static Engine sparkEngine(String master, CurateConfig cfg) throws ReflectiveOperationException {
+    /**
+     * The curation as tables on Spark ({@code org.dino4j.spark.SparkCurateJob} in dino4j-spark, loaded by name so that
+     * the CLI jar does not carry Spark); returns its summary.
+     */
+    private static String onSpark(String master, CurateConfig cfg, Path out, Engine.Progress progress) throws Exception {
         Class<?> c;
         try {
-            c = Class.forName("org.dino4j.spark.SparkEngine");
+            c = Class.forName("org.dino4j.spark.SparkCurateJob");
         } catch (ClassNotFoundException e) {
             throw new IllegalArgumentException("--spark: the Spark engine is not on the class path; build it with "
                     + "`mvn -B package -DskipTests` (module dino4j-spark) and run ./dino4j again, or spark-submit dino4j-spark.jar");
         }
-        return (Engine) c.getConstructor(String.class, CurateConfig.class).newInstance(master, cfg);
+        try {
+            return (String) c.getMethod("curate", String.class, CurateConfig.class, Path.class, Engine.Progress.class)
+                    .invoke(null, master, cfg, out, progress);
+        } catch (java.lang.reflect.InvocationTargetException e) {
+            if (e.getCause() instanceof Exception x) throw x;
+            throw new IllegalStateException("--spark: " + e.getCause(), e.getCause());
+        }
     }
 }

@@ -88,9 +88,13 @@ public final class CurationReport {
 
     /** The counts per stage, one per line, and where the list went. */
     public static String summary(Curator.Curation c, double seconds, Path out) {
+        return summary(c.counts(), seconds, out.resolve("curated.tsv"));
+    }
+
+    public static String summary(Map<String, Long> counts, double seconds, Path curated) {
         StringBuilder sb = new StringBuilder();
-        for (var e : c.counts().entrySet()) sb.append(String.format(Locale.ROOT, "%-28s %,d%n", e.getKey(), e.getValue()));
-        return sb.append(String.format(Locale.ROOT, "%.1f s -> %s%n", seconds, out.resolve("curated.tsv"))).toString();
+        for (var e : counts.entrySet()) sb.append(String.format(Locale.ROOT, "%-28s %,d%n", e.getKey(), e.getValue()));
+        return sb.append(String.format(Locale.ROOT, "%.1f s -> %s%n", seconds, curated)).toString();
     }
 
     private static void text(Path file, String s) throws IOException {

@@ -1,22 +1,22 @@
 package org.dino4j.spark;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 
-import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
 import org.dino4j.curate.CurateConfig;
 import org.dino4j.curate.CurationReport;
-import org.dino4j.curate.Curator;
 import org.dino4j.curate.Engine;
 
 /**
  * The curation as a Spark application:
  * <pre>spark-submit --class org.dino4j.spark.SparkCurateJob dino4j-spark.jar --config curate.yaml [--output DIR]</pre>
  * The master is spark-submit's (local[*] when run without one). Writes what {@code dino4j curate} writes
- * (curated.tsv, removed.tsv, report.json, the pictures) and prints the counts. Paths in the config must be readable
- * by the driver and the executors alike (a shared file system).
+ * (curated.tsv, removed.tsv, report.json, the pictures) and the tables of every stage under OUT/tables (a rerun
+ * skips the stages that finished), and prints the counts. Paths in the config must be readable by the driver and
+ * the executors alike (a shared file system).
  */
 public final class SparkCurateJob {
     private SparkCurateJob() {}
@@ -25,14 +25,14 @@ public final class SparkCurateJob {
         int code;
         try {
             code = run(args);
-        } catch (IllegalArgumentException | java.io.UncheckedIOException | java.io.IOException e) {
+        } catch (IllegalArgumentException | java.io.UncheckedIOException | IOException e) {
             System.err.println("dino4j-spark: " + e.getMessage());
             code = 1;
         }
         if (code != 0) System.exit(code);
     }
 
-    static int run(String[] args) throws java.io.IOException {
+    static int run(String[] args) throws IOException {
         Path config = null, output = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -50,21 +50,26 @@ public final class SparkCurateJob {
         CurateConfig cfg = CurateConfig.read(config);
         Path out = output != null ? output : cfg.output();
         if (out == null) throw new IllegalArgumentException("give --output or `output:` in " + config);
-        Files.createDirectories(out);
-
-        SparkSession.Builder b = SparkSession.builder().appName("dino4j curate").config("spark.ui.enabled", "false");
-        if (!new SparkConf().contains("spark.master")) b.master("local[*]");
-        SparkSession spark = b.getOrCreate();
-        try (Engine engine = new SparkEngine(spark)) {
-            long t0 = System.nanoTime();
-            Curator.Curation c = new Curator(cfg, engine, progress()).run(out);
-            double secs = (System.nanoTime() - t0) / 1e9;
-            CurationReport.write(c, cfg, engine.name(), secs, out, CurationReport.poolImages(cfg));
-            System.out.print(CurationReport.summary(c, secs, out));
-        } finally {
-            spark.stop();
-        }
+        System.out.print(curate(null, cfg, out, progress()));
         return 0;
+    }
+
+    /**
+     * Runs the curation on master (null: spark-submit's, else local[*]; a running session is used and left running)
+     * and returns the summary: the counts, one per line, and where the list went. The CLI's {@code curate --spark}.
+     */
+    public static String curate(String master, CurateConfig cfg, Path out, Engine.Progress progress) throws IOException {
+        Files.createDirectories(out);
+        boolean existed = SparkEmbedJob.sessionRunning();
+        SparkSession spark = SparkEmbedJob.session(master, "dino4j curate");
+        try {
+            long t0 = System.nanoTime();
+            SparkCurator.Result r = new SparkCurator(spark, cfg, progress).run(out);
+            double secs = (System.nanoTime() - t0) / 1e9;
+            return CurationReport.summary(r.counts(), secs, r.curated());
+        } finally {
+            if (!existed) spark.stop();
+        }
     }
 
     private static String value(String[] args, int i, String opt) {

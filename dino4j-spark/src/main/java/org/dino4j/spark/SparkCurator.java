@@ -231,7 +231,7 @@ public final class SparkCurator {
             if (t == null) throw new IllegalArgumentException(inputs.get(0) + ": not a complete vector table (no " + VectorTable.META + ")");
             return t;
         }
-        throw new IllegalArgumentException(name + ": embedding on Spark into tables lands with TableEmbedder"); // TODO merge
+        return TableEmbedder.embed(jsc, name, inputs, e, log.path("embeddings/" + name), Path.of(log.work()).getParent(), progress);
     }
 
     /** The pool's mean vector (in double, as the local engine), from per-chunk sums. */

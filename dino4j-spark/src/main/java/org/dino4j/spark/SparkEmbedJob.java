@@ -28,11 +28,8 @@ public final class SparkEmbedJob {
      * @return the number of images that failed to decode
      */
     public static long run(String master, List<Path> inputs, CurateConfig.Embedding e, Path output, Engine.Progress progress) {
-        boolean existed = SparkSession.getActiveSession().isDefined() || SparkSession.getDefaultSession().isDefined();
-        SparkSession.Builder b = SparkSession.builder().appName("dino4j embed").config("spark.ui.enabled", "false");
-        if (master != null) b.master(master);
-        else if (!new SparkConf().contains("spark.master")) b.master("local[*]");
-        SparkSession spark = b.getOrCreate();
+        boolean existed = sessionRunning();
+        SparkSession spark = session(master, "dino4j embed");
         try {
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
             jsc.setLogLevel("WARN");
@@ -62,5 +59,19 @@ public final class SparkEmbedJob {
         } finally {
             if (!existed) spark.stop();
         }
+    }
+
+    static boolean sessionRunning() {
+        return SparkSession.getActiveSession().isDefined() || SparkSession.getDefaultSession().isDefined();
+    }
+
+    /** The running session, or one on master (null: spark-submit's, else local[*]). */
+    static SparkSession session(String master, String app) {
+        SparkSession.Builder b = SparkSession.builder().appName(app).config("spark.ui.enabled", "false");
+        if (master != null) b.master(master);
+        else if (!new SparkConf().contains("spark.master")) b.master("local[*]");
+        SparkSession spark = b.getOrCreate();
+        spark.sparkContext().setLogLevel("WARN");
+        return spark;
     }
 }

@@ -57,7 +57,7 @@ import org.dino4j.train.copydetect.CopyDetector;
  * itself, so the table's rows equal {@link LocalEngine#embedLocally} bit for bit. (For the model: chunks hold whole
  * batches and never cross a shard of the local embedder, whose batches they then repeat; but an image that fails to
  * decode shifts the local batches after it in its shard, and a later chunk of that shard then batches differently:
- * where the GEMM's bits depend on the batch size, a row may differ in its last bit. SparkEngine has the same limit.)
+ * where the GEMM's bits depend on the batch size, a row may differ in its last bit.)
  * A task returns counts only; the images that failed to decode it lists in {@code _failed-NNNNN.tsv} beside its
  * chunk (written first), so that a resumed table still knows every failure.
  * <p>Resumable: the table carries a fingerprint of what made it (name, inputs, embedding, number of images, chunk

@@ -54,22 +54,22 @@ class TableEmbedderTest {
                 .config("spark.driver.host", "127.0.0.1").getOrCreate();
         spark.sparkContext().setLogLevel("WARN");
         jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-        Path test = SparkEngineTest.FMNIST.resolve("t10k-images-idx3-ubyte.gz");
-        Path fx = SparkEngineTest.fixtures();
+        Path test = SparkCurationEqualsLocalTest.FMNIST.resolve("t10k-images-idx3-ubyte.gz");
+        Path fx = SparkCurationEqualsLocalTest.fixtures();
         if (!Files.exists(test) || fx == null) return;
         Path images = dir.resolve("images");
-        SparkEngineTest.writePngs(Datasets.open(test), 0, 37, images);
+        SparkCurationEqualsLocalTest.writePngs(Datasets.open(test), 0, 37, images);
         Files.writeString(images.resolve("000010-broken.png"), "not a png"); // shifts the local batches after it
         try (TensorStore f = SafeTensors.read(fx.resolve("official/official_vit_tiny.safetensors"))) {
             Files.writeString(dir.resolve("tiny.json"), f.metadata().get("config"));
         }
         model = modelConfig(8);
-        modelLocal = LocalEngine.embedLocally("pool", model.pool(), model.embedding(), dir.resolve("local"), SparkEngineTest.QUIET);
+        modelLocal = LocalEngine.embedLocally("pool", model.pool(), model.embedding(), dir.resolve("local"), SparkCurationEqualsLocalTest.QUIET);
     }
 
     static CurateConfig modelConfig(int batch) throws IOException {
         return CurateConfig.read(Files.writeString(dir.resolve("model-" + batch + ".yaml"), "embedding: {kind: model, weights: "
-                + SparkEngineTest.fixtures().resolve("official/official_vit_tiny.pth") + ", model: tiny.json, resolution: 28, batch_size: "
+                + SparkCurationEqualsLocalTest.fixtures().resolve("official/official_vit_tiny.pth") + ", model: tiny.json, resolution: 28, batch_size: "
                 + batch + "}\npool: [images]\n"));
     }
 
@@ -128,7 +128,7 @@ class TableEmbedderTest {
         // the model: one chunk of 38 images, the broken one left out and reported as the local engine reports it
         Path work = dir.resolve("work");
         VectorTable t = TableEmbedder.embed(jsc, "pool", model.pool(), model.embedding(), uri(dir.resolve("t-model")), work,
-                SparkEngineTest.QUIET);
+                SparkCurationEqualsLocalTest.QUIET);
         assertEquals(37, t.rows());
         assertSame(modelLocal, t, model.pool());
         List<String> failed = Files.readAllLines(work.resolve("embeddings/pool/failed.tsv"));
@@ -138,7 +138,7 @@ class TableEmbedderTest {
         // raw pixels of an IDX file (300 images: two chunks, ids file#index, the executors read the file themselves)
         Path idxFile = dir.resolve("small-images-idx3-ubyte");
         try (var in = new java.io.DataInputStream(new java.util.zip.GZIPInputStream(Files.newInputStream(
-                SparkEngineTest.FMNIST.resolve("t10k-images-idx3-ubyte.gz"))));
+                SparkCurationEqualsLocalTest.FMNIST.resolve("t10k-images-idx3-ubyte.gz"))));
              var out = new java.io.DataOutputStream(Files.newOutputStream(idxFile))) {
             int magic = in.readInt(), count = in.readInt(), rows = in.readInt(), cols = in.readInt();
             out.writeInt(magic);
@@ -148,11 +148,11 @@ class TableEmbedderTest {
             out.write(in.readNBytes(300 * rows * cols));
         }
         CurateConfig px = CurateConfig.read(Files.writeString(dir.resolve("p.yaml"), "embedding: {kind: pixels}\npool: [" + idxFile + "]\n"));
-        VectorTable pt = TableEmbedder.embed(jsc, "idx", px.pool(), px.embedding(), uri(dir.resolve("t-pixels")), work, SparkEngineTest.QUIET);
+        VectorTable pt = TableEmbedder.embed(jsc, "idx", px.pool(), px.embedding(), uri(dir.resolve("t-pixels")), work, SparkCurationEqualsLocalTest.QUIET);
         assertEquals(2, pt.chunks());
         assertEquals(784, pt.dim());
         assertEquals(idxFile + "#299", rows(pt).ids().get(299));
-        VectorSet pxLocal = LocalEngine.embedLocally("idx", px.pool(), px.embedding(), dir.resolve("local"), SparkEngineTest.QUIET);
+        VectorSet pxLocal = LocalEngine.embedLocally("idx", px.pool(), px.embedding(), dir.resolve("local"), SparkCurationEqualsLocalTest.QUIET);
         assertSame(pxLocal, pt, px.pool());
 
         // a copy detector (briefly trained on these images) on the PNGs as they are, mirrored, cropped and mirrored
@@ -167,8 +167,8 @@ class TableEmbedderTest {
         int v = 0;
         for (CurateConfig.Embedding e : List.of(cdc.embedding(), cdc.embedding().withView(new View(1, true)),
                 cdc.embedding().withView(new View(0.9, true)))) {
-            VectorSet l = LocalEngine.embedLocally("cd", cdc.pool(), e, dir.resolve("local"), SparkEngineTest.QUIET);
-            VectorTable g = TableEmbedder.run(jsc, "cd", cdc.pool(), e, uri(dir.resolve("t-cd" + v++)), SparkEngineTest.QUIET, 16).table();
+            VectorSet l = LocalEngine.embedLocally("cd", cdc.pool(), e, dir.resolve("local"), SparkCurationEqualsLocalTest.QUIET);
+            VectorTable g = TableEmbedder.run(jsc, "cd", cdc.pool(), e, uri(dir.resolve("t-cd" + v++)), SparkCurationEqualsLocalTest.QUIET, 16).table();
             assertEquals(3, g.chunks());
             assertEquals(37, g.rows());
             assertSame(l, g, cdc.pool());
@@ -180,7 +180,7 @@ class TableEmbedderTest {
         CurateConfig emb = CurateConfig.read(Files.writeString(dir.resolve("e.yaml"), "embedding: {kind: embedded}\npool: ["
                 + folder + ", " + folder + "]\n"));
         VectorTable et = TableEmbedder.embed(jsc, "emb", emb.pool(), emb.embedding(), uri(dir.resolve("t-embedded")), work,
-                SparkEngineTest.QUIET);
+                SparkCurationEqualsLocalTest.QUIET);
         VectorSet el = VectorSet.embedded("emb", folders, "cls");
         Rows er = rows(et);
         assertEquals(2, et.chunks());
@@ -207,7 +207,7 @@ class TableEmbedderTest {
         // it, so chunks 1-4 hold other batches than the local ones: 7 images, then 8 across a chunk boundary. The GEMM
         // gives these rows the same bits at 7 or 8 images per batch; not always (one image alone against two), hence the
         // rebuild below in one chunk.)
-        TableEmbedder.Result first = TableEmbedder.run(jsc, "pool", model.pool(), model.embedding(), uri, SparkEngineTest.QUIET, 8);
+        TableEmbedder.Result first = TableEmbedder.run(jsc, "pool", model.pool(), model.embedding(), uri, SparkCurationEqualsLocalTest.QUIET, 8);
         assertEquals(5, first.chunksRun());
         assertEquals(38, first.imagesRun());
         assertSame(modelLocal, first.table(), model.pool());
@@ -216,7 +216,7 @@ class TableEmbedderTest {
         assertTrue(Files.notExists(table.resolve(TableEmbedder.PENDING)));
 
         // a complete table: no job
-        TableEmbedder.Result again = TableEmbedder.run(jsc, "pool", model.pool(), model.embedding(), uri, SparkEngineTest.QUIET, 8);
+        TableEmbedder.Result again = TableEmbedder.run(jsc, "pool", model.pool(), model.embedding(), uri, SparkCurationEqualsLocalTest.QUIET, 8);
         assertEquals(0, again.chunksRun());
         assertEquals(first.failures(), again.failures());
 
@@ -224,7 +224,7 @@ class TableEmbedderTest {
         FileTime[] before = times(table, 5);
         Files.delete(table.resolve(VectorTable.chunkName(1)));
         Files.delete(table.resolve("_failed-00001.tsv"));
-        TableEmbedder.Result redo = TableEmbedder.run(jsc, "pool", model.pool(), model.embedding(), uri, SparkEngineTest.QUIET, 8);
+        TableEmbedder.Result redo = TableEmbedder.run(jsc, "pool", model.pool(), model.embedding(), uri, SparkCurationEqualsLocalTest.QUIET, 8);
         assertEquals(1, redo.chunksRun());
         assertEquals(8, redo.imagesRun());
         FileTime[] after = times(table, 5);
@@ -239,7 +239,7 @@ class TableEmbedderTest {
         Files.delete(table.resolve(VectorTable.chunkName(4)));
         assertNull(VectorTable.open(uri, null));
         before = times(table, 3);
-        TableEmbedder.Result resumed = TableEmbedder.run(jsc, "pool", model.pool(), model.embedding(), uri, SparkEngineTest.QUIET, 8);
+        TableEmbedder.Result resumed = TableEmbedder.run(jsc, "pool", model.pool(), model.embedding(), uri, SparkCurationEqualsLocalTest.QUIET, 8);
         assertEquals(2, resumed.chunksRun());
         assertEquals(14, resumed.imagesRun()); // 8 + the last 6
         assertArrayEquals(before, times(table, 3));
@@ -250,16 +250,16 @@ class TableEmbedderTest {
         // another embedding (batches of 4, in one chunk of 40) into the same folder: the old table is deleted, all rebuilt
         FileTime old = Files.getLastModifiedTime(table.resolve(VectorTable.chunkName(0)));
         CurateConfig b4 = modelConfig(4);
-        TableEmbedder.Result rebuilt = TableEmbedder.run(jsc, "pool", b4.pool(), b4.embedding(), uri, SparkEngineTest.QUIET, 40);
+        TableEmbedder.Result rebuilt = TableEmbedder.run(jsc, "pool", b4.pool(), b4.embedding(), uri, SparkCurationEqualsLocalTest.QUIET, 40);
         assertEquals(1, rebuilt.chunksRun());
         assertEquals(1, rebuilt.table().chunks());
         assertNotEquals(old, Files.getLastModifiedTime(table.resolve(VectorTable.chunkName(0))));
         for (int c = 1; c < 5; c++) assertTrue(Files.notExists(table.resolve(VectorTable.chunkName(c))), "old chunk " + c + " left");
         assertNotEquals(first.table().fingerprint(), rebuilt.table().fingerprint());
-        assertSame(LocalEngine.embedLocally("pool", b4.pool(), b4.embedding(), dir.resolve("local-b4"), SparkEngineTest.QUIET),
+        assertSame(LocalEngine.embedLocally("pool", b4.pool(), b4.embedding(), dir.resolve("local-b4"), SparkCurationEqualsLocalTest.QUIET),
                 rebuilt.table(), b4.pool());
         // the same embedding in other chunks: rebuilt too (chunk files are not mixed)
-        TableEmbedder.Result rechunked = TableEmbedder.run(jsc, "pool", b4.pool(), b4.embedding(), uri, SparkEngineTest.QUIET, 12);
+        TableEmbedder.Result rechunked = TableEmbedder.run(jsc, "pool", b4.pool(), b4.embedding(), uri, SparkCurationEqualsLocalTest.QUIET, 12);
         assertEquals(4, rechunked.chunksRun());
         assertEquals(4, rechunked.table().chunks());
         assertEquals(37, rechunked.table().rows());
@@ -268,7 +268,7 @@ class TableEmbedderTest {
         Path other = Files.createDirectories(dir.resolve("not-a-table"));
         Files.writeString(other.resolve("notes.txt"), "mine");
         IllegalArgumentException ex = assertThrows(IllegalArgumentException.class, () -> TableEmbedder.run(jsc, "pool",
-                model.pool(), model.embedding(), uri(other), SparkEngineTest.QUIET, 8));
+                model.pool(), model.embedding(), uri(other), SparkCurationEqualsLocalTest.QUIET, 8));
         assertTrue(ex.getMessage().contains("not a dino4j vector table"), ex.getMessage());
         assertTrue(Files.exists(other.resolve("notes.txt")));
     }
@@ -301,8 +301,8 @@ class TableEmbedderTest {
         long failed;
         System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
         try {
-            failed = SparkEmbedJob.run("local[2]", model.pool(), model.embedding(), out, SparkEngineTest.QUIET);
-            failed += SparkEmbedJob.run("local[2]", model.pool(), model.embedding(), out, SparkEngineTest.QUIET);
+            failed = SparkEmbedJob.run("local[2]", model.pool(), model.embedding(), out, SparkCurationEqualsLocalTest.QUIET);
+            failed += SparkEmbedJob.run("local[2]", model.pool(), model.embedding(), out, SparkCurationEqualsLocalTest.QUIET);
         } finally {
             System.setOut(old);
         }
