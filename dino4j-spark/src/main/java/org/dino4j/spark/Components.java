@@ -22,7 +22,8 @@ public final class Components {
      * @param dir   where the rounds and the result ({@code dir/labels}: node, label) are written
      * @return the labels of the nodes that have an edge (others are components of one)
      */
-    public static Dataset<Row> labels(SparkSession spark, Dataset<Row> edges, String dir, StageLog log) {
+    public static Dataset<Row> labels(SparkSession spark, Dataset<Row> edges, String dir, StageLog log, String fingerprint) {
+        fresh(dir, fingerprint); // rounds of other edges are not a checkpoint of these
         String done = dir + "/labels";
         if (StageLog.complete(done)) return spark.read().parquet(done);
         Dataset<Row> und = edges.select(functions.col("q").as("a"), functions.col("p").as("b"))
@@ -60,5 +61,24 @@ public final class Components {
         labels.write().mode(SaveMode.Overwrite).parquet(done);
         und.unpersist();
         return spark.read().parquet(done);
+    }
+
+    /** Empties dir unless it holds rounds of the same edges (its _fingerprint file), and marks it with this one. */
+    static void fresh(String dir, String fingerprint) {
+        org.apache.hadoop.fs.Path f = new org.apache.hadoop.fs.Path(dir, "_fingerprint");
+        try {
+            var fs = VectorTable.fs(dir);
+            if (fs.exists(f)) {
+                try (var in = fs.open(f)) {
+                    if (new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).equals(fingerprint)) return;
+                }
+            }
+            fs.delete(new org.apache.hadoop.fs.Path(dir), true);
+            try (var out = fs.create(f, true)) {
+                out.write(fingerprint.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(dir + ": " + e.getMessage(), e);
+        }
     }
 }

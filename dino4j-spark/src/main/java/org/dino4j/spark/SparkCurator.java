@@ -112,7 +112,7 @@ public final class SparkCurator {
         }
         Map<String, Object> edges = log.stage("edges", dedupFp, () -> edges(passes, k, thr));
         log.stage("components", dedupFp, () -> {
-            Components.labels(spark, spark.read().parquet(log.path("edges")), log.path("components"), log);
+            Components.labels(spark, spark.read().parquet(log.path("edges")), log.path("components"), log, dedupFp);
             return Map.of();
         });
         Dataset<Row> labels = spark.read().parquet(log.path("components/labels"));

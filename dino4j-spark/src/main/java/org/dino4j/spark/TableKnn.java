@@ -3,6 +3,7 @@ package org.dino4j.spark;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Iterator;
 import java.util.List;
 import java.util.SplittableRandom;
 
@@ -50,8 +51,27 @@ public final class TableKnn {
     /** The best k (or fewer) base rows of each row of a query block (rows × kk, row-major). */
     record TopK(int rows, int kk, long[] idx, float[] sim) implements Serializable {}
 
-    /** A row sent to a cell: as base, as query, or both (a set searched against itself). */
-    record Tagged(long row, boolean base, boolean query, float[] v) implements Serializable {}
+    /**
+     * A row sent to a cell: as base, as query, or both (a set searched against itself). Shuffled as bytes (row, flags,
+     * d floats little-endian): Java serialization of a byte array is one copy, of a record a reflective walk.
+     */
+    record Tagged(long row, boolean base, boolean query, float[] v) {
+        byte[] bytes() {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(9 + 4 * v.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            b.putLong(row).put((byte) ((base ? 1 : 0) | (query ? 2 : 0)));
+            b.asFloatBuffer().put(v);
+            return b.array();
+        }
+
+        static Tagged of(byte[] bytes) {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            long row = b.getLong();
+            byte f = b.get();
+            float[] v = new float[(bytes.length - 9) / 4];
+            b.asFloatBuffer().get(v);
+            return new Tagged(row, (f & 1) != 0, (f & 2) != 0, v);
+        }
+    }
 
     private TableKnn() {}
 
@@ -146,29 +166,16 @@ public final class TableKnn {
         int c = (int) Math.min(cells, n), pr = Math.min(probe, c);
         float[] centroids = trainCells(jsc, base, c, seed);
         Broadcast<float[]> bc = jsc.broadcast(centroids);
-        JavaPairRDD<Integer, Tagged> sent = base.chunks(jsc, false).flatMapToPair(ch -> {
-            int[] near = nearestCells(ch, bc.value(), c, self ? pr : 1);
-            int w = self ? pr : 1;
-            List<Tuple2<Integer, Tagged>> out = new ArrayList<>(ch.n() * w);
-            for (int i = 0; i < ch.n(); i++) {
-                float[] v = ch.row(i);
-                for (int j = 0; j < w; j++) out.add(new Tuple2<>(near[i * w + j], new Tagged(ch.start() + i, j == 0, self, v)));
-            }
-            return out.iterator();
-        });
-        if (!self) sent = sent.union(queries.chunks(jsc, false).flatMapToPair(ch -> {
-            int[] near = nearestCells(ch, bc.value(), c, pr);
-            List<Tuple2<Integer, Tagged>> out = new ArrayList<>(ch.n() * pr);
-            for (int i = 0; i < ch.n(); i++) {
-                float[] v = ch.row(i);
-                for (int j = 0; j < pr; j++) out.add(new Tuple2<>(near[i * pr + j], new Tagged(ch.start() + i, false, true, v)));
-            }
-            return out.iterator();
-        }));
+        int w = self ? pr : 1;
+        JavaPairRDD<Integer, byte[]> sent = base.chunks(jsc, false)
+                .flatMapToPair(ch -> sendToCells(ch, nearestCells(ch, bc.value(), c, w), w, true, self));
+        if (!self) sent = sent.union(queries.chunks(jsc, false)
+                .flatMapToPair(ch -> sendToCells(ch, nearestCells(ch, bc.value(), c, pr), pr, false, true)));
         int parts = Math.max(2 * jsc.defaultParallelism(), c / 16);
         return sent.groupByKey(parts).flatMapToPair(g -> {
             List<Tagged> b = new ArrayList<>(), q = new ArrayList<>();
-            for (Tagged t : g._2()) {
+            for (byte[] bytes : g._2()) {
+                Tagged t = Tagged.of(bytes);
                 if (t.base()) b.add(t);
                 if (t.query()) q.add(t);
             }
@@ -185,6 +192,30 @@ public final class TableKnn {
             }
             return out.iterator();
         }).reduceByKey((a, b) -> merge(a, b, k), parts).values();
+    }
+
+    /**
+     * A chunk's rows to their cells, lazily (a chunk's rows times probes would be a second copy of it in memory): row i
+     * to near[i·w + j] for j < w, as base in its nearest cell (when base), as query in all w (when query).
+     */
+    private static Iterator<Tuple2<Integer, byte[]>> sendToCells(VectorTable.Chunk ch, int[] near, int w, boolean base, boolean query) {
+        return new Iterator<>() {
+            int i, j;
+
+            public boolean hasNext() {
+                return i < ch.n();
+            }
+
+            public Tuple2<Integer, byte[]> next() {
+                Tuple2<Integer, byte[]> t = new Tuple2<>(near[i * w + j],
+                        new Tagged(ch.start() + i, base && j == 0, query, ch.row(i)).bytes());
+                if (++j == w) {
+                    j = 0;
+                    i++;
+                }
+                return t;
+            }
+        };
     }
 
     private static float[] stack(List<Tagged> rows, int d) {

@@ -50,10 +50,18 @@ public record Vectors(VectorTable table, float[] mean) implements Serializable {
      * assignments are bit-identical. Chunks that are not aligned are cut and the pieces shuffled to their block.
      */
     public JavaRDD<Block> blocks(JavaSparkContext jsc, int rows) {
-        long[] off = table.offsets(), cr = table.chunkRows();
-        boolean aligned = true;
-        for (int c = 0; c < off.length; c++) aligned &= off[c] % rows == 0 && (cr[c] == rows || c == off.length - 1 && cr[c] <= rows);
-        if (aligned) return chunks(jsc, false).filter(ch -> ch.n() > 0).map(ch -> new Block(ch.start(), ch.n(), ch.x()));
+        long[] off = table.offsets();
+        boolean aligned = true; // every chunk starts a block: then every chunk but the last holds whole blocks
+        for (long o : off) aligned &= o % rows == 0;
+        if (aligned) return chunks(jsc, false).flatMap(ch -> {
+            List<Block> out = new ArrayList<>();
+            int d = ch.d();
+            for (int i = 0; i < ch.n(); i += rows) {
+                int len = Math.min(rows, ch.n() - i);
+                out.add(new Block(ch.start() + i, len, len == ch.n() ? ch.x() : java.util.Arrays.copyOfRange(ch.x(), i * d, (i + len) * d)));
+            }
+            return out.iterator();
+        });
         long n = rows();
         int blocks = (int) Math.max(1, (n + rows - 1) / rows);
         return chunks(jsc, false).flatMapToPair(ch -> {

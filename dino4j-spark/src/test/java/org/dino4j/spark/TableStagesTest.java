@@ -135,7 +135,7 @@ class TableStagesTest {
             ds.union(i, i + 1);
         }
         StructType st = new StructType().add("q", DataTypes.LongType).add("p", DataTypes.LongType).add("s", DataTypes.FloatType);
-        List<Row> labels = Components.labels(spark, spark.createDataFrame(edges, st), dir.toString(), new StageLog(dir.toString()))
+        List<Row> labels = Components.labels(spark, spark.createDataFrame(edges, st), dir.toString(), new StageLog(dir.toString()), "test")
                 .collectAsList();
         java.util.Set<Long> seen = new java.util.HashSet<>();
         for (Row r : labels) {
