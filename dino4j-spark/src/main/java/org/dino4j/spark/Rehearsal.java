@@ -42,6 +42,16 @@ public final class Rehearsal {
                 .config("spark.ui.enabled", "false")
                 .config("spark.sql.shuffle.partitions", "64").getOrCreate();
         spark.sparkContext().setLogLevel("WARN");
+        spark.sparkContext().addSparkListener(new org.apache.spark.scheduler.SparkListener() {
+            @Override // where the time goes: every Spark stage of 5 s or more, with its call site
+            public void onStageCompleted(org.apache.spark.scheduler.SparkListenerStageCompleted e) {
+                var i = e.stageInfo();
+                if (i.submissionTime().isEmpty() || i.completionTime().isEmpty()) return;
+                long ms = (Long) i.completionTime().get() - (Long) i.submissionTime().get();
+                if (ms >= 5000) System.err.printf(Locale.ROOT, "    spark stage %d (%d tasks) %.1f s: %s%n", i.stageId(), i.numTasks(),
+                        ms / 1e3, i.name());
+            }
+        });
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         try {
             SyntheticPool pool = new SyntheticPool(rows, Integer.parseInt(a.get("--dim")), Integer.parseInt(a.get("--clusters")),

@@ -466,9 +466,11 @@ public final class SparkCurator {
             }
         };
         float[] init = TableKMeans.init(jsc, kept, kc, cfg.seed());
-        float[] c = KMeans.iterate(new TableKMeans.Data(jsc, kept), init, kc, cfg.clusters().iterations(), l).centroids();
+        JavaRDD<Vectors.Block> blocks = TableKMeans.cached(jsc, kept);
+        float[] c = KMeans.iterate(new TableKMeans.Data(jsc, blocks, kept.rows(), kept.dim()), init, kc, cfg.clusters().iterations(), l).centroids();
         writeFloats(log.path("kmeans/centroids.f32"), c);
-        Dataset<Row> a = TableKMeans.assign(spark, kept, c, kc, log.path("kmeans/assign"));
+        Dataset<Row> a = TableKMeans.assign(spark, blocks, kept.dim(), c, kc, log.path("kmeans/assign"));
+        blocks.unpersist();
         long[] sizes = TableKMeans.sizes(a, kc);
         double obj = a.agg(functions.sum(col("dist2").cast(DataTypes.DoubleType))).first().getDouble(0);
         List<Long> s = new ArrayList<>();

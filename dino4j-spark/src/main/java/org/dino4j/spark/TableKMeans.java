@@ -54,26 +54,35 @@ public final class TableKMeans {
         /** Partials merged on the driver at most this many at a time; more are first merged in groups, in order. */
         private static final int FAN_IN = 16;
         private final JavaSparkContext jsc;
-        private final Vectors v;
+        private final JavaRDD<Vectors.Block> blocks;
+        private final long n;
+        private final int d;
+
+        /** @param blocks the rows in blocks of {@link #BLOCK} (see {@link #blocks}) */
+        Data(JavaSparkContext jsc, JavaRDD<Vectors.Block> blocks, long n, int d) {
+            this.jsc = jsc;
+            this.blocks = blocks;
+            this.n = n;
+            this.d = d;
+        }
 
         Data(JavaSparkContext jsc, Vectors v) {
-            this.jsc = jsc;
-            this.v = v;
+            this(jsc, v.blocks(jsc, BLOCK), v.rows(), v.dim());
         }
 
         public long n() {
-            return v.rows();
+            return n;
         }
 
         public int d() {
-            return v.dim();
+            return d;
         }
 
         public KMeans.Step step(float[] centroids, int k) {
             Broadcast<float[]> bc = jsc.broadcast(centroids);
             int dd = d();
             try {
-                JavaRDD<Partial> parts = v.blocks(jsc, BLOCK).mapPartitionsWithIndex((pi, it) -> {
+                JavaRDD<Partial> parts = blocks.mapPartitionsWithIndex((pi, it) -> {
                     float[] c = bc.value();
                     Partial acc = new Partial(pi, new double[k * dd], new long[k], 0);
                     while (it.hasNext()) {
@@ -153,10 +162,21 @@ public final class TableKMeans {
 
     /** Every row's nearest centroid and squared distance, as a table written to dir (row, cluster, dist2). */
     public static Dataset<Row> assign(SparkSession spark, Vectors v, float[] centroids, int k, String dir) {
+        return assign(spark, v.blocks(JavaSparkContext.fromSparkContext(spark.sparkContext()), BLOCK), v.dim(), centroids, k, dir);
+    }
+
+    /**
+     * The rows of v in blocks of BLOCK, read from the table once and kept serialized on the executors' local disks:
+     * a k-means reads them every iteration, and a float array deserializes faster than a Parquet record is assembled.
+     */
+    static JavaRDD<Vectors.Block> cached(JavaSparkContext jsc, Vectors v) {
+        return v.blocks(jsc, BLOCK).persist(org.apache.spark.storage.StorageLevel.DISK_ONLY());
+    }
+
+    static Dataset<Row> assign(SparkSession spark, JavaRDD<Vectors.Block> blocks, int d, float[] centroids, int k, String dir) {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Broadcast<float[]> bc = jsc.broadcast(centroids);
-        int d = v.dim();
-        JavaRDD<Row> rows = v.blocks(jsc, BLOCK).flatMap(b -> {
+        JavaRDD<Row> rows = blocks.flatMap(b -> {
             int[] a = new int[b.n()];
             float[] dist = new float[b.n()];
             KMeans.assign(b.x(), b.n(), d, bc.value(), k, a, dist);
@@ -197,8 +217,9 @@ public final class TableKMeans {
         if (v.rows() < lv.clusters())
             throw new IllegalArgumentException("level 1: " + lv.clusters() + " clusters for " + v.rows() + " rows");
         int k = lv.clusters(), d = v.dim();
-        float[] c = KMeans.iterate(new Data(jsc, v), init(jsc, v, k, rnd.nextLong()), k, iters, listener).centroids();
-        Dataset<Row> a = assign(spark, v, c, k, dir + "/level-1-fit");
+        JavaRDD<Vectors.Block> blocks = cached(jsc, v);
+        float[] c = KMeans.iterate(new Data(jsc, blocks, v.rows(), d), init(jsc, v, k, rnd.nextLong()), k, iters, listener).centroids();
+        Dataset<Row> a = assign(spark, blocks, d, c, k, dir + "/level-1-fit");
         if (lv.sampleSize() > 1) {
             for (int s = 0; s < lv.resamples(); s++) {
                 List<Row> picked = ranked(a).filter(functions.col("rank").lt(lv.sampleSize())).select("cluster", "rank", "row")
@@ -207,9 +228,10 @@ public final class TableKMeans {
                 for (int i = 0; i < pick.length; i++) pick[i] = picked.get(i).getLong(2);
                 int kk = Math.min(k, pick.length);
                 c = fitRows(jsc, v, pick, kk, iters, rnd.nextLong());
-                a = assign(spark, v, c, kk, dir + "/level-1-resample-" + (s + 1));
+                a = assign(spark, blocks, d, c, kk, dir + "/level-1-resample-" + (s + 1));
             }
         }
+        blocks.unpersist();
         int k1 = c.length / d;
         List<HierarchicalKMeans.LevelResult> out = new ArrayList<>();
         out.add(new HierarchicalKMeans.LevelResult(c, k1, null, null));
