@@ -23,7 +23,8 @@ import picocli.CommandLine.Option;
                 + "images, then retrieves from seed sets (nearest neighbours or k-means clusters) and/or samples a balanced subset "
                 + "with hierarchical k-means.",
                 "Writes curated.tsv (path, source, reason), removed.tsv, report.json and PNGs (similarity histogram, cluster "
-                        + "sizes, removed duplicates). Embeddings are kept under OUTPUT/embeddings: a rerun resumes them."})
+                        + "sizes, removed duplicates). Embeddings are kept under OUTPUT/embeddings: a rerun resumes them. With --spark "
+                        + "every stage writes Parquet tables under OUTPUT/tables and a rerun skips the stages that finished."})
 final class CurateCommand implements Callable<Integer> {
     @Option(names = "--config", required = true, paramLabel = "curate.yaml",
             description = "The recipe: pool, embedding, dedup, eval_sets, seeds, clusters, hierarchical, output (YAML).")

@@ -133,7 +133,7 @@ public final class TableKMeans {
         Arrays.sort(sorted);
         Broadcast<long[]> bs = jsc.broadcast(sorted), bo = jsc.broadcast(rowsInOrder);
         int d = v.dim(), n = rowsInOrder.length;
-        return TableKnn.rowsWhere(jsc, v, bs).coalesce(1).mapPartitions(it -> {
+        return TableKnn.rowsWhere(jsc, v, bs).coalesce(1, true).mapPartitions(it -> {
             java.util.Map<Long, float[]> got = new java.util.HashMap<>();
             it.forEachRemaining(t -> got.put(t._1(), t._2()));
             float[] x = new float[n * d];
