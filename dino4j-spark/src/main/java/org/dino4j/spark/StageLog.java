@@ -77,6 +77,9 @@ public final class StageLog {
             line(name + " ...");
             long t = System.nanoTime();
             Map<String, Object> r = body.get();
+            // Spark deletes a stage's shuffle files once their RDDs are collected: at scale they are the size of the
+            // pool, and the next stage writes as much again
+            System.gc();
             double secs = Math.round((System.nanoTime() - t) / 1e8) / 10.0;
             Map<String, Object> saved = new LinkedHashMap<>();
             saved.put("fingerprint", fingerprint);
