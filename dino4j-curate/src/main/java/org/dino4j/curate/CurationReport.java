@@ -166,15 +166,23 @@ public final class CurationReport {
      * image (green) then up to 7 removed ones (red) with their similarity.
      */
     public static void contactSheet(Curator.Curation c, Function<String, RgbImage> images, Path file) throws IOException {
+        contactSheet(c, images, null, file);
+    }
+
+    /** As above; sizes: each group's size where its list holds only the members shown (null: the lists' sizes). */
+    public static void contactSheet(Curator.Curation c, Function<String, RgbImage> images, Map<Integer, Long> sizes, Path file)
+            throws IOException {
         Map<Integer, Float> simOf = new LinkedHashMap<>();
         for (Curator.Removal r : c.removed()) if (r.stage().equals("self-dedup")) simOf.put(r.row(), r.sim());
+        java.util.function.ToLongFunction<Map.Entry<Integer, List<Integer>>> size =
+                e -> sizes != null ? sizes.get(e.getKey()) : e.getValue().size();
         List<Map.Entry<Integer, List<Integer>>> groups = new ArrayList<>(c.groups().entrySet());
-        groups.sort((a, b) -> b.getValue().size() != a.getValue().size() ? b.getValue().size() - a.getValue().size()
+        groups.sort((a, b) -> size.applyAsLong(b) != size.applyAsLong(a) ? Long.compare(size.applyAsLong(b), size.applyAsLong(a))
                 : Integer.compare(a.getKey(), b.getKey()));
         if (groups.size() > 12) {
             List<Map.Entry<Integer, List<Integer>>> shown = new ArrayList<>(groups.subList(0, 6));
             List<Map.Entry<Integer, List<Integer>>> small = new ArrayList<>(groups.subList(6, groups.size()));
-            small.sort((a, b) -> a.getValue().size() != b.getValue().size() ? a.getValue().size() - b.getValue().size()
+            small.sort((a, b) -> size.applyAsLong(a) != size.applyAsLong(b) ? Long.compare(size.applyAsLong(a), size.applyAsLong(b))
                     : Integer.compare(a.getKey(), b.getKey()));
             shown.addAll(small.subList(0, 6));
             groups = shown;
@@ -204,7 +212,8 @@ public final class CurationReport {
                 g.setStroke(new BasicStroke(3));
                 g.drawRect(x, y, tile, tile);
                 g.setColor(Color.BLACK);
-                String text = j == 0 ? "kept" + (grp.getValue().size() > cols - 1 ? " (+" + (grp.getValue().size() - cols + 1) + " more)" : "")
+                long n = size.applyAsLong(grp);
+                String text = j == 0 ? "kept" + (n > cols - 1 ? " (+" + (n - cols + 1) + " more)" : "")
                         : String.format(Locale.ROOT, "%.3f", simOf.getOrDefault(row, Float.NaN));
                 g.drawString(text, x, y + tile + 11);
             }

@@ -139,6 +139,7 @@ public final class LocalEngine implements Engine {
 
     @Override
     public Neighbours knn(VectorSet base, VectorSet queries, int k) {
+        if (index.equals("ivf")) throw new IllegalArgumentException("index: ivf is the Spark curation's (--spark); here use exact, hnsw or auto");
         boolean hnsw = index.equals("hnsw") || (index.equals("auto") && base.size() > hnswAbove);
         if (hnsw) return HnswIndex.build(base).search(queries, k);
         return Neighbours.exact(base.x(), base.size(), queries.x(), queries.size(), base.dim(), k);

@@ -90,13 +90,17 @@ public final class SparkCurator {
         Map<String, Long> counts = new LinkedHashMap<>();
         Map<String, Object> report = new LinkedHashMap<>();
 
+        if (cfg.hierarchical() != null && !cfg.hierarchical().closest())
+            throw new IllegalArgumentException("hierarchical.strategy random: not on Spark yet (use closest)");
         VectorTable poolT = set("pool", cfg.pool(), cfg.embedding());
         float[] mean = cfg.embedding().center() ? mean(poolT) : null;
         Vectors pool = new Vectors(poolT, mean);
         long n = pool.rows();
         if (n < 2) throw new IllegalArgumentException("pool: " + n + " image(s) embedded; curation needs at least 2");
         counts.put("pool", n);
-        String fp = poolT.fingerprint() + "|center=" + (mean != null);
+        // the search settings are in every stage's fingerprint: any of them may decide a stage's index
+        String fp = poolT.fingerprint() + "|center=" + (mean != null) + "|index=" + cfg.index() + "/" + cfg.hnswAbove() + "/"
+                + cfg.ivf() + "/seed=" + cfg.seed();
 
         // 1. self-deduplication: k-NN lists (one pass per view), edges above the threshold, components
         int k = (int) Math.min(cfg.dedup().k(), n - 1);
@@ -108,6 +112,7 @@ public final class SparkCurator {
             String name = "pool-" + v.name();
             VectorTable seenT = set(name, cfg.pool(), cfg.embedding().withView(v));
             if (seenT.rows() != n) throw new IllegalStateException(name + ": " + seenT.rows() + " images, the pool " + n);
+            sameDim(name, seenT, poolT);
             passes.add(pass("knn-" + name, pool, new Vectors(seenT, mean), k, thr, dedupFp + "|" + seenT.fingerprint(), report));
         }
         Map<String, Object> edges = log.stage("edges", dedupFp, () -> edges(passes, k, thr));
@@ -122,6 +127,7 @@ public final class SparkCurator {
         String evalFp = dedupFp + "|eval=" + cfg.evalThreshold();
         for (int e = 0; e < cfg.evalSets().size(); e++) {
             VectorTable evT = set("eval" + e, List.of(cfg.evalSets().get(e)), cfg.embedding());
+            sameDim("eval_sets[" + e + "]", evT, poolT);
             Vectors ev = new Vectors(evT, mean);
             String dir = "evalknn-" + e;
             evalFp += "|" + evT.fingerprint();
@@ -152,12 +158,13 @@ public final class SparkCurator {
 
         // 3. selection: each source writes a table of (kept row, priority, reason); the first reason wins
         List<String> selections = new ArrayList<>();
-        String selFp = keptFp + "|seed=" + cfg.seed();
+        String selFp = keptFp + "|seed=" + cfg.seed() + "|" + cfg.clusters();
         long[] clusterSizes = new long[0];
         double objective = Double.NaN;
         for (int i = 0; i < cfg.seeds().size(); i++) {
             CurateConfig.SeedSet s = cfg.seeds().get(i);
             VectorTable seedT = set("seeds-" + s.name(), s.inputs(), cfg.embedding());
+            sameDim("seeds." + s.name(), seedT, poolT);
             Vectors seeds = new Vectors(seedT, mean);
             selFp += "|" + s + "|" + seedT.fingerprint();
             int si = i;
@@ -177,7 +184,6 @@ public final class SparkCurator {
         }
         if (cfg.hierarchical() != null) {
             CurateConfig.Hierarchical h = cfg.hierarchical();
-            if (!h.closest()) throw new IllegalArgumentException("hierarchical.strategy random: not on Spark yet (use closest)");
             Map<String, Object> hk = log.stage("hierarchical", keptFp + "|" + h + "|seed=" + cfg.seed(), () -> balanced(kept, h));
             if (clusterSizes.length == 0) clusterSizes = longs(hk.get("sizes"));
             selections.add("selected-balanced");
@@ -190,6 +196,11 @@ public final class SparkCurator {
         // outputs, from the tables
         writeOutputs(out, counts, report, edges, clusterSizes, objective, (System.nanoTime() - t0) / 1e9, poolT);
         return new Result(counts, report, out.resolve("curated.tsv"));
+    }
+
+    private static void sameDim(String name, VectorTable t, VectorTable pool) {
+        if (t.dim() != pool.dim())
+            throw new IllegalArgumentException(name + " (" + t.dir() + "): vectors of dimension " + t.dim() + ", the pool's are " + pool.dim());
     }
 
     private static long num(Map<String, Object> m, String key) {
@@ -213,7 +224,7 @@ public final class SparkCurator {
     }
 
     JavaRDD<TableKnn.Hits> search(Vectors base, Vectors queries, int k, boolean self) {
-        return switch (index(base.rows())) {
+        return switch (index(Math.max(base.rows(), queries.rows()))) {
             case "ivf" -> TableKnn.ivf(jsc, base, queries, k, cfg.ivf().cells(), cfg.ivf().probe(), cfg.seed(), self);
             case "hnsw" -> throw new IllegalArgumentException("index hnsw: not on Spark yet (use ivf or exact)");
             default -> TableKnn.exact(jsc, base, queries, k);
@@ -239,15 +250,22 @@ public final class SparkCurator {
         Map<String, Object> r = log.stage("mean", t.fingerprint(), () -> {
             int d = t.dim();
             Vectors v = new Vectors(t, null);
-            double[] sum = v.chunks(jsc, false).map(ch -> {
+            // per-chunk sums, added in chunk order (in groups of 64 on the executors): the same mean on every run
+            List<Tuple2<Integer, double[]>> groups = new ArrayList<>(v.chunks(jsc, false).mapToPair(ch -> {
                 double[] s = new double[d];
                 for (int i = 0; i < ch.n(); i++) for (int j = 0; j < d; j++) s[j] += ch.x()[i * d + j];
+                return new Tuple2<>(chunkOf(t.offsets(), ch.start()) / 64, new Tuple2<>(chunkOf(t.offsets(), ch.start()), s));
+            }).groupByKey().mapValues(it -> {
+                List<Tuple2<Integer, double[]>> l = new ArrayList<>();
+                it.forEach(l::add);
+                l.sort((a, b) -> Integer.compare(a._1(), b._1()));
+                double[] s = new double[d];
+                for (Tuple2<Integer, double[]> x : l) for (int j = 0; j < d; j++) s[j] += x._2()[j];
                 return s;
-            }).reduce((a, b) -> {
-                double[] s = a.clone();
-                for (int j = 0; j < d; j++) s[j] += b[j];
-                return s;
-            });
+            }).collect());
+            groups.sort((a, b) -> Integer.compare(a._1(), b._1()));
+            double[] sum = new double[d];
+            for (Tuple2<Integer, double[]> g : groups) for (int j = 0; j < d; j++) sum[j] += g._2()[j];
             List<Double> m = new ArrayList<>();
             for (int j = 0; j < d; j++) m.add((double) (float) (sum[j] / Math.max(1, t.rows())));
             return Map.of("mean", m);
@@ -277,14 +295,15 @@ public final class SparkCurator {
             hits = hits.persist(org.apache.spark.storage.StorageLevel.MEMORY_AND_DISK_SER());
             JavaRDD<Row> rows = hits.flatMap(h -> {
                 List<Row> out = new ArrayList<>();
-                out.add(RowFactory.create(h.q(), -1L, h.p().length > 0 ? h.s()[0] : Float.NaN));
+                if (h.p().length > 0) out.add(RowFactory.create(h.q(), -1L, h.s()[0])); // an empty list (a lone IVF cell): no row
                 for (int j = 0; j < h.p().length && h.s()[j] > thr; j++) out.add(RowFactory.create(h.q(), h.p()[j], h.s()[j]));
                 return out.iterator();
             });
             save(spark.createDataFrame(rows, HITS), name);
             Map<String, Object> m = new LinkedHashMap<>();
-            if (!index(base.rows()).equals("exact") && cfg.ivf().recallSample() > 0) {
-                TableKnn.Recall rc = TableKnn.recall(jsc, base, queries, hits, k, base == queries, thr, cfg.ivf().recallSample(), cfg.seed());
+            if (!index(Math.max(base.rows(), queries.rows())).equals("exact") && cfg.ivf().recallSample() > 0) {
+                // every pass drops the query's own row (the image, or the image its view was made from)
+                TableKnn.Recall rc = TableKnn.recall(jsc, base, queries, hits, k, true, thr, cfg.ivf().recallSample(), cfg.seed());
                 m.put("recall_queries", rc.queries());
                 m.put("recall_at_k", rc.recallAtK());
                 m.put("exact_edges_in_sample", rc.edges());
@@ -568,8 +587,8 @@ public final class SparkCurator {
             cur = k2p.select(col("row"), lit("kept (no near duplicate kept before it)").as("reason"));
         } else {
             Dataset<Row> all = null;
-            for (String sdir : selections) {
-                Dataset<Row> x = spark.read().parquet(log.path(sdir));
+            for (int i = 0; i < selections.size(); i++) { // the first priority is the table's place: seed sets in order, then the sample
+                Dataset<Row> x = spark.read().parquet(log.path(selections.get(i))).withColumn("p1", lit(i));
                 all = all == null ? x : all.union(x);
             }
             Dataset<Row> first = all.groupBy("krow").agg(min(struct("p1", "p2", "p3", "reason")).as("m"));
@@ -649,14 +668,20 @@ public final class SparkCurator {
      * smallest): only those groups' rows come to the driver.
      */
     private void contactSheet(Path out, Dataset<Row> self, Dataset<Row> ids) throws IOException {
-        Dataset<Row> sizes = self.groupBy(col("other").as("root")).count();
-        List<Row> big = sizes.orderBy(col("count").desc(), col("root")).limit(6).collectAsList();
+        Dataset<Row> groupSizes = self.groupBy(col("other").as("root")).count();
+        List<Row> big = groupSizes.orderBy(col("count").desc(), col("root")).limit(6).collectAsList();
         if (big.isEmpty()) return;
         List<Long> roots = new ArrayList<>();
         for (Row r : big) roots.add(r.getLong(0));
-        List<Row> small = sizes.filter(functions.not(col("root").isin(roots.toArray()))).orderBy(col("count"), col("root")).limit(6).collectAsList();
+        List<Row> small = groupSizes.filter(functions.not(col("root").isin(roots.toArray()))).orderBy(col("count"), col("root")).limit(6).collectAsList();
         for (Row r : small) roots.add(r.getLong(0));
-        List<Row> members = self.filter(col("other").isin(roots.toArray())).select("row", "other", "sim").orderBy("row").collectAsList();
+        // at most the 7 members a row of the sheet shows (its lowest rows), with the group's size for its "+N more"
+        List<Row> members = self.filter(col("other").isin(roots.toArray()))
+                .withColumn("n", functions.row_number().over(Window.partitionBy("other").orderBy("row")))
+                .filter(col("n").leq(7)).select("row", "other", "sim").orderBy("row").collectAsList();
+        Map<Long, Long> size = new java.util.HashMap<>();
+        for (Row r : big) size.put(r.getLong(0), r.getLong(1));
+        for (Row r : small) size.put(r.getLong(0), r.getLong(1));
         // a small Curation over these rows only, renumbered 0.. in pool order (the sheet breaks ties by row)
         java.util.TreeSet<Long> rows = new java.util.TreeSet<>(roots);
         for (Row m : members) rows.add(m.getLong(0));
@@ -673,9 +698,11 @@ public final class SparkCurator {
             groups.computeIfAbsent(root, x -> new ArrayList<>()).add(row);
             removals.add(new Curator.Removal(row, idList.get(row), "", "self-dedup", "", idList.get(root), m.getFloat(2)));
         }
+        Map<Integer, Long> sizes = new java.util.HashMap<>();
+        for (var e : size.entrySet()) sizes.put(local.get(e.getKey()), e.getValue());
         VectorSet names = new VectorSet("shown", idList, java.util.Collections.nCopies(idList.size(), ""), new float[0], 0);
         Curator.Curation c = new Curator.Curation(names, List.of(), removals, Map.of(), new float[0], groups, new long[0], Double.NaN);
-        CurationReport.contactSheet(c, cfg.embedding().kind().equals("table") ? null : SparkCurator::image, out.resolve("duplicates.png"));
+        CurationReport.contactSheet(c, cfg.embedding().kind().equals("table") ? null : SparkCurator::image, sizes, out.resolve("duplicates.png"));
     }
 
     /** An image by its id (a file, or an IDX file#index); null when it cannot be read (a grey tile). */

@@ -59,6 +59,7 @@ public record SyntheticPool(long rows, int dim, int clusters, double copies, lon
         VectorTable t = VectorTable.open(dir, fp);
         if (t != null) return t;
         int chunks = (int) ((rows + chunk - 1) / chunk);
+        TableEmbedder.claim(dir, fp); // chunks of another pool are not ours to keep
         boolean[] done = VectorTable.written(dir, chunks);
         List<Integer> todo = new ArrayList<>();
         for (int c = 0; c < chunks; c++) if (!done[c]) todo.add(c);

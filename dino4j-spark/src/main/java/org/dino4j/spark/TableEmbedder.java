@@ -130,7 +130,7 @@ public final class TableEmbedder {
         Plan plan = embedded ? embeddedPlan(inputs) : imagePlan(name, inputs, e, chunkImages);
         List<Part> parts = plan.parts();
         long total = plan.images();
-        String fp = fingerprint(name + "\n" + in + "\n" + e + "\n" + total + "\n" + plan.extra());
+        String fp = fingerprint(name + "\n" + in + "\n" + e + "\n" + total + "\n" + plan.extra() + "\n" + weightsStamp(e));
         String step = "embed " + name;
         VectorTable t = VectorTable.open(dir, fp);
         boolean[] written = VectorTable.written(dir, parts.size());
@@ -229,6 +229,16 @@ public final class TableEmbedder {
             first += ok;
         }
         return new Plan(parts, first, extra.toString());
+    }
+
+    /** The weights file's size and modification time: a checkpoint overwritten at the same path is another model. */
+    static String weightsStamp(CurateConfig.Embedding e) {
+        if (e.weights() == null) return "";
+        try {
+            return java.nio.file.Files.size(e.weights()) + "@" + java.nio.file.Files.getLastModifiedTime(e.weights()).toMillis();
+        } catch (java.io.IOException ex) {
+            return "unreadable";
+        }
     }
 
     static String fingerprint(String what) {

@@ -89,7 +89,8 @@ public final class TableKnn {
         if (k < 1 || k > n) throw new IllegalArgumentException("k = " + k + " with " + n + " base rows");
         if (queries.dim() != base.dim()) throw new IllegalArgumentException("queries of dimension " + queries.dim() + ", base of " + base.dim());
         int p = Math.max(1, jsc.defaultParallelism()), d = base.dim();
-        int qb = roundUp(ceilDiv(m, 2L * p), 256), bb = roundUp(ceilDiv(n, p), 4096);
+        // blocks grow with the sets up to a cap (a task holds one of each), then their number grows
+        int qb = roundUp(Math.min(ceilDiv(m, 2L * p), 8192), 256), bb = roundUp(Math.min(ceilDiv(n, p), 65536), 4096);
         // both sides kept where the executors are: a cartesian product reads each block once per block of the other side
         JavaRDD<Vectors.Block> qr = queries.blocks(jsc, qb).persist(org.apache.spark.storage.StorageLevel.MEMORY_AND_DISK()),
                 br = base.blocks(jsc, bb).persist(org.apache.spark.storage.StorageLevel.MEMORY_AND_DISK());
@@ -97,7 +98,12 @@ public final class TableKnn {
             Vectors.Block q = pair._1(), b = pair._2();
             return new Tuple2<>(q.start(), topK(b, q, d, Math.min(k, b.n())));
         });
-        return parts.reduceByKey((a, b) -> merge(a, b, k), Math.max(1, ceilDiv(m, qb))).flatMap(t -> hits(t._1(), t._2()).iterator());
+        JavaRDD<Hits> out = parts.reduceByKey((a, b) -> merge(a, b, k), Math.max(1, ceilDiv(m, qb)))
+                .flatMap(t -> hits(t._1(), t._2()).iterator()).persist(org.apache.spark.storage.StorageLevel.MEMORY_AND_DISK_SER());
+        out.count(); // computed while the blocks are cached, which can then go
+        qr.unpersist();
+        br.unpersist();
+        return out;
     }
 
     /** The top kk of a query block in a base block, as global base rows. */
@@ -191,7 +197,7 @@ public final class TableKnn {
                 out.add(new Tuple2<>(q.get(i).row(), new Hits(q.get(i).row(), p, Arrays.copyOfRange(nb.sim(), i * kk, (i + 1) * kk))));
             }
             return out.iterator();
-        }).reduceByKey((a, b) -> merge(a, b, k), parts).values();
+        }).reduceByKey((a, b) -> merge(a, b, k), parts).values(); // bc goes with the RDD (ContextCleaner): it is lazy
     }
 
     /**

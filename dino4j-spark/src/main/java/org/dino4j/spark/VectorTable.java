@@ -173,7 +173,9 @@ public record VectorTable(String dir, String fingerprint, int dim, long[] chunkR
      * written. Vectors must have length dim.
      */
     public static long writeChunk(String dir, int chunk, int dim, Iterator<Rec> rows) {
-        Path dest = new Path(dir, chunkName(chunk)), tmp = new Path(dir, "." + chunkName(chunk) + ".tmp");
+        org.apache.spark.TaskContext task = org.apache.spark.TaskContext.get(); // attempts of one chunk must not share a file
+        Path dest = new Path(dir, chunkName(chunk)),
+                tmp = new Path(dir, "." + chunkName(chunk) + "." + (task == null ? "driver" : task.taskAttemptId()) + ".tmp");
         Configuration conf = new Configuration();
         SimpleGroupFactory f = new SimpleGroupFactory(SCHEMA);
         long n = 0;
