@@ -45,7 +45,7 @@ public final class HnswIndex {
 
     /**
      * Over these rows (d floats each, at least one row), kept as they are: the graph's vectors wrap them and the
-     * re-scoring reads them, so the index costs one copy of the vectors plus the graph (about 0.5 KB a row at M 32).
+     * re-scoring reads them, so the index costs one copy of the vectors plus the graph (about 0.85 KB a row at M 32).
      */
     public static HnswIndex build(float[][] rows, int d) {
         List<VectorFloat<?>> vs = new ArrayList<>(rows.length);

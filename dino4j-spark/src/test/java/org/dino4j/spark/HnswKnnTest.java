@@ -140,7 +140,7 @@ class HnswKnnTest {
         assertArrayEquals(new int[] {0, 1}, g.get(0));
         assertArrayEquals(new int[] {3, 4, 5}, g.get(1), "the empty chunk is left out");
         assertEquals(5, HnswKnn.groups(new long[] {700, 800, 0, 5, 895, 600}, 500).size(), "a chunk over the target is a run alone");
-        assertEquals((512L << 20) / (4 * 384 + 512), HnswKnn.maxRows(384));
+        assertEquals(209_715, HnswKnn.maxRows(384), "512 MiB over 2.5 KB a row");
     }
 
     @Test
