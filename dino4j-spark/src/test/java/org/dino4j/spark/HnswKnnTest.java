@@ -72,21 +72,24 @@ class HnswKnnTest {
         return s;
     }
 
-    /** Brute force: every base row scored, sorted by similarity then row. */
+    /** Brute force: every base row scored, the best k kept by insertion (higher similarity, then lower row, first). */
     static void top(int q, int k) {
-        Integer[] order = new Integer[N];
-        float[] s = new float[N];
+        int[] row = new int[k];
+        float[] sim = new float[k];
+        int filled = 0;
         for (int j = 0; j < N; j++) {
-            order[j] = j;
-            s[j] = dot(x, q * D, j);
+            float v = dot(x, q * D, j);
+            if (filled == k && !(v > sim[k - 1])) continue;
+            int p = filled == k ? k - 1 : filled++;
+            for (; p > 0 && v > sim[p - 1]; p--) {
+                sim[p] = sim[p - 1];
+                row[p] = row[p - 1];
+            }
+            sim[p] = v;
+            row[p] = j;
         }
-        Arrays.sort(order, (a, b) -> s[a] != s[b] ? Float.compare(s[b], s[a]) : Integer.compare(a, b));
-        truthRow[q] = new int[k];
-        truthSim[q] = new float[k];
-        for (int j = 0; j < k; j++) {
-            truthRow[q][j] = order[j];
-            truthSim[q][j] = s[order[j]];
-        }
+        truthRow[q] = row;
+        truthSim[q] = sim;
     }
 
     static Vectors table(Path dir) {
