@@ -4,13 +4,16 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ForkJoinPool;
 
 import io.github.jbellis.jvector.graph.GraphIndexBuilder;
 import io.github.jbellis.jvector.graph.GraphSearcher;
 import io.github.jbellis.jvector.graph.ImmutableGraphIndex;
 import io.github.jbellis.jvector.graph.ListRandomAccessVectorValues;
 import io.github.jbellis.jvector.graph.SearchResult;
+import io.github.jbellis.jvector.graph.similarity.BuildScoreProvider;
 import io.github.jbellis.jvector.util.Bits;
+import io.github.jbellis.jvector.util.PhysicalCoreExecutor;
 import io.github.jbellis.jvector.vector.VectorSimilarityFunction;
 import io.github.jbellis.jvector.vector.VectorizationProvider;
 import io.github.jbellis.jvector.vector.types.VectorFloat;
@@ -48,10 +51,23 @@ public final class HnswIndex {
      * re-scoring reads them, so the index costs one copy of the vectors plus the graph (about 0.85 KB a row at M 32).
      */
     public static HnswIndex build(float[][] rows, int d) {
+        return build(rows, d, PhysicalCoreExecutor.pool(), ForkJoinPool.commonPool()); // jvector's own defaults
+    }
+
+    /**
+     * As {@link #build(float[][], int)}, the graph built by the threads of {@code pool} (a Spark task: a pool of one, the
+     * core Spark gave it; jvector's default is one pool for the whole JVM, physical cores, which tasks would share).
+     */
+    public static HnswIndex build(float[][] rows, int d, ForkJoinPool pool) {
+        return build(rows, d, pool, pool);
+    }
+
+    private static HnswIndex build(float[][] rows, int d, ForkJoinPool simd, ForkJoinPool parallel) {
         List<VectorFloat<?>> vs = new ArrayList<>(rows.length);
         for (float[] r : rows) vs.add(VTS.createFloatVector(r));
         ListRandomAccessVectorValues ravv = new ListRandomAccessVectorValues(vs, d);
-        try (GraphIndexBuilder b = new GraphIndexBuilder(ravv, VectorSimilarityFunction.DOT_PRODUCT, 32, 200, 1.2f, 1.2f, true)) {
+        try (GraphIndexBuilder b = new GraphIndexBuilder(BuildScoreProvider.randomAccessScoreProvider(ravv, VectorSimilarityFunction.DOT_PRODUCT),
+                d, 32, 200, 1.2f, 1.2f, true, true, simd, parallel)) {
             return new HnswIndex(rows, d, ravv, b.build(ravv));
         } catch (IOException e) {
             throw new UncheckedIOException(e);

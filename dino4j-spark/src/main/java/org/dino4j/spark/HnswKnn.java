@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
+import java.util.concurrent.ForkJoinPool;
 
 import org.apache.spark.HashPartitioner;
 import org.apache.spark.api.java.JavaRDD;
@@ -53,7 +54,13 @@ public final class HnswKnn {
         List<int[]> groups = groups(base.table().chunkRows(), Math.min(maxRows, TableKnn.ceilDiv(n, p)));
         int reducers = Math.max(2 * p, TableKnn.ceilDiv(m, 100_000));
         return jsc.parallelize(groups, Math.max(1, groups.size())).flatMapToPair(g -> {
-            HnswIndex index = HnswIndex.build(rows(base, g, d), d);
+            ForkJoinPool one = new ForkJoinPool(1); // the task's core (jvector's default pool is the JVM's, shared by the tasks)
+            HnswIndex index;
+            try {
+                index = HnswIndex.build(rows(base, g, d), d, one);
+            } finally {
+                one.shutdown();
+            }
             long start = base.table().offsets()[g[0]];
             return new Partials(queries, index, start, k);
         }).combineByKey(h -> h, (a, b) -> TableKnn.merge(a, b, k), (a, b) -> TableKnn.merge(a, b, k), new HashPartitioner(reducers),
