@@ -72,4 +72,25 @@ class NeighboursTest {
         // similarities are recomputed exactly: where both found a row, they agree
         assertEquals(exact.similarity(0, 0) == approx.similarity(0, 0), exact.index(0, 0) == approx.index(0, 0));
     }
+
+    @Test
+    void hnswOverFewerRowsThanKReturnsThemAllWithTiesByRow() {
+        VectorSet base = random("b", 15, 16, 6, 1), q = random("q", 1, 16, 7, 0); // row 7 is a copy of row 0: a tie
+        System.arraycopy(base.x(), 0, q.x(), 0, 16);
+        float[][] rows = new float[base.size()][];
+        for (int i = 0; i < rows.length; i++) rows[i] = java.util.Arrays.copyOfRange(base.x(), i * 16, (i + 1) * 16);
+        Neighbours got = HnswIndex.build(rows, 16).search(q.x(), 0, 40);
+        assertEquals(15, got.k(), "every row, no padding");
+        assertEquals(0, got.index(0, 0));
+        assertEquals(7, got.index(0, 1));
+        java.util.Set<Integer> seen = new java.util.HashSet<>();
+        for (int j = 0; j < got.k(); j++) {
+            seen.add(got.index(0, j));
+            float s = 0; // the plain loop, in order: the re-scoring's arithmetic
+            for (int t = 0; t < 16; t++) s += q.x()[t] * base.x()[got.index(0, j) * 16 + t];
+            assertEquals(s, got.similarity(0, j));
+            if (j > 0) assertTrue(got.similarity(0, j) <= got.similarity(0, j - 1));
+        }
+        assertEquals(15, seen.size());
+    }
 }

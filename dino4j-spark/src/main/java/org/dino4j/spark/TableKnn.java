@@ -250,6 +250,7 @@ public final class TableKnn {
         int s = sampleRows(n, c), d = base.dim();
         long[] pick = sample(n, s, seed);
         Broadcast<long[]> bp = jsc.broadcast(pick);
+        // coalesce with a shuffle: the chunks are read by parallel tasks and only the sample moves (without it, one task reads them all)
         List<float[]> res = rowsWhere(jsc, base, bp).coalesce(1, true).mapPartitions(it -> {
             List<Tuple2<Long, float[]>> rows = new ArrayList<>();
             it.forEachRemaining(rows::add);
@@ -319,6 +320,7 @@ public final class TableKnn {
         long[] pick = sample(m, s, seed ^ 0x5EED);
         Broadcast<long[]> bp = jsc.broadcast(pick);
         // the sample as one block of queries (rows in pick order), searched exactly against every base chunk
+        // (through a shuffle: read once by parallel tasks; without it one task would read every query chunk, again for each base chunk)
         JavaRDD<Vectors.Block> qs = rowsWhere(jsc, queries, bp).coalesce(1, true).mapPartitions(it -> {
             float[] x = new float[s * d];
             long[] want = bp.value();
