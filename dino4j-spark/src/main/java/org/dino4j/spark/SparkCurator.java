@@ -215,7 +215,7 @@ public final class SparkCurator {
         return out;
     }
 
-    /** "exact" or "ivf" (hnsw: per-partition graphs): auto is exact up to hnsw_above base rows. */
+    /** "exact", "ivf" or "hnsw" (per-partition jvector graphs): auto is exact up to hnsw_above rows, then ivf. */
     String index(long n) {
         return switch (cfg.index()) {
             case "auto" -> n > cfg.hnswAbove() ? "ivf" : "exact";
@@ -226,7 +226,7 @@ public final class SparkCurator {
     JavaRDD<TableKnn.Hits> search(Vectors base, Vectors queries, int k, boolean self) {
         return switch (index(Math.max(base.rows(), queries.rows()))) {
             case "ivf" -> TableKnn.ivf(jsc, base, queries, k, cfg.ivf().cells(), cfg.ivf().probe(), cfg.seed(), self);
-            case "hnsw" -> throw new IllegalArgumentException("index hnsw: not on Spark yet (use ivf or exact)");
+            case "hnsw" -> HnswKnn.search(jsc, base, queries, k, self);
             default -> TableKnn.exact(jsc, base, queries, k);
         };
     }
