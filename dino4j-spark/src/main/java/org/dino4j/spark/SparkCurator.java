@@ -84,6 +84,18 @@ public final class SparkCurator {
     }
 
     public Result run(Path out) throws IOException {
+        // no broadcast joins: Spark SQL would build a table of a million rows on the driver to broadcast it (and at
+        // 10M rows under a 512 MB heap it fails there); sort-merge joins keep every table on the executors
+        String broadcast = spark.conf().get("spark.sql.autoBroadcastJoinThreshold");
+        spark.conf().set("spark.sql.autoBroadcastJoinThreshold", "-1");
+        try {
+            return curate(out);
+        } finally {
+            spark.conf().set("spark.sql.autoBroadcastJoinThreshold", broadcast);
+        }
+    }
+
+    private Result curate(Path out) throws IOException {
         long t0 = System.nanoTime();
         Files.createDirectories(out);
         log = new StageLog(out.toAbsolutePath().resolve("tables").toString());
