@@ -1,0 +1,126 @@
+package org.dino4j.fuzz;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * What every fuzz target holds a reader to: on a stranger's bytes it returns a valid result or throws its documented
+ * exception with a message that names the input; anything else (another exception, an OutOfMemoryError, a hang that
+ * Jazzer's per-input timeout catches) is a finding. Undocumented throwables are rethrown unchanged, so Jazzer files
+ * each under its own stack trace.
+ */
+final class Contract {
+    private Contract() {}
+
+    interface Call {
+        void run() throws Exception;
+    }
+
+    /** Runs {@code call}; a throwable is accepted only if it is one of {@code documented} and its message names {@code input}. */
+    @SafeVarargs
+    static void holds(String input, Call call, Class<? extends RuntimeException>... documented) {
+        try {
+            call.run();
+        } catch (Throwable t) {
+            for (Class<? extends RuntimeException> c : documented) {
+                if (!c.isInstance(t)) continue;
+                String m = t.getMessage();
+                if (m == null || m.isBlank()) throw new AssertionError(c.getSimpleName() + " without a message", t);
+                if (input != null && !m.contains(input))
+                    throw new AssertionError(c.getSimpleName() + " does not name " + input + ": " + m, t);
+                return;
+            }
+            throw sneaky(t);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T extends Throwable> RuntimeException sneaky(Throwable t) throws T {
+        throw (T) t;
+    }
+
+    /** A fresh, empty scratch folder for one input (the previous one is removed first). */
+    static Path scratch(String name) {
+        Path dir = ROOT.resolve(name);
+        delete(dir);
+        try {
+            return Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static Path write(Path file, byte[] bytes) {
+        try {
+            return Files.write(file, bytes);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Input split into {@code n} parts at {@link #SEP} (missing parts are empty): several files from one input. */
+    static List<byte[]> parts(byte[] data, int n) {
+        byte[][] out = new byte[n][];
+        int from = 0;
+        for (int p = 0; p < n - 1; p++) {
+            int at = indexOf(data, SEP, from);
+            if (at < 0) {
+                out[p] = Arrays.copyOfRange(data, from, data.length);
+                from = data.length;
+            } else {
+                out[p] = Arrays.copyOfRange(data, from, at);
+                from = at + SEP.length;
+            }
+        }
+        out[n - 1] = Arrays.copyOfRange(data, from, data.length);
+        return List.of(out);
+    }
+
+    /** Joins parts as {@link #parts} splits them: how seeds are made. */
+    static byte[] join(byte[]... parts) {
+        var out = new java.io.ByteArrayOutputStream();
+        for (int i = 0; i < parts.length; i++) {
+            if (i > 0) out.writeBytes(SEP);
+            out.writeBytes(parts[i]);
+        }
+        return out.toByteArray();
+    }
+
+    static final byte[] SEP = "\n--8<--\n".getBytes(StandardCharsets.US_ASCII);
+
+    private static int indexOf(byte[] a, byte[] b, int from) {
+        outer:
+        for (int i = from; i + b.length <= a.length; i++) {
+            for (int j = 0; j < b.length; j++) if (a[i + j] != b[j]) continue outer;
+            return i;
+        }
+        return -1;
+    }
+
+    private static final Path ROOT;
+
+    static {
+        try {
+            ROOT = Files.createTempDirectory("dino4j-fuzz");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> delete(ROOT)));
+    }
+
+    private static void delete(Path dir) {
+        if (!Files.exists(dir)) return;
+        try (Stream<Path> s = Files.walk(dir)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

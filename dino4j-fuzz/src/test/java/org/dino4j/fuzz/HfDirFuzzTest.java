@@ -1,0 +1,22 @@
+package org.dino4j.fuzz;
+
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import java.nio.file.Path;
+import java.util.List;
+import org.dino4j.model.Checkpoints;
+
+/** A Hugging Face model folder: {@code config.json} and {@code model.safetensors} (one input, split at the marker). */
+class HfDirFuzzTest {
+    public static void fuzzerTestOneInput(byte[] data) {
+        List<byte[]> p = Contract.parts(data, 2);
+        Path dir = Contract.scratch("hf_model");
+        Contract.write(dir.resolve("config.json"), p.get(0));
+        Contract.write(dir.resolve("model.safetensors"), p.get(1));
+        Weights.readAndLoad(dir, Checkpoints::open);
+    }
+
+    @FuzzTest(maxDuration = "30s")
+    void hfDir(byte[] data) {
+        fuzzerTestOneInput(data);
+    }
+}

@@ -1,0 +1,45 @@
+package org.dino4j.fuzz;
+
+import java.nio.file.Path;
+import java.util.function.Function;
+
+import org.dino4j.io.CheckpointException;
+import org.dino4j.io.TensorEntry;
+import org.dino4j.io.TensorStore;
+import org.dino4j.model.DinoVisionTransformer;
+import org.dino4j.model.Dinov2;
+
+/** The two things a user does with a weights file: open it and read every tensor, and load a model from it. */
+final class Weights {
+    private Weights() {}
+
+    static void readAndLoad(Path input, Function<Path, TensorStore> reader) {
+        String name = input.getFileName().toString();
+        Contract.holds(name, () -> {
+            try (TensorStore st = reader.apply(input)) {
+                for (String k : st.names()) {
+                    TensorEntry e = st.get(k);
+                    if (e.numel() != product(e.shape()))
+                        throw new AssertionError(k + ": numel disagrees with its shape");
+                    float[] v = e.toFloatArray(); // every byte of every tensor is reachable
+                    if (v.length != e.numel()) throw new AssertionError(k + ": " + v.length + " values for " + e);
+                }
+            }
+        }, CheckpointException.class);
+        Contract.holds(name, () -> {
+            try (DinoVisionTransformer m = Dinov2.load(input)) {
+                if (m.config().embedDim() < 1) throw new AssertionError("model with embed_dim " + m.config().embedDim());
+            }
+        }, CheckpointException.class);
+    }
+
+    /** Exact product of a shape, failing on overflow or a negative size (what a valid tensor never has). */
+    private static long product(long[] shape) {
+        long n = 1;
+        for (long s : shape) {
+            if (s < 0) throw new AssertionError("negative size in shape " + java.util.Arrays.toString(shape));
+            n = Math.multiplyExact(n, s);
+        }
+        return n;
+    }
+}
