@@ -180,6 +180,16 @@ public final class Datasets {
             int magic = in.readInt(), n = in.readInt(), rows = in.readInt(), cols = in.readInt();
             if (magic != 0x803 || n < 0 || rows < 1 || cols < 1)
                 throw new IllegalArgumentException(images + ": not an IDX image file (magic 0x" + Integer.toHexString(magic) + ")");
+            // sizes from the header are not trusted: an image within the decoder's pixel limit, and (uncompressed)
+            // the file must hold every image it announces, before anything is allocated for them
+            long pixels = (long) rows * cols;
+            if (pixels > ImageDecoder.DEFAULT_MAX_PIXELS)
+                throw new IllegalArgumentException(images + ": IDX images of " + rows + " x " + cols + " pixels, over the limit of "
+                        + ImageDecoder.DEFAULT_MAX_PIXELS);
+            long size = name.endsWith(".gz") ? Long.MAX_VALUE : Files.size(images);
+            if (16 + n * pixels > size)
+                throw new IllegalArgumentException(images + ": truncated IDX file: the header announces " + n + " images of "
+                        + rows + " x " + cols + " (" + (16 + n * pixels) + " bytes), the file has " + size);
             byte[] lab = null;
             if (Files.exists(labels)) {
                 try (DataInputStream l = openIdx(labels)) {
@@ -191,8 +201,8 @@ public final class Datasets {
                     if (lab.length != n) throw new IllegalArgumentException(labels + ": truncated");
                 }
             }
-            List<Sample> out = new ArrayList<>(n);
-            byte[] px = new byte[rows * cols];
+            List<Sample> out = new ArrayList<>(Math.min(n, 1 << 16)); // grows with what is really read (a .gz may lie)
+            byte[] px = new byte[(int) pixels];
             for (int i = 0; i < n; i++) {
                 in.readFully(px);
                 byte[] rgb = new byte[3 * px.length];

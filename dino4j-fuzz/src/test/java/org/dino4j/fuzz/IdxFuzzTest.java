@@ -15,9 +15,10 @@ class IdxFuzzTest {
     public static void fuzzerTestOneInput(byte[] data) {
         List<byte[]> p = Contract.parts(data, 2);
         Path dir = Contract.scratch("idx");
-        Path images = Contract.write(dir.resolve("t10k-images-idx3-ubyte"), p.get(0));
-        if (p.get(1).length > 0) Contract.write(dir.resolve("t10k-labels-idx1-ubyte"), p.get(1));
-        Contract.holds("idx1-ubyte", () -> { // names the images file or the labels file
+        String gz = p.get(0).length > 1 && p.get(0)[0] == 0x1f && (p.get(0)[1] & 0xff) == 0x8b ? ".gz" : ""; // as Fashion-MNIST ships
+        Path images = Contract.write(dir.resolve("t10k-images-idx3-ubyte" + gz), p.get(0));
+        if (p.get(1).length > 0) Contract.write(dir.resolve("t10k-labels-idx1-ubyte" + gz), p.get(1));
+        Contract.holds("ubyte", () -> { // names the images file or the labels file
             Dataset ds = Datasets.open(images);
             for (int i = 0; i < ds.size(); i++) {
                 RgbImage im = ds.get(i).source().load(DECODER);
