@@ -32,7 +32,7 @@ jvm=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss4
      -XX:+EnableDynamicAgentLoading -Djava.awt.headless=true)
 # -timeout: seconds one input may take (a hang is a finding); -rss_limit_mb above the 1 GB heap, so a heap
 # OutOfMemoryError (a size field taken on trust) is reported by the JVM, not by libFuzzer's RSS watchdog.
-flags=(--target_class=org.dino4j.fuzz.${t}FuzzTest -timeout=20 -rss_limit_mb=3000 -artifact_prefix="$work/")
+flags=(--target_class=org.dino4j.fuzz.${t}FuzzTest --instrumentation_includes='org.dino4j.**:com.twelvemonkeys.**:org.yaml.**:io.javalin.**:org.eclipse.jetty.**' -timeout=20 -rss_limit_mb=3000 -artifact_prefix="$work/")
 case $what in
   replay) exec java "${jvm[@]}" -cp "$cp" com.code_intelligence.jazzer.Jazzer "${flags[@]}" -runs=0 "$@" "$work/corpus" "$inputs" ;;
   replay-file) exec java "${jvm[@]}" -cp "$cp" com.code_intelligence.jazzer.Jazzer "${flags[@]}" "$@" ;;

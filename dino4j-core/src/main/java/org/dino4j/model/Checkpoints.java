@@ -91,22 +91,38 @@ public final class Checkpoints {
     public static ModelConfig inferConfig(TensorStore sd) {
         if (!sd.contains("cls_token") || !sd.contains("patch_embed.proj.weight") || !sd.contains("pos_embed"))
             throw new CheckpointException(sd.source(), "cannot infer the model config: cls_token, pos_embed or patch_embed.proj.weight missing (pass a config)");
-        long[] pe = sd.get("patch_embed.proj.weight").shape();
+        // shapes come from the file: checked before they become sizes, so a bad one is named, not a crash
+        long[] pe = shape(sd, "patch_embed.proj.weight", 4);
         int d = (int) pe[0], p = (int) pe[2];
         int depth = 0;
         while (sd.contains("blocks." + depth + ".norm1.weight")) depth++;
-        long npos = sd.get("pos_embed").shape()[1] - 1;
+        long npos = shape(sd, "pos_embed", 3)[1] - 1;
         int g = (int) Math.round(Math.sqrt(npos));
-        int reg = sd.contains("register_tokens") ? (int) sd.get("register_tokens").shape()[1] : 0;
+        int reg = sd.contains("register_tokens") ? (int) shape(sd, "register_tokens", 3)[1] : 0;
         boolean swiglu = sd.contains("blocks.0.mlp.w12.weight");
         double ratio = 4.0;
-        if (!swiglu && sd.contains("blocks.0.mlp.fc1.weight")) ratio = sd.get("blocks.0.mlp.fc1.weight").shape()[0] / (double) d;
+        if (!swiglu && sd.contains("blocks.0.mlp.fc1.weight")) ratio = shape(sd, "blocks.0.mlp.fc1.weight", 2)[0] / (double) d;
         if (d % 64 != 0)
             throw new CheckpointException(sd.source(), "cannot infer num_heads for embed_dim " + d + " (pass a config)");
-        return new ModelConfig(g * p, p, (int) pe[1], d, depth, d / 64, ratio, sd.contains("blocks.0.attn.qkv.bias"),
-                sd.contains("blocks.0.attn.proj.bias"),
-                sd.contains("blocks.0.mlp.fc1.bias") || sd.contains("blocks.0.mlp.w12.bias"),
-                sd.contains("blocks.0.ls1.gamma") ? 1.0 : null, swiglu ? "swiglufused" : "mlp", reg, reg > 0,
-                reg > 0 ? 0.0 : 0.1, 1e-6);
+        try {
+            return new ModelConfig((int) Math.min(Integer.MAX_VALUE, (long) g * p), p, (int) pe[1], d, depth, d / 64, ratio,
+                    sd.contains("blocks.0.attn.qkv.bias"), sd.contains("blocks.0.attn.proj.bias"),
+                    sd.contains("blocks.0.mlp.fc1.bias") || sd.contains("blocks.0.mlp.w12.bias"),
+                    sd.contains("blocks.0.ls1.gamma") ? 1.0 : null, swiglu ? "swiglufused" : "mlp", reg, reg > 0,
+                    reg > 0 ? 0.0 : 0.1, 1e-6);
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException(sd.source(), "cannot infer the model config from the shapes: " + e.getMessage());
+        }
+    }
+
+    /** A tensor's shape with the rank the config is read from, every size in 1..2^31-1. */
+    private static long[] shape(TensorStore sd, String key, int rank) {
+        long[] s = sd.get(key).shape();
+        boolean ok = s.length == rank;
+        for (long v : s) ok &= v >= 1 && v <= Integer.MAX_VALUE;
+        if (!ok)
+            throw new CheckpointException(sd.source(), key + " has shape " + java.util.Arrays.toString(s) + ": cannot infer the model config from it"
+                    + " (expected " + rank + " sizes of at least 1)");
+        return s;
     }
 }
