@@ -8,7 +8,6 @@ import java.awt.image.DataBuffer;
 import java.awt.image.DataBufferByte;
 import java.awt.image.IndexColorModel;
 import java.awt.image.Raster;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -63,7 +62,7 @@ public final class ImageDecoder {
     /** Decodes bytes; {@code file} only names them in errors. */
     public RgbImage decode(Path file, byte[] bytes) {
         if (bytes.length == 0) throw new ImageException(file, "empty file (0 bytes)");
-        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+        try (ImageInputStream in = new BytesImageInputStream(bytes)) {
             Iterator<ImageReader> it = ImageIO.getImageReaders(in);
             if (!it.hasNext())
                 throw new ImageException(file, "not an image dino4j can read (JPEG, PNG, WebP, BMP, GIF); starts with " + magic(bytes));
