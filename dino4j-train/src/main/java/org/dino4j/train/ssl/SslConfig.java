@@ -46,7 +46,12 @@ public final class SslConfig {
         for (String o : overrides) {
             int eq = o.indexOf('=');
             if (eq <= 0) throw new IllegalArgumentException("override '" + o + "' is not key=value");
-            Object v = new Yaml(new SafeConstructor(new LoaderOptions())).load(o.substring(eq + 1));
+            Object v;
+            try {
+                v = new Yaml(new SafeConstructor(new LoaderOptions())).load(o.substring(eq + 1));
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException("override '" + o + "': not a YAML value: " + firstLine(e));
+            }
             String[] path = o.substring(0, eq).split("\\.");
             Map<String, Object> m = root;
             for (int i = 0; i < path.length - 1; i++) m = child(m, path[i], o.substring(0, eq));
@@ -152,7 +157,7 @@ public final class SslConfig {
         try {
             o = new Yaml(new SafeConstructor(new LoaderOptions())).load(text);
         } catch (RuntimeException e) {
-            throw new IllegalArgumentException(what + ": not valid YAML: " + e.getMessage().lines().findFirst().orElse(""));
+            throw new IllegalArgumentException(what + ": not valid YAML: " + firstLine(e));
         }
         if (o == null) return new LinkedHashMap<>();
         if (!(o instanceof Map)) throw new IllegalArgumentException(what + ": the top level must be a mapping");
@@ -176,5 +181,9 @@ public final class SslConfig {
         Object c = m.get(k);
         if (!(c instanceof Map)) throw new IllegalArgumentException("unknown config key " + full);
         return (Map<String, Object>) c;
+    }
+
+    private static String firstLine(RuntimeException e) {
+        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().lines().findFirst().orElse("");
     }
 }

@@ -54,4 +54,10 @@ class SslConfigTest {
         var odd = SslConfig.load("small28", null, List.of("crops.high_res_global_crops_size=30", "crops.high_res_iterations=1")).trainer();
         assertTrue(assertThrows(IllegalArgumentException.class, () -> new SslTrainer(odd, 0)).getMessage().contains("multiple of the patch size"));
     }
+
+    @Test
+    void overrideWhoseValueIsNotYamlIsRefusedByName() { // found by fuzzing (dino4j-fuzz SslConfigFuzzTest)
+        var e = assertThrows(IllegalArgumentException.class, () -> SslConfig.load("small28", null, List.of("optim.base_lr=a: b: c")));
+        assertTrue(e.getMessage().startsWith("override 'optim.base_lr=a: b: c': not a YAML value: mapping values are not allowed"), e.getMessage());
+    }
 }
