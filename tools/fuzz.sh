@@ -44,7 +44,7 @@ java "${jvm[@]}" -cp "$cp" com.code_intelligence.jazzer.Jazzer "${flags[@]}" -ma
 rc=$?
 set -e
 execs=$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1 \2/p' "$log" | tail -1)
-cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$log" | tail -1)
-findings=$(grep -c '^== Java Exception\|^==[0-9]*== ERROR\|^MS: .*; base unit' "$log" || true)
+cov=$(grep -aoE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$log" | tail -1)
+findings=$(grep -ac '^== Java Exception\|^==[0-9]*== ERROR\|^MS: .*; base unit' "$log" || true)
 echo "$t: rc $rc, runs/seconds ${execs:-?}, ${cov:-no coverage line}, findings in log: $findings, log $log"
 ls "$work" | grep -E '^(crash|timeout|oom|slow-unit)-' || true

@@ -154,6 +154,8 @@ public final class Datasets {
         List<String> lines;
         try {
             lines = Files.readAllLines(list);
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new IllegalArgumentException(list + ": not a list file (not UTF-8 text)");
         } catch (IOException e) {
             throw new IllegalArgumentException(list + ": cannot read: " + e.getMessage());
         }
@@ -165,7 +167,12 @@ public final class Datasets {
             int sep = Math.max(line.lastIndexOf(','), line.lastIndexOf('\t'));
             String path = sep < 0 ? line : line.substring(0, sep).strip(), label = sep < 0 ? "" : line.substring(sep + 1).strip();
             if (path.isEmpty()) throw new IllegalArgumentException(list + ":" + (i + 1) + ": no path before the label");
-            Path f = base.resolve(path);
+            Path f;
+            try {
+                f = base.resolve(path);
+            } catch (java.nio.file.InvalidPathException e) {
+                throw new IllegalArgumentException(list + ":" + (i + 1) + ": not a path (" + e.getReason() + ")");
+            }
             out.add(new Sample(f.toString(), -1, label, new Sample.FileSource(f)));
         }
         return out;
