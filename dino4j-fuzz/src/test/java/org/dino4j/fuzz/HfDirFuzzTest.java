@@ -1,6 +1,7 @@
 package org.dino4j.fuzz;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import org.junit.jupiter.api.Timeout;
 import java.nio.file.Path;
 import java.util.List;
 import org.dino4j.model.Checkpoints;
@@ -16,6 +17,7 @@ class HfDirFuzzTest {
     }
 
     @FuzzTest(maxDuration = "30s")
+    @Timeout(30) // in CI, a hang on a kept input fails its test (fuzzing has its own per-input limit)
     void hfDir(byte[] data) {
         fuzzerTestOneInput(data);
     }

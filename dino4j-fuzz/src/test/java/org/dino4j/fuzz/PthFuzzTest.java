@@ -1,6 +1,7 @@
 package org.dino4j.fuzz;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import org.junit.jupiter.api.Timeout;
 import java.nio.file.Path;
 import org.dino4j.io.TorchPth;
 
@@ -12,6 +13,7 @@ class PthFuzzTest {
     }
 
     @FuzzTest(maxDuration = "30s")
+    @Timeout(30) // in CI, a hang on a kept input fails its test (fuzzing has its own per-input limit)
     void pth(byte[] data) {
         fuzzerTestOneInput(data);
     }
