@@ -27,15 +27,32 @@ if [[ ! -f dino4j-fuzz/target/fuzz.cp || -n ${FUZZ_REBUILD:-} ]]; then
   mvn -B -q -o -pl dino4j-fuzz -am install -DskipTests >&2
   mvn -B -q -o -pl dino4j-fuzz dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/fuzz.cp >&2
 fi
-cp="dino4j-fuzz/target/test-classes:$(cat dino4j-fuzz/target/fuzz.cp)"
+# a private copy of every jar and class: a build (here or in another checkout sharing ~/.m2) must not change
+# the code under a run that is going on
+snap=$work/cp-$$
+mkdir -p "$snap/jars"
+cp -r dino4j-fuzz/target/test-classes "$snap/test-classes"
+cp=$snap/test-classes
+IFS=: read -ra jars < dino4j-fuzz/target/fuzz.cp || true  # no newline at its end
+for j in "${jars[@]}"; do
+  if [[ $j =~ /org/dino4j/(dino4j-[a-z]+)/ ]]; then # this checkout's classes, not ~/.m2's (shared with other checkouts)
+    c=$snap/${BASH_REMATCH[1]}
+    cp -r "${BASH_REMATCH[1]}/target/classes" "$c"
+  else
+    c=$snap/jars/$(basename "$j")
+    cp "$j" "$c"
+  fi
+  cp+=":$c"
+done
+trap 'rm -rf "$snap"' EXIT
 jvm=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss4m -Xmx1g -XX:+UseParallelGC
      -XX:+EnableDynamicAgentLoading -Djava.awt.headless=true)
 # -timeout: seconds one input may take (a hang is a finding); -rss_limit_mb above the 1 GB heap, so a heap
 # OutOfMemoryError (a size field taken on trust) is reported by the JVM, not by libFuzzer's RSS watchdog.
 flags=(--target_class=org.dino4j.fuzz.${t}FuzzTest --instrumentation_includes='org.dino4j.**:com.twelvemonkeys.**:org.yaml.**:io.javalin.**:org.eclipse.jetty.**' -timeout=20 -rss_limit_mb=3000 -artifact_prefix="$work/")
 case $what in
-  replay) exec java "${jvm[@]}" -cp "$cp" com.code_intelligence.jazzer.Jazzer "${flags[@]}" -runs=0 "$@" "$work/corpus" "$inputs" ;;
-  replay-file) exec java "${jvm[@]}" -cp "$cp" com.code_intelligence.jazzer.Jazzer "${flags[@]}" "$@" ;;
+  replay) java "${jvm[@]}" -cp "$cp" com.code_intelligence.jazzer.Jazzer "${flags[@]}" -runs=0 "$@" "$work/corpus" "$inputs"; exit ;;
+  replay-file) java "${jvm[@]}" -cp "$cp" com.code_intelligence.jazzer.Jazzer "${flags[@]}" "$@"; exit ;;
 esac
 log=$work/run-$(date -u +%Y%m%dT%H%M%S).log
 set +e
