@@ -34,7 +34,7 @@ import org.dino4j.serve.Server;
  * (Content-Length, Transfer-Encoding), it gets a Content-Length. The contract (docs/serve-api.md, ApiError,
  * JsonErrorHandler): an answer within {@link #ANSWER_MS}; never 5xx but 503 (queue full, out of memory), 504
  * (model timeout) and Jetty's 505 (a request line of HTTP/0.9 or 2+); every error is a one-line JSON {@code {"error": "..."}}; then /health still answers 200.
- * One server per JVM: a tiny random model with heads, an exact index of a few entries, a root of two images for
+ * One server per JVM: a tiny random model with heads (a 3-class segmenter), an exact index of a few entries, a root of two images for
  * path adds, and tight limits.
  */
 class HttpApiFuzzTest {
@@ -204,11 +204,23 @@ class HttpApiFuzzTest {
             idx.add(entries);
             Server.Config cfg = Server.Config.defaults().withPort(0).withRoots(List.of(root)).withBatching(4, 2, 8, 10_000)
                     .withLimits(MAX_BODY, MAX_PIXELS, 2_000, 1024);
-            Server s = Server.start(cfg, new Server.Backend(m, "tiny", null, idx, "exact", Heads.random(m, 3)));
+            Server s = Server.start(cfg, new Server.Backend(m, "tiny", null, idx, "exact", heads(m)));
             Runtime.getRuntime().addShutdownHook(new Thread(s::close));
             return s;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * {@link Heads#random}'s classifier and depth head, and a 3-class segmenter: ADE20K's 150 class maps at full
+     * resolution cost seconds a request (the fuzzer would run one input a second), and the classes are not what is fuzzed.
+     */
+    private static Heads heads(DinoVisionTransformer m) {
+        Heads r = Heads.random(m, 3);
+        try (var w = org.dino4j.heads.RandomHeads.segmentation(m.embedDim(), 1, 3, 5)) {
+            var seg = org.dino4j.heads.Segmenter.of(m, w, 3, org.dino4j.heads.Segmenter.Dataset.ADE20K.name(), null);
+            return new Heads(r.classifier(), r.depther(), seg, org.dino4j.heads.Segmenter.Dataset.ADE20K);
         }
     }
 
