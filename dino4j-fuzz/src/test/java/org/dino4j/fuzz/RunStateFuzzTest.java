@@ -22,14 +22,15 @@ import org.dino4j.model.ModelConfig;
 
 /**
  * What a resumed {@code dino4j embed} reads back from its output folder, as a crash or a bad disk may have left it:
- * {@code run.json} and each shard's {@code .tsv} and {@code .safetensors} (one input, 5 parts; an empty part is a
- * missing file). The real resume ({@link Embedder#run}) runs on them, then the reader of its result
- * ({@link EmbedDir#read}, what eval, curate and the Solr loader use). Both may refuse with an
- * IllegalArgumentException or CheckpointException that names a file of the folder.
+ * {@code run.json}, each shard's {@code .tsv} and {@code .safetensors}, and {@code manifest.tsv} (one input, 6 parts;
+ * an empty part is a missing file). First the folder as found is read as eval, curate and the Solr loader read one
+ * ({@link EmbedDir#read}), then the real resume ({@link Embedder#run}) runs on it and its result is read again. Each may
+ * refuse with an IllegalArgumentException or CheckpointException that names a file of the folder.
  */
 class RunStateFuzzTest {
     static final String DIR = "embed-out";
-    static final List<String> FILES = List.of("run.json", "shard-00000.tsv", "shard-00000.safetensors", "shard-00001.tsv", "shard-00001.safetensors");
+    static final List<String> FILES = List.of("run.json", "shard-00000.tsv", "shard-00000.safetensors", "shard-00001.tsv", "shard-00001.safetensors",
+            "manifest.tsv");
     /** Two inputs, one per shard: a resume reads two finished shards and needs no forward unless a file is missing. */
     static final Dataset INPUTS = Dataset.of(List.of(sample("baseline.jpg", 0), sample("palette.png", 1)), List.of("a", "b"));
     static final Embedder.Options OPTIONS = new Embedder.Options(EnumSet.of(Output.CLS), EnumSet.of(Embedder.Format.SAFETENSORS),
@@ -42,13 +43,18 @@ class RunStateFuzzTest {
         List<byte[]> p = Contract.parts(data, FILES.size());
         Path dir = Contract.scratch(DIR);
         for (int i = 0; i < FILES.size(); i++) if (p.get(i).length > 0) Contract.write(dir.resolve(FILES.get(i)), p.get(i));
+        Contract.holds(DIR, () -> rows(dir), IllegalArgumentException.class, CheckpointException.class);
         Contract.holds(DIR, () -> {
             Embedder.Result r = new Embedder(MODEL, MODEL_ID, OPTIONS).run(INPUTS, dir, (d, t, f) -> {});
             if (r.inputs() != 2 || r.embedded() + r.failed() != 2) throw new AssertionError("resume result " + r);
-            EmbedDir.Rows rows = EmbedDir.read(dir, "cls");
-            if (rows.size() > 2 || rows.x().length != rows.size() * rows.dim())
-                throw new AssertionError(rows.size() + " rows of " + rows.dim() + " in " + rows.x().length + " values");
+            rows(dir);
         }, IllegalArgumentException.class, CheckpointException.class);
+    }
+
+    private static void rows(Path dir) {
+        EmbedDir.Rows rows = EmbedDir.read(dir, "cls");
+        if (rows.x().length != (long) rows.size() * rows.dim() || rows.labels().length != rows.size() || rows.classNames().size() != rows.size())
+            throw new AssertionError(rows.size() + " rows of " + rows.dim() + " in " + rows.x().length + " values");
     }
 
     @FuzzTest(maxDuration = "30s")
