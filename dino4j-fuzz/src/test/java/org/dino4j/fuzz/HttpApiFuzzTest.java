@@ -69,12 +69,12 @@ class HttpApiFuzzTest {
         req.writeBytes(p.get(2));
         String what = method + " " + clip(target);
 
-        Answer a = send(req.toByteArray());
+        Answer a = send(req.toByteArray(), method.equals("HEAD"));
         if (a == null) {
             // the connection closed without an answer: only for a body framed by the fuzzer and cut short by our end of input
             if (!framed) throw new AssertionError(what + ": the connection closed without an answer");
         } else check(what, method, a);
-        Answer health = send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+        Answer health = send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1), false);
         if (health == null || health.status != 200) throw new AssertionError("after " + what + ": /health answers " + health);
         restoreIndex();
     }
@@ -82,7 +82,9 @@ class HttpApiFuzzTest {
     private static void restoreIndex() {
         if (index.count() > 32) {
             List<String> extra = new ArrayList<>();
-            for (var h : index.search(new float[BASE.getFirst().vector().length], org.dino4j.index.VectorIndex.MAX_K, Map.of()))
+            float[] any = new float[BASE.getFirst().vector().length];
+            java.util.Arrays.fill(any, 1); // not zeros: the index refuses a zero query
+            for (var h : index.search(any, org.dino4j.index.VectorIndex.MAX_K, Map.of()))
                 if (BASE.stream().noneMatch(e -> e.id().equals(h.id()))) extra.add(h.id());
             index.delete(extra);
         }
@@ -105,21 +107,45 @@ class HttpApiFuzzTest {
         int s = a.status;
         if (s < 100 || s > 599) throw new AssertionError(what + ": status " + s);
         if (s >= 500 && s != 503 && s != 504 && s != 505) throw new AssertionError(what + ": server error " + a);
-        if (s < 400 || method.equals("HEAD")) return; // a HEAD answer has no body
+        if (method.equals("HEAD")) return; // a HEAD answer has no body
         String ct = a.headers.getOrDefault("content-type", "");
-        if (!ct.startsWith("application/json")) throw new AssertionError(what + ": error without a JSON body: " + a);
+        if (!ct.startsWith("application/json")) {
+            if (s >= 400) throw new AssertionError(what + ": error without a JSON body: " + a);
+            return;
+        }
+        String text = new String(a.body, StandardCharsets.UTF_8);
         Map<String, Object> j;
         try {
-            j = Json.parseObject(new String(a.body, StandardCharsets.UTF_8));
+            j = Json.parseObject(text);
         } catch (IllegalArgumentException e) {
-            throw new AssertionError(what + ": error body is not JSON (" + e.getMessage() + "): " + a);
+            throw new AssertionError(what + ": answer is not JSON (" + e.getMessage() + "): " + a);
         }
+        if (!strictJson(text)) throw new AssertionError(what + ": NaN or Infinity in the JSON (a browser's JSON.parse refuses it): " + a);
+        if (s < 400) return;
         if (j.size() != 1 || !(j.get("error") instanceof String m) || m.isBlank() || m.contains("\n") || m.contains("\tat "))
             throw new AssertionError(what + ": error body is not {\"error\": one line}: " + a);
     }
 
-    /** Sends raw bytes, half-closes, reads to the end: the final answer (1xx skipped), or null if the server closed without one. */
-    static Answer send(byte[] request) {
+    /** No NaN or Infinity outside strings: RFC 8259 JSON has neither (Json.parse accepts them, as Python's json does). */
+    static boolean strictJson(String t) {
+        boolean in = false;
+        for (int i = 0; i < t.length(); i++) {
+            char c = t.charAt(i);
+            if (in) {
+                if (c == '\\') i++;
+                else if (c == '"') in = false;
+            } else if (c == '"') in = true;
+            else if (c == 'N' || c == 'I') return false;
+        }
+        return true;
+    }
+
+    /**
+     * Sends raw bytes, half-closes, reads until the final answer is complete (1xx skipped; by Content-Length or the
+     * last chunk, so a connection kept open does not cost the idle timeout): that answer, or null if the server
+     * closed without one.
+     */
+    static Answer send(byte[] request, boolean head) {
         try (Socket s = new Socket("127.0.0.1", SERVER.port())) {
             s.setSoTimeout(ANSWER_MS);
             OutputStream out = s.getOutputStream();
@@ -130,25 +156,36 @@ class HttpApiFuzzTest {
             } catch (IOException e) {
                 // the server may answer and close before it has read everything (e.g. 413 on the headers): read what it said
             }
-            byte[] raw;
-            try (InputStream in = s.getInputStream()) {
-                raw = in.readAllBytes();
-            } catch (SocketTimeoutException e) {
-                throw new AssertionError("no answer within " + ANSWER_MS + " ms");
-            } catch (IOException e) { // reset after an early answer
-                raw = new byte[0];
+            ByteArrayOutputStream got = new ByteArrayOutputStream();
+            byte[] buf = new byte[1 << 14];
+            InputStream in = s.getInputStream();
+            while (true) {
+                int n;
+                try {
+                    n = in.read(buf);
+                } catch (SocketTimeoutException e) {
+                    throw new AssertionError("no answer within " + ANSWER_MS + " ms");
+                } catch (IOException e) { // reset after an early answer
+                    n = -1;
+                }
+                if (n > 0) got.write(buf, 0, n);
+                Answer a = parse(got.toByteArray(), n < 0, head);
+                if (a != INCOMPLETE) return a;
             }
-            return parse(raw);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot reach the server on port " + SERVER.port(), e);
         }
     }
 
-    static Answer parse(byte[] raw) {
+    private static final Answer INCOMPLETE = new Answer(-1, Map.of(), new byte[0]);
+
+    /** The final answer in {@code raw}; INCOMPLETE while more may come ({@code eof} false); null for nothing at all. */
+    static Answer parse(byte[] raw, boolean eof, boolean head) {
         int from = 0;
         while (true) {
             int end = Contract.indexOf(raw, "\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1), from);
             if (end < 0) {
+                if (!eof) return INCOMPLETE;
                 if (from == raw.length) return null;
                 throw new AssertionError("a truncated answer: " + clip(latin1(java.util.Arrays.copyOfRange(raw, from, raw.length))));
             }
@@ -163,26 +200,35 @@ class HttpApiFuzzTest {
             }
             from = end + 4;
             if (code >= 100 && code < 200) continue; // 100 Continue: the final answer follows
-            byte[] body = java.util.Arrays.copyOfRange(raw, from, raw.length);
-            if ("chunked".equalsIgnoreCase(h.get("transfer-encoding"))) body = unchunk(body);
-            return new Answer(code, h, body);
+            byte[] rest = java.util.Arrays.copyOfRange(raw, from, raw.length);
+            if (head || code == 204 || code == 304) return new Answer(code, h, new byte[0]);
+            byte[] body;
+            if ("chunked".equalsIgnoreCase(h.get("transfer-encoding"))) body = unchunk(rest);
+            else if (h.containsKey("content-length")) {
+                long n = Long.parseLong(h.get("content-length"));
+                body = rest.length >= n ? java.util.Arrays.copyOf(rest, (int) n) : null;
+            } else body = eof ? rest : null; // delimited by the close
+            if (body != null) return new Answer(code, h, body);
+            if (!eof) return INCOMPLETE;
+            throw new AssertionError("a truncated answer body: " + code + " " + h);
         }
     }
 
+    /** A chunked body decoded, or null while its last chunk has not arrived. */
     static byte[] unchunk(byte[] b) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         int i = 0;
-        while (i < b.length) {
+        while (true) {
             int eol = Contract.indexOf(b, new byte[] {'\r', '\n'}, i);
-            if (eol < 0) break;
+            if (eol < 0) return null;
             String size = new String(b, i, eol - i, StandardCharsets.ISO_8859_1);
             int semi = size.indexOf(';');
             int n = Integer.parseInt((semi < 0 ? size : size.substring(0, semi)).strip(), 16);
-            if (n == 0) break;
-            out.write(b, eol + 2, Math.min(n, b.length - eol - 2));
+            if (n == 0) return out.toByteArray();
+            if (eol + 2 + n > b.length) return null;
+            out.write(b, eol + 2, n);
             i = eol + 2 + n + 2;
         }
-        return out.toByteArray();
     }
 
     private static Server start() {
