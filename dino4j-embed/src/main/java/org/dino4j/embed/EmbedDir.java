@@ -59,12 +59,17 @@ public final class EmbedDir {
                     if (!st.contains(key)) throw new IllegalArgumentException(file + ": no '" + key + "' tensor (embed it with that output)");
                     long[] shape = st.get(key).shape();
                     float[] v = st.get(key).toFloatArray();
-                    if (dim[0] < 0) dim[0] = (int) (v.length / shape[0]);
+                    if (shape.length == 0 || shape[0] < 1 || v.length % shape[0] != 0)
+                        throw new IllegalArgumentException(file + ": '" + key + "' of shape " + Arrays.toString(shape) + " holds no rows");
+                    int len = (int) (v.length / shape[0]);
+                    if (dim[0] < 0) dim[0] = len;
+                    else if (len != dim[0])
+                        throw new IllegalArgumentException(file + ": '" + key + "' rows of " + len + " values, earlier shards' of " + dim[0]);
                     return v;
                 }
             });
             int d = dim[0];
-            if ((row + 1) * d > x.length) throw new IllegalArgumentException(manifest + ":" + (i + 1) + ": row " + row + " is not in shard " + shard);
+            if (shard < 0 || row < 0 || (row + 1L) * d > x.length) throw new IllegalArgumentException(manifest + ":" + (i + 1) + ": row " + row + " is not in shard " + shard);
             rows.add(Arrays.copyOfRange(x, row * d, (row + 1) * d));
             ids.add(f[1]);
             classes.add(f[3]);

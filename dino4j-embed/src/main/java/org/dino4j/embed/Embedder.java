@@ -80,7 +80,7 @@ public final class Embedder {
             if (finished(out, s)) {
                 skipped++;
                 done += Math.min(n, (s + 1) * o.shardSize()) - s * o.shardSize();
-                failed += countFailures(out.resolve(shardName(s) + ".tsv"));
+                failed += shardRows(out, s, n).stream().filter(l -> !l.endsWith("\tok")).count();
             } else todo.add(s);
         }
         progress.update(done, n, failed);
@@ -95,13 +95,12 @@ public final class Embedder {
         int failedTotal = 0;
         List<String> allErrors = new ArrayList<>();
         for (int s = 0; s < shards; s++) {
-            for (String line : Files.readAllLines(out.resolve(shardName(s) + ".tsv"), StandardCharsets.UTF_8)) {
+            for (String line : shardRows(out, s, n)) {
                 m.append(line).append('\n');
-                String status = line.substring(line.lastIndexOf('\t') + 1);
-                if (!status.equals("ok")) {
+                String[] f = line.split("\t", -1);
+                if (!f[6].equals("ok")) {
                     failedTotal++;
-                    String[] f = line.split("\t");
-                    allErrors.add(f[1] + ": " + status.replaceFirst("^error: ", ""));
+                    allErrors.add(f[1] + ": " + f[6].replaceFirst("^error: ", ""));
                 }
             }
         }
@@ -207,10 +206,30 @@ public final class Embedder {
         return true;
     }
 
-    private static long countFailures(Path tsv) throws IOException {
-        try (var lines = Files.lines(tsv, StandardCharsets.UTF_8)) {
-            return lines.filter(l -> !l.endsWith("\tok")).count();
+    /**
+     * The manifest rows of finished shard {@code s} of {@code n} inputs, checked: a .tsv that a bad disk or a hand
+     * edit changed is refused by name (so the user can delete it and have the shard embedded again), never half read.
+     */
+    private List<String> shardRows(Path out, int s, int n) throws IOException {
+        Path tsv = out.resolve(shardName(s) + ".tsv");
+        int a = s * o.shardSize(), b = Math.min(n, a + o.shardSize());
+        String redo = "; delete it to embed this shard again";
+        String text;
+        try {
+            text = StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(tsv))).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new IllegalArgumentException(tsv + ": not UTF-8 text" + redo);
         }
+        List<String> lines = text.isEmpty() ? List.of() : List.of(text.split("\n", -1));
+        if (!lines.isEmpty() && lines.getLast().isEmpty()) lines = lines.subList(0, lines.size() - 1);
+        if (lines.size() != b - a)
+            throw new IllegalArgumentException(tsv + ": " + lines.size() + " rows for the shard's " + (b - a) + " inputs" + redo);
+        for (int i = 0; i < lines.size(); i++) {
+            String[] f = lines.get(i).split("\t", -1);
+            if (f.length != 7 || !f[0].equals(String.valueOf(a + i)) || f[6].isEmpty())
+                throw new IllegalArgumentException(tsv + ":" + (i + 1) + ": not the manifest row of input " + (a + i) + redo);
+        }
+        return lines;
     }
 
     /** run.json pins the inputs (count and a hash of ids and labels) and the options a rerun must share. */
@@ -227,7 +246,7 @@ public final class Embedder {
         String want = Json.write(run);
         Path f = out.resolve("run.json");
         if (Files.exists(f)) {
-            String have = Files.readString(f, StandardCharsets.UTF_8).strip();
+            String have = new String(Files.readAllBytes(f), StandardCharsets.UTF_8).strip(); // bytes not UTF-8 differ too: no decoding error
             if (!have.equals(want))
                 throw new IllegalArgumentException(f + ": this folder holds a run with other inputs or options (" + differences(have, run)
                         + "); use another --output or delete it");

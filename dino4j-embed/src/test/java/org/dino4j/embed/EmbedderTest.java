@@ -137,4 +137,76 @@ class EmbedderTest {
         assertEquals(-1, flat.get(0).label());
         assertThrows(IllegalArgumentException.class, () -> Datasets.of(List.of(dir.resolve("missing"))));
     }
+
+    // ---- run-state files a crash or a bad disk left behind (RunStateFuzzTest findings): refused by name, never a stack trace
+
+    /** A finished two-shard run of two fixture images (one per shard) in {@code out}. */
+    static Embedder finishedRun(Dataset ds, Path out, DinoVisionTransformer m) throws IOException {
+        var opts = new Embedder.Options(EnumSet.of(Output.CLS), EnumSet.of(Format.SAFETENSORS), 2, 1, 1, new Preprocess(64, 56, 0),
+                ImageDecoder.DEFAULT_MAX_PIXELS);
+        Embedder e = new Embedder(m, "random-7", opts);
+        assertEquals(2, e.run(ds, out, (d, t, f) -> {}).embedded());
+        return e;
+    }
+
+    static Dataset twoImages() throws IOException {
+        return Dataset.of(List.of(new org.dino4j.data.Sample("rgb.png", 0, "a", new org.dino4j.data.Sample.BytesSource("rgb.png",
+                Files.readAllBytes(IMAGES.resolve("rgb.png")))), new org.dino4j.data.Sample("gray.png", 1, "b",
+                new org.dino4j.data.Sample.BytesSource("gray.png", Files.readAllBytes(IMAGES.resolve("gray.png"))))), List.of("a", "b"));
+    }
+
+    @Test
+    void runJsonNotUtf8IsRefusedByName(@TempDir Path dir) throws IOException {
+        Dataset ds = twoImages();
+        try (DinoVisionTransformer m = model()) {
+            Embedder e = finishedRun(ds, dir, m);
+            Files.write(dir.resolve("run.json"), new byte[] {'{', (byte) 0xff, (byte) 0xfe, '}'});
+            IllegalArgumentException x = assertThrows(IllegalArgumentException.class, () -> e.run(ds, dir, (d, t, f) -> {}));
+            assertTrue(x.getMessage().startsWith(dir.resolve("run.json") + ": this folder holds a run with other inputs"), x.getMessage());
+            assertTrue(x.getMessage().contains("run.json is not valid JSON"), x.getMessage());
+        }
+    }
+
+    @Test
+    void shardTsvNotUtf8OrWithoutColumnsIsRefusedByName(@TempDir Path dir) throws IOException {
+        Dataset ds = twoImages();
+        try (DinoVisionTransformer m = model()) {
+            Embedder e = finishedRun(ds, dir, m);
+            Path tsv = dir.resolve("shard-00001.tsv");
+            byte[] good = Files.readAllBytes(tsv);
+            Files.write(tsv, new byte[] {'1', '\t', (byte) 0xc3, '\n'});
+            IllegalArgumentException x = assertThrows(IllegalArgumentException.class, () -> e.run(ds, dir, (d, t, f) -> {}));
+            assertEquals(tsv + ": not UTF-8 text; delete it to embed this shard again", x.getMessage());
+            Files.writeString(tsv, "no tabs here\n");
+            x = assertThrows(IllegalArgumentException.class, () -> e.run(ds, dir, (d, t, f) -> {}));
+            assertEquals(tsv + ":1: not the manifest row of input 1; delete it to embed this shard again", x.getMessage());
+            Files.writeString(tsv, "");
+            x = assertThrows(IllegalArgumentException.class, () -> e.run(ds, dir, (d, t, f) -> {}));
+            assertEquals(tsv + ": 0 rows for the shard's 1 inputs; delete it to embed this shard again", x.getMessage());
+            // as the message says: without its .tsv the shard is embedded again, and the run is whole
+            Files.delete(tsv);
+            assertEquals(1, e.run(ds, dir, (d, t, f) -> {}).shardsWritten());
+            assertArrayEquals(good, Files.readAllBytes(tsv));
+        }
+    }
+
+    @Test
+    void embedDirNegativeRowOrRowlessShardIsRefusedByName(@TempDir Path dir) throws IOException {
+        try (DinoVisionTransformer m = model()) {
+            finishedRun(twoImages(), dir, m);
+        }
+        Path manifest = dir.resolve("manifest.tsv");
+        String good = Files.readString(manifest);
+        assertEquals(2, EmbedDir.read(dir, "cls").size());
+        Files.writeString(manifest, good.replace("\t1\t0\tok", "\t1\t-1\tok"));
+        IllegalArgumentException x = assertThrows(IllegalArgumentException.class, () -> EmbedDir.read(dir, "cls"));
+        assertEquals(manifest + ":3: row -1 is not in shard 1", x.getMessage());
+        Files.writeString(manifest, good);
+        SafeTensors.write(dir.resolve("shard-00001.safetensors"), List.of(org.dino4j.io.TensorEntry.of("cls", new long[] {0, 32}, new float[0])), java.util.Map.of());
+        x = assertThrows(IllegalArgumentException.class, () -> EmbedDir.read(dir, "cls"));
+        assertEquals(dir.resolve("shard-00001.safetensors") + ": 'cls' of shape [0, 32] holds no rows", x.getMessage());
+        SafeTensors.write(dir.resolve("shard-00001.safetensors"), List.of(org.dino4j.io.TensorEntry.of("cls", new long[] {1, 8}, new float[8])), java.util.Map.of());
+        x = assertThrows(IllegalArgumentException.class, () -> EmbedDir.read(dir, "cls"));
+        assertEquals(dir.resolve("shard-00001.safetensors") + ": 'cls' rows of 8 values, earlier shards' of 32", x.getMessage());
+    }
 }

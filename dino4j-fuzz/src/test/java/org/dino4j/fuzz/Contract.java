@@ -95,7 +95,8 @@ final class Contract {
 
     static final byte[] SEP = "\n--8<--\n".getBytes(StandardCharsets.US_ASCII);
 
-    private static int indexOf(byte[] a, byte[] b, int from) {
+    /** Where {@code b} first occurs in {@code a} at or after {@code from}, or -1. */
+    static int indexOf(byte[] a, byte[] b, int from) {
         outer:
         for (int i = from; i + b.length <= a.length; i++) {
             for (int j = 0; j < b.length; j++) if (a[i + j] != b[j]) continue outer;

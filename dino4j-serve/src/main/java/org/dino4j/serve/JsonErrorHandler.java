@@ -20,6 +20,12 @@ final class JsonErrorHandler extends ErrorHandler {
         return Json.write(Map.of("error", ApiError.oneLine(m))).getBytes(StandardCharsets.UTF_8);
     }
 
+    /** Jetty writes an error body only for GET, POST and HEAD: a DELETE, PUT or OPTIONS refused by Jetty got none. */
+    @Override
+    public boolean errorPageForMethod(String method) {
+        return true;
+    }
+
     @Override
     protected void generateResponse(Request request, Response response, int code, String message, Throwable cause, Callback callback) {
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json; charset=utf-8");

@@ -241,4 +241,31 @@ class HostileInputTest {
         assertTrue((System.nanoTime() - t0) / 1e9 < 30);
         stillServing();
     }
+
+    /** A request written raw, Connection: close, and the whole answer (HttpClient refuses to send such requests). */
+    static String rawAnswer(String request) throws IOException {
+        try (Socket s = new Socket("127.0.0.1", server.port())) {
+            s.setSoTimeout(20_000);
+            s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+            s.getOutputStream().flush();
+            return new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    /** HttpApiFuzzTest finding: Jetty wrote its error bodies only for GET, POST and HEAD; an OPTIONS * or a DELETE it refused got an empty 4xx. */
+    @Test
+    void jettyErrorsOnOptionsAndDeleteAreJson() throws IOException {
+        for (String line : List.of("OPTIONS * HTTP/1.1|404", "DELETE /api/images/a%2 HTTP/1.1|400", "PUT /api/images/%ff%fe HTTP/1.1|400")) {
+            String status = line.substring(line.indexOf('|') + 1);
+            line = line.substring(0, line.indexOf('|'));
+            String a = rawAnswer(line + "\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+            assertTrue(a.startsWith("HTTP/1.1 " + status + " "), line + ": " + a);
+            assertTrue(a.toLowerCase(java.util.Locale.ROOT).contains("content-type: application/json"), line + ": " + a);
+            String body = a.substring(a.indexOf("\r\n\r\n") + 4);
+            Map<String, Object> j = org.dino4j.io.Json.parseObject(body);
+            assertEquals(1, j.size(), line + ": " + body);
+            assertFalse(((String) j.get("error")).isBlank(), line + ": " + body);
+        }
+        stillServing();
+    }
 }
