@@ -47,9 +47,12 @@ done
 trap 'rm -rf "$snap"' EXIT
 jvm=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss4m -Xmx1g -XX:+UseParallelGC
      -XX:+EnableDynamicAgentLoading -Djava.awt.headless=true)
-# -timeout: seconds one input may take (a hang is a finding); -rss_limit_mb above the 1 GB heap, so a heap
+# instrumented: dino4j and the parsers it calls, not the arithmetic (kernels, layers, heads, pictures), which
+# only slows the model-reaching inputs. -timeout: seconds one input may take (a hang is a finding); -rss_limit_mb above the 1 GB heap, so a heap
 # OutOfMemoryError (a size field taken on trust) is reported by the JVM, not by libFuzzer's RSS watchdog.
-flags=(--target_class=org.dino4j.fuzz.${t}FuzzTest --instrumentation_includes='org.dino4j.**:com.twelvemonkeys.**:org.yaml.**:io.javalin.**:org.eclipse.jetty.**' -timeout=20 -rss_limit_mb=3000 -artifact_prefix="$work/")
+flags=(--target_class=org.dino4j.fuzz.${t}FuzzTest --instrumentation_includes='org.dino4j.**:com.twelvemonkeys.**:org.yaml.**:io.javalin.**:org.eclipse.jetty.**'
+       --instrumentation_excludes='org.dino4j.kernels.**:org.dino4j.nn.**:org.dino4j.tensor.**:org.dino4j.heads.**:org.dino4j.viz.**'
+       -timeout=${FUZZ_TIMEOUT:-20} -rss_limit_mb=3000 -artifact_prefix="$work/")
 case $what in
   replay) java "${jvm[@]}" -cp "$cp" com.code_intelligence.jazzer.Jazzer "${flags[@]}" -runs=0 "$@" "$work/corpus" "$inputs"; exit ;;
   replay-file) java "${jvm[@]}" -cp "$cp" com.code_intelligence.jazzer.Jazzer "${flags[@]}" "$@"; exit ;;

@@ -1,6 +1,7 @@
 package org.dino4j.fuzz;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import org.junit.jupiter.api.Timeout;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -58,6 +59,7 @@ class RunStateFuzzTest {
     }
 
     @FuzzTest(maxDuration = "30s")
+    @Timeout(30) // in CI, a hang on a kept input fails its test (fuzzing has its own per-input limit)
     void runState(byte[] data) {
         fuzzerTestOneInput(data);
     }
