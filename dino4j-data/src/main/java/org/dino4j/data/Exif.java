@@ -27,19 +27,22 @@ final class Exif {
             }
             return -1;
         }
+        // chunk lengths are unsigned 32-bit: walked in long, so a huge one ends the walk instead of wrapping p
+        // backwards (a WebP chunk of length 0xFFFFFFF8 looped forever; found by fuzzing)
         if (b.length > 8 && startsWith(b, 1, "PNG")) {
-            for (int p = 8; p + 8 <= b.length; ) {
-                int len = (int) Math.min(Integer.MAX_VALUE, u32be(b, p));
-                if (startsWith(b, p + 4, "eXIf")) return startsWith(b, p + 8, "Exif\0\0") ? p + 14 : p + 8;
-                if (startsWith(b, p + 4, "IDAT") || startsWith(b, p + 4, "IEND")) return -1;
-                p += 12 + len;
+            for (long p = 8; p + 8 <= b.length; ) {
+                int q = (int) p;
+                if (startsWith(b, q + 4, "eXIf")) return startsWith(b, q + 8, "Exif\0\0") ? q + 14 : q + 8;
+                if (startsWith(b, q + 4, "IDAT") || startsWith(b, q + 4, "IEND")) return -1;
+                p += 12 + u32be(b, q);
             }
             return -1;
         }
         if (b.length > 12 && startsWith(b, 0, "RIFF") && startsWith(b, 8, "WEBP")) {
-            for (int p = 12; p + 8 <= b.length; ) {
-                int len = u32le(b, p + 4);
-                if (startsWith(b, p, "EXIF")) return startsWith(b, p + 8, "Exif\0\0") ? p + 14 : p + 8;
+            for (long p = 12; p + 8 <= b.length; ) {
+                int q = (int) p;
+                long len = u32le(b, q + 4) & 0xffffffffL;
+                if (startsWith(b, q, "EXIF")) return startsWith(b, q + 8, "Exif\0\0") ? q + 14 : q + 8;
                 p += 8 + len + (len & 1);
             }
         }
