@@ -89,11 +89,11 @@ public final class ImageDecoder {
         } catch (ImageException e) {
             throw e;
         } catch (OutOfMemoryError e) {
-            throw new ImageException(file, "too large to decode in this heap (raise -Xmx)");
+            throw new ImageException(file, "too large to decode in this heap (raise -Xmx)", e);
         } catch (IOException | RuntimeException e) {
             String m = e.getMessage();
             throw new ImageException(file, "cannot decode (truncated or corrupt?): "
-                    + (m == null || m.isBlank() ? e.getClass().getSimpleName() : m.trim()));
+                    + (m == null || m.isBlank() ? e.getClass().getSimpleName() : m.trim()), e);
         }
     }
 

@@ -126,6 +126,8 @@ class HttpApiFuzzTest {
         if (s < 400) return;
         if (j.size() != 1 || !(j.get("error") instanceof String m) || m.isBlank() || m.contains("\n") || m.contains("\tat "))
             throw new AssertionError(what + ": error body is not {\"error\": one line}: " + a);
+        if (s == 503 && m.toLowerCase(java.util.Locale.ROOT).contains("out of memory")) // the server survived, but a request ran it out
+            throw new AssertionError(what + ": a request ran the server out of memory: " + a);
     }
 
     /** No NaN or Infinity outside strings: RFC 8259 JSON has neither (Json.parse accepts them, as Python's json does). */
