@@ -28,20 +28,22 @@ final class MappedFile {
             throw new CheckpointException(file, "cannot read: " + e.getMessage(), e);
         }
         Arena arena = Arena.ofShared();
+        boolean parsed = false;
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             MemorySegment all = size == 0 ? MemorySegment.ofArray(new byte[0])
                     : ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-            return parse.apply(all, arena);
+            T result = parse.apply(all, arena);
+            parsed = true;
+            return result;
         } catch (IOException e) {
-            arena.close();
             throw new CheckpointException(file, "cannot read: " + e.getMessage(), e);
         } catch (CheckpointException e) {
-            arena.close();
             throw e;
         } catch (RuntimeException e) {
             // every claim is checked explicitly; this is only the safety net
-            arena.close();
             throw new CheckpointException(file, "corrupt file (" + e + ")", e);
+        } finally {
+            if (!parsed) arena.close(); // an Error too: the mapping is not left behind
         }
     }
 }

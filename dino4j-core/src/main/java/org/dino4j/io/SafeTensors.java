@@ -69,7 +69,7 @@ public final class SafeTensors {
             try {
                 want = Math.multiplyExact(TensorEntry.numel(shape), (long) dt.size);
             } catch (ArithmeticException ex) {
-                throw new CheckpointException(file, "tensor '" + name + "': shape overflows");
+                throw new CheckpointException(file, "tensor '" + name + "': shape " + java.util.Arrays.toString(shape) + " has a negative size or overflows");
             }
             if (off[1] - off[0] != want)
                 throw new CheckpointException(file, "tensor '" + name + "': header says shape "

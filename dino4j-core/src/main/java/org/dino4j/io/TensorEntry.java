@@ -24,9 +24,13 @@ public record TensorEntry(String name, DType dtype, long[] shape, MemorySegment 
                     + Arrays.toString(shape) + " of " + dtype);
     }
 
+    /** The element count; a negative size or one past {@code Long.MAX_VALUE} is an ArithmeticException, never a wrap. */
     public static long numel(long[] shape) {
         long n = 1;
-        for (long s : shape) n *= s;
+        for (long s : shape) {
+            if (s < 0) throw new ArithmeticException("negative size in shape " + Arrays.toString(shape));
+            n = Math.multiplyExact(n, s);
+        }
         return n;
     }
 

@@ -345,6 +345,11 @@ public final class TorchPth {
             if (needBytes > storageBytes)
                 throw fail("truncated/corrupt: tensor '" + name + "' needs " + needBytes + " bytes but storage '"
                         + printable(s.key()) + "' has " + storageBytes);
+            // a view is gathered into new memory: only as many elements as its storage holds (a stride-0 view of one
+            // float could otherwise ask for gigabytes from a 1 KB file); torch.save never writes such views of weights
+            if (numel > s.numel())
+                throw fail("tensor '" + name + "' is an overlapping view (" + numel + " elements of a storage of " + s.numel()
+                        + ", strides " + Arrays.toString(t.stride()) + "): not supported");
             if (numel == 0) return new TensorEntry(name, dt, t.size(), MemorySegment.ofArray(new byte[0]));
             MemorySegment data = content(blob);
             if (contiguous(t.size(), t.stride()))

@@ -40,6 +40,14 @@ public final class HuggingFace {
         }
     }
 
+    /** A number in config.json; absent or null: {@code def}. */
+    private static double num(Map<String, Object> c, String k, double def) {
+        Object v = c.get(k);
+        if (v == null) return def;
+        if (!(v instanceof Number n)) throw new IllegalArgumentException(k + " is " + Json.write(v) + ", expected a number");
+        return n.doubleValue();
+    }
+
     public static ModelConfig config(Map<String, Object> c) {
         Object type = c.get("model_type");
         boolean reg;
@@ -50,18 +58,18 @@ public final class HuggingFace {
         if (!"gelu".equals(act)) throw new IllegalArgumentException("hidden_act '" + act + "' is not supported (only gelu)");
         int d = intOf(c, "hidden_size", 768);
         boolean swiglu = Boolean.TRUE.equals(c.get("use_swiglu_ffn"));
-        Object ls = c.getOrDefault("layerscale_value", 1.0);
         return new ModelConfig(intOf(c, "image_size", 224), intOf(c, "patch_size", 16), intOf(c, "num_channels", 3), d,
                 intOf(c, "num_hidden_layers", 12), intOf(c, "num_attention_heads", 12),
-                ((Number) c.getOrDefault("mlp_ratio", 4)).doubleValue(), !Boolean.FALSE.equals(c.get("qkv_bias")),
-                true, true, ((Number) ls).doubleValue(), swiglu ? "swiglufused" : "mlp",
-                reg ? intOf(c, "num_register_tokens", 4) : 0, reg, 0.0,
-                ((Number) c.getOrDefault("layer_norm_eps", 1e-6)).doubleValue());
+                num(c, "mlp_ratio", 4), !Boolean.FALSE.equals(c.get("qkv_bias")),
+                true, true, num(c, "layerscale_value", 1.0), swiglu ? "swiglufused" : "mlp",
+                reg ? intOf(c, "num_register_tokens", 4) : 0, reg, 0.0, num(c, "layer_norm_eps", 1e-6));
     }
 
     private static int intOf(Map<String, Object> c, String k, int def) {
-        Object v = c.get(k);
-        return v == null ? def : ((Number) v).intValue();
+        double v = num(c, k, def);
+        if (v != Math.rint(v) || v < Integer.MIN_VALUE || v > Integer.MAX_VALUE)
+            throw new IllegalArgumentException(k + " is " + Json.write(c.get(k)) + ", expected an integer");
+        return (int) v;
     }
 
     private static final Pattern LAYER = Pattern.compile("encoder\\.layer\\.(\\d+)\\.(.+)");
@@ -120,11 +128,21 @@ public final class HuggingFace {
                 if (parts[i] == null)
                     throw new CheckpointException(hf.source(), "missing key for " + e.getKey() + " ("
                             + new String[] {"query", "key", "value"}[i] + ")");
+            // the three must be matrices of the same width, read from the file: checked before the heap copy
             long rows = 0;
-            for (TensorEntry p : parts) rows += p.shape()[0];
+            for (TensorEntry p : parts) {
+                long[] s = p.shape(), s0 = parts[0].shape();
+                if (s.length < 1 || s.length != s0.length || !java.util.Arrays.equals(s, 1, s.length, s0, 1, s0.length))
+                    throw new CheckpointException(hf.source(), "query/key/value of " + e.getKey() + " have shapes "
+                            + java.util.Arrays.toString(s0) + " and " + java.util.Arrays.toString(s) + ": cannot stack them");
+                rows += s[0];
+            }
             long[] shape = parts[0].shape().clone();
             shape[0] = rows;
-            float[] all = new float[Math.toIntExact(TensorEntry.numel(shape))];
+            long numel = TensorEntry.numel(shape);
+            if (numel != parts[0].numel() + parts[1].numel() + parts[2].numel() || numel > Integer.MAX_VALUE - 8)
+                throw new CheckpointException(hf.source(), "query/key/value of " + e.getKey() + " too large to stack (" + numel + " values)");
+            float[] all = new float[(int) numel];
             int off = 0;
             for (TensorEntry p : parts) {
                 float[] a = p.toFloatArray();

@@ -58,6 +58,11 @@ public final class StateDictSpec {
 
     /** Throws one {@link CheckpointException} listing every problem, or returns when the store matches exactly. */
     public static void check(ModelConfig c, TensorStore sd) {
+        // the config can come from the file too (config.json, metadata): its depth is held against the tensors
+        // before the key list (a dozen entries a block) is built from it
+        if (c.depth() > sd.names().size())
+            throw new CheckpointException(sd.source(), "the config says " + c.depth() + " blocks but the checkpoint has only "
+                    + sd.names().size() + " tensors");
         Map<String, long[]> want = expected(c);
         List<String> problems = new ArrayList<>();
         for (var e : want.entrySet()) {
