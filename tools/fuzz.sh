@@ -30,6 +30,7 @@ fi
 # a private copy of every jar and class: a build (here or in another checkout sharing ~/.m2) must not change
 # the code under a run that is going on
 snap=$work/cp-$$
+trap 'rm -rf "$snap"' EXIT
 mkdir -p "$snap/jars"
 cp -r dino4j-fuzz/target/test-classes "$snap/test-classes"
 cp=$snap/test-classes
@@ -44,12 +45,12 @@ for j in "${jars[@]}"; do
   fi
   cp+=":$c"
 done
-trap 'rm -rf "$snap"' EXIT
 jvm=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss4m -Xmx1g -XX:+UseParallelGC
      -XX:+EnableDynamicAgentLoading -Djava.awt.headless=true)
-# instrumented: dino4j and the parsers it calls, not the arithmetic (kernels, layers, heads, pictures), which
-# only slows the model-reaching inputs. -timeout: seconds one input may take (a hang is a finding); -rss_limit_mb above the 1 GB heap, so a heap
-# OutOfMemoryError (a size field taken on trust) is reported by the JVM, not by libFuzzer's RSS watchdog.
+# Instrumented: dino4j and the parsers it calls, not the arithmetic (kernels, layers, heads, pictures), which only
+# slows the inputs that reach the model. -timeout: seconds one input may take (a hang is a finding). -rss_limit_mb
+# above the 1 GB heap, so a heap OutOfMemoryError (a size field taken on trust) is reported by the JVM, not by
+# libFuzzer's RSS watchdog.
 flags=(--target_class=org.dino4j.fuzz.${t}FuzzTest --instrumentation_includes='org.dino4j.**:com.twelvemonkeys.**:org.yaml.**:io.javalin.**:org.eclipse.jetty.**'
        --instrumentation_excludes='org.dino4j.kernels.**:org.dino4j.nn.**:org.dino4j.tensor.**:org.dino4j.heads.**:org.dino4j.viz.**'
        -timeout=${FUZZ_TIMEOUT:-20} -rss_limit_mb=3000 -artifact_prefix="$work/")
@@ -65,6 +66,7 @@ rc=$?
 set -e
 execs=$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1 \2/p' "$log" | tail -1)
 cov=$(grep -aoE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$log" | tail -1)
-findings=$(grep -ac '^== Java Exception\|^==[0-9]*== ERROR\|^MS: .*; base unit' "$log" || true)
+findings=$(grep -ac '^== libFuzzer crashing input ==\|^==[0-9]*== ERROR' "$log" || true)
 echo "$t: rc $rc, runs/seconds ${execs:-?}, ${cov:-no coverage line}, findings in log: $findings, log $log"
-ls "$work" | grep -E '^(crash|timeout|oom|slow-unit)-' || true
+# exit 1 when the run left a finding (crash-*, timeout-*, oom-*) to look at
+! ls "$work" | grep -E '^(crash|timeout|oom)-'

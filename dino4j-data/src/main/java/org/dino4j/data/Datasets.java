@@ -178,6 +178,9 @@ public final class Datasets {
         return out;
     }
 
+    /** The most images an IDX file may announce (EMNIST's largest split has 814,255). */
+    public static final int MAX_IDX_IMAGES = 1 << 22;
+
     /** MNIST-style IDX: images (magic 0x803, n, rows, cols, uint8) and labels (0x801, n, uint8) beside them. */
     private static List<Sample> idx(Path images) {
         String name = images.getFileName().toString();
@@ -193,6 +196,8 @@ public final class Datasets {
             if (pixels > ImageDecoder.DEFAULT_MAX_PIXELS)
                 throw new IllegalArgumentException(images + ": IDX images of " + rows + " x " + cols + " pixels, over the limit of "
                         + ImageDecoder.DEFAULT_MAX_PIXELS);
+            if (n > MAX_IDX_IMAGES) // each image is a sample in memory; a .gz cannot be measured before it is read
+                throw new IllegalArgumentException(images + ": " + n + " IDX images, over the limit of " + MAX_IDX_IMAGES);
             long size = name.endsWith(".gz") ? Long.MAX_VALUE : Files.size(images);
             if (16 + n * pixels > size)
                 throw new IllegalArgumentException(images + ": truncated IDX file: the header announces " + n + " images of "

@@ -37,6 +37,7 @@ public final class EmbedDir {
             throw new IllegalArgumentException(manifest + ": cannot read (not a `dino4j embed` output?): " + e.getMessage());
         }
         Map<Integer, float[]> shards = new HashMap<>();
+        java.util.Set<Long> used = new java.util.HashSet<>();
         int[] dim = {-1}; // the vectors' length, read from the first shard's shape
         List<String> ids = new ArrayList<>(), classes = new ArrayList<>();
         List<float[]> rows = new ArrayList<>();
@@ -59,7 +60,7 @@ public final class EmbedDir {
                     if (!st.contains(key)) throw new IllegalArgumentException(file + ": no '" + key + "' tensor (embed it with that output)");
                     long[] shape = st.get(key).shape();
                     float[] v = st.get(key).toFloatArray();
-                    if (shape.length == 0 || shape[0] < 1 || v.length % shape[0] != 0)
+                    if (shape.length < 2 || shape[0] < 1 || v.length % shape[0] != 0 || v.length == 0)
                         throw new IllegalArgumentException(file + ": '" + key + "' of shape " + Arrays.toString(shape) + " holds no rows");
                     int len = (int) (v.length / shape[0]);
                     if (dim[0] < 0) dim[0] = len;
@@ -70,6 +71,8 @@ public final class EmbedDir {
             });
             int d = dim[0];
             if (shard < 0 || row < 0 || (row + 1L) * d > x.length) throw new IllegalArgumentException(manifest + ":" + (i + 1) + ": row " + row + " is not in shard " + shard);
+            if (!used.add(((long) shard << 32) | row)) // a row read twice: memory would follow the lines, not the shards
+                throw new IllegalArgumentException(manifest + ":" + (i + 1) + ": row " + row + " of shard " + shard + " is given twice");
             rows.add(Arrays.copyOfRange(x, row * d, (row + 1) * d));
             ids.add(f[1]);
             classes.add(f[3]);

@@ -224,10 +224,15 @@ public final class Embedder {
         if (!lines.isEmpty() && lines.getLast().isEmpty()) lines = lines.subList(0, lines.size() - 1);
         if (lines.size() != b - a)
             throw new IllegalArgumentException(tsv + ": " + lines.size() + " rows for the shard's " + (b - a) + " inputs" + redo);
+        long ok = lines.stream().filter(l -> l.endsWith("\tok")).count();
+        java.util.Set<String> seen = new java.util.HashSet<>();
         for (int i = 0; i < lines.size(); i++) {
             String[] f = lines.get(i).split("\t", -1);
-            if (f.length != 7 || !f[0].equals(String.valueOf(a + i)) || f[6].isEmpty())
-                throw new IllegalArgumentException(tsv + ":" + (i + 1) + ": not the manifest row of input " + (a + i) + redo);
+            // an ok row points at its own row of this shard (each once, rows 0..ok-1); a failed one at none
+            boolean good = f.length == 7 && f[0].equals(String.valueOf(a + i)) && !f[6].isEmpty()
+                    && (f[6].equals("ok") ? f[4].equals(String.valueOf(s)) && f[5].matches("\\d{1,9}") && Long.parseLong(f[5]) < ok
+                            && seen.add(f[5]) : f[4].isEmpty() && f[5].isEmpty());
+            if (!good) throw new IllegalArgumentException(tsv + ":" + (i + 1) + ": not the manifest row of input " + (a + i) + redo);
         }
         return lines;
     }

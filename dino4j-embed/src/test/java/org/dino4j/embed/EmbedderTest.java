@@ -209,4 +209,33 @@ class EmbedderTest {
         x = assertThrows(IllegalArgumentException.class, () -> EmbedDir.read(dir, "cls"));
         assertEquals(dir.resolve("shard-00001.safetensors") + ": 'cls' rows of 8 values, earlier shards' of 32", x.getMessage());
     }
+
+    @Test
+    void shardTsvPointingAtAnotherShardsVectorsIsRefused(@TempDir Path dir) throws IOException { // found in review
+        Dataset ds = twoImages();
+        try (DinoVisionTransformer m = model()) {
+            Embedder e = finishedRun(ds, dir, m);
+            Path tsv = dir.resolve("shard-00000.tsv");
+            String good = Files.readString(tsv);
+            Files.writeString(tsv, good.replace("\t0\t0\tok", "\t1\t0\tok")); // input 0 given shard 1's row 0 (input 1's vector)
+            IllegalArgumentException x = assertThrows(IllegalArgumentException.class, () -> e.run(ds, dir, (d, t, f) -> {}));
+            assertEquals(tsv + ":1: not the manifest row of input 0; delete it to embed this shard again", x.getMessage());
+        }
+    }
+
+    @Test
+    void embedDirRowGivenTwiceOrVectorsWithoutWidthAreRefused(@TempDir Path dir) throws IOException { // found in review
+        try (DinoVisionTransformer m = model()) {
+            finishedRun(twoImages(), dir, m);
+        }
+        Path manifest = dir.resolve("manifest.tsv");
+        String good = Files.readString(manifest);
+        Files.writeString(manifest, good + good.lines().skip(2).findFirst().orElseThrow() + "\n");
+        IllegalArgumentException x = assertThrows(IllegalArgumentException.class, () -> EmbedDir.read(dir, "cls"));
+        assertEquals(manifest + ":4: row 0 of shard 1 is given twice", x.getMessage());
+        Files.writeString(manifest, good);
+        SafeTensors.write(dir.resolve("shard-00001.safetensors"), List.of(org.dino4j.io.TensorEntry.of("cls", new long[] {32}, new float[32])), java.util.Map.of());
+        x = assertThrows(IllegalArgumentException.class, () -> EmbedDir.read(dir, "cls"));
+        assertEquals(dir.resolve("shard-00001.safetensors") + ": 'cls' of shape [32] holds no rows", x.getMessage());
+    }
 }

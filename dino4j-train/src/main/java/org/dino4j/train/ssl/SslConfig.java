@@ -77,7 +77,25 @@ public final class SslConfig {
     }
 
     public int integer(String key) {
-        return (int) Math.round(num(key));
+        double v = num(key);
+        if (!(Math.abs(v) <= Integer.MAX_VALUE)) throw new IllegalArgumentException("config " + key + " must be an integer, is " + get(key));
+        return (int) Math.round(v);
+    }
+
+    /** A pair of numbers, e.g. crops.global_crops_scale: [0.32, 1.0]. */
+    public double[] pair(String key) {
+        if (get(key) instanceof List<?> l && l.size() == 2 && l.get(0) instanceof Number a && l.get(1) instanceof Number b)
+            return new double[] {a.doubleValue(), b.doubleValue()};
+        throw new IllegalArgumentException("config " + key + " must be a pair of numbers like [0.1, 0.5], is " + get(key));
+    }
+
+    /** {@code key} (a count of epochs) in iterations: refused when the product is past an int. */
+    private int epochs(String key) {
+        try {
+            return Math.multiplyExact(integer(key), integer("train.OFFICIAL_EPOCH_LENGTH"));
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException("config " + key + " x train.OFFICIAL_EPOCH_LENGTH is over " + Integer.MAX_VALUE + " iterations");
+        }
     }
 
     /** An integer key that may be null (then {@code dflt}). */
@@ -96,7 +114,7 @@ public final class SslConfig {
     }
 
     public int iterations() {
-        return integer("optim.epochs") * integer("train.OFFICIAL_EPOCH_LENGTH");
+        return epochs("optim.epochs");
     }
 
     /** The trainer's settings, as build_schedulers and SSLMetaArch derive them from this configuration. */
@@ -109,18 +127,16 @@ public final class SslConfig {
         String centering = str("train.centering");
         if (!centering.equals("centering") && !centering.equals("sinkhorn_knopp"))
             throw new IllegalArgumentException("train.centering must be centering or sinkhorn_knopp, is " + centering);
-        int len = integer("train.OFFICIAL_EPOCH_LENGTH"), globalSize = integer("crops.global_crops_size");
+        int globalSize = integer("crops.global_crops_size");
         ModelConfig a = ModelConfig.arch(str("student.arch").replace("_memeff", ""));
         ModelConfig model = new ModelConfig(globalSize, integer("student.patch_size"), 3, orDefault("student.embed_dim", a.embedDim()),
                 orDefault("student.depth", a.depth()), orDefault("student.num_heads", a.numHeads()),
                 a.mlpRatio(), bool("student.qkv_bias"), bool("student.proj_bias"), bool("student.ffn_bias"),
                 num("student.layerscale"), str("student.ffn_layer"), integer("student.num_register_tokens"),
                 bool("student.interpolate_antialias"), num("student.interpolate_offset"), 1e-6);
-        @SuppressWarnings("unchecked") List<Number> gs = (List<Number>) get("crops.global_crops_scale");
-        @SuppressWarnings("unchecked") List<Number> ls = (List<Number>) get("crops.local_crops_scale");
-        @SuppressWarnings("unchecked") List<Number> mr = (List<Number>) get("ibot.mask_ratio_min_max");
-        var crops = new DataAugmentationDino.Config(gs.get(0).doubleValue(), gs.get(1).doubleValue(), ls.get(0).doubleValue(),
-                ls.get(1).doubleValue(), integer("crops.local_crops_number"), globalSize, integer("crops.local_crops_size"),
+        double[] gs = pair("crops.global_crops_scale"), ls = pair("crops.local_crops_scale"), mr = pair("ibot.mask_ratio_min_max");
+        var crops = new DataAugmentationDino.Config(gs[0], gs[1], ls[0], ls[1], integer("crops.local_crops_number"), globalSize,
+                integer("crops.local_crops_size"),
                 bool("crops.paper_blur_probabilities"));
         SslTrainer.IbotHead ibotHead = bool("ibot.separate_head") ? new SslTrainer.IbotHead(integer("ibot.head_n_prototypes"),
                 integer("ibot.head_hidden_dim"), integer("ibot.head_bottleneck_dim"), integer("ibot.head_nlayers")) : null;
@@ -128,10 +144,10 @@ public final class SslConfig {
                 integer("dino.head_bottleneck_dim"), integer("dino.head_nlayers"), centering.equals("sinkhorn_knopp"),
                 num("optim.base_lr"), integer("train.batch_size_per_gpu"), num("optim.min_lr"), num("optim.weight_decay"),
                 num("optim.weight_decay_end"), num("teacher.momentum_teacher"), num("teacher.teacher_temp"),
-                num("teacher.warmup_teacher_temp"), integer("teacher.warmup_teacher_temp_epochs") * len,
-                integer("optim.warmup_epochs") * len, iterations(), integer("optim.freeze_last_layer_epochs") * len,
+                num("teacher.warmup_teacher_temp"), epochs("teacher.warmup_teacher_temp_epochs"),
+                epochs("optim.warmup_epochs"), iterations(), epochs("optim.freeze_last_layer_epochs"),
                 num("optim.clip_grad"), num("optim.layerwise_decay"), num("optim.patch_embed_lr_mult"),
-                num("student.drop_path_rate"), num("dino.koleo_loss_weight"), mr.get(0).doubleValue(), mr.get(1).doubleValue(),
+                num("student.drop_path_rate"), num("dino.koleo_loss_weight"), mr[0], mr[1],
                 num("ibot.mask_sample_probability"), num("dino.loss_weight"), num("ibot.loss_weight"),
                 bool("student.drop_path_uniform"), ibotHead, orDefault("crops.high_res_global_crops_size", 0),
                 integer("crops.high_res_iterations"));

@@ -60,4 +60,22 @@ class SslConfigTest {
         var e = assertThrows(IllegalArgumentException.class, () -> SslConfig.load("small28", null, List.of("optim.base_lr=a: b: c")));
         assertTrue(e.getMessage().startsWith("override 'optim.base_lr=a: b: c': not a YAML value: mapping values are not allowed"), e.getMessage());
     }
+
+    @Test
+    void cropScalesThatAreNotAPairOfNumbersAreRefusedByName() { // found reviewing the fuzzed paths
+        for (String bad : new String[] {"5", "[0.3]", "[a, b]"}) {
+            var e = assertThrows(IllegalArgumentException.class,
+                    () -> SslConfig.load("small28", null, List.of("crops.global_crops_scale=" + bad)).trainer());
+            assertTrue(e.getMessage().startsWith("config crops.global_crops_scale must be a pair of numbers"), e.getMessage());
+        }
+    }
+
+    @Test
+    void epochsTimesEpochLengthPastAnIntIsRefusedNotWrappedNegative() {
+        var c = SslConfig.load("small28", null, List.of("optim.epochs=30000000"));
+        var e = assertThrows(IllegalArgumentException.class, c::iterations);
+        assertTrue(e.getMessage().startsWith("config optim.epochs x train.OFFICIAL_EPOCH_LENGTH is over"), e.getMessage());
+        var big = assertThrows(IllegalArgumentException.class, () -> SslConfig.load("small28", null, List.of("optim.epochs=1e12")).iterations());
+        assertTrue(big.getMessage().startsWith("config optim.epochs must be an integer"), big.getMessage());
+    }
 }
