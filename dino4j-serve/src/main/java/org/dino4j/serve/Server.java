@@ -343,6 +343,7 @@ public final class Server implements AutoCloseable {
             if (write) checkToken(ctx);
             if (ctx.req().getContentLengthLong() > cfg.maxBodyBytes())
                 throw new ApiError(413, "request body of " + ctx.req().getContentLengthLong() + " bytes is over the limit of " + cfg.maxBodyBytes());
+            checkCharset(ctx.header("Content-Type"));
             h.handle(ctx);
         } catch (Exception | OutOfMemoryError | StackOverflowError e) {
             fail(ctx, e);
@@ -352,6 +353,18 @@ public final class Server implements AutoCloseable {
                     .tag("method", method.name()).tag("route", route).tag("status", String.valueOf(ctx.statusCode()))
                     .register(registry).record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
         }
+    }
+
+    /**
+     * Javalin reads the charset of a Content-Type as the text after "charset=" of any parameter starting with
+     * "charset", and throws IndexOutOfBoundsException (a 500) on one without "=" ({@code Content-Type: charsetpeg},
+     * found by fuzzing): such a header is the client's mistake, answered 400 before Javalin parses it.
+     */
+    static void checkCharset(String contentType) {
+        if (contentType == null) return;
+        for (String p : contentType.split(";"))
+            if (p.strip().regionMatches(true, 0, "charset", 0, 7) && p.indexOf('=') < 0)
+                throw new ApiError(400, "Content-Type '" + ApiError.oneLine(contentType) + "': a charset parameter without a value");
     }
 
     /** Any failure as its JSON answer: a reason the client can act on, never a stack trace. */

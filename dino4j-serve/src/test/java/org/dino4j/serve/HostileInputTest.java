@@ -268,4 +268,15 @@ class HostileInputTest {
         }
         stillServing();
     }
+
+    /** HttpApiFuzzTest finding: Javalin threw IndexOutOfBoundsException (a 500) on a charset parameter without "=". */
+    @Test
+    void contentTypeCharsetWithoutAValueIsA400NotA500() throws IOException {
+        String a = rawAnswer("POST /api/images?id=x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                + "Content-Type: charsetpeg\r\nContent-Length: 3\r\n\r\nabc");
+        assertTrue(a.startsWith("HTTP/1.1 400 "), a);
+        String body = a.substring(a.indexOf("\r\n\r\n") + 4);
+        assertEquals("Content-Type 'charsetpeg': a charset parameter without a value", org.dino4j.io.Json.parseObject(body).get("error"), body);
+        stillServing();
+    }
 }

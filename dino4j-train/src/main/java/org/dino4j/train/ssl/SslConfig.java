@@ -181,14 +181,16 @@ public final class SslConfig {
     }
 
     @SuppressWarnings("unchecked")
-    private static void merge(Map<String, Object> into, Map<String, Object> from, String prefix, String what) {
+    private static void merge(Map<String, Object> into, Map<?, ?> from, String prefix, String what) {
         for (var e : from.entrySet()) {
+            // YAML allows any key ({a: 1}: x, 3: x); ours are names (a non-string key was a ClassCastException, found by fuzzing)
+            if (!(e.getKey() instanceof String))
+                throw new IllegalArgumentException(what + ": config key " + prefix + e.getKey() + " is not a name");
             String key = prefix + e.getKey();
             if (!into.containsKey(e.getKey())) throw new IllegalArgumentException(what + ": unknown config key " + key);
             Object cur = into.get(e.getKey());
-            if (cur instanceof Map && e.getValue() instanceof Map)
-                merge((Map<String, Object>) cur, (Map<String, Object>) e.getValue(), key + ".", what);
-            else into.put(e.getKey(), e.getValue());
+            if (cur instanceof Map && e.getValue() instanceof Map<?, ?> m) merge((Map<String, Object>) cur, m, key + ".", what);
+            else into.put((String) e.getKey(), e.getValue());
         }
     }
 

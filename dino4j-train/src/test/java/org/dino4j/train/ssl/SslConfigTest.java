@@ -78,4 +78,11 @@ class SslConfigTest {
         var big = assertThrows(IllegalArgumentException.class, () -> SslConfig.load("small28", null, List.of("optim.epochs=1e12")).iterations());
         assertTrue(big.getMessage().startsWith("config optim.epochs must be an integer"), big.getMessage());
     }
+
+    @Test
+    void configKeyThatIsNotANameIsRefused(@TempDir Path dir) throws Exception { // found by fuzzing (SslConfigFuzzTest)
+        Path f = Files.writeString(dir.resolve("train.yaml"), "optim:\n  {a: 1}: 2\n");
+        var e = assertThrows(IllegalArgumentException.class, () -> SslConfig.load(null, f, List.of()));
+        assertEquals(f + ": config key optim.{a=1} is not a name", e.getMessage());
+    }
 }
