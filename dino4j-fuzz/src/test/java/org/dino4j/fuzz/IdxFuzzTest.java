@@ -13,12 +13,33 @@ import org.dino4j.data.RgbImage;
 class IdxFuzzTest {
     private static final ImageDecoder DECODER = new ImageDecoder(ImageFuzzTest.MAX_PIXELS);
 
+    /**
+     * Writes an input as the images file and (second part, if any) its labels; returns the images file. Parts that
+     * start with the gzip magic are written as {@code .gz} (as Fashion-MNIST ships); an input starting with 'Z' has
+     * both parts gzipped here, so mutations reach the .gz path through valid deflate streams.
+     */
+    static Path write(byte[] data, Path dir) {
+        boolean zip = data.length > 0 && data[0] == 'Z';
+        List<byte[]> p = Contract.parts(zip ? java.util.Arrays.copyOfRange(data, 1, data.length) : data, 2);
+        byte[] im = zip ? gzip(p.get(0)) : p.get(0), lab = zip && p.get(1).length > 0 ? gzip(p.get(1)) : p.get(1);
+        String gz = im.length > 1 && im[0] == 0x1f && (im[1] & 0xff) == 0x8b ? ".gz" : "";
+        Path images = Contract.write(dir.resolve("t10k-images-idx3-ubyte" + gz), im);
+        if (lab.length > 0) Contract.write(dir.resolve("t10k-labels-idx1-ubyte" + gz), lab);
+        return images;
+    }
+
+    private static byte[] gzip(byte[] b) {
+        var out = new java.io.ByteArrayOutputStream();
+        try (var z = new java.util.zip.GZIPOutputStream(out)) {
+            z.write(b);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return out.toByteArray();
+    }
+
     public static void fuzzerTestOneInput(byte[] data) {
-        List<byte[]> p = Contract.parts(data, 2);
-        Path dir = Contract.scratch("idx");
-        String gz = p.get(0).length > 1 && p.get(0)[0] == 0x1f && (p.get(0)[1] & 0xff) == 0x8b ? ".gz" : ""; // as Fashion-MNIST ships
-        Path images = Contract.write(dir.resolve("t10k-images-idx3-ubyte" + gz), p.get(0));
-        if (p.get(1).length > 0) Contract.write(dir.resolve("t10k-labels-idx1-ubyte" + gz), p.get(1));
+        Path images = write(data, Contract.scratch("idx"));
         Contract.holds("ubyte", () -> { // names the images file or the labels file
             Dataset ds = Datasets.open(images);
             for (int i = 0; i < ds.size(); i++) {

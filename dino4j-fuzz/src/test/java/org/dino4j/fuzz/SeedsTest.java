@@ -72,14 +72,11 @@ class SeedsTest {
     @Test
     void datasetSeedsOpen() throws IOException {
         for (Path p : seeds("IdxFuzzTestInputs/idx")) {
-            List<byte[]> parts = Contract.parts(Files.readAllBytes(p), 2);
-            boolean gz = p.getFileName().toString().endsWith("-gz");
-            Path dir = Contract.scratch("seed-idx");
-            Path images = Contract.write(dir.resolve("t10k-images-idx3-ubyte" + (gz ? ".gz" : "")), parts.get(0));
-            if (parts.get(1).length > 0) Contract.write(dir.resolve("t10k-labels-idx1-ubyte" + (gz ? ".gz" : "")), parts.get(1));
+            Path images = IdxFuzzTest.write(Files.readAllBytes(p), Contract.scratch("seed-idx"));
+            assertEquals(p.getFileName().toString().contains("gz"), images.toString().endsWith(".gz"), p.toString());
             var ds = Datasets.open(images);
             assertTrue(ds.size() >= 2, p.toString());
-            if (parts.get(1).length > 0) assertEquals(9, ds.get(0).label(), "Fashion-MNIST t10k starts with an ankle boot");
+            if (p.getFileName().toString().contains("fashion")) assertEquals(9, ds.get(0).label(), "Fashion-MNIST t10k starts with an ankle boot");
         }
         for (Path p : seeds("ListFileFuzzTestInputs/listFile")) {
             Path list = Contract.write(Contract.scratch("seed-list").resolve("images.csv"), Files.readAllBytes(p));
