@@ -124,11 +124,23 @@ final class Contract {
         return -1;
     }
 
-    private static final Path ROOT;
+    /**
+     * The scratch root of this JVM, {@code <tmp>/dino4j-fuzz-<pid>}. libFuzzer ends the JVM without shutdown hooks on
+     * a timeout or a crash, so the roots of JVMs that are gone are removed when the next one starts.
+     */
+    static final Path ROOT;
 
     static {
+        Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+        try (Stream<Path> old = Files.list(tmp)) {
+            old.filter(d -> d.getFileName().toString().matches("dino4j-fuzz-\\d+"))
+                    .filter(d -> ProcessHandle.of(Long.parseLong(d.getFileName().toString().substring(12))).isEmpty())
+                    .forEach(Contract::delete);
+        } catch (IOException | UncheckedIOException e) {
+            // another JVM's leftovers are not this one's business if they cannot be listed or removed
+        }
         try {
-            ROOT = Files.createTempDirectory("dino4j-fuzz");
+            ROOT = Files.createDirectories(tmp.resolve("dino4j-fuzz-" + ProcessHandle.current().pid()));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -237,7 +237,7 @@ class HttpApiFuzzTest {
 
     private static Server start() {
         try {
-            Path root = Files.createTempDirectory("dino4j-fuzz-root");
+            Path root = Files.createDirectories(Contract.ROOT.resolve("serve-root")); // outside scratch(): kept for the run
             for (String f : List.of("baseline.jpg", "palette.png"))
                 Files.copy(RunStateFuzzTest.fixtures().resolve("extra/images").resolve(f), root.resolve(f));
             DinoVisionTransformer m = Dinov2.random(ModelConfig.fromJson(TINY), 7);
