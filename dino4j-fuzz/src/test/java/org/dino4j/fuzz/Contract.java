@@ -102,16 +102,6 @@ final class Contract {
         return List.of(out);
     }
 
-    /** Joins parts as {@link #parts} splits them: how seeds are made. */
-    static byte[] join(byte[]... parts) {
-        var out = new java.io.ByteArrayOutputStream();
-        for (int i = 0; i < parts.length; i++) {
-            if (i > 0) out.writeBytes(SEP);
-            out.writeBytes(parts[i]);
-        }
-        return out.toByteArray();
-    }
-
     static final byte[] SEP = "\n--8<--\n".getBytes(StandardCharsets.US_ASCII);
 
     /** Where {@code b} first occurs in {@code a} at or after {@code from}, or -1. */

@@ -8,12 +8,16 @@ import org.dino4j.model.Checkpoints;
 
 /** A Hugging Face model folder: {@code config.json} and {@code model.safetensors} (one input, split at the marker). */
 class HfDirFuzzTest {
-    public static void fuzzerTestOneInput(byte[] data) {
+    /** Writes an input as the folder {@code dir}: the first part {@code config.json}, the second the weights. */
+    static Path write(byte[] data, Path dir) {
         List<byte[]> p = Contract.parts(data, 2);
-        Path dir = Contract.scratch("hf_model");
         Contract.write(dir.resolve("config.json"), p.get(0));
         Contract.write(dir.resolve("model.safetensors"), p.get(1));
-        Weights.readAndLoad(dir, Checkpoints::open);
+        return dir;
+    }
+
+    public static void fuzzerTestOneInput(byte[] data) {
+        Weights.readAndLoad(write(data, Contract.scratch("hf_model")), Checkpoints::open);
     }
 
     @FuzzTest(maxDuration = "30s")

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -36,11 +35,7 @@ class SeedsTest {
         for (Path p : seeds("PthFuzzTestInputs/pth")) loadsOrReads(p, ".pth");
         for (Path p : seeds("SafeTensorsFuzzTestInputs/safetensors")) loadsOrReads(p, ".safetensors");
         for (Path p : seeds("HfDirFuzzTestInputs/hfDir")) {
-            List<byte[]> parts = Contract.parts(Files.readAllBytes(p), 2);
-            Path dir = Contract.scratch("seed-hf");
-            Contract.write(dir.resolve("config.json"), parts.get(0));
-            Contract.write(dir.resolve("model.safetensors"), parts.get(1));
-            try (var m = Dinov2.load(dir)) {
+            try (var m = Dinov2.load(HfDirFuzzTest.write(Files.readAllBytes(p), Contract.scratch("seed-hf")))) {
                 assertEquals(6, m.embedDim(), p.toString());
             }
         }
@@ -87,10 +82,8 @@ class SeedsTest {
     @Test
     void configSeedsLoad() throws IOException {
         for (Path p : seeds("SslConfigFuzzTestInputs/sslConfig")) {
-            List<byte[]> parts = Contract.parts(Files.readAllBytes(p), 2);
-            Path yaml = Contract.write(Contract.scratch("seed-ssl").resolve("train.yaml"), parts.get(0));
-            List<String> o = new String(parts.get(1), StandardCharsets.UTF_8).lines().filter(l -> !l.isEmpty()).toList();
-            assertTrue(SslConfig.load(null, yaml, o).iterations() > 0, p.toString());
+            var in = SslConfigFuzzTest.write(Files.readAllBytes(p), Contract.scratch("seed-ssl"));
+            assertTrue(SslConfig.load(null, in.yaml(), in.overrides()).iterations() > 0, p.toString());
         }
         for (Path p : seeds("CurateConfigFuzzTestInputs/curateConfig"))
             assertTrue(CurateConfig.read(p).output() != null, p.toString());

@@ -9,10 +9,19 @@ import org.dino4j.train.ssl.SslConfig;
 
 /** The training configuration: a YAML file, then {@code key=value} overrides (one per line of the second part). */
 class SslConfigFuzzTest {
-    public static void fuzzerTestOneInput(byte[] data) {
+    record Input(Path yaml, List<String> overrides) {}
+
+    /** Writes the first part as {@code dir/train.yaml}; the second part's non-empty lines are the overrides. */
+    static Input write(byte[] data, Path dir) {
         List<byte[]> p = Contract.parts(data, 2);
-        Path yaml = Contract.write(Contract.scratch("ssl").resolve("train.yaml"), p.get(0));
-        List<String> overrides = new String(p.get(1), StandardCharsets.UTF_8).lines().filter(l -> !l.isEmpty()).toList();
+        return new Input(Contract.write(dir.resolve("train.yaml"), p.get(0)),
+                new String(p.get(1), StandardCharsets.UTF_8).lines().filter(l -> !l.isEmpty()).toList());
+    }
+
+    public static void fuzzerTestOneInput(byte[] data) {
+        Input in = write(data, Contract.scratch("ssl"));
+        Path yaml = in.yaml();
+        List<String> overrides = in.overrides();
         Contract.holds(null, () -> {
             SslConfig c = SslConfig.load(null, yaml, overrides);
             var t = c.trainer();
